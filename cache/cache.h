@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* The service's face: environments, sessions and mounts, garbage collection policy.
+ * Objects cross this boundary as jansson JSON in the API's shapes (API.md).
+ * Threads: an ec_cache may be shared; each call opens its own short transactions. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "store/store.h"
+
+typedef struct ec_cache ec_cache;
+
+/** The workspace the CLI works on without a key. */
+#define EC_DEFAULT_WORKSPACE "default"
+
+/** Opens the store at @home (see ec_store_default_home) for the service's use. */
+int ec_cache_open(ec_cache **out, const char *home, ec_err *err);
+void ec_cache_close(ec_cache *c);
+EC_DEFINE_AUTO(ec_cache, ec_cache_close)
+/** The underlying store; borrowed for the cache's lifetime. */
+ec_store *ec_cache_store(ec_cache *c);
+
+/* --- ids --- */
+
+/** Writes "<prefix>_" + 24 base62 characters that sort by creation time into @out. */
+void ec_id_new(char out[64], const char *prefix);
+/** True for "<prefix>_" + 24 base62 characters. */
+bool ec_id_valid(const char *id, const char *prefix);
+
+/* --- environments (API.md) --- */
+
+/** Creates an environment from an API create body. EC_EINVAL (message names the field),
+ *  EC_ECONFLICT when the name is taken in @ws. *@out is the environment object. */
+int ec_env_create(json_t **out, ec_cache *c, const char *ws, const json_t *body, ec_err *err);
+/** EC_ENOTFOUND (detail environment_not_found) for unknown ids and other workspaces' ids. */
+int ec_env_get(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err);
+typedef struct ec_env_list_opts {
+    int limit;             /* 1–1000; 0 = 20 */
+    const char *page;      /* a cursor from a previous answer, or NULL */
+    bool include_archived;
+} ec_env_list_opts;
+/** {"data":[…], "next_page": "page_…"|null}, newest first. */
+int ec_env_list(json_t **out, ec_cache *c, const char *ws, const ec_env_list_opts *opts,
+                ec_err *err);
+/** Applies an update body (API.md merge rules). EC_EARCHIVED on archived environments. */
+int ec_env_update(json_t **out, ec_cache *c, const char *ws, const char *id,
+                  const json_t *patch, ec_err *err);
+/** Archives (idempotent). */
+int ec_env_archive(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err);
+/** Deletes; EC_EBUSY while a session references it. *@out is the deletion object. */
+int ec_env_delete(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err);
+/** The environment's stack: a JSON array of layer digests, lowest first (new reference). */
+int ec_env_stack(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err);
+
+/* --- sessions and mounts --- */
+
+enum {
+    EC_MOUNT_ALLOW_COPY = 1u << 0, /* fall back to a copy when overlayfs is refused */
+    EC_MOUNT_FORCE_COPY = 1u << 1, /* always copy (tests, benchmarks, no overlayfs) */
+};
+
+typedef struct ec_session_opts {
+    const char *ws;          /* workspace; NULL = default */
+    const char *env_id;      /* mount this environment's stack, or */
+    const char *const *layers; /* these layer digests (or prefixes), lowest first */
+    size_t nlayers;
+    const char *base_dir;    /* an extra read-only directory below everything, or NULL */
+    const char *session_id;  /* NULL = a new sesn_… id */
+    const char *target;      /* where the root file system appears (created if missing) */
+    unsigned flags;          /* EC_MOUNT_* */
+} ec_session_opts;
+
+/** Unpacks what is needed and mounts the stack at opts->target, recording a session.
+ *  *@out is the session object (id, environment_id, target, mode, layers, …).
+ *  EC_EARCHIVED for archived environments, EC_ECONFLICT when the session id exists. */
+int ec_session_create(json_t **out, ec_cache *c, const ec_session_opts *opts, ec_err *err);
+/** Finds a session by id or by target path. */
+int ec_session_get(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
+                   ec_err *err);
+/** Unmounts, discards the session's writes, forgets the session. */
+int ec_session_delete(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
+                      ec_err *err);
+/** All sessions of @ws (NULL = every workspace) as a JSON array. */
+int ec_session_list(json_t **out, ec_cache *c, const char *ws, ec_err *err);
+
+/* --- garbage collection policy --- */
+
+typedef struct ec_gc_opts {
+    bool dry_run;
+    uint64_t max_size; /* 0 = no budget */
+    int64_t grace;     /* seconds; unreferenced things younger than this stay */
+} ec_gc_opts;
+
+/** Marks from live environments' stacks and sessions, then sweeps (see store gc).
+ *  *@out is a report: {"removed":[{kind,id,bytes,reason}], "kept_bytes", "freed_bytes"}. */
+int ec_cache_gc(json_t **out, ec_cache *c, const ec_gc_opts *opts, ec_err *err);

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to store/: snapshots of the blobs and layers tables, and removal helpers that
+ * verify and gc share. */
+#pragma once
+
+#include "store/store_int.h"
+
+typedef struct ec_blob_rec {
+    ec_digest d;
+    ec_blob_info info;
+} ec_blob_rec;
+
+typedef struct ec_snapshot {
+    ec_blob_rec *blobs; /* sorted by digest */
+    size_t nblobs;
+    ec_layer_info *layers; /* sorted by digest */
+    size_t nlayers;
+    ec_digest *mirror; /* blob digests the mirror table references, sorted */
+    size_t nmirror;
+} ec_snapshot;
+
+/** Reads both tables in one read transaction. */
+int ec_snapshot_take(ec_snapshot *out, ec_store *st, ec_err *err);
+void ec_snapshot_fini(ec_snapshot *s);
+const ec_blob_rec *ec_snapshot_blob(const ec_snapshot *s, const ec_digest *d);
+const ec_layer_info *ec_snapshot_layer(const ec_snapshot *s, const ec_digest *d);
+const ec_layer_info *ec_snapshot_layer_by_diff(const ec_snapshot *s, const ec_digest *diff_id);
+bool ec_snapshot_mirror_refs(const ec_snapshot *s, const ec_digest *d);
+int ec_digest_cmp(const void *a, const void *b);
+
+/** Deletes index records (layer and/or blob; NULL to skip) in one write transaction;
+ *  records already gone are fine. */
+int ec_store__forget(ec_store *st, const ec_digest *layer, const ec_digest *blob, ec_err *err);
+/** Path of a layer's unpacked tree; caller frees. */
+char *ec_store__layer_dir(const ec_store *st, const ec_digest *diff_id);
+/** True when some process holds a lock on @path (a live writer's temp file or dir). */
+bool ec_store__in_use(const char *path);
+
+typedef int (*ec_dir_fn)(const char *dir, const char *name, void *payload);
+/** Calls @fn for each entry of @dir (no . and ..); a missing dir is empty. */
+int ec_store__each_entry(const char *dir, ec_dir_fn fn, void *payload, ec_err *err);

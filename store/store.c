@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/* Opening the store: home directory, sub-directories, the LMDB environment, schema check. */
+#include "store/store_int.h"
+#include "store/util/fs.h"
+#include "store/util/mem.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Virtual size of the index map; LMDB files are sparse, so this costs nothing until used. */
+#define EC_MAP_SIZE_DEFAULT ((size_t)16 << 30)
+
+static const char *const table_names[EC_TBL__COUNT] = {
+#define EC__TBL_NAME(id, name, doc) name,
+    EC_TABLES(EC__TBL_NAME)
+#undef EC__TBL_NAME
+};
+
+const char *ec_store_default_home(const char *flag)
+{
+    if (flag && *flag)
+        return flag;
+    const char *envh = getenv("ENVCACHE_HOME");
+    if (envh && *envh)
+        return envh;
+    return "/var/lib/envcache";
+}
+
+const char *ec_store_home(const ec_store *st)
+{
+    return st->home;
+}
+
+char *ec_store_path(const ec_store *st, const char *rel)
+{
+    return ec_xasprintf("%s/%s", st->home, rel);
+}
+
+MDB_dbi ec_store__dbi(const ec_store *st, enum ec_table t)
+{
+    return st->dbi[t];
+}
+
+int ec_fail_mdb(ec_err *err, int rc, const char *what)
+{
+    int code = rc == MDB_MAP_FULL ? EC_ELIMIT : rc == MDB_NOTFOUND ? EC_ENOTFOUND : EC_EDB;
+    int r = ec_fail(err, code, "%s: %s%s", what, mdb_strerror(rc),
+                    rc == MDB_MAP_FULL ? " (raise ENVCACHE_MAP_SIZE)" : "");
+    if (err && err->sys == 0)
+        err->sys = rc;
+    return r;
+}
+
+static int make_dirs(const char *home, ec_err *err)
+{
+    static const char *const subdirs[] = {"", "/index", "/" EC_DIR_BLOBS, "/" EC_DIR_TMP,
+                                          "/" EC_DIR_LAYERS, "/" EC_DIR_SESSIONS};
+    for (size_t i = 0; i < EC_ARRAY_LEN(subdirs); i++) {
+        EC_AUTOFREE char *p = ec_xasprintf("%s%s", home, subdirs[i]);
+        int r = ec_mkdir_p(p, 0755, err);
+        if (r < 0)
+            return r;
+    }
+    return EC_OK;
+}
+
+static int check_schema(ec_store *st, MDB_txn *txn, ec_err *err)
+{
+    MDB_val k = {6, (void *)"schema"}, v;
+    int rc = mdb_get(txn, st->dbi[EC_TBL_META], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        unsigned char le[4] = {EC_SCHEMA_VERSION & 0xff, (EC_SCHEMA_VERSION >> 8) & 0xff,
+                               (EC_SCHEMA_VERSION >> 16) & 0xff, EC_SCHEMA_VERSION >> 24};
+        MDB_val nv = {4, le};
+        rc = mdb_put(txn, st->dbi[EC_TBL_META], &k, &nv, 0);
+        return rc ? ec_fail_mdb(err, rc, "cannot record the schema version") : EC_OK;
+    }
+    if (rc)
+        return ec_fail_mdb(err, rc, "cannot read the schema version");
+    if (v.mv_size != 4)
+        return ec_fail(err, EC_ESCHEMA, "store %s: schema version record is corrupt (%zu bytes)",
+                       st->home, v.mv_size);
+    const unsigned char *b = v.mv_data;
+    uint32_t ver = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                   (uint32_t)b[3] << 24;
+    if (ver > EC_SCHEMA_VERSION)
+        return ec_fail(err, EC_ESCHEMA,
+                       "store %s has schema version %u, but this envcache knows only up to %u: "
+                       "use a newer envcache, or another --home",
+                       st->home, ver, EC_SCHEMA_VERSION);
+    /* Older schemas would be migrated here; version 1 is the first. */
+    return EC_OK;
+}
+
+static int open_tables(ec_store *st, ec_err *err)
+{
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc)
+        return ec_fail_mdb(err, rc, "cannot open the store index");
+    for (int t = 0; t < EC_TBL__COUNT; t++) {
+        rc = mdb_dbi_open(txn, table_names[t], MDB_CREATE, &st->dbi[t]);
+        if (rc) {
+            mdb_txn_abort(txn);
+            return ec_fail_mdb(err, rc, table_names[t]);
+        }
+    }
+    int r = check_schema(st, txn, err);
+    if (r < 0) {
+        mdb_txn_abort(txn);
+        return r;
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? ec_fail_mdb(err, rc, "cannot open the store index") : EC_OK;
+}
+
+static size_t map_size(void)
+{
+    const char *s = getenv("ENVCACHE_MAP_SIZE");
+    if (s && *s) {
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (*end == 'G' || *end == 'g')
+            v <<= 30;
+        else if (*end == 'M' || *end == 'm')
+            v <<= 20;
+        if (v >= (1u << 20))
+            return (size_t)v;
+    }
+    return EC_MAP_SIZE_DEFAULT;
+}
+
+int ec_store_open(ec_store **out, const char *home, ec_err *err)
+{
+    char abs[PATH_MAX];
+    int r = make_dirs(home, err);
+    if (r < 0)
+        return r;
+    if (!realpath(home, abs))
+        return ec_fail_sys(err, errno, "cannot resolve the store home %s", home);
+    ec_store *st = ec_xcalloc(1, sizeof *st);
+    st->home = ec_xstrdup(abs);
+    pthread_mutex_init(&st->resize_lock, NULL);
+    int rc = mdb_env_create(&st->env);
+    if (!rc)
+        rc = mdb_env_set_maxdbs(st->env, EC_TBL__COUNT + 4);
+    if (!rc)
+        rc = mdb_env_set_maxreaders(st->env, 512);
+    if (!rc)
+        rc = mdb_env_set_mapsize(st->env, map_size());
+    EC_AUTOFREE char *idx = ec_xasprintf("%s/index", st->home);
+    if (!rc)
+        rc = mdb_env_open(st->env, idx, MDB_NOTLS, 0644);
+    if (rc) {
+        ec_fail_mdb(err, rc, "cannot open the store index");
+        ec_err_prefix(err, "%s", idx);
+        ec_store_close(st);
+        return err ? err->code : EC_EDB;
+    }
+    r = open_tables(st, err);
+    if (r < 0) {
+        ec_store_close(st);
+        return r;
+    }
+    *out = st;
+    return EC_OK;
+}
+
+void ec_store_close(ec_store *st)
+{
+    if (!st)
+        return;
+    if (st->env)
+        mdb_env_close(st->env);
+    pthread_mutex_destroy(&st->resize_lock);
+    free(st->home);
+    free(st);
+}

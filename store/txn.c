@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/* Transactions and key/value access; the only file that handles map resizes. */
+#include "store/store_int.h"
+#include "store/util/mem.h"
+
+#include <string.h>
+
+static int begin_raw(ec_store *st, unsigned flags, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(st->env, NULL, (flags & EC_TXN_READ) ? MDB_RDONLY : 0, txn);
+    if (rc == MDB_MAP_RESIZED) {
+        /* Another process grew the map: adopt its size and try once more. */
+        pthread_mutex_lock(&st->resize_lock);
+        mdb_env_set_mapsize(st->env, 0);
+        pthread_mutex_unlock(&st->resize_lock);
+        rc = mdb_txn_begin(st->env, NULL, (flags & EC_TXN_READ) ? MDB_RDONLY : 0, txn);
+    }
+    return rc;
+}
+
+int ec_txn_begin(ec_txn **out, ec_store *st, unsigned flags, ec_err *err)
+{
+    MDB_txn *txn = NULL;
+    int rc = begin_raw(st, flags, &txn);
+    if (rc)
+        return ec_fail_mdb(err, rc, "cannot begin an index transaction");
+    ec_txn *t = ec_xcalloc(1, sizeof *t);
+    t->st = st;
+    t->txn = txn;
+    t->readonly = flags & EC_TXN_READ;
+    *out = t;
+    return EC_OK;
+}
+
+int ec_txn_commit(ec_txn *txn, ec_err *err)
+{
+    int r = EC_OK;
+    if (txn->poisoned) {
+        mdb_txn_abort(txn->txn);
+        r = ec_fail(err, txn->poisoned, "transaction was aborted by an earlier error");
+    } else {
+        int rc = mdb_txn_commit(txn->txn);
+        if (rc)
+            r = ec_fail_mdb(err, rc, "cannot commit to the store index");
+    }
+    free(txn);
+    return r;
+}
+
+void ec_txn_abort(ec_txn *txn)
+{
+    if (!txn)
+        return;
+    mdb_txn_abort(txn->txn);
+    free(txn);
+}
+
+static int txn_fail(ec_txn *txn, ec_err *err, int rc, const char *what)
+{
+    int r = ec_fail_mdb(err, rc, what);
+    if (!txn->readonly && r != EC_ENOTFOUND)
+        txn->poisoned = r;
+    return r;
+}
+
+int ec_kv_get(ec_txn *txn, enum ec_table t, const void *key, size_t klen, const void **val,
+              size_t *vlen, ec_err *err)
+{
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = mdb_get(txn->txn, ec_store__dbi(txn->st, t), &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return EC_ENOTFOUND; /* expected: no message, the caller knows what it looked for */
+    if (rc)
+        return txn_fail(txn, err, rc, "cannot read the store index");
+    *val = v.mv_data;
+    if (vlen)
+        *vlen = v.mv_size;
+    return EC_OK;
+}
+
+int ec_kv_put(ec_txn *txn, enum ec_table t, const void *key, size_t klen, const void *val,
+              size_t vlen, unsigned flags, ec_err *err)
+{
+    if (txn->poisoned)
+        return txn->poisoned;
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    int rc = mdb_put(txn->txn, ec_store__dbi(txn->st, t), &k, &v,
+                     (flags & EC_KV_NOOVERWRITE) ? MDB_NOOVERWRITE : 0);
+    if (rc == MDB_KEYEXIST)
+        return EC_ECONFLICT;
+    if (rc)
+        return txn_fail(txn, err, rc, "cannot write to the store index");
+    return EC_OK;
+}
+
+int ec_kv_del(ec_txn *txn, enum ec_table t, const void *key, size_t klen, ec_err *err)
+{
+    if (txn->poisoned)
+        return txn->poisoned;
+    MDB_val k = {klen, (void *)key};
+    int rc = mdb_del(txn->txn, ec_store__dbi(txn->st, t), &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return EC_ENOTFOUND;
+    if (rc)
+        return txn_fail(txn, err, rc, "cannot delete from the store index");
+    return EC_OK;
+}
+
+static bool has_prefix(const MDB_val *k, const void *prefix, size_t plen)
+{
+    return k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0;
+}
+
+/* Positions the cursor on the first key to visit. Forward: the first key >= prefix (or
+ * > after). Reverse: the last key that starts with prefix (or < after). */
+static int cursor_start(MDB_cursor *c, MDB_val *k, MDB_val *v, const void *prefix, size_t plen,
+                        bool reverse, const void *after, size_t alen)
+{
+    int rc;
+    if (after) {
+        *k = (MDB_val){alen, (void *)after};
+        rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+        if (!reverse) {
+            if (!rc && k->mv_size == alen && memcmp(k->mv_data, after, alen) == 0)
+                rc = mdb_cursor_get(c, k, v, MDB_NEXT);
+            return rc;
+        }
+        return rc == MDB_NOTFOUND ? mdb_cursor_get(c, k, v, MDB_LAST)
+                                  : mdb_cursor_get(c, k, v, MDB_PREV);
+    }
+    if (!reverse) {
+        if (!plen)
+            return mdb_cursor_get(c, k, v, MDB_FIRST);
+        *k = (MDB_val){plen, (void *)prefix};
+        return mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+    }
+    /* Reverse from the end of the prefix range: seek past it, then step back. */
+    if (!plen)
+        return mdb_cursor_get(c, k, v, MDB_LAST);
+    EC_AUTOFREE unsigned char *past = ec_xmalloc(plen + 1);
+    memcpy(past, prefix, plen);
+    past[plen] = 0xff;
+    *k = (MDB_val){plen + 1, past};
+    rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+    return rc == MDB_NOTFOUND ? mdb_cursor_get(c, k, v, MDB_LAST)
+                              : mdb_cursor_get(c, k, v, MDB_PREV);
+}
+
+int ec_kv_each(ec_txn *txn, enum ec_table t, const void *prefix, size_t plen, bool reverse,
+               const void *after, size_t alen, ec_kv_fn fn, void *payload, ec_err *err)
+{
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn->txn, ec_store__dbi(txn->st, t), &c);
+    if (rc)
+        return txn_fail(txn, err, rc, "cannot walk the store index");
+    int r = EC_OK;
+    rc = cursor_start(c, &k, &v, prefix, plen, reverse, after, alen);
+    while (!rc) {
+        if (plen && !has_prefix(&k, prefix, plen)) {
+            /* Reverse walks may start just past the range's end (0xff prefix padding). */
+            if (reverse && memcmp(k.mv_data, prefix, k.mv_size < plen ? k.mv_size : plen) > 0) {
+                rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+                continue;
+            }
+            break;
+        }
+        r = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, payload);
+        if (r != 0)
+            break;
+        rc = mdb_cursor_get(c, &k, &v, reverse ? MDB_PREV : MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    if (r < 0)
+        return r;
+    if (rc && rc != MDB_NOTFOUND)
+        return txn_fail(txn, err, rc, "cannot walk the store index");
+    return EC_OK;
+}

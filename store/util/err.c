@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/* Error records: the first message wins, foreign codes are translated once. */
+#include "store/util/err.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int ec_failv(ec_err *err, int code, const char *fmt, va_list ap)
+{
+    if (!err || err->code != EC_OK)
+        return code;
+    err->code = code;
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    return code;
+}
+
+int ec_fail(ec_err *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ec_failv(err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int ec_fail_sys(ec_err *err, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || err->code != EC_OK)
+        return EC_ESYS;
+    va_start(ap, fmt);
+    ec_failv(err, EC_ESYS, fmt, ap);
+    va_end(ap);
+    err->sys = errnum;
+    size_t n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof err->msg - n, ": %s", strerror(errnum));
+    return EC_ESYS;
+}
+
+void ec_err_prefix(ec_err *err, const char *fmt, ...)
+{
+    char pre[512], old[sizeof err->msg];
+    va_list ap;
+    if (!err || err->code == EC_OK)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
+}
+
+void ec_err_detail(ec_err *err, const char *detail)
+{
+    if (err && !err->detail[0])
+        snprintf(err->detail, sizeof err->detail, "%s", detail);
+}
+
+void ec_err_clear(ec_err *err)
+{
+    if (err) {
+        err->detail[0] = '\0';
+        err->code = EC_OK;
+        err->sys = 0;
+        err->msg[0] = '\0';
+    }
+}
+
+const char *ec_code_name(int code)
+{
+    switch (code) {
+#define EC__NAME(name, value, short_name, text) \
+    case value:                                \
+        return short_name;
+        EC_CODES(EC__NAME)
+#undef EC__NAME
+    }
+    return "unknown";
+}
+
+const char *ec_code_text(int code)
+{
+    switch (code) {
+#define EC__TEXT(name, value, short_name, text) \
+    case value:                                \
+        return text;
+        EC_CODES(EC__TEXT)
+#undef EC__TEXT
+    }
+    return "unknown error";
+}
