@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "cache/mount_int.h" /* EC_MOUNT_* flags and modes */
 #include "store/store.h"
 
 typedef struct ec_cache ec_cache;
@@ -50,15 +51,13 @@ int ec_env_update(json_t **out, ec_cache *c, const char *ws, const char *id,
 int ec_env_archive(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err);
 /** Deletes; EC_EBUSY while a session references it. *@out is the deletion object. */
 int ec_env_delete(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err);
+/** Accepts an id or a name of @ws; *@id_out is the id (caller frees). EC_ENOTFOUND. */
+int ec_env_resolve_id(char **id_out, ec_cache *c, const char *ws, const char *id_or_name,
+                      ec_err *err);
 /** The environment's stack: a JSON array of layer digests, lowest first (new reference). */
 int ec_env_stack(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err);
 
 /* --- sessions and mounts --- */
-
-enum {
-    EC_MOUNT_ALLOW_COPY = 1u << 0, /* fall back to a copy when overlayfs is refused */
-    EC_MOUNT_FORCE_COPY = 1u << 1, /* always copy (tests, benchmarks, no overlayfs) */
-};
 
 typedef struct ec_session_opts {
     const char *ws;          /* workspace; NULL = default */

@@ -33,19 +33,19 @@ int ec_mkdir_p(const char *path, unsigned mode, ec_err *err)
     return EC_OK;
 }
 
-static int rm_at(int dirfd, const char *name, const char *shown, ec_err *err)
+static int rm_at(int parent, const char *name, const char *shown, ec_err *err)
 {
     struct stat st;
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return errno == ENOENT ? EC_OK : ec_fail_sys(err, errno, "cannot stat %s", shown);
     if (!S_ISDIR(st.st_mode)) {
-        if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+        if (unlinkat(parent, name, 0) < 0 && errno != ENOENT)
             return ec_fail_sys(err, errno, "cannot remove %s", shown);
         return EC_OK;
     }
     if ((st.st_mode & 0700) != 0700)
-        fchmodat(dirfd, name, st.st_mode | 0700, 0);
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        fchmodat(parent, name, st.st_mode | 0700, 0);
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return ec_fail_sys(err, errno, "cannot open %s", shown);
     DIR *d = fdopendir(fd);
@@ -60,7 +60,7 @@ static int rm_at(int dirfd, const char *name, const char *shown, ec_err *err)
         r = rm_at(dirfd(d), de->d_name, shown, err);
     }
     closedir(d);
-    if (r == EC_OK && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    if (r == EC_OK && unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
         r = ec_fail_sys(err, errno, "cannot remove directory %s", shown);
     return r;
 }

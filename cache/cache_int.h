@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to cache/: the cache struct and the JSON record helpers its modules share. */
+#pragma once
+
+#include "cache/cache.h"
+
+struct ec_cache {
+    ec_store *st;
+};
+
+EC_DEFINE_AUTO(json_t, json_decref)
+
+/** Reads the JSON value stored under @key in @t. EC_ENOTFOUND if absent. */
+int ec_cache__json_get(json_t **out, ec_txn *txn, enum ec_table t, const char *key,
+                       ec_err *err);
+/** Stores @val (compact, sorted keys) under @key in @t. */
+int ec_cache__json_put(ec_txn *txn, enum ec_table t, const char *key, const json_t *val,
+                       unsigned flags, ec_err *err);
+/** "<ws>/<rest>": the key layout of per-workspace tables; caller frees. */
+char *ec_cache__wskey(const char *ws, const char *rest);
+/** RFC 3339 UTC ("2026-03-15T10:00:00Z") of @t into @out. */
+void ec_cache__rfc3339(char out[32], int64_t t);
+/** The not-found error of the API for environments. */
+int ec_cache__env_not_found(ec_err *err, const char *id);
+/** Loads an environment record {"env":…, "stack":[…]} of @ws. */
+int ec_cache__env_load(json_t **out, ec_txn *txn, const char *ws, const char *id, ec_err *err);
+/** True when some session references environment @id. */
+bool ec_cache__env_in_use(ec_txn *txn, const char *id);

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/* GC policy: what counts as a root (environments' stacks, sessions' layers), and the
+ * report of what the store's sweep removed or would remove. */
+#include "cache/cache_int.h"
+#include "store/util/mem.h"
+
+#include <string.h>
+
+struct roots {
+    ec_digest *d;
+    size_t n, cap;
+};
+
+static void add_digests(struct roots *r, const json_t *arr)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        ec_digest d;
+        if (!json_is_string(v) || ec_digest_parse(&d, json_string_value(v), NULL) < 0)
+            continue;
+        if (r->n == r->cap) {
+            r->cap = r->cap ? 2 * r->cap : 64;
+            r->d = ec_xrealloc(r->d, r->cap * sizeof *r->d);
+        }
+        r->d[r->n++] = d;
+    }
+}
+
+static int env_roots(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+{
+    (void)k;
+    (void)kl;
+    json_t *rec = json_loadb(v, vl, 0, NULL);
+    if (rec)
+        add_digests(payload, json_object_get(rec, "stack"));
+    json_decref(rec);
+    return 0;
+}
+
+static int session_roots(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+{
+    (void)k;
+    (void)kl;
+    json_t *s = json_loadb(v, vl, 0, NULL);
+    if (s)
+        add_digests(payload, json_object_get(s, "layers"));
+    json_decref(s);
+    return 0;
+}
+
+static int collect_roots(struct roots *r, ec_cache *c, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    int rc = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+    if (rc == EC_OK)
+        rc = ec_kv_each(txn, EC_TBL_ENVS, NULL, 0, false, NULL, 0, env_roots, r, err);
+    if (rc == EC_OK)
+        rc = ec_kv_each(txn, EC_TBL_SESSIONS, NULL, 0, false, NULL, 0, session_roots, r, err);
+    return rc;
+}
+
+static void report(const ec_finding *f, void *payload)
+{
+    json_array_append_new(payload, json_pack("{s:s, s:s, s:s, s:I, s:b}", "kind", f->kind,
+                                             "object", f->object, "reason", f->reason, "bytes",
+                                             (json_int_t)f->bytes, "removed", f->removed));
+}
+
+int ec_cache_gc(json_t **out, ec_cache *c, const ec_gc_opts *opts, ec_err *err)
+{
+    struct roots roots = {0};
+    int r = collect_roots(&roots, c, err);
+    EC_AUTO(json_t) items = json_array();
+    ec_gc_stats stats;
+    ec_store_gc_opts so = {roots.d, roots.n, opts->dry_run, opts->max_size, opts->grace};
+    if (r == EC_OK)
+        r = ec_store_gc(&stats, c->st, &so, report, items, err);
+    free(roots.d);
+    if (r < 0)
+        return r;
+    *out = json_pack("{s:O, s:b, s:I, s:I, s:I, s:I}", "items", items, "dry_run",
+                     opts->dry_run, "roots", (json_int_t)roots.n, "size_before",
+                     (json_int_t)stats.size_before, "size_after", (json_int_t)stats.size_after,
+                     "freed", (json_int_t)(stats.size_before - stats.size_after));
+    return EC_OK;
+}

@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+/* Sessions: a stack of unpacked layers mounted at a target with a private upper, recorded
+ * in LMDB so that GC keeps its layers and deleting its environment is refused. */
+#include "cache/cache_int.h"
+#include "store/util/fs.h"
+#include "store/util/log.h"
+#include "store/util/mem.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SESSION_ID_MAX 128
+
+static int check_session_id(const char *id, ec_err *err)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > SESSION_ID_MAX || id[0] == '.' ||
+        strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+        return ec_fail(err, EC_EINVAL,
+                       "session id \"%s\": use 1-%d letters, digits, '.', '_' or '-'", id,
+                       SESSION_ID_MAX);
+    return EC_OK;
+}
+
+/* The environment's stack, refusing archived environments (no new session may use them). */
+static int env_layers(json_t **stack_out, ec_cache *c, const char *ws, const char *env_id,
+                      ec_err *err)
+{
+    EC_AUTO(json_t) env = NULL;
+    int r = ec_env_get(&env, c, ws, env_id, err);
+    if (r < 0)
+        return r;
+    if (!json_is_null(json_object_get(env, "archived_at"))) {
+        r = ec_fail(err, EC_EARCHIVED, "environment %s is archived: no new session may use it",
+                    env_id);
+        ec_err_detail(err, "environment_archived");
+        return r;
+    }
+    return ec_env_stack(stack_out, c, ws, env_id, err);
+}
+
+static int resolve_layers(json_t **digests_out, ec_cache *c, const ec_session_opts *o,
+                          ec_err *err)
+{
+    if (o->env_id)
+        return env_layers(digests_out, c, o->ws, o->env_id, err);
+    EC_AUTO(json_t) digests = json_array();
+    for (size_t i = 0; i < o->nlayers; i++) {
+        ec_layer_info l;
+        char s[EC_DIGEST_STR_LEN];
+        int r = ec_layer_resolve(&l, c->st, o->layers[i], err);
+        if (r < 0)
+            return r;
+        json_array_append_new(digests, json_string(ec_digest_format(s, &l.digest)));
+    }
+    *digests_out = ec_steal(&digests);
+    return EC_OK;
+}
+
+/* Unpacks (if needed) each layer and returns the lower directories, lowest first. */
+static int lower_dirs(char ***dirs_out, size_t *n_out, ec_cache *c, const json_t *digests,
+                      const char *base_dir, ec_err *err)
+{
+    size_t n = json_array_size(digests) + (base_dir ? 1 : 0), k = 0;
+    char **dirs = ec_xcalloc(n + 1, sizeof *dirs);
+    int r = EC_OK;
+    if (base_dir)
+        dirs[k++] = ec_xstrdup(base_dir);
+    for (size_t i = 0; r == EC_OK && i < json_array_size(digests); i++) {
+        ec_digest d;
+        ec_layer_info l;
+        EC_AUTO(ec_txn) txn = NULL;
+        r = ec_digest_parse(&d, json_string_value(json_array_get(digests, i)), err);
+        if (r == EC_OK)
+            r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+        if (r == EC_OK)
+            r = ec_layer_lookup(&l, txn, &d, err);
+        ec_txn_abort(ec_steal(&txn));
+        if (r == EC_OK)
+            r = ec_layer_ensure_unpacked(&dirs[k], c->st, &l, err);
+        if (r == EC_OK) {
+            k++;
+            ec_layer_touch(c->st, &d, NULL);
+        }
+    }
+    if (r < 0) {
+        for (size_t i = 0; i < k; i++)
+            free(dirs[i]);
+        free(dirs);
+        return r;
+    }
+    *dirs_out = dirs;
+    *n_out = k;
+    return EC_OK;
+}
+
+static void free_dirs(char **dirs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(dirs[i]);
+    free(dirs);
+}
+
+static json_t *session_object(const char *id, const ec_session_opts *o, const char *target,
+                              const json_t *digests)
+{
+    char now[32];
+    ec_cache__rfc3339(now, ec_now());
+    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:O, s:s?, s:s, s:s}", "id", id, "type",
+                     "session", "environment_id", o->env_id, "workspace",
+                     o->ws ? o->ws : EC_DEFAULT_WORKSPACE, "status", "idle", "target", target,
+                     "layers", digests, "base", o->base_dir, "mode", "pending", "created_at",
+                     now);
+}
+
+static int put_session(ec_cache *c, const char *id, const json_t *s, unsigned flags, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    int r = ec_txn_begin(&txn, c->st, 0, err);
+    if (r < 0)
+        return r;
+    r = ec_cache__json_put(txn, EC_TBL_SESSIONS, id, s, flags, err);
+    if (r == EC_ECONFLICT)
+        return ec_fail(err, EC_ECONFLICT, "session %s already exists; pick another id or "
+                                          "`envcache umount --session %s` first", id, id);
+    return r < 0 ? r : ec_txn_commit(ec_steal(&txn), err);
+}
+
+static void forget_session(ec_cache *c, const char *id)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    if (ec_txn_begin(&txn, c->st, 0, NULL) == EC_OK &&
+        ec_kv_del(txn, EC_TBL_SESSIONS, id, strlen(id), NULL) == EC_OK)
+        ec_txn_commit(ec_steal(&txn), NULL);
+}
+
+static int mount_session(enum ec_mount_mode *mode, ec_cache *c, const char *id, char **dirs,
+                         size_t n, const char *target, unsigned flags, ec_err *err)
+{
+    EC_AUTOFREE char *sdir = ec_xasprintf("%s/sessions/%s", ec_store_home(c->st), id);
+    EC_AUTOFREE char *upper = ec_xasprintf("%s/upper", sdir);
+    EC_AUTOFREE char *work = ec_xasprintf("%s/work", sdir);
+    int r = ec_mkdir_p(upper, 0755, err);
+    if (r == EC_OK)
+        r = ec_mkdir_p(work, 0700, err);
+    if (r == EC_OK)
+        r = ec_mkdir_p(target, 0755, err);
+    if (r == EC_OK)
+        r = ec_mount_stack(mode, (const char *const *)dirs, n, upper, work, target,
+                           flags | EC_MOUNT_VOLATILE, err);
+    if (r < 0)
+        ec_rm_rf(sdir, NULL);
+    return r;
+}
+
+int ec_session_create(json_t **out, ec_cache *c, const ec_session_opts *o, ec_err *err)
+{
+    char idbuf[64];
+    const char *id = o->session_id;
+    if (!id) {
+        ec_id_new(idbuf, "sesn");
+        id = idbuf;
+    }
+    int r = check_session_id(id, err);
+    EC_AUTO(json_t) digests = NULL;
+    if (r < 0 || (r = resolve_layers(&digests, c, o, err)) < 0)
+        return r;
+    char target[PATH_MAX];
+    if (ec_mkdir_p(o->target, 0755, err) < 0 || !realpath(o->target, target))
+        return ec_fail_sys(err, errno, "cannot use %s as the session's target", o->target);
+    EC_AUTO(json_t) s = session_object(id, o, target, digests);
+    /* Recorded before mounting: GC must see its layers as roots while we unpack. */
+    if ((r = put_session(c, id, s, EC_KV_NOOVERWRITE, err)) < 0)
+        return r;
+    char **dirs = NULL;
+    size_t n = 0;
+    enum ec_mount_mode mode = 0;
+    r = lower_dirs(&dirs, &n, c, digests, o->base_dir, err);
+    if (r == EC_OK) {
+        r = mount_session(&mode, c, id, dirs, n, target, o->flags, err);
+        free_dirs(dirs, n);
+    }
+    if (r < 0) {
+        forget_session(c, id);
+        return r;
+    }
+    json_object_set_new(s, "mode", json_string(ec_mount_mode_name(mode)));
+    if ((r = put_session(c, id, s, 0, err)) < 0) {
+        ec_umount_target(target, mode, NULL);
+        forget_session(c, id);
+        return r;
+    }
+    *out = ec_steal(&s);
+    return EC_OK;
+}
+
+/* --- lookup --- */
+
+struct find_ctx {
+    const char *ws;
+    const char *key; /* an id, or a target path */
+    json_t *found;
+    json_t *all;
+};
+
+static int find_one(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+{
+    struct find_ctx *f = payload;
+    (void)k;
+    (void)kl;
+    json_t *s = json_loadb(v, vl, 0, NULL);
+    if (!s)
+        return 0;
+    const char *ws = json_string_value(json_object_get(s, "workspace"));
+    if (f->ws && (!ws || strcmp(ws, f->ws) != 0)) {
+        json_decref(s);
+        return 0;
+    }
+    if (f->all) {
+        json_array_append_new(f->all, s);
+        return 0;
+    }
+    const char *id = json_string_value(json_object_get(s, "id"));
+    const char *target = json_string_value(json_object_get(s, "target"));
+    if ((id && strcmp(id, f->key) == 0) || (target && strcmp(target, f->key) == 0)) {
+        f->found = s;
+        return 1;
+    }
+    json_decref(s);
+    return 0;
+}
+
+int ec_session_get(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
+                   ec_err *err)
+{
+    char abs[PATH_MAX];
+    struct find_ctx f = {ws, id_or_target, NULL, NULL};
+    if (strchr(id_or_target, '/') && realpath(id_or_target, abs))
+        f.key = abs;
+    EC_AUTO(ec_txn) txn = NULL;
+    int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+    if (r < 0 || (r = ec_kv_each(txn, EC_TBL_SESSIONS, NULL, 0, false, NULL, 0, find_one, &f,
+                                 err)) < 0)
+        return r;
+    if (!f.found)
+        return ec_fail(err, EC_ENOTFOUND, "session %s not found (see `envcache session ls`)",
+                       id_or_target);
+    *out = f.found;
+    return EC_OK;
+}
+
+int ec_session_list(json_t **out, ec_cache *c, const char *ws, ec_err *err)
+{
+    struct find_ctx f = {ws, NULL, NULL, json_array()};
+    EC_AUTO(json_t) all = f.all;
+    EC_AUTO(ec_txn) txn = NULL;
+    int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+    if (r < 0 || (r = ec_kv_each(txn, EC_TBL_SESSIONS, NULL, 0, false, NULL, 0, find_one, &f,
+                                 err)) < 0)
+        return r;
+    *out = ec_steal(&all);
+    return EC_OK;
+}
+
+static enum ec_mount_mode mode_of(const json_t *s)
+{
+    const char *m = json_string_value(json_object_get(s, "mode"));
+    if (m && strcmp(m, "copy") == 0)
+        return EC_MOUNT_COPY;
+    if (m && strcmp(m, "overlay") == 0)
+        return EC_MOUNT_OVERLAY;
+    return 0;
+}
+
+int ec_session_delete(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
+                      ec_err *err)
+{
+    EC_AUTO(json_t) s = NULL;
+    int r = ec_session_get(&s, c, ws, id_or_target, err);
+    if (r < 0)
+        return r;
+    const char *id = json_string_value(json_object_get(s, "id"));
+    const char *target = json_string_value(json_object_get(s, "target"));
+    enum ec_mount_mode mode = mode_of(s);
+    if (mode) {
+        r = ec_umount_target(target, mode, err);
+        /* Already gone (a reboot, a manual umount) is fine: forget the session anyway. */
+        if (r < 0 && r != EC_ENOTFOUND)
+            return r;
+        ec_err_clear(err);
+    }
+    EC_AUTOFREE char *sdir = ec_xasprintf("%s/sessions/%s", ec_store_home(c->st), id);
+    if ((r = ec_rm_rf(sdir, err)) < 0)
+        return r;
+    forget_session(c, id);
+    *out = json_pack("{s:s, s:s}", "id", id, "type", "session_deleted");
+    return EC_OK;
+}
+
+struct in_use_ctx {
+    const char *env_id;
+    bool used;
+};
+
+static int env_used(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+{
+    struct in_use_ctx *u = payload;
+    (void)k;
+    (void)kl;
+    json_t *s = json_loadb(v, vl, 0, NULL);
+    const char *e = json_string_value(json_object_get(s, "environment_id"));
+    u->used = e && strcmp(e, u->env_id) == 0;
+    json_decref(s);
+    return u->used;
+}
+
+bool ec_cache__env_in_use(ec_txn *txn, const char *id)
+{
+    struct in_use_ctx u = {id, false};
+    ec_kv_each(txn, EC_TBL_SESSIONS, NULL, 0, false, NULL, 0, env_used, &u, NULL);
+    return u.used;
+}

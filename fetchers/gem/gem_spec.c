@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* Syntax of a gem list entry: gem[:version-or-requirement], RubyGems' name and version rules. */
+#include "fetchers/spec.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#define GEM_WHAT "gem spec"
+
+/* Gem::Specification#validate_name: [A-Za-z0-9._-]+ with at least one letter,
+ * not starting with '.', '-' or '_'. */
+static const char *gem_name_problem(const char *p, size_t n)
+{
+    bool letter = false;
+    if (n == 0)
+        return "missing gem name";
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)p[i]) && (!p[i] || !strchr("._-", p[i])))
+            return "gem names contain only letters, digits, '.', '_' and '-'";
+        letter = letter || isalpha((unsigned char)p[i]);
+    }
+    if (!letter)
+        return "gem names include at least one letter";
+    if (!isalnum((unsigned char)p[0]))
+        return "gem names do not start with '.', '_' or '-'";
+    return NULL;
+}
+
+static void gem_skip_spaces(const char **pp)
+{
+    while (**pp == ' ')
+        (*pp)++;
+}
+
+static bool gem_pre_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '-';
+}
+
+/* Gem::Version::VERSION_PATTERN:
+ * [0-9]+(\.[0-9a-zA-Z]+)*(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)? */
+static bool gem_scan_version(const char **pp)
+{
+    const char *p = *pp;
+    if (!ec_spec_scan_number(&p, true))
+        return false;
+    while (*p == '.' && isalnum((unsigned char)p[1]))
+        for (p++; isalnum((unsigned char)*p); p++)
+            ;
+    if (*p == '-' && gem_pre_char(p[1])) {
+        do {
+            for (p++; gem_pre_char(*p); p++)
+                ;
+        } while (*p == '.' && gem_pre_char(p[1]));
+    }
+    *pp = p;
+    return true;
+}
+
+/* Gem::Requirement: [op] version, op one of = != > < >= <= ~>; commas join
+ * several, as `gem install -v` splits them. */
+static const char *gem_requirement_problem(const char *p)
+{
+    static const char *const ops[] = {"~>", ">=", "<=", "!=", "=", ">", "<"};
+    gem_skip_spaces(&p);
+    if (!*p)
+        return "missing version after ':'";
+    for (;;) {
+        for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+            if (strncmp(p, ops[i], strlen(ops[i])) == 0) {
+                p += strlen(ops[i]);
+                break;
+            }
+        gem_skip_spaces(&p);
+        if (!gem_scan_version(&p))
+            return "expected a version such as 7.1.0 (optionally after =, !=, >, <, >=, <=, ~>)";
+        if (*p && *p != ' ' && *p != ',')
+            return "malformed version (digits, then '.'-separated letters or digits)";
+        gem_skip_spaces(&p);
+        if (!*p)
+            return NULL;
+        if (*p != ',')
+            return "expected ',' between version requirements";
+        p++;
+        gem_skip_spaces(&p);
+    }
+}
+
+static int gem_spec_parse(ec_spec *out, const char *text, ec_err *err)
+{
+    int r = ec_spec_check_text(text, GEM_WHAT, err);
+    if (r < 0)
+        return r;
+    memset(out, 0, sizeof *out);
+
+    size_t nn = strcspn(text, ":");
+    const char *why = gem_name_problem(text, nn);
+    if (why)
+        return ec_spec_fail(err, text, GEM_WHAT, "%s", why);
+    ec_spec_copy(out->name, text, nn);
+    if (text[nn] == ':') {
+        const char *req = text + nn + 1;
+        if ((why = gem_requirement_problem(req)))
+            return ec_spec_fail(err, text, GEM_WHAT, "%s", why);
+        ec_spec_copy(out->constraint, req, strlen(req));
+    }
+    return EC_OK;
+}
+
+int ec_gem_spec_check(const char *text, ec_err *err)
+{
+    ec_spec spec;
+    return gem_spec_parse(&spec, text, err);
+}

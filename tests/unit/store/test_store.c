@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of opening the store, transactions, key/value walks, verify and gc. */
+#include "tests/unit/helpers/ec_test.h"
+
+#include <lmdb.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/util/mem.h"
+
+static void put(ec_store *st, enum ec_table t, const char *k, const char *v)
+{
+    ec_txn *txn = NULL;
+    assert_int_equal(ec_txn_begin(&txn, st, 0, NULL), EC_OK);
+    assert_int_equal(ec_kv_put(txn, t, k, strlen(k), v, strlen(v), 0, NULL), EC_OK);
+    assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
+}
+
+static int collect(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+{
+    (void)v;
+    (void)vl;
+    char *out = payload;
+    strncat(out, k, kl);
+    strcat(out, " ");
+    return 0;
+}
+
+static void store__each_walks_prefix_both_ways(void **state)
+{
+    struct ect_store_fixture *fx = *state;
+    const char *keys[] = {"a/1", "a/2", "a/3", "b/1", "0"};
+    for (size_t i = 0; i < 5; i++)
+        put(fx->st, EC_TBL_ENVS, keys[i], "x");
+    ec_txn *txn = NULL;
+    char out[128];
+    assert_int_equal(ec_txn_begin(&txn, fx->st, EC_TXN_READ, NULL), EC_OK);
+    out[0] = '\0';
+    assert_int_equal(ec_kv_each(txn, EC_TBL_ENVS, "a/", 2, false, NULL, 0, collect, out, NULL), EC_OK);
+    assert_string_equal(out, "a/1 a/2 a/3 ");
+    out[0] = '\0';
+    assert_int_equal(ec_kv_each(txn, EC_TBL_ENVS, "a/", 2, true, NULL, 0, collect, out, NULL), EC_OK);
+    assert_string_equal(out, "a/3 a/2 a/1 ");
+    out[0] = '\0';
+    assert_int_equal(ec_kv_each(txn, EC_TBL_ENVS, "a/", 2, true, "a/3", 3, collect, out, NULL), EC_OK);
+    assert_string_equal(out, "a/2 a/1 ");
+    out[0] = '\0';
+    assert_int_equal(ec_kv_each(txn, EC_TBL_ENVS, "b/", 2, true, NULL, 0, collect, out, NULL), EC_OK);
+    assert_string_equal(out, "b/1 ");
+    ec_txn_abort(txn);
+}
+
+static void store__nooverwrite_conflicts(void **state)
+{
+    struct ect_store_fixture *fx = *state;
+    ec_txn *txn = NULL;
+    assert_int_equal(ec_txn_begin(&txn, fx->st, 0, NULL), EC_OK);
+    assert_int_equal(ec_kv_put(txn, EC_TBL_NAMES, "k", 1, "1", 1, EC_KV_NOOVERWRITE, NULL), EC_OK);
+    assert_int_equal(ec_kv_put(txn, EC_TBL_NAMES, "k", 1, "2", 1, EC_KV_NOOVERWRITE, NULL),
+                     EC_ECONFLICT);
+    assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
+}
+
+static void store__newer_schema_is_a_clear_error(void **state)
+{
+    struct ect_store_fixture *fx = *state;
+    /* Write a future schema version straight through LMDB, as a newer envcache would. */
+    ec_store_close(fx->st);
+    fx->st = NULL;
+    char *idx = ec_xasprintf("%s/index", fx->home);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 32);
+    mdb_env_set_mapsize(env, (size_t)16 << 30);
+    assert_int_equal(mdb_env_open(env, idx, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    unsigned char v[4] = {99, 0, 0, 0};
+    MDB_val k = {6, "schema"}, val = {4, v};
+    assert_int_equal(mdb_put(txn, dbi, &k, &val, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    ec_err err = {0};
+    ec_store *st = NULL;
+    assert_int_equal(ec_store_open(&st, fx->home, &err), EC_ESCHEMA);
+    assert_non_null(strstr(err.msg, "schema version 99"));
+    assert_null(st);
+    free(idx); /* teardown closes fx->st, which is NULL now: that is fine */
+}
+
+static void store__verify_finds_corruption_and_orphans(void **state)
+{
+    struct ect_store_fixture *fx = *state;
+    ec_err err = {0};
+    ec_digest d;
+    ect_write(fx->home, "src", "verify me", 0644);
+    char *src = ec_xasprintf("%s/src", fx->home);
+    assert_int_equal(ec_blob_put_file(&d, fx->st, src, NULL, &err), EC_OK);
+    ec_verify_stats vs;
+    assert_int_equal(ec_store_verify(&vs, fx->st, false, NULL, NULL, &err), EC_OK);
+    assert_int_equal(vs.problems, 0);
+    assert_int_equal(vs.blobs, 1);
+    /* An orphan whose name does not match its bytes, and a corrupted indexed blob. */
+    ect_write(fx->home, "blobs/sha256/ab/abababababababababababababababababababababababababababababababab", "junk", 0444);
+    char *path = ec_blob_path(fx->st, &d);
+    unlink(path);
+    ect_write(fx->home, path + strlen(fx->home) + 1, "tampered", 0444);
+    assert_int_equal(ec_store_verify(&vs, fx->st, false, NULL, NULL, &err), EC_OK);
+    assert_int_equal(vs.problems, 2);
+    assert_int_equal(ec_store_verify(&vs, fx->st, true, NULL, NULL, &err), EC_OK);
+    assert_int_equal(vs.removed, 2);
+    assert_int_equal(ec_store_verify(&vs, fx->st, false, NULL, NULL, &err), EC_OK);
+    assert_int_equal(vs.problems, 0);
+    assert_false(ec_store_has_blob(fx->st, &d));
+    free(path);
+    free(src);
+}
+
+static void store__gc_keeps_roots_and_sweeps_the_rest(void **state)
+{
+    struct ect_store_fixture *fx = *state;
+    ec_err err = {0};
+    ec_digest a, b;
+    ect_write(fx->home, "a", "blob a", 0644);
+    ect_write(fx->home, "b", "blob b", 0644);
+    char *pa = ec_xasprintf("%s/a", fx->home), *pb = ec_xasprintf("%s/b", fx->home);
+    assert_int_equal(ec_blob_put_file(&a, fx->st, pa, NULL, &err), EC_OK);
+    assert_int_equal(ec_blob_put_file(&b, fx->st, pb, NULL, &err), EC_OK);
+    ec_gc_stats gs;
+    ec_store_gc_opts o = {.roots = &a, .nroots = 1, .dry_run = true, .grace = 0};
+    /* Within the grace period nothing goes. */
+    o.grace = 3600;
+    assert_int_equal(ec_store_gc(&gs, fx->st, &o, NULL, NULL, &err), EC_OK);
+    assert_int_equal(gs.size_after, gs.size_before);
+    o.grace = -10; /* everything is older than "now + 10s" */
+    assert_int_equal(ec_store_gc(&gs, fx->st, &o, NULL, NULL, &err), EC_OK);
+    assert_true(ec_store_has_blob(fx->st, &b)); /* dry run */
+    o.dry_run = false;
+    assert_int_equal(ec_store_gc(&gs, fx->st, &o, NULL, NULL, &err), EC_OK);
+    assert_true(ec_store_has_blob(fx->st, &a));
+    assert_false(ec_store_has_blob(fx->st, &b));
+    free(pa);
+    free(pb);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(store__each_walks_prefix_both_ways, ect_store_setup, ect_store_teardown),
+        cmocka_unit_test_setup_teardown(store__nooverwrite_conflicts, ect_store_setup, ect_store_teardown),
+        cmocka_unit_test_setup_teardown(store__newer_schema_is_a_clear_error, ect_store_setup, ect_store_teardown),
+        cmocka_unit_test_setup_teardown(store__verify_finds_corruption_and_orphans, ect_store_setup, ect_store_teardown),
+        cmocka_unit_test_setup_teardown(store__gc_keeps_roots_and_sweeps_the_rest, ect_store_setup, ect_store_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

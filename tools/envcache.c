@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* The envcache program: global options, then one git-style subcommand (tools/cmd_*.c). */
+#include "tools/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef EC_VERSION
+#define EC_VERSION "0.1.0"
+#endif
+
+static const ec_cmd commands[] = {
+    {"layer", ec_cmd_layer, "import, export and list layers (tar+zstd, content-addressed)"},
+    {"env", ec_cmd_env, "create, list, get, update, archive and delete environments"},
+    {"mount", ec_cmd_mount, "mount an environment's or some layers' stack for a session"},
+    {"umount", ec_cmd_umount, "unmount a session and discard its writes"},
+    {"session", ec_cmd_session, "list sessions"},
+    {"verify", ec_cmd_verify, "re-hash every blob and cross-check the index with the disk"},
+    {"gc", ec_cmd_gc, "remove what nothing references; keep the store under a budget"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: envcache [--home DIR] [--json] [--quiet] COMMAND [ARGS…]\n\n"
+               "A package cache and prebuild service: environments' packages resolved once,\n"
+               "built into content-addressed layers, mounted under containers in milliseconds.\n\n"
+               "Commands:\n");
+    for (size_t i = 0; i < EC_ARRAY_LEN(commands); i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nOptions:\n"
+               "  --home DIR  the store (default: $ENVCACHE_HOME, else /var/lib/envcache)\n"
+               "  --json      print data as JSON\n"
+               "  --quiet     print only warnings and errors\n"
+               "  --version   print the version\n\n"
+               "Run 'envcache COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    ec_cli cli = {.prog = "envcache"};
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
+            cli.home = argv[++i];
+        else if (strncmp(argv[i], "--home=", 7) == 0)
+            cli.home = argv[i] + 7;
+        else if (strcmp(argv[i], "--json") == 0)
+            cli.json = true;
+        else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0)
+            ec_cli_common_opt(&cli, 'q', NULL);
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return EC_EXIT_OK;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("envcache %s\n", EC_VERSION);
+            return EC_EXIT_OK;
+        } else
+            return ec_cli_usage(&cli, "unknown option %s", argv[i]);
+    }
+    if (i == argc) {
+        usage(stderr);
+        return EC_EXIT_USAGE;
+    }
+    for (size_t c = 0; c < EC_ARRAY_LEN(commands); c++) {
+        if (strcmp(argv[i], commands[c].name) == 0) {
+            char prog[64];
+            snprintf(prog, sizeof prog, "envcache %s", commands[c].name);
+            cli.prog = prog;
+            return commands[c].fn(&cli, argc - i, argv + i);
+        }
+    }
+    return ec_cli_usage(&cli, "'%s' is not a command", argv[i]);
+}

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs the Debian 12 packages envcache builds, tests and benchmarks with.
+# Runs as root (or through sudo when it is there); does nothing when all are present.
+set -eu
+pkgs="build-essential cmake pkg-config git ca-certificates libarchive-dev libzstd-dev
+  libcurl4-openssl-dev liblmdb-dev lmdb-utils libjansson-dev libssl-dev libmicrohttpd-dev
+  libcmocka-dev libsolv-dev zstd tar attr libcap2-bin hyperfine python3 util-linux"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing:$missing" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
