@@ -49,8 +49,13 @@ static int do_import(ec_cli *cli, int argc, char **argv)
             return fputs(layer_usage, stdout), EC_EXIT_OK;
         if (o == 'b')
             flags |= EC_LAYER_BASE;
-        else if (o == 't')
-            po.threads = atoi(optarg) > 0 ? atoi(optarg) : 0;
+        else if (o == 't') {
+            char *end;
+            long t = strtol(optarg, &end, 10);
+            if (*end || t < 1 || t > 256)
+                return ec_cli_usage(cli, "--threads must be between 1 and 256");
+            po.threads = (int)t;
+        }
         else if (o == 'B' && ec_cli_parse_size(&lim.max_bytes, optarg, &err) < 0)
             return ec_cli_usage(cli, "--max-bytes: %s", err.msg);
         else if (o == 'E')

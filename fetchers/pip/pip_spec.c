@@ -445,7 +445,8 @@ static int pip_scan_requirement(struct pip_scan *s, ec_spec *out)
     }
     if (*s->p) {
         char here[8];
-        return pip_fail(s, "unexpected %s after the requirement", pip_here(s, here));
+        return pip_fail(s, "unexpected %s after the requirement%s", pip_here(s, here),
+                        strchr("<>=!~", *s->p) ? " (separate version specifiers with ',')" : "");
     }
     return EC_OK;
 }
