@@ -49,14 +49,16 @@ static int session_roots(const void *k, size_t kl, const void *v, size_t vl, voi
     return 0;
 }
 
-static int collect_roots(struct roots *r, ec_cache *c, ec_err *err)
+/* Environments' stacks are roots (kept by the sweep, evictable under a budget because a
+ * warm-up rebuilds them); live sessions' layers are pins (never removed). */
+static int collect_roots(struct roots *roots, struct roots *pins, ec_cache *c, ec_err *err)
 {
     EC_AUTO(ec_txn) txn = NULL;
     int rc = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
     if (rc == EC_OK)
-        rc = ec_kv_each(txn, EC_TBL_ENVS, NULL, 0, false, NULL, 0, env_roots, r, err);
+        rc = ec_kv_each(txn, EC_TBL_ENVS, NULL, 0, false, NULL, 0, env_roots, roots, err);
     if (rc == EC_OK)
-        rc = ec_kv_each(txn, EC_TBL_SESSIONS, NULL, 0, false, NULL, 0, session_roots, r, err);
+        rc = ec_kv_each(txn, EC_TBL_SESSIONS, NULL, 0, false, NULL, 0, session_roots, pins, err);
     return rc;
 }
 
@@ -69,18 +71,20 @@ static void report(const ec_finding *f, void *payload)
 
 int ec_cache_gc(json_t **out, ec_cache *c, const ec_gc_opts *opts, ec_err *err)
 {
-    struct roots roots = {0};
-    int r = collect_roots(&roots, c, err);
+    struct roots roots = {0}, pins = {0};
+    int r = collect_roots(&roots, &pins, c, err);
     EC_AUTO(json_t) items = json_array();
     ec_gc_stats stats;
-    ec_store_gc_opts so = {roots.d, roots.n, opts->dry_run, opts->max_size, opts->grace};
+    ec_store_gc_opts so = {roots.d, roots.n, pins.d,        pins.n,
+                           opts->dry_run, opts->max_size, opts->grace};
     if (r == EC_OK)
         r = ec_store_gc(&stats, c->st, &so, report, items, err);
     free(roots.d);
+    free(pins.d);
     if (r < 0)
         return r;
     *out = json_pack("{s:O, s:b, s:I, s:I, s:I, s:I}", "items", items, "dry_run",
-                     opts->dry_run, "roots", (json_int_t)roots.n, "size_before",
+                     opts->dry_run, "roots", (json_int_t)(roots.n + pins.n), "size_before",
                      (json_int_t)stats.size_before, "size_after", (json_int_t)stats.size_after,
                      "freed", (json_int_t)(stats.size_before - stats.size_after));
     return EC_OK;

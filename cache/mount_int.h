@@ -45,20 +45,22 @@ const char *ec_mount_mode_name(enum ec_mount_mode m);
  * options fit in a page. With @n == 0 the only lower is an empty directory named
  * "empty" next to @work, created on demand; it lives as long as @work's parent.
  *
- * COPY mode (with EC_MOUNT_FORCE_COPY, or EC_MOUNT_ALLOW_COPY when overlayfs is
- * refused) copies each layer into @target: data by reflink where the file system
- * can, else copy_file_range, else read/write; never a hard link to a lower, though
- * files hard-linked within one layer stay linked to each other in the copy. Modes,
+ * COPY mode (with EC_MOUNT_FORCE_COPY, or with EC_MOUNT_ALLOW_COPY when overlayfs
+ * is refused or cannot take a stack this deep; the reason is logged at info level)
+ * copies each layer into @target: data by reflink where the file system can, else
+ * copy_file_range, else read/write; never a hard link to a lower, though files
+ * hard-linked within one layer stay linked to each other in the copy. Modes,
  * owners, symlinks, times and security.capability are kept. A failed copy leaves
  * @target empty.
  *
  * @target must be an existing, empty directory that is not a mount point.
  * *@mode_out is set on success only.
  *
- * Returns EC_EUNSUPPORTED when overlayfs is refused and copying is not allowed,
- * EC_ELIMIT when the stack is deeper than overlayfs allows, EC_ENOTFOUND when a
- * directory is missing, EC_ECONFLICT when @target is not empty, EC_EBUSY when it
- * is already a mount point.
+ * Returns EC_EUNSUPPORTED when overlayfs is refused, and EC_ELIMIT when the stack
+ * is deeper than overlayfs allows (or than one page of mount(2) options, on kernels
+ * without lowerdir+), both only when copying is not allowed; EC_ENOTFOUND when a
+ * directory is missing, EC_ECONFLICT when @target is not empty, EC_EBUSY when it is
+ * already a mount point.
  */
 int ec_mount_stack(enum ec_mount_mode *mode_out, const char *const *lowers, size_t n,
                    const char *upper, const char *work, const char *target, unsigned flags,

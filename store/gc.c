@@ -23,12 +23,22 @@ struct gc {
     ec_err *err;
 };
 
-static bool is_root(const struct gc *g, const ec_digest *d)
+static bool in_list(const ec_digest *list, size_t n, const ec_digest *d)
 {
-    for (size_t i = 0; i < g->o->nroots; i++)
-        if (ec_digest_eq(&g->o->roots[i], d))
+    for (size_t i = 0; i < n; i++)
+        if (ec_digest_eq(&list[i], d))
             return true;
     return false;
+}
+
+static bool is_pinned(const struct gc *g, const ec_digest *d)
+{
+    return in_list(g->o->pins, g->o->npins, d);
+}
+
+static bool is_root(const struct gc *g, const ec_digest *d)
+{
+    return is_pinned(g, d) || in_list(g->o->roots, g->o->nroots, d);
 }
 
 static bool dir_exists(const char *p)
@@ -118,14 +128,14 @@ static int sweep_blobs(struct gc *g)
     return EC_OK;
 }
 
-/* Least recently used first among what the sweep left and no root holds. */
+/* Least recently used first among what the sweep left and no live session pins. */
 static int evict_to_budget(struct gc *g)
 {
     while (g->o->max_size && g->stats->size_after > g->o->max_size) {
         ssize_t best = -1;
         for (size_t i = 0; i < g->snap.nlayers; i++) {
             const ec_layer_info *l = &g->snap.layers[i];
-            if (g->layer_gone[i] || is_root(g, &l->digest) || l->last_used > g->cutoff)
+            if (g->layer_gone[i] || is_pinned(g, &l->digest) || l->last_used > g->cutoff)
                 continue;
             if (best < 0 || l->last_used < g->snap.layers[best].last_used)
                 best = (ssize_t)i;

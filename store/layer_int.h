@@ -25,6 +25,12 @@ struct ec_layer__unpack_opts {
 int ec_layer__unpack(int fd, const char *dest, const ec_unpack_limits *limits,
                      const struct ec_layer__unpack_opts *o, ec_err *err);
 
+/** True when the relative symlink target @target, resolved lexically from the directory of
+ *  @path (a clean relative path), climbs above the layer root. Absolute targets never do:
+ *  they resolve inside the container root when the layer is mounted. Pack and unpack apply
+ *  the same rule, so a packed layer is never one that unpacking refuses. */
+bool ec_layer__symlink_escapes(const char *path, const char *target);
+
 /** The C.UTF-8 character type locale, created once and never freed, or (locale_t)0 when the
  *  C library has none. Tar headers are written and read under it (uselocale, this thread
  *  only) so file names never depend on the locale of the process that packs them. */

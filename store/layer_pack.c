@@ -167,7 +167,13 @@ static int walk_symlink(struct pack *p, int dfd, const char *name, char *path,
         free(path);
         return EC_ESYS;
     }
-    pack_add(p, path, PE_LNK, sb)->target = ec_xstrndup(target, (size_t)n);
+    target[n] = '\0';
+    if (ec_layer__symlink_escapes(path, target)) {
+        ec_fail(err, EC_EUNSAFE, "%s: symlink target %s escapes the layer root", path, target);
+        free(path);
+        return EC_EUNSAFE;
+    }
+    pack_add(p, path, PE_LNK, sb)->target = ec_xstrdup(target);
     return EC_OK;
 }
 

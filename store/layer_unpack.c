@@ -38,7 +38,7 @@ struct dirfix {
     mode_t mode;
     int64_t uid, gid;
     struct timespec mtime;
-    size_t seq; /* later records for the same path win */
+    size_t seq; /* the last record of a path wins */
 };
 
 struct unpack {
@@ -93,9 +93,9 @@ static int clean_path(char **out, const char *raw, const char *what, ec_err *err
     return EC_OK;
 }
 
-/* Lexically resolves a relative symlink target from the link's own directory; true when it
- * climbs above the root. Absolute targets resolve inside the container root when mounted. */
-static bool symlink_escapes(const char *path, const char *target)
+/* Lexical only: consumers of layers/<diff_id>/ must still resolve paths inside the root
+ * (a chain of individually harmless symlinks can climb further at run time). */
+bool ec_layer__symlink_escapes(const char *path, const char *target)
 {
     if (target[0] == '/')
         return false;
@@ -313,6 +313,9 @@ static int fix_dirs(struct unpack *u, ec_err *err)
 {
     qsort(u->dirs, u->ndirs, sizeof *u->dirs, dirfix_cmp);
     for (size_t i = 0; i < u->ndirs; i++) {
+        /* Only the last record of a path counts: an earlier one might lock us out of it. */
+        if (i + 1 < u->ndirs && strcmp(u->dirs[i].path, u->dirs[i + 1].path) == 0)
+            continue;
         int r = fix_dir(u, &u->dirs[i], err);
         if (r < 0)
             return r;
@@ -371,7 +374,9 @@ static int copy_data(struct unpack *u, int fd, const char *what, int64_t *end, e
             return read_failed(u, what, err);
         entry_bytes += len;
         u->bytes += len;
-        if (entry_bytes > u->lim.max_entry_bytes)
+        /* the offset bound keeps a sparse map from making a huge (if hollow) file */
+        if (entry_bytes > u->lim.max_entry_bytes ||
+            (uint64_t)off + len > u->lim.max_entry_bytes)
             return ec_fail(err, EC_ELIMIT, "%s: larger than the limit of %llu bytes per entry",
                            what, (unsigned long long)u->lim.max_entry_bytes);
         if (u->bytes > u->lim.max_bytes)
@@ -428,7 +433,7 @@ static int unpack_symlink(struct unpack *u, int pfd, const char *path, const cha
     const char *target = archive_entry_symlink(e);
     if (!target || !*target)
         return ec_fail(err, EC_EARCHIVE, "%s: symlink without a target", what);
-    if (symlink_escapes(path, target))
+    if (ec_layer__symlink_escapes(path, target))
         return ec_fail(err, EC_EUNSAFE, "%s: symlink target %s escapes the layer root", what,
                        target);
     int r = make_room(pfd, name, what, err);

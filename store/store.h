@@ -245,8 +245,10 @@ int ec_store_verify(ec_verify_stats *out, ec_store *st, bool repair, ec_finding_
                     void *payload, ec_err *err);
 
 typedef struct ec_store_gc_opts {
-    const ec_digest *roots; /* layer or blob digests that must stay */
+    const ec_digest *roots; /* referenced (environments' stacks): swept never, evicted last */
     size_t nroots;
+    const ec_digest *pins; /* in use (live sessions, builds): never removed */
+    size_t npins;
     bool dry_run;
     uint64_t max_size; /* bytes of blobs + unpacked layers to stay under; 0 = no budget */
     int64_t grace;     /* seconds: unreferenced things younger than this stay */
@@ -256,9 +258,10 @@ typedef struct ec_gc_stats {
     uint64_t size_before, size_after, removed;
 } ec_gc_stats;
 
-/** Sweeps what no root references and is older than the grace period (layers with their
- *  blobs and unpacked trees, loose blobs, stale temporaries), then evicts the
- *  least-recently-used unreferenced layers until under the budget. */
+/** Sweeps what no root or pin references and is older than the grace period (layers with
+ *  their blobs and unpacked trees, loose blobs, stale temporaries), then, while the store
+ *  is over the budget, evicts the least recently used layers that are not pinned and were
+ *  not used within the grace period, referenced ones included: they can be rebuilt. */
 int ec_store_gc(ec_gc_stats *out, ec_store *st, const ec_store_gc_opts *opts, ec_finding_fn fn,
                 void *payload, ec_err *err);
 

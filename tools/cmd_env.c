@@ -35,7 +35,7 @@ static int parse(ec_cli *cli, struct env_args *a, int argc, char **argv)
                                          {0}};
     int o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "+hqf:", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "hqf:", opts, NULL)) != -1) {
         if (ec_cli_common_opt(cli, o, optarg))
             continue;
         switch (o) {

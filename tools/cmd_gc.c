@@ -21,7 +21,7 @@ int ec_cmd_gc(ec_cli *cli, int argc, char **argv)
     ec_err err = {0};
     int o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "+hqn", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "hqn", opts, NULL)) != -1) {
         if (ec_cli_common_opt(cli, o, optarg))
             continue;
         if (o == 'h')

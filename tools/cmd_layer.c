@@ -42,7 +42,7 @@ static int do_import(ec_cli *cli, int argc, char **argv)
     unsigned flags = 0;
     ec_err err = {0};
     int o;
-    while ((o = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         if (ec_cli_common_opt(cli, o, optarg))
             continue;
         if (o == 'h')
@@ -88,7 +88,7 @@ static int do_export(ec_cli *cli, int argc, char **argv)
                                          {"output", required_argument, NULL, 'o'}, {0}};
     const char *out = NULL;
     int o;
-    while ((o = getopt_long(argc, argv, "+hqo:", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "hqo:", opts, NULL)) != -1) {
         if (ec_cli_common_opt(cli, o, optarg))
             continue;
         if (o == 'h')
@@ -141,7 +141,7 @@ static int do_ls(ec_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {EC_CLI_COMMON_LONGOPTS, {0}};
     int o;
-    while ((o = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         if (ec_cli_common_opt(cli, o, optarg))
             continue;
         if (o == 'h')

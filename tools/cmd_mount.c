@@ -56,7 +56,7 @@ int ec_cmd_mount(ec_cli *cli, int argc, char **argv)
     char *layers = NULL;
     int o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         if (ec_cli_common_opt(cli, o, optarg))
             continue;
         switch (o) {
@@ -126,7 +126,7 @@ int ec_cmd_umount(ec_cli *cli, int argc, char **argv)
     const char *which = NULL;
     int o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         if (ec_cli_common_opt(cli, o, optarg))
             continue;
         if (o == 'h')
@@ -168,7 +168,7 @@ int ec_cmd_session(ec_cli *cli, int argc, char **argv)
     static const struct option opts[] = {EC_CLI_COMMON_LONGOPTS, {0}};
     int o;
     optind = 1;
-    while ((o = getopt_long(argc - 1, argv + 1, "+hq", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc - 1, argv + 1, "hq", opts, NULL)) != -1) {
         if (ec_cli_common_opt(cli, o, optarg))
             continue;
         if (o == 'h')

@@ -43,7 +43,7 @@ int ec_cmd_verify(ec_cli *cli, int argc, char **argv)
     bool repair = false;
     int o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         if (ec_cli_common_opt(cli, o, optarg))
             continue;
         if (o == 'h')

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Syntax of an apt list entry: name[:arch][=version] under Debian policy's name and version rules. */
+/* Syntax of an apt list entry: name[:arch][=version] under Debian's name and version rules. */
 #include "fetchers/spec.h"
 
 #include <ctype.h>

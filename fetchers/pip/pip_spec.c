@@ -175,8 +175,8 @@ static int pip_scan_identifier(struct pip_scan *s, const char *what)
     while (pip_name_char(*s->p))
         s->p++;
     if (!isalnum((unsigned char)s->p[-1]))
-        return pip_fail(s, "%s \"%.*s\" must end with a letter or digit", what,
-                        (int)(s->p - start), start);
+        return pip_fail(s, "%s \"%.*s\" must end with a letter or digit", what, (int)(s->p - start),
+                        start);
     return EC_OK;
 }
 
@@ -217,7 +217,10 @@ static int pip_scan_specifier(struct pip_scan *s)
         {"==", PIP_V_WILDCARD | PIP_V_LOCAL},
         {"!=", PIP_V_WILDCARD | PIP_V_LOCAL},
         {"~=", PIP_V_TWO},
-        {"<=", 0}, {">=", 0}, {"<", 0}, {">", 0},
+        {"<=", 0},
+        {">=", 0},
+        {"<", 0},
+        {">", 0},
     };
     size_t i = 0;
     while (i < sizeof ops / sizeof ops[0] && strncmp(s->p, ops[i].op, strlen(ops[i].op)) != 0)
@@ -292,6 +295,7 @@ static bool pip_take_word(struct pip_scan *s, const char *w)
  * dotted legacy spellings packaging still accepts. */
 static bool pip_marker_variable_known(const char *p, size_t n)
 {
+    /* clang-format off */
     static const char *const vars[] = {
         "python_version", "python_full_version", "os_name", "sys_platform",
         "platform_release", "platform_system", "platform_version", "platform_machine",
@@ -300,6 +304,7 @@ static bool pip_marker_variable_known(const char *p, size_t n)
         "platform.version", "platform.machine", "platform.python_implementation",
         "python_implementation",
     };
+    /* clang-format on */
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
         if (strlen(vars[i]) == n && strncmp(vars[i], p, n) == 0)
             return true;
@@ -342,8 +347,10 @@ static int pip_marker_op(struct pip_scan *s)
     if (pip_take_word(s, "in") || (pip_take_word(s, "not") && pip_take_word(s, "in")))
         return EC_OK;
     char here[8];
-    return pip_fail(s, "expected a marker operator (==, !=, <, <=, >, >=, ~=, ===, in, not in), "
-                       "found %s", pip_here(s, here));
+    return pip_fail(s,
+                    "expected a marker operator (==, !=, <, <=, >, >=, ~=, ===, in, not in), "
+                    "found %s",
+                    pip_here(s, here));
 }
 
 /* marker_expr: var op var, or a parenthesised marker. */
@@ -397,6 +404,21 @@ static void pip_copy_trimmed(char *dst, const char *start, const char *end)
     ec_spec_copy(dst, start, (size_t)(end - start));
 }
 
+/* ; marker, to the end of the text. */
+static int pip_scan_marker(struct pip_scan *s, ec_spec *out)
+{
+    const char *start = ++s->p;
+    pip_skip_spaces(s);
+    if (!*s->p)
+        return pip_fail(s, "missing environment marker after ';'");
+    int r = pip_marker_or(s);
+    if (r < 0)
+        return r;
+    pip_copy_trimmed(out->marker, start, s->p);
+    pip_skip_spaces(s);
+    return EC_OK;
+}
+
 /* name [extras] [specifiers] [; marker]: the name_req form of PEP 508. The
  * url_req form (name @ url) and pip's own options are refused by name. */
 static int pip_scan_requirement(struct pip_scan *s, ec_spec *out)
@@ -433,16 +455,8 @@ static int pip_scan_requirement(struct pip_scan *s, ec_spec *out)
         pip_copy_trimmed(out->constraint, start, end);
         pip_skip_spaces(s);
     }
-    if (*s->p == ';') {
-        start = ++s->p;
-        pip_skip_spaces(s);
-        if (!*s->p)
-            return pip_fail(s, "missing environment marker after ';'");
-        if ((r = pip_marker_or(s)) < 0)
-            return r;
-        pip_copy_trimmed(out->marker, start, s->p);
-        pip_skip_spaces(s);
-    }
+    if (*s->p == ';' && (r = pip_scan_marker(s, out)) < 0)
+        return r;
     if (*s->p) {
         char here[8];
         return pip_fail(s, "unexpected %s after the requirement%s", pip_here(s, here),

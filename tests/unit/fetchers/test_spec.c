@@ -18,8 +18,10 @@ struct spec_case {
     const char *want; /* for rejections: a substring the message must contain */
 };
 
+/* clang-format off */
 #define OK(t) {t, true, NULL}
 #define BAD(t, w) {t, false, w}
+/* clang-format on */
 
 /* Short printable text without quotes: a message must quote it verbatim. */
 static bool spec_plain(const char *text)
@@ -36,8 +38,7 @@ typedef int (*check_fn)(const char *text, ec_err *err);
 
 /* Runs every case through ec_spec_check and the manager's own checker, which
  * must agree; reports all mismatches before failing, so one run shows them all. */
-static void spec_run(const char *manager, check_fn direct, const struct spec_case *cases,
-                     size_t n)
+static void spec_run(const char *manager, check_fn direct, const struct spec_case *cases, size_t n)
 {
     int failures = 0;
     for (size_t i = 0; i < n; i++) {
@@ -92,6 +93,8 @@ static const struct spec_case apt_cases[] = {
     OK("tzdata=2024a-0+deb12u1"),
     OK("foo=1.0-rc1-2"),
     OK("foo=1.0~beta1"),
+    OK("hello=2.10-3"), /* PROTOCOLS.md */
+    BAD("libc6 (>= 2.34)", "package names"),
     BAD("", "empty"),
     BAD("a", "at least two"),
     BAD("FFmpeg", "lowercase"),
@@ -149,6 +152,18 @@ static const struct spec_case cargo_cases[] = {
     OK("Foo"),
     OK("a"),
     OK("foo@=1.2.3-rc.1+meta"),
+    /* PROTOCOLS.md's requirement forms */
+    OK("foo@^1.2.3"),
+    OK("foo@^0.2.3"),
+    OK("foo@^0.0.3"),
+    OK("foo@^0.0"),
+    OK("foo@^0"),
+    OK("foo@~1.2.3"),
+    OK("foo@~1.2"),
+    OK("foo@>1"),
+    OK("foo@<2"),
+    OK("foo@<=2.0"),
+    OK("foo@1.2.3"),
     BAD("", "empty"),
     BAD("1foo", "start with a letter"),
     BAD("_foo", "start with a letter"),
@@ -201,6 +216,14 @@ static const struct spec_case gem_cases[] = {
     OK("foo:1.0.a"),
     OK("a.b"),
     OK("Rails2"),
+    /* PROTOCOLS.md */
+    OK("rails:~> 2.2"),
+    OK("rails:~> 2.2.0"),
+    OK("rails:~> 1"),
+    OK("rails:>= 0"),
+    OK("rails:1.0.0.rc1"),
+    OK("rails:7.1.3.2"),
+    OK("rails:= 7.1.3.2"),
     BAD("", "empty"),
     BAD("rails:", "missing version"),
     BAD("rails:~>", "expected a version"),
@@ -242,6 +265,15 @@ static const struct spec_case go_cases[] = {
     OK("gopkg.in/yaml.v3@v3.0.1"),
     OK("example.com/a~b/c_d/e+f"),
     OK("golang.org/x/tools/gopls@v0.15.3"),
+    OK("golang.org/x/mod@v0.2.0"), /* PROTOCOLS.md */
+    OK("golang.org/toolchain@v0.0.1-go1.21.0.linux-amd64"),
+    OK("example.com/m@v4.1.2+incompatible"),
+    OK("example.com/m@v1.2.3-pre.0.20240101120000-abcdefabcdef"),
+    /* other go queries name no single version */
+    BAD("example.com/m@v1", "malformed version"),
+    BAD("example.com/m@<v1.2.3", "must be latest"),
+    BAD("example.com/m@none", "must be latest"),
+    BAD("example.com/m@patch", "must be latest"),
     BAD("", "empty"),
     BAD("golang.org/x/tools@", "missing version"),
     BAD("tools@latest", "dot"),
@@ -303,6 +335,18 @@ static const struct spec_case npm_cases[] = {
     OK("lodash.merge"),
     OK("foo-bar_baz"),
     OK("@scope/pkg.js@next-11"),
+    /* PROTOCOLS.md's range forms */
+    OK("foo@1.2.3 - 2.3"),
+    OK("foo@1"),
+    OK("foo@~1.2.3"),
+    OK("foo@~1"),
+    OK("foo@^1.2.3"),
+    OK("foo@^0.2.3"),
+    OK("foo@^0.0.3"),
+    OK("foo@^0.0.x"),
+    OK("foo@^0.x"),
+    OK("foo@>1.2.3-alpha.3"),
+    OK("foo@1.2.3"),
     BAD("", "empty"),
     BAD("Express", "lowercase"),
     BAD(".foo", "'.' or '_'"),
@@ -346,6 +390,8 @@ static const struct spec_case npm_cases[] = {
     BAD("https://example.com/x.tgz", "is not supported"),
     BAD("foo@https://x/y.tgz", "is not supported"),
     BAD("pkg.tgz", "is not supported"),
+    BAD("foo@npm:pkg@^1", "is not supported"), /* PROTOCOLS.md */
+    BAD("foo@git+https://github.com/a/b.git#ref", "is not supported"),
 };
 
 static void spec__npm(void **state)
@@ -395,6 +441,16 @@ static const struct spec_case pip_cases[] = {
     OK("foo; platform_python_implementation=='PyPy'"),
     OK("foo;python_version>'3'and(os_name=='nt')"),
     OK("x"),
+    /* PROTOCOLS.md */
+    OK("holygrail==1.0"),
+    OK("pysocks; extra == \"socks\""),
+    OK("requests>=2.8.1"),
+    OK("foo==1.1.*"),
+    OK("foo==1.0a"),
+    OK("foo>=1.0.dev456"),
+    OK("foo==1.0.post1"),
+    OK("foo==1.0+ubuntu-1"),
+    OK("foo>=1.0-alpha.1"),
     BAD("pandas===", "\"pandas===\" is not a valid pip requirement"),
     BAD("pandas==", "missing version after '=='"),
     BAD("pandas=2.0", "use =="),

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/util/fs.h"
 #include "store/util/mem.h"
 
 static void put(ec_store *st, enum ec_table t, const char *k, const char *v)
@@ -145,6 +146,48 @@ static void store__gc_keeps_roots_and_sweeps_the_rest(void **state)
     free(pb);
 }
 
+static void store__budget_evicts_least_recently_used_first(void **state)
+{
+    struct ect_store_fixture *fx = *state;
+    ec_err err = {0};
+    ec_layer_info l[3];
+    char *dirs[3];
+    for (int i = 0; i < 3; i++) {
+        dirs[i] = ec_xasprintf("%s/t%d", fx->home, i);
+        char rel[16];
+        snprintf(rel, sizeof rel, "t%d/f", i);
+        ect_write(fx->home, rel, i == 0 ? "zero" : i == 1 ? "one" : "two", 0644);
+        assert_int_equal(ec_layer_import(&l[i], fx->st, dirs[i], 0, NULL, NULL, &err), EC_OK);
+    }
+    /* Ages: l[1] oldest, then l[0], then l[2]; l[2] is pinned by a session. */
+    int64_t ages[3] = {200, 300, 100};
+    for (int i = 0; i < 3; i++) {
+        ec_txn *txn = NULL;
+        assert_int_equal(ec_txn_begin(&txn, fx->st, 0, NULL), EC_OK);
+        l[i].last_used = ec_now() - ages[i];
+        assert_int_equal(ec_layer_put(txn, &l[i], NULL), EC_OK);
+        assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
+    }
+    ec_digest roots[2] = {l[0].digest, l[1].digest};
+    uint64_t total = 0;
+    assert_int_equal(ec_store_size(&total, fx->st, &err), EC_OK);
+    /* One byte over: only the least recently used referenced layer goes. */
+    ec_store_gc_opts o = {.roots = roots, .nroots = 2, .pins = &l[2].digest, .npins = 1,
+                          .max_size = total - 1, .grace = 10};
+    ec_gc_stats gs;
+    assert_int_equal(ec_store_gc(&gs, fx->st, &o, NULL, NULL, &err), EC_OK);
+    assert_int_equal(gs.removed, 1);
+    assert_true(ec_store_has_blob(fx->st, &l[0].digest));
+    assert_false(ec_store_has_blob(fx->st, &l[1].digest));
+    /* A budget of one byte takes every layer but the pinned one. */
+    o.max_size = 1;
+    assert_int_equal(ec_store_gc(&gs, fx->st, &o, NULL, NULL, &err), EC_OK);
+    assert_false(ec_store_has_blob(fx->st, &l[0].digest));
+    assert_true(ec_store_has_blob(fx->st, &l[2].digest));
+    for (int i = 0; i < 3; i++)
+        free(dirs[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +196,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(store__newer_schema_is_a_clear_error, ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__verify_finds_corruption_and_orphans, ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__gc_keeps_roots_and_sweeps_the_rest, ect_store_setup, ect_store_teardown),
+        cmocka_unit_test_setup_teardown(store__budget_evicts_least_recently_used_first, ect_store_setup, ect_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
