@@ -106,7 +106,8 @@ int ec_snapshot_take(ec_snapshot *out, ec_store *st, ec_err *err)
         ec_snapshot_fini(out);
         return r;
     }
-    qsort(out->mirror, out->nmirror, sizeof *out->mirror, ec_digest_cmp);
+    if (out->nmirror)
+        qsort(out->mirror, out->nmirror, sizeof *out->mirror, ec_digest_cmp);
     return EC_OK;
 }
 
@@ -120,12 +121,16 @@ void ec_snapshot_fini(ec_snapshot *s)
 
 const ec_blob_rec *ec_snapshot_blob(const ec_snapshot *s, const ec_digest *d)
 {
+    if (!s->nblobs)
+        return NULL;
     return bsearch(d, s->blobs, s->nblobs, sizeof *s->blobs, ec_digest_cmp);
 }
 
 const ec_layer_info *ec_snapshot_layer(const ec_snapshot *s, const ec_digest *d)
 {
     /* digest is the first member, so the layer array is keyed like the blob array. */
+    if (!s->nlayers)
+        return NULL;
     return bsearch(d, s->layers, s->nlayers, sizeof *s->layers, ec_digest_cmp);
 }
 
@@ -139,7 +144,8 @@ const ec_layer_info *ec_snapshot_layer_by_diff(const ec_snapshot *s, const ec_di
 
 bool ec_snapshot_mirror_refs(const ec_snapshot *s, const ec_digest *d)
 {
-    return bsearch(d, s->mirror, s->nmirror, sizeof *s->mirror, ec_digest_cmp) != NULL;
+    return s->nmirror &&
+           bsearch(d, s->mirror, s->nmirror, sizeof *s->mirror, ec_digest_cmp) != NULL;
 }
 
 int ec_store__forget(ec_store *st, const ec_digest *layer, const ec_digest *blob, ec_err *err)
