@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Imports a directory or tarball as a layer, and unpacks recorded layers on demand. */
 #include "store/layer_int.h"
+#include "store/scan.h"
+#include "store/util/fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +58,8 @@ static int record_layer(ec_store *st, ec_layer_info *info, unsigned flags, ec_er
     r = ec_layer_put(txn, info, err);
     if (r < 0)
         return r;
+    if (EC_FAULT("layer.record"))
+        return ec_fail(err, EC_EDB, "fault injected before recording the layer");
     return ec_txn_commit(ec_steal(&txn), err);
 }
 
@@ -67,6 +71,8 @@ static int place_unpacked(ec_store *st, const ec_layer_info *info, const char *t
     int r = ensure_layers_root(st, err);
     if (r < 0)
         return r;
+    if (EC_FAULT("layer.rename"))
+        return ec_fail(err, EC_ESYS, "fault injected before placing the unpacked layer");
     if (renameat2(AT_FDCWD, tree, AT_FDCWD, dest, RENAME_NOREPLACE) < 0) {
         if (errno == EEXIST || errno == ENOTEMPTY)
             return ec_rm_rf(tree, err);
@@ -74,6 +80,10 @@ static int place_unpacked(ec_store *st, const ec_layer_info *info, const char *t
     }
     return ec_fsync_dir(layers, err);
 }
+
+static int import_tree(ec_layer_info *out, ec_store *st, int fd, const char *tree,
+                       unsigned flags, const ec_pack_opts *opts, const ec_unpack_limits *limits,
+                       const struct ec_layer__unpack_opts *uo, ec_err *err);
 
 /* A tar or tar.zst: unpacking it (with the safety checks and limits) normalises it, and the
  * packed result of that tree is the layer. The tree itself becomes the unpacked layer. */
@@ -91,11 +101,22 @@ static int import_file(ec_layer_info *out, ec_store *st, const char *path, unsig
     int r = ec_mkdir_p(tmpdir, 0700, err);
     if (r < 0)
         return r;
-    r = ec_layer__unpack(fd, tree, limits, &uo, err);
-    if (r < 0) {
-        ec_err_prefix(err, "%s", path);
+    /* Held until the tree is placed: verify and gc leave a live import's files alone. */
+    int lockfd = -1;
+    if ((r = ec_store__lock(&lockfd, tree, err)) < 0)
         return r;
-    }
+    r = import_tree(out, st, fd, tree, flags, opts, limits, &uo, err);
+    ec_store__unlock(lockfd, tree);
+    return r;
+}
+
+static int import_tree(ec_layer_info *out, ec_store *st, int fd, const char *tree,
+                       unsigned flags, const ec_pack_opts *opts, const ec_unpack_limits *limits,
+                       const struct ec_layer__unpack_opts *uo, ec_err *err)
+{
+    int r = ec_layer__unpack(fd, tree, limits, uo, err);
+    if (r < 0)
+        return r;
     r = ec_layer_pack_dir(out, st, tree, opts, err);
     if (r == EC_OK)
         r = record_layer(st, out, flags, err);
@@ -122,8 +143,10 @@ int ec_layer_import(ec_layer_info *out, ec_store *st, const char *path, unsigned
         return ec_fail_sys(err, errno, "cannot import %s", path);
     if (!S_ISDIR(sb.st_mode)) {
         int r = import_file(&info, st, path, flags, opts, limits, err);
-        if (r < 0)
+        if (r < 0) {
+            ec_err_prefix(err, "%s", path);
             return r;
+        }
         *out = info;
         return EC_OK;
     }
@@ -148,11 +171,15 @@ int ec_layer_ensure_unpacked(char **path_out, ec_store *st, const ec_layer_info 
         return ec_fail(err, EC_EINVAL, "ec_layer_ensure_unpacked: missing argument");
     EC_AUTOFREE char *dest = layer_dir(st, &layer->diff_id);
     if (!is_dir(dest)) {
+        int lockfd = -1;
         int r = ensure_layers_root(st, err);
+        if (r == EC_OK)
+            r = ec_store__lock(&lockfd, dest, err);
         if (r == EC_OK)
             r = ec_blob_open(&fd, st, &layer->digest, err);
         if (r == EC_OK)
             r = ec_layer__unpack(fd, dest, NULL, &uo, err);
+        ec_store__unlock(lockfd, dest);
         if (r < 0)
             return r;
     }

@@ -169,7 +169,8 @@ static int walk_symlink(struct pack *p, int dfd, const char *name, char *path,
     }
     target[n] = '\0';
     if (ec_layer__symlink_escapes(path, target)) {
-        ec_fail(err, EC_EUNSAFE, "%s: symlink target %s escapes the layer root", path, target);
+        ec_fail(err, EC_EUNSAFE, "%s/%s: symlink target %s escapes the layer root", p->dir,
+                path, target);
         free(path);
         return EC_EUNSAFE;
     }
@@ -185,8 +186,8 @@ static int walk_one(struct pack *p, int dfd, const char *prefix, const char *nam
         return ec_fail_sys(err, errno, "cannot stat %s/%s", p->dir, path);
     /* A real .wh.* name would read as a whiteout to every consumer of the layer. */
     if (strncmp(name, WH_PREFIX, strlen(WH_PREFIX)) == 0)
-        return ec_fail(err, EC_EUNSAFE, "%s: names starting with %s are reserved for whiteouts",
-                       path, WH_PREFIX);
+        return ec_fail(err, EC_EUNSAFE, "%s/%s: names starting with %s are reserved for "
+                       "whiteouts", p->dir, path, WH_PREFIX);
     if (S_ISDIR(sb.st_mode)) {
         pack_add(p, ec_xstrdup(path), PE_DIR, &sb);
         return walk_subdir(p, dfd, name, path, err);
@@ -203,7 +204,8 @@ static int walk_one(struct pack *p, int dfd, const char *prefix, const char *nam
         pack_add(p, wh, PE_WHITEOUT, NULL);
         return EC_OK;
     }
-    return ec_fail(err, EC_EUNSAFE, "%s: device nodes, fifos and sockets cannot be packed", path);
+    return ec_fail(err, EC_EUNSAFE, "%s/%s: device nodes, fifos and sockets cannot be packed",
+                   p->dir, path);
 }
 
 /* Walks the directory open on @fd (consumed); @prefix is its path, NULL for the root. */
@@ -348,6 +350,9 @@ static int zstd_setup(struct pack *p, int level, int threads, ec_err *err)
         return ec_fail(err, EC_ENOMEM, "%s: cannot create a zstd context", p->dir);
     for (size_t i = 0; i < EC_ARRAY_LEN(set); i++) {
         size_t rc = ZSTD_CCtx_setParameter(p->z, set[i].k, set[i].v);
+        if (ZSTD_isError(rc) && set[i].k == ZSTD_c_nbWorkers)
+            return ec_fail(err, EC_EUNSUPPORTED, "libzstd without multi-threading cannot pack "
+                           "layers deterministically: %s", ZSTD_getErrorName(rc));
         if (ZSTD_isError(rc))
             return ec_fail(err, EC_EUNSUPPORTED, "zstd parameter %d=%d: %s", (int)set[i].k,
                            set[i].v, ZSTD_getErrorName(rc));
@@ -506,13 +511,11 @@ static int write_entries(struct pack *p, struct archive *a, ec_err *err)
     return r;
 }
 
-static struct archive *tar_writer_new(struct pack *p, ec_err *err)
+static int tar_writer_open(struct archive **out, struct pack *p, ec_err *err)
 {
     struct archive *a = archive_write_new();
-    if (!a) {
-        ec_fail(err, EC_ENOMEM, "%s: cannot create a tar writer", p->dir);
-        return NULL;
-    }
+    if (!a)
+        return ec_fail(err, EC_ENOMEM, "%s: cannot create a tar writer", p->dir);
     /* Fixed blocking: 10 KiB writes, and no padding of the last block past the trailer. */
     if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
         archive_write_set_bytes_per_block(a, 10240) != ARCHIVE_OK ||
@@ -521,20 +524,23 @@ static struct archive *tar_writer_new(struct pack *p, ec_err *err)
         ec_fail(err, EC_EARCHIVE, "%s: cannot start the tar writer: %s", p->dir,
                 archive_error_string(a));
         archive_write_free(a);
-        return NULL;
+        return EC_EARCHIVE;
     }
-    return a;
+    *out = a;
+    return EC_OK;
 }
 
 /* Writes the tar through the sink; on failure nothing more reaches the blob writer. */
 static int pack_stream(struct pack *p, ec_err *err)
 {
+    struct archive *a = NULL;
     locale_t utf8 = ec_layer__utf8_locale();
     if (utf8 == (locale_t)0)
         return ec_fail(err, EC_EUNSUPPORTED, "the C.UTF-8 locale is missing; tar names need it");
     locale_t old = uselocale(utf8);
-    struct archive *a = tar_writer_new(p, err);
-    int r = a ? write_entries(p, a, err) : EC_EARCHIVE;
+    int r = tar_writer_open(&a, p, err);
+    if (r == EC_OK)
+        r = write_entries(p, a, err);
     if (r == EC_OK && archive_write_close(a) != ARCHIVE_OK)
         r = archive_failed(p, a, "(end of archive)", err);
     if (a && r < 0)

@@ -13,6 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "store/util/fault.h"
 #include "store/util/fs.h"
 #include "store/util/log.h"
 #include "store/util/mem.h"
@@ -705,6 +706,10 @@ static int unpack_into(int fd, const char *tmp, const ec_unpack_limits *limits,
 
 static int publish(const char *tmp, const char *dest, ec_err *err)
 {
+    if (EC_FAULT("layer.unpack")) {
+        ec_rm_rf(tmp, NULL);
+        return ec_fail(err, EC_ESYS, "fault injected before publishing %s", dest);
+    }
     if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE) < 0) {
         int e = errno;
         if (e == EINVAL && rename(tmp, dest) == 0) /* file system without NOREPLACE */

@@ -167,7 +167,7 @@ char *ec_store__layer_dir(const ec_store *st, const ec_digest *diff_id)
     return ec_xasprintf("%s/" EC_DIR_LAYERS "/%s", st->home, ec_digest_hex(hex, diff_id));
 }
 
-bool ec_store__in_use(const char *path)
+static bool locked(const char *path)
 {
     EC_AUTOFD int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
@@ -176,6 +176,46 @@ bool ec_store__in_use(const char *path)
         return errno == EWOULDBLOCK;
     flock(fd, LOCK_UN);
     return false;
+}
+
+bool ec_store__in_use(const char *path)
+{
+    if (locked(path))
+        return true;
+    EC_AUTOFREE char *stem = ec_xstrdup(path);
+    char *base = strrchr(stem, '/');
+    char *tmp = strstr(base ? base : stem, ".tmp-");
+    if (tmp)
+        *tmp = '\0';
+    size_t n = strlen(stem);
+    if (n > 5 && strcmp(stem + n - 5, ".lock") == 0)
+        return false; /* a lock file itself: locked() answered */
+    EC_AUTOFREE char *lock = ec_xasprintf("%s.lock", stem);
+    return locked(lock);
+}
+
+int ec_store__lock(int *fd_out, const char *path, ec_err *err)
+{
+    EC_AUTOFREE char *lock = ec_xasprintf("%s.lock", path);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return ec_fail_sys(err, errno, "cannot create %s", lock);
+    if (flock(fd, LOCK_EX) < 0) {
+        int e = errno;
+        close(fd);
+        return ec_fail_sys(err, e, "cannot lock %s", lock);
+    }
+    *fd_out = fd;
+    return EC_OK;
+}
+
+void ec_store__unlock(int fd, const char *path)
+{
+    if (fd < 0)
+        return;
+    EC_AUTOFREE char *lock = ec_xasprintf("%s.lock", path);
+    unlink(lock);
+    close(fd);
 }
 
 int ec_store__each_entry(const char *dir, ec_dir_fn fn, void *payload, ec_err *err)

@@ -33,8 +33,14 @@ int ec_digest_cmp(const void *a, const void *b);
 int ec_store__forget(ec_store *st, const ec_digest *layer, const ec_digest *blob, ec_err *err);
 /** Path of a layer's unpacked tree; caller frees. */
 char *ec_store__layer_dir(const ec_store *st, const ec_digest *diff_id);
-/** True when some process holds a lock on @path (a live writer's temp file or dir). */
+/** True when some process holds a lock on @path, or on "<stem>.lock" beside it where stem
+ *  is the name up to ".tmp-" (a live writer's temp file, or a tree being extracted). */
 bool ec_store__in_use(const char *path);
+/** Creates and flocks "<path>.lock", telling verify and gc that @path and its ".tmp-"
+ *  siblings belong to a live process. *@fd_out stays open while the work goes on. */
+int ec_store__lock(int *fd_out, const char *path, ec_err *err);
+/** Removes the lock file of @path and closes @fd (which may be -1). */
+void ec_store__unlock(int fd, const char *path);
 
 typedef int (*ec_dir_fn)(const char *dir, const char *name, void *payload);
 /** Calls @fn for each entry of @dir (no . and ..); a missing dir is empty. */

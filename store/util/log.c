@@ -45,17 +45,22 @@ void ec_log(enum ec_log_level level, const char *fmt, ...)
 
 void ec_progress(bool final, const char *fmt, ...)
 {
-    static struct timespec last;
+    static struct timespec first, last;
     struct timespec now;
     va_list ap;
     if (threshold < EC_LOG_INFO)
         return;
     clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!first.tv_sec && !first.tv_nsec)
+        first = now;
     bool tty = ec_log_is_tty();
-    if (!final && !tty && last.tv_sec && now.tv_sec - last.tv_sec < 1)
+    long since_first = (now.tv_sec - first.tv_sec) * 1000L + (now.tv_nsec - first.tv_nsec) / 1000000L;
+    long since_last = (now.tv_sec - last.tv_sec) * 1000L + (now.tv_nsec - last.tv_nsec) / 1000000L;
+    /* Quick work shows no progress at all; long work redraws every 100 ms on a terminal and
+     * prints a plain line every second elsewhere. */
+    if (!final && (since_first < (tty ? 300 : 1000) || since_last < (tty ? 100 : 1000)))
         return;
-    if (!final && tty && last.tv_sec &&
-        (now.tv_sec - last.tv_sec) * 1000000000L + (now.tv_nsec - last.tv_nsec) < 100000000L)
+    if (final && !progress_open && since_first < (tty ? 300 : 1000))
         return;
     last = now;
     va_start(ap, fmt);

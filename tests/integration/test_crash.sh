@@ -6,10 +6,15 @@
 
 mkdir -p "$T/tree"
 for i in $(seq 1 300); do head -c $((i * 97)) /dev/urandom > "$T/tree/f$i"; done
-for point in blob.fsync blob.rename blob.record layer.record layer.rename; do
-  EC_FAULTS="$point:kill" ec layer import "$T/tree" >/dev/null 2>&1 && rc=0 || rc=$?
-  check "killed at $point (rc=$rc)" test "$rc" -eq 137
-  check "verify clean after a kill at $point" ec verify
+tar -C "$T/tree" -cf "$T/tree.tar" .
+# Directory imports go pack -> blob -> record -> unpack; tar imports unpack first.
+for point in blob.fsync blob.rename blob.record layer.record layer.unpack tar:layer.unpack \
+             tar:blob.rename tar:layer.record tar:layer.rename; do
+  src=$T/tree
+  case $point in tar:*) src=$T/tree.tar point=${point#tar:} ;; esac
+  EC_FAULTS="$point:kill" ec layer import "$src" >/dev/null 2>&1 && rc=0 || rc=$?
+  check "killed at $point of ${src##*/} (rc=$rc)" test "$rc" -eq 137
+  check "verify clean after a kill at $point of ${src##*/}" ec verify
 done
 for delay in 0.05 0.1 0.2 0.3; do
   ec layer import "$T/tree" >/dev/null 2>&1 & pid=$!

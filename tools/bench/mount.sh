@@ -5,6 +5,8 @@
 #
 #   tools/bench/mount.sh [--rounds N] [--layers N] [--files N] [--dir DIR] [--json]
 #                        [--with-teardown] [--no-copy] [--no-hyperfine] [--keep]
+# Defaults: 10 rounds, 6 layers, 20000 files, the work tree in $TMPDIR or /tmp
+# (--dir picks the file system, e.g. one with reflinks for the copy mode).
 #
 # It builds LAYERS deterministic trees holding FILES regular files in all (0-8 KiB
 # each, nested directories), imports them with `envcache layer import`, exports the
@@ -23,7 +25,7 @@ set -euo pipefail
 rounds=10 layers=6 files=20000 json=0 teardown_timed=0 want_copy=1 use_hyperfine=1 keep=0
 base_dir=${TMPDIR:-/tmp}
 
-usage() { sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench/mount: $*" >&2; exit 1; }
 say() { if [ "$json" = 1 ]; then echo "$*" >&2; else echo "$*"; fi; }
 
