@@ -273,8 +273,11 @@ static void fs_log_error(int fsfd, char *out, size_t n)
     while ((r = read(fsfd, line, sizeof line - 1)) > 0) {
         line[r] = '\0';
         line[strcspn(line, "\n")] = '\0';
-        if (!out[0] && line[0] == 'e' && line[1] == ' ')
-            snprintf(out, n, "%s", line + 2);
+        if (!out[0] && line[0] == 'e' && line[1] == ' ') {
+            size_t m = strnlen(line + 2, n - 1); /* the kernel's message, cut to fit */
+            memcpy(out, line + 2, m);
+            out[m] = '\0';
+        }
     }
 }
 
@@ -804,7 +807,7 @@ static int cp_tree(struct cp_ctx *c, DIR *src, int dst, ec_err *err)
         }
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        size_t saved;
+        size_t saved = c->rel_len; /* unchanged if the push fails */
         int r = cp_push(c, de->d_name, &saved, err);
         if (r == EC_OK)
             r = cp_entry(c, dirfd(src), dst, de->d_name, err);
