@@ -312,7 +312,8 @@ static int dirfix_cmp(const void *pa, const void *pb)
 
 static int fix_dirs(struct unpack *u, ec_err *err)
 {
-    qsort(u->dirs, u->ndirs, sizeof *u->dirs, dirfix_cmp);
+    if (u->ndirs)
+        qsort(u->dirs, u->ndirs, sizeof *u->dirs, dirfix_cmp);
     for (size_t i = 0; i < u->ndirs; i++) {
         /* Only the last record of a path counts: an earlier one might lock us out of it. */
         if (i + 1 < u->ndirs && strcmp(u->dirs[i].path, u->dirs[i + 1].path) == 0)
