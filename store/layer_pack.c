@@ -263,7 +263,8 @@ static void link_groups(struct pack *p)
     for (size_t i = 0; i < p->n; i++)
         if (p->v[i].multi)
             k[m++] = (struct link_key){p->v[i].dev, p->v[i].ino, i};
-    qsort(k, m, sizeof *k, link_key_cmp);
+    if (m)
+        qsort(k, m, sizeof *k, link_key_cmp);
     for (size_t j = 1; j < m; j++) {
         if (k[j].dev != k[j - 1].dev || k[j].ino != k[j - 1].ino)
             continue;
@@ -283,7 +284,8 @@ static int pack_walk(struct pack *p, ec_err *err)
     r = walk_dir(p, fd, NULL, err);
     if (r < 0)
         return r;
-    qsort(p->v, p->n, sizeof *p->v, pent_cmp);
+    if (p->n)
+        qsort(p->v, p->n, sizeof *p->v, pent_cmp);
     link_groups(p);
     return EC_OK;
 }
