@@ -61,5 +61,7 @@ check "no temporary files remain after refusals" bash -c "[ -z \"\$(ls -A '$ENVC
 check "verify is clean after refusals" ec verify
 head -c 3000000 /dev/zero > "$T/zero"; tar -C "$T" -cf "$T/bomb.tar" zero
 expect_fail "size limit" 'zero' ec layer import --max-bytes 1M "$T/bomb.tar"
+mkdir -p "$T/empty"
+check "an empty directory is a layer too" bash -c "ec layer import '$T/empty' | grep -q ^sha256:"
 expect_fail "a missing path" 'nope' ec layer import "$T/nope"
 finish
