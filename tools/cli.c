@@ -31,8 +31,12 @@ int ec_cli_usage(const ec_cli *cli, const char *fmt, ...)
 int ec_cli_open(ec_cache **out, const ec_cli *cli)
 {
     ec_err err = {0};
-    if (ec_cache_open(out, ec_store_default_home(cli->home), &err) < 0) {
+    const char *home = ec_store_default_home(cli->home);
+    if (ec_cache_open(out, home, &err) < 0) {
         ec_cli_fail(cli, &err);
+        if (err.sys == EACCES || err.sys == EROFS)
+            fprintf(stderr, "envcache: hint: the store %s is not writable for you; run as root "
+                            "or pick another with --home DIR or ENVCACHE_HOME\n", home);
         return -1;
     }
     return 0;
