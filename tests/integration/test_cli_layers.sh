@@ -61,6 +61,11 @@ check "no temporary files remain after refusals" bash -c "[ -z \"\$(ls -A '$ENVC
 check "verify is clean after refusals" ec verify
 head -c 3000000 /dev/zero > "$T/zero"; tar -C "$T" -cf "$T/bomb.tar" zero
 expect_fail "size limit" 'zero' ec layer import --max-bytes 1M "$T/bomb.tar"
+# Several processes at once on one store: the same layer imported 4 times in parallel
+# (directory and tar), all agree, and the store stays consistent.
+for i in 1 2 3 4; do ec layer import "$T/a" > "$T/par$i" & ec layer import "$T/a.tar" > "$T/part$i" & done; wait
+check "parallel imports all give the same digest" bash -c "[ \$(cat '$T'/par* | sort -u) = '$d1' ]"
+check "verify clean after parallel imports" ec verify
 mkdir -p "$T/empty"
 check "an empty directory is a layer too" bash -c "ec layer import '$T/empty' | grep -q ^sha256:"
 expect_fail "a missing path" 'nope' ec layer import "$T/nope"
