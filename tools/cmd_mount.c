@@ -182,16 +182,27 @@ int ec_cmd_session(ec_cli *cli, int argc, char **argv)
     json_t *list = NULL;
     if (ec_session_list(&list, c, NULL, &err) < 0)
         return ec_cli_fail(cli, &err);
+    size_t i;
+    json_t *s;
+    /* A reboot or a manual umount leaves a record without a mount: show it, so that
+     * `envcache umount` can be run to forget it. */
+    json_array_foreach(list, i, s) {
+        const char *mode = json_string_value(json_object_get(s, "mode"));
+        const char *target = json_string_value(json_object_get(s, "target"));
+        bool live = mode && strcmp(mode, "overlay") == 0 ? ec_mount_is_mountpoint(target)
+                                                          : mode && strcmp(mode, "copy") == 0;
+        json_object_set_new(s, "mounted", json_boolean(live));
+    }
     if (cli->json) {
         ec_cli_print_json(list);
     } else {
-        size_t i;
-        json_t *s;
-        printf("%-32s %-8s %-7s %-30s %s\n", "SESSION", "MODE", "LAYERS", "ENVIRONMENT", "TARGET");
+        printf("%-32s %-8s %-8s %-7s %-30s %s\n", "SESSION", "MODE", "MOUNTED", "LAYERS",
+               "ENVIRONMENT", "TARGET");
         json_array_foreach(list, i, s) {
             const char *env = json_string_value(json_object_get(s, "environment_id"));
-            printf("%-32s %-8s %-7zu %-30s %s\n", json_string_value(json_object_get(s, "id")),
+            printf("%-32s %-8s %-8s %-7zu %-30s %s\n", json_string_value(json_object_get(s, "id")),
                    json_string_value(json_object_get(s, "mode")),
+                   json_is_true(json_object_get(s, "mounted")) ? "yes" : "NO",
                    json_array_size(json_object_get(s, "layers")), env ? env : "-",
                    json_string_value(json_object_get(s, "target")));
         }

@@ -48,5 +48,10 @@ mkdir -p "$T/base/bin"; echo basefile > "$T/base/bin/tool"
 ec mount --layers "$b" --base "$T/base" --session with-base "$T/r6" >/dev/null
 check "base is the lowest layer" test "$(cat "$T/r6/bin/tool")" = basefile -a "$(cat "$T/r6/etc/conf")" = top
 ec umount --session with-base >/dev/null
+# A mount that vanished behind our back (reboot, manual umount) shows, and umount forgets it.
+ec mount --layers "$a" --session vanish "$T/r7" >/dev/null
+umount "$T/r7"
+check "a vanished mount shows as not mounted" bash -c "ec session ls --json | python3 -c 'import json,sys; s=[x for x in json.load(sys.stdin) if x[\"id\"]==\"vanish\"][0]; assert s[\"mounted\"] is False, s'"
+check "umount forgets a vanished session" bash -c "ec umount --session vanish >/dev/null && ! ec session ls | grep -q vanish"
 check "help exists" bash -c "ec mount --help | grep -q overlayfs"
 finish
