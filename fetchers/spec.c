@@ -158,9 +158,18 @@ bool ec_spec_scan_semver(const char **pp, bool loose)
         if (!ec_spec_scan_number(&p, loose))
             return false;
     }
+    if (!ec_spec_scan_qualifiers(&p, !loose))
+        return false;
+    *pp = p;
+    return true;
+}
+
+bool ec_spec_scan_qualifiers(const char **pp, bool strict_pre)
+{
+    const char *p = *pp;
     if (*p == '-') {
         p++;
-        if (!ec_spec_scan_idents(&p, !loose))
+        if (!ec_spec_scan_idents(&p, strict_pre))
             return false;
     }
     if (*p == '+') {

@@ -86,3 +86,6 @@ bool ec_spec_scan_number(const char **pp, bool loose);
 bool ec_spec_scan_idents(const char **pp, bool numeric_strict);
 /** MAJOR.MINOR.PATCH[-pre][+build] (SemVer 2.0). */
 bool ec_spec_scan_semver(const char **pp, bool loose);
+/** Scans an optional "-prerelease" then an optional "+build" (semver 2.0 qualifiers);
+ *  @strict_pre refuses leading zeros in numeric prerelease identifiers. */
+bool ec_spec_scan_qualifiers(const char **pp, bool strict_pre);

@@ -84,20 +84,9 @@ static bool npm_scan_partial(const char **pp)
         if (!npm_scan_xr(&p))
             return false;
     }
-    if (parts < 3) {
-        *pp = p; /* a qualifier needs all three parts */
-        return true;
-    }
-    if (*p == '-') {
-        p++;
-        if (!ec_spec_scan_idents(&p, false))
-            return false;
-    }
-    if (*p == '+') {
-        p++;
-        if (!ec_spec_scan_idents(&p, false))
-            return false;
-    }
+    /* A qualifier needs all three parts. */
+    if (parts == 3 && !ec_spec_scan_qualifiers(&p, false))
+        return false;
     *pp = p;
     return true;
 }
