@@ -22,6 +22,9 @@ char *ec_cache__wskey(const char *ws, const char *rest);
 void ec_cache__rfc3339(char out[32], int64_t t);
 /** The not-found error of the API for environments. */
 int ec_cache__env_not_found(ec_err *err, const char *id);
+/** The API's error for an archived environment (detail environment_archived); @what says
+ *  what is refused. */
+int ec_cache__env_archived(ec_err *err, const char *id, const char *what);
 /** Loads an environment record {"env":…, "stack":[…]} of @ws. */
 int ec_cache__env_load(json_t **out, ec_txn *txn, const char *ws, const char *id, ec_err *err);
 /** True when some session references environment @id. */

@@ -183,9 +183,9 @@ static int rename_env(ec_txn *txn, const char *ws, const char *id, const char *o
     return r == EC_ENOTFOUND ? EC_OK : r;
 }
 
-static int archived_error(ec_err *err, const char *id)
+int ec_cache__env_archived(ec_err *err, const char *id, const char *what)
 {
-    int r = ec_fail(err, EC_EARCHIVED, "environment %s is archived and cannot be changed", id);
+    int r = ec_fail(err, EC_EARCHIVED, "environment %s is archived: %s", id, what);
     ec_err_detail(err, "environment_archived");
     return r;
 }
@@ -201,7 +201,7 @@ int ec_env_update(json_t **out, ec_cache *c, const char *ws, const char *id,
         return r;
     json_t *env = json_object_get(rec, "env");
     if (!json_is_null(json_object_get(env, "archived_at")))
-        return archived_error(err, id);
+        return ec_cache__env_archived(err, id, "it cannot be changed");
     if ((r = ec_env_rules_update(&fields, env, patch, err)) < 0)
         return r;
     r = rename_env(txn, ws, id, json_string_value(json_object_get(env, "name")),

@@ -33,12 +33,8 @@ static int env_layers(json_t **stack_out, ec_cache *c, const char *ws, const cha
     int r = ec_env_get(&env, c, ws, env_id, err);
     if (r < 0)
         return r;
-    if (!json_is_null(json_object_get(env, "archived_at"))) {
-        r = ec_fail(err, EC_EARCHIVED, "environment %s is archived: no new session may use it",
-                    env_id);
-        ec_err_detail(err, "environment_archived");
-        return r;
-    }
+    if (!json_is_null(json_object_get(env, "archived_at")))
+        return ec_cache__env_archived(err, env_id, "no new session may use it");
     return ec_env_stack(stack_out, c, ws, env_id, err);
 }
 

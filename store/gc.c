@@ -53,6 +53,12 @@ static uint64_t layer_bytes(const struct gc *g, const ec_layer_info *l)
     return l->size + (dir_exists(dir) ? l->tar_size : 0);
 }
 
+/* The store size after what has been removed (or would be, in a dry run). */
+static void shrink(struct gc *g, uint64_t bytes)
+{
+    g->stats->size_after -= bytes < g->stats->size_after ? bytes : g->stats->size_after;
+}
+
 static void say(struct gc *g, const char *kind, const char *object, const char *reason,
                 uint64_t bytes, bool removed)
 {
@@ -72,7 +78,7 @@ static int remove_layer(struct gc *g, size_t i, const char *kind, const char *re
     const ec_blob_rec *b = ec_snapshot_blob(&g->snap, &l->digest);
     if (b)
         g->blob_gone[b - g->snap.blobs] = true;
-    g->stats->size_after -= bytes < g->stats->size_after ? bytes : g->stats->size_after;
+    shrink(g, bytes);
     if (!g->o->dry_run) {
         /* Index first: a crash afterwards leaves only intact orphans, never dangling records. */
         int r = ec_store__forget(g->st, &l->digest, &l->digest, g->err);
@@ -113,7 +119,7 @@ static int sweep_blobs(struct gc *g)
         snprintf(name, sizeof name, "blob ");
         ec_digest_format(name + 5, &b->d);
         g->blob_gone[i] = true;
-        g->stats->size_after -= b->info.size < g->stats->size_after ? b->info.size : g->stats->size_after;
+        shrink(g, b->info.size);
         if (!g->o->dry_run) {
             int r = ec_store__forget(g->st, NULL, &b->d, g->err);
             if (r < 0)

@@ -123,17 +123,26 @@ static int do_export(ec_cli *cli, int argc, char **argv)
     return EC_EXIT_OK;
 }
 
+struct ls_ctx {
+    ec_txn *txn;
+    json_t *out;
+    ec_err *err;
+};
+
 static int ls_one(const void *k, size_t kl, const void *v, size_t vl, void *payload)
 {
+    struct ls_ctx *ls = payload;
+    ec_digest d;
+    ec_layer_info l;
     (void)v;
     (void)vl;
-    json_t *arr = payload;
-    if (kl == 32) {
-        ec_digest d;
-        memcpy(d.b, k, 32);
-        char s[EC_DIGEST_STR_LEN];
-        json_array_append_new(arr, json_string(ec_digest_format(s, &d)));
-    }
+    if (kl != 32)
+        return 0;
+    memcpy(d.b, k, 32);
+    int r = ec_layer_lookup(&l, ls->txn, &d, ls->err);
+    if (r < 0)
+        return r;
+    json_array_append_new(ls->out, layer_json(&l));
     return 0;
 }
 
@@ -153,22 +162,16 @@ static int do_ls(ec_cli *cli, int argc, char **argv)
         return EC_EXIT_FAIL;
     ec_err err = {0};
     EC_AUTO(ec_txn) txn = NULL;
-    json_t *digests = json_array(), *out = json_array();
+    json_t *out = json_array();
+    struct ls_ctx ls = {NULL, out, &err};
     if (ec_txn_begin(&txn, ec_cache_store(c), EC_TXN_READ, &err) < 0 ||
-        ec_kv_each(txn, EC_TBL_LAYERS, NULL, 0, false, NULL, 0, ls_one, digests, &err) < 0) {
-        json_decref(digests);
+        (ls.txn = txn,
+         ec_kv_each(txn, EC_TBL_LAYERS, NULL, 0, false, NULL, 0, ls_one, &ls, &err)) < 0) {
         json_decref(out);
         return ec_cli_fail(cli, &err);
     }
     size_t i;
     json_t *v;
-    json_array_foreach(digests, i, v) {
-        ec_digest d;
-        ec_layer_info l;
-        ec_digest_parse(&d, json_string_value(v), NULL);
-        if (ec_layer_lookup(&l, txn, &d, &err) == EC_OK)
-            json_array_append_new(out, layer_json(&l));
-    }
     if (cli->json) {
         ec_cli_print_json(out);
     } else {
@@ -182,7 +185,6 @@ static int do_ls(ec_cli *cli, int argc, char **argv)
                    json_is_true(json_object_get(v, "base")) ? "  base" : "");
         }
     }
-    json_decref(digests);
     json_decref(out);
     return EC_EXIT_OK;
 }
