@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* Warm-up: resolve, fetch and build an environment's layers, ahead of any session.
+ *
+ * ec_warm_env runs every manager of the environment with packages through its
+ * fetcher (fetchers/fetcher.h), builds each manager's layer (or reuses it by
+ * layer key), and records the environment's stack. It is single-flight per
+ * layer key across threads and processes: two environments whose locks are
+ * equal build the layer once. A second warm of an unchanged, pinned
+ * environment does no network request.
+ *
+ * Threads: callable from several threads at once on one ec_cache.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "cache/cache.h"
+#include "fetchers/fetcher.h"
+
+typedef struct ec_warm_opts {
+    const char *ws;          /* workspace; NULL = "default" */
+    const char *env;         /* environment id or name */
+    bool refresh;            /* re-resolve even if a lock exists (unpinned specs move) */
+    ec_progress_fn progress; /* may be NULL */
+    void *progress_ud;
+    volatile int *cancel;    /* non-NULL and set: stop at the next safe point (EC_EBUSY) */
+} ec_warm_opts;
+
+/** Warms one environment. On success *@out (may be NULL) is
+ *  {"env":id,"stack":[…digests…],"managers":{"npm":{"lock":"sha256:…","layer":"sha256:…",
+ *   "reused":bool,"packages":N}},"upstream_requests":N}. */
+int ec_warm_env(json_t **out, ec_cache *c, const ec_warm_opts *opts, ec_err *err);

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/* The one interface every package manager fills: parse, resolve, fetch, install, serve.
+ *
+ * cache/ drives a warm-up as: parse every spec → resolve (specs → lock) →
+ * fetch (lock → artifacts in the store) → install (lock → files in an empty
+ * staging root, plus build steps that must run code) → cache/ runs the build
+ * steps in the prebuild sandbox and packs the staging root into the layer.
+ * The mirror calls serve for requests under /mirror/<manager>/.
+ *
+ * A lock is canonical JSON (jansson, keys sorted, compact) with this shape for
+ * every manager:
+ *   {"manager":"npm","version":1,"specs":[…as written…],
+ *    "packages":[{"name":…,"version":…,"url":…,"integrity":"sha512-…",
+ *                 "sha256":"…" (once fetched, the artifact blob), …manager fields}]}
+ * The lock digest (sha256 of those bytes) names the resolution; the layer key
+ * is built from it (cache/). Managers add their own fields per package (npm:
+ * "path", "scripts"; apt: "arch", "multi_arch"…) but never change the shape.
+ *
+ * Fetchers never include cache/ and never serve HTTP themselves: serve fills a
+ * server-neutral response that cache/ writes out.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fetchers/http/http.h"
+#include "fetchers/spec.h"
+#include "store/store.h"
+#include "store/util/err.h"
+
+/** Progress of long work, for `envcache warm` and the API's warm-up events. */
+typedef enum ec_phase {
+    EC_PHASE_RESOLVING,
+    EC_PHASE_DOWNLOADING,
+    EC_PHASE_INSTALLING,
+    EC_PHASE_BUILDING, /* build steps in the sandbox (cache/) */
+    EC_PHASE_PACKING,
+} ec_phase;
+
+typedef struct ec_progress {
+    const char *manager;
+    ec_phase phase;
+    uint64_t done, total;             /* items (packages, files) */
+    uint64_t bytes_done, bytes_total; /* 0 when unknown */
+    const char *item;                 /* what is being worked on, or NULL */
+} ec_progress;
+typedef void (*ec_progress_fn)(const ec_progress *p, void *ud);
+
+/** What a fetcher may use; filled by cache/ for one warm-up or one mirror. */
+typedef struct ec_fetch_ctx {
+    ec_store *store;
+    ec_http *http;
+    const char *upstream;   /* registry / archive base URL from configuration */
+    const json_t *config;   /* the manager's own settings (may be NULL) */
+    const char *base_root;  /* the unpacked base (read-only), or NULL: apt reads its
+                               dpkg status and sources, pip its Python */
+    const char *platform;   /* "linux/amd64" */
+    bool offline;           /* resolve from cached metadata only; no network */
+    ec_progress_fn progress;
+    void *progress_ud;
+} ec_fetch_ctx;
+
+/** A command that must run in the prebuild sandbox after install (npm install
+ *  scripts, dpkg maintainer scripts, `cargo install` …). cache/ runs them in
+ *  order with the staging root as the writable layer. */
+typedef struct ec_build_step {
+    char *what;   /* "express@4.18.0 install script" — names it in logs and errors */
+    char *cwd;    /* inside the sandbox root, absolute */
+    char **argv;  /* NULL-terminated */
+    char **env;   /* extra NAME=VALUE, NULL-terminated, may be NULL */
+    bool needs_mirror; /* the manager fetches through the mirror on loopback */
+} ec_build_step;
+
+typedef struct ec_install_result {
+    ec_build_step *steps;
+    size_t nsteps;
+    json_t *notes; /* array of warnings for people (unrun scripts, skipped optionals), or NULL */
+} ec_install_result;
+void ec_install_result_fini(ec_install_result *r);
+
+/* --- the mirror's server-neutral request and response --- */
+
+typedef struct ec_mirror_req {
+    const char *method;   /* "GET" or "HEAD" */
+    const char *path;     /* after /mirror/<manager>/, still percent-encoded */
+    const char *base_url; /* how the client reached this manager's mirror, for URL
+                             rewriting: "http://127.0.0.1:8080/mirror/npm" */
+    const char *(*header)(const struct ec_mirror_req *r, const char *name); /* or NULL */
+    void *server_ud;
+} ec_mirror_req;
+
+typedef struct ec_mirror_resp {
+    int status;
+    char content_type[128];
+    char etag[128];
+    /* body: bytes in @body, or a file (a store blob) served from @fd */
+    ec_buf body;
+    int fd;               /* -1 when the body is in @body; owned by the response */
+    uint64_t offset, length;
+    bool from_upstream;   /* this answer needed an upstream request (metrics, tests) */
+} ec_mirror_resp;
+void ec_mirror_resp_init(ec_mirror_resp *r);
+void ec_mirror_resp_fini(ec_mirror_resp *r);
+
+typedef struct ec_fetcher {
+    const char *name;           /* "npm" */
+    unsigned builder_version;   /* bump when install output changes; part of the layer key */
+    bool runs_code;             /* install may produce build steps: layer key includes the
+                                   layers beneath */
+
+    int (*parse)(const char *text, ec_spec *out, ec_err *err);
+    /** @specs as written → a new canonical lock in *@lock_out. Errors name the spec. */
+    int (*resolve)(ec_fetch_ctx *ctx, const char *const *specs, size_t nspecs,
+                   json_t **lock_out, ec_err *err);
+    /** Downloads every artifact of @lock into the store, verifying each; fills each
+     *  package's "sha256". Nothing unverified is kept. */
+    int (*fetch)(ec_fetch_ctx *ctx, json_t *lock, ec_err *err);
+    /** Lays @lock's (fetched) packages out under @staging (empty, exists). */
+    int (*install)(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
+                   ec_install_result *out, ec_err *err);
+    /** Answers one mirror request; EC_OK with resp->status set (404 included), or an
+     *  error for failures the server reports as 502/500. */
+    int (*serve)(ec_fetch_ctx *ctx, const ec_mirror_req *req, ec_mirror_resp *resp,
+                 ec_err *err);
+} ec_fetcher;
+
+/** The fetcher for @manager, or NULL when it is not built yet. */
+const ec_fetcher *ec_fetcher_find(const char *manager);
+
+/** Canonical bytes of @lock (sorted keys, compact) and their sha256. Caller frees. */
+char *ec_lock_dump(const json_t *lock);
+void ec_lock_digest(const json_t *lock, ec_digest *out);
