@@ -40,14 +40,14 @@ typedef enum ec_phase {
     EC_PHASE_PACKING,
 } ec_phase;
 
-typedef struct ec_progress {
+typedef struct ec_progress_event {
     const char *manager;
     ec_phase phase;
     uint64_t done, total;             /* items (packages, files) */
     uint64_t bytes_done, bytes_total; /* 0 when unknown */
     const char *item;                 /* what is being worked on, or NULL */
-} ec_progress;
-typedef void (*ec_progress_fn)(const ec_progress *p, void *ud);
+} ec_progress_event;
+typedef void (*ec_progress_fn)(const ec_progress_event *p, void *ud);
 
 /** What a fetcher may use; filled by cache/ for one warm-up or one mirror. */
 typedef struct ec_fetch_ctx {

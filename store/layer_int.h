@@ -18,6 +18,11 @@ struct ec_layer__unpack_opts {
     /* @dest existing already (another process unpacked it first) is success, not
      * EC_ECONFLICT. */
     bool exist_ok;
+    /* The rest serve ec_archive_extract_fd (package archives, not layers). */
+    unsigned strip;    /* leading path components dropped; shallower entries skipped */
+    bool no_sync;      /* a staging tree that is packed later: skip syncfs and fsync */
+    bool package;      /* npm's rules: links and whiteout names skipped, files at least
+                          0644 and dirs 0755 */
 };
 
 /** ec_layer_unpack_fd with options; @o NULL means none. EC_EUNSAFE, EC_ELIMIT, EC_EARCHIVE,

@@ -54,6 +54,9 @@ struct unpack {
     uint64_t bytes, entries;
     bool owner;       /* restore uid/gid (root only) */
     bool normalise;
+    unsigned strip;
+    bool package;
+    bool no_sync;
     struct dirfix *dirs;
     size_t ndirs, capdirs;
 };
@@ -268,13 +271,22 @@ static int set_caps(struct unpack *u, int fd, struct archive_entry *e, const cha
     return EC_OK;
 }
 
+/* Package archives get npm's modes: group/other never write, owner always read-write. */
+static mode_t entry_perm(const struct unpack *u, struct archive_entry *e)
+{
+    mode_t m = archive_entry_perm(e) & 07777;
+    if (!u->package)
+        return m;
+    return archive_entry_filetype(e) == AE_IFDIR ? 0755 : (((m | 0666) & ~0022u) | 0600) & 0777;
+}
+
 /* Order matters: chown clears setuid bits and capabilities, so mode and caps come after. */
 static int set_meta_fd(struct unpack *u, int fd, struct archive_entry *e, const char *what,
                        ec_err *err)
 {
     if (u->owner && fchown(fd, (uid_t)entry_uid(u, e), (gid_t)entry_gid(u, e)) < 0)
         return ec_fail_sys(err, errno, "%s: cannot set owner", what);
-    if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
+    if (fchmod(fd, entry_perm(u, e)) < 0)
         return ec_fail_sys(err, errno, "%s: cannot set mode", what);
     int r = set_caps(u, fd, e, what, err);
     if (r < 0)
@@ -424,7 +436,7 @@ static int unpack_dir(struct unpack *u, int pfd, const char *path, const char *n
     }
     if (mkdirat(pfd, name, 0700) < 0 && errno != EEXIST)
         return ec_fail_sys(err, errno, "%s: cannot create directory", what);
-    dirfix_add(u, path, archive_entry_perm(e), entry_uid(u, e), entry_gid(u, e),
+    dirfix_add(u, path, entry_perm(u, e), entry_uid(u, e), entry_gid(u, e),
                entry_mtime(u, e));
     return EC_OK;
 }
@@ -529,6 +541,30 @@ static int unpack_typed(struct unpack *u, int pfd, const char *path, const char 
     }
 }
 
+/* Drops u->strip leading components in place; false when the entry is not below them. */
+static bool strip_path(const struct unpack *u, char *path)
+{
+    char *p = path;
+    for (unsigned i = 0; i < u->strip; i++) {
+        char *slash = strchr(p, '/');
+        if (!slash)
+            return false;
+        p = slash + 1;
+    }
+    memmove(path, p, strlen(p) + 1);
+    return true;
+}
+
+/* npm never extracts links, and a file named like a whiteout would turn into one when
+ * the staging tree is packed as a layer. */
+static bool skip_in_package(struct archive_entry *e, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    return archive_entry_hardlink(e) || archive_entry_filetype(e) == AE_IFLNK ||
+           is_whiteout(base);
+}
+
 static int unpack_entry(struct unpack *u, struct archive_entry *e, ec_err *err)
 {
     const char *what = archive_entry_pathname(e);
@@ -545,7 +581,9 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e, ec_err *err)
     int r = clean_path(&path, what, what, err);
     if (r < 0)
         return r;
-    if (!*path) /* "./": the root keeps the mode it is given at the end */
+    if (!strip_path(u, path) || !*path) /* "./": the root gets its mode at the end */
+        return EC_OK;
+    if (u->package && skip_in_package(e, path))
         return EC_OK;
     EC_AUTOFREE char *full = ec_xstrdup(path);
     const char *dir = split_parent(path, &name);
@@ -641,7 +679,7 @@ static int unpack_run(struct unpack *u, ec_err *err)
         r = fix_dirs(u, err);
     if (r == EC_OK && fchmod(u->rootfd, 0755) < 0)
         r = ec_fail_sys(err, errno, "cannot set the mode of the layer root");
-    if (r == EC_OK && syncfs(u->rootfd) < 0) /* durable before it is published by rename */
+    if (r == EC_OK && !u->no_sync && syncfs(u->rootfd) < 0) /* durable before it is published by rename */
         r = ec_fail_sys(err, errno, "cannot sync the layer");
     return r;
 }
@@ -682,6 +720,9 @@ static int unpack_into(int fd, const char *tmp, const ec_unpack_limits *limits,
     limits_resolve(&u.lim, limits);
     u.owner = geteuid() == 0;
     u.normalise = o->normalise;
+    u.strip = o->strip;
+    u.package = o->package;
+    u.no_sync = o->no_sync;
     u.hash = o->verify ? ec_sha256_new() : NULL;
     u.rbuf = ec_xmalloc(READ_CHUNK);
     u.rootfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -705,7 +746,7 @@ static int unpack_into(int fd, const char *tmp, const ec_unpack_limits *limits,
     return r;
 }
 
-static int publish(const char *tmp, const char *dest, ec_err *err)
+static int publish(const char *tmp, const char *dest, bool sync, ec_err *err)
 {
     if (EC_FAULT("layer.unpack")) {
         ec_rm_rf(tmp, NULL);
@@ -720,6 +761,8 @@ static int publish(const char *tmp, const char *dest, ec_err *err)
         if (e)
             return ec_fail_sys(err, e, "cannot rename %s to %s", tmp, dest);
     }
+    if (!sync)
+        return EC_OK;
     EC_AUTOFREE char *parent = ec_xstrdup(dest);
     char *slash = strrchr(parent, '/');
     if (slash && slash != parent)
@@ -748,7 +791,7 @@ int ec_layer__unpack(int fd, const char *dest, const ec_unpack_limits *limits,
     int r = unpack_into(fd, tmp, limits, o, err);
     if (r < 0)
         goto undo;
-    r = publish(tmp, dest, err);
+    r = publish(tmp, dest, !o->no_sync, err);
     if (r < 0)
         goto undo;
     return EC_OK;
@@ -760,4 +803,14 @@ undo:
 int ec_layer_unpack_fd(int fd, const char *dest, const ec_unpack_limits *limits, ec_err *err)
 {
     return ec_layer__unpack(fd, dest, limits, NULL, err);
+}
+
+int ec_archive_extract_fd(int fd, const char *dest, const ec_unpack_limits *limits,
+                          const ec_extract_opts *opts, ec_err *err)
+{
+    struct ec_layer__unpack_opts o = {.strip = opts ? opts->strip_components : 0,
+                                      .no_sync = opts && opts->no_sync,
+                                      .package = opts && opts->package_modes,
+                                      .normalise = true};
+    return ec_layer__unpack(fd, dest, limits, &o, err);
 }

@@ -208,6 +208,20 @@ int ec_layer_pack_dir(ec_layer_info *out, ec_store *st, const char *dir,
  *  naming the entry), leaving nothing behind. OCI whiteouts become overlay whiteouts. */
 int ec_layer_unpack_fd(int fd, const char *dest, const ec_unpack_limits *limits, ec_err *err);
 
+/** Options for extracting a package archive (not a layer) into a staging tree. */
+typedef struct ec_extract_opts {
+    unsigned strip_components; /* leading path components dropped ("package/") */
+    bool no_sync;              /* the tree is packed later; skip syncfs/fsync */
+    bool package_modes;        /* npm's rules: links and whiteout names skipped, files at
+                                  least 0644 (no group/other write), directories 0755 */
+} ec_extract_opts;
+
+/** Extracts the (compressed) tar on @fd into the new directory @dest with
+ *  ec_layer_unpack_fd's safety rules, owners 0:0 and mtime 0. Whiteout names are
+ *  refused unless package_modes skips them. */
+int ec_archive_extract_fd(int fd, const char *dest, const ec_unpack_limits *limits,
+                          const ec_extract_opts *opts, ec_err *err);
+
 /** Imports a directory, tar or tar.zst at @path as a layer: normalises it, stores the blob,
  *  records the layer (with @flags) and leaves it unpacked under layers/<diff_id>/. */
 int ec_layer_import(ec_layer_info *out, ec_store *st, const char *path, unsigned flags,

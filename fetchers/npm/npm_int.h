@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/* What the npm fetcher's files share: the metadata cache, the mirror index, URLs. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fetchers/fetcher.h"
+
+/* Accept headers: pacote's own, so upstream answers us exactly as it answers npm. */
+#define EC_NPM_ACCEPT_ABBREV \
+    "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
+#define EC_NPM_ACCEPT_FULL "application/json"
+#define EC_NPM_CTYPE_ABBREV "application/vnd.npm.install-v1+json"
+
+/** Metadata older than this is revalidated (ETag) before use; npm's registry says
+ *  max-age=300 for packuments. */
+#define EC_NPM_META_TTL 300
+
+typedef enum ec_npm_doc { EC_NPM_ABBREV, EC_NPM_FULL } ec_npm_doc;
+
+/** Called once per name with the document's bytes (borrowed for the call). */
+typedef int (*ec_npm_meta_fn)(const char *name, const char *body, size_t len, void *ud,
+                              ec_err *err);
+
+/** Gets the packuments of @names (in parallel), each from the store when it is fresher
+ *  than @ttl seconds (or ctx->offline), else revalidated or fetched upstream and kept.
+ *  @upstream_out (may be NULL) counts the requests that went upstream. Stops at the first
+ *  error, which names the package. */
+int ec_npm_meta_fetch(ec_fetch_ctx *ctx, ec_npm_doc kind, const char *const *names, size_t n,
+                      int64_t ttl, ec_npm_meta_fn fn, void *ud, unsigned *upstream_out,
+                      ec_err *err);
+
+/** "<upstream>/<escaped name>" (scoped names as @scope%2fname); caller frees. */
+char *ec_npm_meta_url(const char *upstream, const char *name);
+
+/* --- the mirror index (MIRROR table), shared by fetch and serve --- */
+
+/** Key of a tarball in the MIRROR table: "npm/tgz/<name>/<file>". Caller frees. */
+char *ec_npm_tgz_key(const char *name, const char *file);
+/** The basename of a tarball URL ("express-4.18.0.tgz"), borrowed from @url. */
+const char *ec_npm_url_file(const char *url);
+int ec_npm_tgz_lookup(ec_store *st, const char *name, const char *file, ec_digest *out,
+                      ec_err *err);
+int ec_npm_tgz_record(ec_store *st, const char *name, const char *file, const ec_digest *d,
+                      ec_err *err);
+
+/* --- integrity (SRI) --- */
+
+/** Picks the strongest hash of an SRI string ("sha512-…", several allowed) or, when there
+ *  is none, the hex sha1 @shasum. EC_EINVAL when neither is usable. */
+int ec_npm_integrity_parse(const char *sri, const char *shasum, ec_http_hash *algo,
+                           unsigned char want[64], ec_err *err);
+
+/* --- the fetcher's operations (npm_fetch.c, npm_install.c, npm_mirror.c) --- */
+
+int ec_npm_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err);
+int ec_npm_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
+                   ec_install_result *out, ec_err *err);
+int ec_npm_serve(ec_fetch_ctx *ctx, const ec_mirror_req *req, ec_mirror_resp *resp,
+                 ec_err *err);

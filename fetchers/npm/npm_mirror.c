@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/* serve: the npm registry protocol under /mirror/npm/. Packuments come from the shared
+ * metadata cache with tarball URLs pointed at this mirror; tarballs come from the store,
+ * pulled through (verified against the packument's integrity) on a miss, once however
+ * many clients ask for the same file at the same moment. */
+#include "fetchers/npm/npm_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store/util/auto.h"
+#include "store/util/mem.h"
+
+/* --- request paths --- */
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Percent-decodes (npm escapes the scope's slash as %2f, some clients %2F or %40 too). */
+static char *url_decode(const char *s)
+{
+    char *out = ec_xmalloc(strlen(s) + 1), *o = out;
+    for (; *s; s++) {
+        int h, l;
+        if (*s == '%' && (h = hexval(s[1])) >= 0 && (l = hexval(s[2])) >= 0 && (h || l)) {
+            *o++ = (char)(h * 16 + l);
+            s += 2;
+        } else
+            *o++ = *s;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* npm's package name rules, loosely: what could climb out of a key or a path is refused. */
+static bool name_ok(const char *n)
+{
+    const char *slash = strchr(n, '/');
+    if (!*n || n[0] == '.' || n[0] == '_' || strlen(n) > 214 || strstr(n, ".."))
+        return false;
+    if (n[0] == '@' ? (!slash || slash == n + 1 || strchr(slash + 1, '/') || !slash[1])
+                    : slash != NULL)
+        return false;
+    for (const char *c = n; *c; c++)
+        if ((unsigned char)*c <= ' ' || strchr("\"\\%?#~'!()*", *c))
+            return false;
+    return true;
+}
+
+static int not_found(ec_mirror_resp *resp, const char *what)
+{
+    resp->status = 404;
+    snprintf(resp->content_type, sizeof resp->content_type, "application/json");
+    json_t *j = json_pack("{s:s}", "error", what);
+    EC_AUTOFREE char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return ec_buf_adds(&resp->body, s, NULL);
+}
+
+/* --- packuments --- */
+
+typedef struct doc_out {
+    const ec_mirror_req *req;
+    const char *upstream;
+    ec_mirror_resp *resp;
+} doc_out;
+
+/* Points every `"tarball":"<upstream>/…"` at the mirror; integrity stays untouched, so
+ * npm's signature checks still pass. */
+static int rewrite_tarballs(ec_buf *out, const char *body, size_t len, const char *upstream,
+                            const char *base, ec_err *err)
+{
+    size_t ul = strlen(upstream);
+    while (ul && upstream[ul - 1] == '/')
+        ul--;
+    EC_AUTOFREE char *needle = ec_xasprintf("\"tarball\":\"%.*s/", (int)ul, upstream);
+    EC_AUTOFREE char *repl = ec_xasprintf("\"tarball\":\"%s/", base);
+    size_t nl = strlen(needle);
+    const char *p = body, *end = body + len;
+    int rc = EC_OK;
+    for (const char *hit; rc == EC_OK && (hit = memmem(p, (size_t)(end - p), needle, nl));) {
+        rc = ec_buf_add(out, p, (size_t)(hit - p), err);
+        if (rc == EC_OK)
+            rc = ec_buf_adds(out, repl, err);
+        p = hit + nl;
+    }
+    return rc == EC_OK ? ec_buf_add(out, p, (size_t)(end - p), err) : rc;
+}
+
+static int doc_deliver(const char *name, const char *body, size_t len, void *ud, ec_err *err)
+{
+    (void)name;
+    doc_out *o = ud;
+    return rewrite_tarballs(&o->resp->body, body, len, o->upstream, o->req->base_url, err);
+}
+
+static void set_etag(ec_mirror_resp *resp)
+{
+    ec_digest d;
+    char hex[EC_DIGEST_HEX_LEN];
+    ec_sha256_buf(&d, resp->body.p ? resp->body.p : "", resp->body.n);
+    snprintf(resp->etag, sizeof resp->etag, "\"%.32s\"", ec_digest_hex(hex, &d));
+}
+
+static const char *req_header(const ec_mirror_req *req, const char *name)
+{
+    return req->header ? req->header(req, name) : NULL;
+}
+
+static int serve_doc(ec_fetch_ctx *ctx, const ec_mirror_req *req, const char *name,
+                     ec_mirror_resp *resp, ec_err *err)
+{
+    const char *accept = req_header(req, "Accept");
+    ec_npm_doc kind = accept && strstr(accept, EC_NPM_CTYPE_ABBREV) ? EC_NPM_ABBREV
+                                                                     : EC_NPM_FULL;
+    doc_out o = {req, ctx->upstream, resp};
+    unsigned upstream = 0;
+    int rc = ec_npm_meta_fetch(ctx, kind, &name, 1, EC_NPM_META_TTL, doc_deliver, &o,
+                               &upstream, err);
+    if (rc < 0 && rc != EC_ENOTFOUND && !ctx->offline) {
+        /* Upstream is down or odd: a stale copy is better than no answer. */
+        ec_fetch_ctx stale = *ctx;
+        stale.offline = true;
+        ec_buf_reset(&resp->body);
+        if (ec_npm_meta_fetch(&stale, kind, &name, 1, 0, doc_deliver, &o, NULL, NULL) == 0)
+            rc = EC_OK;
+    }
+    resp->from_upstream = upstream > 0;
+    if (rc == EC_ENOTFOUND)
+        return ec_err_clear(err), not_found(resp, "package not found");
+    if (rc < 0)
+        return rc;
+    resp->status = 200;
+    snprintf(resp->content_type, sizeof resp->content_type, "%s",
+             kind == EC_NPM_ABBREV ? EC_NPM_CTYPE_ABBREV : "application/json");
+    set_etag(resp);
+    const char *inm = req_header(req, "If-None-Match");
+    if (inm && strcmp(inm, resp->etag) == 0) {
+        resp->status = 304;
+        ec_buf_reset(&resp->body);
+    }
+    return EC_OK;
+}
+
+/* --- tarballs --- */
+
+/* Concurrent misses for one file wait for the first one's download. */
+static pthread_mutex_t flight_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t flight_cv = PTHREAD_COND_INITIALIZER;
+static char *flight[64];
+
+static bool flight_enter(const char *key)
+{
+    pthread_mutex_lock(&flight_mu);
+    for (;;) {
+        bool busy = false;
+        size_t free_slot = SIZE_MAX;
+        for (size_t i = 0; i < 64; i++) {
+            if (flight[i] && strcmp(flight[i], key) == 0)
+                busy = true;
+            else if (!flight[i] && free_slot == SIZE_MAX)
+                free_slot = i;
+        }
+        if (!busy && free_slot != SIZE_MAX) {
+            flight[free_slot] = ec_xstrdup(key);
+            pthread_mutex_unlock(&flight_mu);
+            return true;
+        }
+        pthread_cond_wait(&flight_cv, &flight_mu);
+        if (busy) { /* someone else fetched it: the caller looks again */
+            pthread_mutex_unlock(&flight_mu);
+            return false;
+        }
+    }
+}
+
+static void flight_leave(const char *key)
+{
+    pthread_mutex_lock(&flight_mu);
+    for (size_t i = 0; i < 64; i++)
+        if (flight[i] && strcmp(flight[i], key) == 0) {
+            free(flight[i]);
+            flight[i] = NULL;
+        }
+    pthread_cond_broadcast(&flight_cv);
+    pthread_mutex_unlock(&flight_mu);
+}
+
+typedef struct find_dist {
+    const char *file;
+    char *url, *integrity, *shasum, *what;
+} find_dist;
+
+static int find_in_doc(const char *name, const char *body, size_t len, void *ud, ec_err *err)
+{
+    find_dist *f = ud;
+    json_t *doc = json_loadb(body, len, 0, NULL);
+    if (!doc)
+        return ec_fail(err, EC_EFORMAT, "the packument of %s is not JSON", name);
+    const char *ver;
+    json_t *v;
+    json_object_foreach(json_object_get(doc, "versions"), ver, v) {
+        json_t *dist = json_object_get(v, "dist");
+        const char *url = json_string_value(json_object_get(dist, "tarball"));
+        if (url && strcmp(ec_npm_url_file(url), f->file) == 0 && !f->url) {
+            const char *i = json_string_value(json_object_get(dist, "integrity"));
+            const char *s = json_string_value(json_object_get(dist, "shasum"));
+            f->url = ec_xstrdup(url);
+            f->integrity = i ? ec_xstrdup(i) : NULL;
+            f->shasum = s ? ec_xstrdup(s) : NULL;
+            f->what = ec_xasprintf("%s@%s tarball", name, ver);
+        }
+    }
+    json_decref(doc);
+    return EC_OK;
+}
+
+static int pull_tarball(ec_fetch_ctx *ctx, const char *name, const char *file, ec_digest *out,
+                        ec_err *err)
+{
+    find_dist f = {.file = file};
+    int rc = ec_npm_meta_fetch(ctx, EC_NPM_ABBREV, &name, 1, EC_NPM_META_TTL, find_in_doc, &f,
+                               NULL, err);
+    if (rc == EC_OK && !f.url)
+        rc = ec_fail(err, EC_ENOTFOUND, "%s has no version with tarball %s", name, file);
+    ec_http_req req = {.url = f.url, .sink = EC_HTTP_SINK_BLOB, .store = ctx->store,
+                       .what = f.what};
+    if (rc == EC_OK)
+        rc = ec_npm_integrity_parse(f.integrity, f.shasum, &req.integrity_algo,
+                                    req.integrity_want, err);
+    if (rc == EC_OK && (rc = ec_http_get(ctx->http, &req)) < 0 && err)
+        *err = req.err;
+    if (rc == EC_OK && req.status != 200)
+        rc = ec_fail(err, req.status == 404 ? EC_ENOTFOUND : EC_EFORMAT,
+                     "fetching %s: HTTP %ld", f.what, req.status);
+    if (rc == EC_OK)
+        rc = ec_npm_tgz_record(ctx->store, name, file, &req.blob, err);
+    if (rc == EC_OK)
+        *out = req.blob;
+    ec_http_req_reset(&req);
+    free(f.url);
+    free(f.integrity);
+    free(f.shasum);
+    free(f.what);
+    return rc;
+}
+
+static int serve_tarball(ec_fetch_ctx *ctx, const char *name, const char *file,
+                         ec_mirror_resp *resp, ec_err *err)
+{
+    ec_digest d;
+    int rc = ec_npm_tgz_lookup(ctx->store, name, file, &d, NULL);
+    if (rc < 0 && !ctx->offline) {
+        EC_AUTOFREE char *key = ec_npm_tgz_key(name, file);
+        while (rc < 0 && !flight_enter(key))
+            rc = ec_npm_tgz_lookup(ctx->store, name, file, &d, NULL);
+        if (rc < 0) {
+            rc = ec_npm_tgz_lookup(ctx->store, name, file, &d, NULL);
+            if (rc < 0) {
+                resp->from_upstream = true;
+                rc = pull_tarball(ctx, name, file, &d, err);
+            }
+            flight_leave(key);
+        }
+    }
+    if (rc == EC_ENOTFOUND || (rc < 0 && ctx->offline))
+        return ec_err_clear(err), not_found(resp, "tarball not found");
+    if (rc < 0)
+        return rc;
+    struct stat sb;
+    if ((rc = ec_blob_open(&resp->fd, ctx->store, &d, err)) < 0)
+        return rc;
+    if (fstat(resp->fd, &sb) < 0)
+        return ec_fail_sys(err, errno, "cannot stat the blob of %s", file);
+    char hex[EC_DIGEST_HEX_LEN];
+    resp->status = 200;
+    resp->offset = 0;
+    resp->length = (uint64_t)sb.st_size;
+    snprintf(resp->content_type, sizeof resp->content_type, "application/octet-stream");
+    snprintf(resp->etag, sizeof resp->etag, "\"%s\"", ec_digest_hex(hex, &d));
+    return EC_OK;
+}
+
+int ec_npm_serve(ec_fetch_ctx *ctx, const ec_mirror_req *req, ec_mirror_resp *resp,
+                 ec_err *err)
+{
+    EC_AUTOFREE char *path = url_decode(req->path);
+    while (path[0] == '/')
+        memmove(path, path + 1, strlen(path));
+    if (strcmp(path, "") == 0 || strcmp(path, "-/ping") == 0) {
+        resp->status = 200;
+        snprintf(resp->content_type, sizeof resp->content_type, "application/json");
+        return ec_buf_adds(&resp->body, "{}", err);
+    }
+    char *dash = strstr(path, "/-/");
+    if (dash) {
+        *dash = '\0';
+        const char *file = dash + 3;
+        if (!name_ok(path) || !*file || strchr(file, '/') || file[0] == '.')
+            return not_found(resp, "not a tarball path");
+        return serve_tarball(ctx, path, file, resp, err);
+    }
+    if (!name_ok(path))
+        return not_found(resp, "not a package name, or not an endpoint this mirror serves");
+    return serve_doc(ctx, req, path, resp, err);
+}
