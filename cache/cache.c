@@ -15,6 +15,7 @@ int ec_cache_open(ec_cache **out, const char *home, ec_err *err)
         return r;
     ec_cache *c = ec_xcalloc(1, sizeof *c);
     c->st = st;
+    pthread_mutex_init(&c->mu, NULL);
     *out = c;
     return EC_OK;
 }
@@ -23,8 +24,21 @@ void ec_cache_close(ec_cache *c)
 {
     if (!c)
         return;
+    ec_http_free(c->http);
+    pthread_mutex_destroy(&c->mu);
     ec_store_close(c->st);
     free(c);
+}
+
+int ec_cache__http(ec_http **out, ec_cache *c, ec_err *err)
+{
+    int r = EC_OK;
+    pthread_mutex_lock(&c->mu);
+    if (!c->http)
+        r = ec_http_new(&c->http, NULL, err);
+    *out = c->http;
+    pthread_mutex_unlock(&c->mu);
+    return r;
 }
 
 ec_store *ec_cache_store(ec_cache *c)

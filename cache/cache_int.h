@@ -2,11 +2,19 @@
 /* Private to cache/: the cache struct and the JSON record helpers its modules share. */
 #pragma once
 
+#include <pthread.h>
+
 #include "cache/cache.h"
+#include "fetchers/http/http.h"
 
 struct ec_cache {
     ec_store *st;
+    pthread_mutex_t mu; /* guards the lazily made members below */
+    ec_http *http;      /* one connection pool for every fetch of this process */
 };
+
+/** The shared HTTP client, made on first use; borrowed for the cache's lifetime. */
+int ec_cache__http(ec_http **out, ec_cache *c, ec_err *err);
 
 EC_DEFINE_AUTO(json_t, json_decref)
 
@@ -29,3 +37,7 @@ int ec_cache__env_archived(ec_err *err, const char *id, const char *what);
 int ec_cache__env_load(json_t **out, ec_txn *txn, const char *ws, const char *id, ec_err *err);
 /** True when some session references environment @id. */
 bool ec_cache__env_in_use(ec_txn *txn, const char *id);
+
+/** The upstream base URL of @manager (no trailing slash): $ENVCACHE_<MGR>_REGISTRY, else
+ *  the host's own configuration of the manager. EC_ENOTFOUND when there is none. */
+int ec_cache__upstream(char **out, ec_cache *c, const char *manager, ec_err *err);

@@ -31,3 +31,8 @@ typedef struct ec_warm_opts {
  *  {"env":id,"stack":[…digests…],"managers":{"npm":{"lock":"sha256:…","layer":"sha256:…",
  *   "reused":bool,"packages":N}},"upstream_requests":N}. */
 int ec_warm_env(json_t **out, ec_cache *c, const ec_warm_opts *opts, ec_err *err);
+
+/** The lock of @manager last built for environment @env (id or name), as stored:
+ *  EC_ENOTFOUND when that manager has not been warmed. */
+int ec_env_lock(json_t **out, ec_cache *c, const char *ws, const char *env,
+                const char *manager, ec_err *err);

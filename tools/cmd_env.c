@@ -13,7 +13,8 @@ static const char env_usage[] =
     "       envcache env get ENV\n"
     "       envcache env update ENV -f FILE\n"
     "       envcache env archive ENV\n"
-    "       envcache env delete ENV\n\n"
+    "       envcache env delete ENV\n"
+    "       envcache env lock ENV MANAGER\n\n"
     "FILE is a JSON body as the environments API takes it (\"-\" reads stdin); ENV is an\n"
     "environment's id or name. Output is the API's JSON objects.\n";
 
@@ -119,6 +120,8 @@ int ec_cmd_env(ec_cli *cli, int argc, char **argv)
         fputs(env_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EC_EXIT_USAGE : EC_EXIT_OK;
     }
+    if (strcmp(argv[1], "lock") == 0)
+        return ec_cmd_env_lock(cli, argc - 1, argv + 1);
     for (size_t i = 0; i < EC_ARRAY_LEN(verbs); i++) {
         if (strcmp(argv[1], verbs[i].verb) != 0)
             continue;

@@ -12,6 +12,7 @@
 static const ec_cmd commands[] = {
     {"layer", ec_cmd_layer, "import, export and list layers (tar+zstd, content-addressed)"},
     {"env", ec_cmd_env, "create, list, get, update, archive and delete environments"},
+    {"warm", ec_cmd_warm, "resolve, fetch and build an environment's layers ahead of time"},
     {"mount", ec_cmd_mount, "mount an environment's or some layers' stack for a session"},
     {"umount", ec_cmd_umount, "unmount a session and discard its writes"},
     {"session", ec_cmd_session, "list sessions"},

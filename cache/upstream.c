@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/* Where each manager's upstream is: envcache's own setting first, then the host's own
+ * configuration of that manager. No upstream is written into envcache itself. */
+#include "cache/cache_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/util/auto.h"
+#include "store/util/fs.h"
+#include "store/util/mem.h"
+
+/* "registry=URL" in an npmrc file (later lines win, as npm reads them). */
+static char *npmrc_registry(const char *path)
+{
+    EC_AUTOFREE char *text = NULL;
+    size_t len;
+    if (!path || ec_read_file(&text, &len, path, 1 << 20, NULL) < 0)
+        return NULL;
+    char *found = NULL;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        while (isspace((unsigned char)*line))
+            line++;
+        if (strncmp(line, "registry", 8) != 0)
+            continue;
+        char *p = line + 8;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p++ != '=')
+            continue;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t n = strcspn(p, " \t\r");
+        free(found);
+        found = ec_xasprintf("%.*s", (int)n, p);
+    }
+    return found;
+}
+
+/* npm's built-in default lives in npm: ask it, once per process. */
+static char *npm_says(void)
+{
+    FILE *f = popen("npm config get registry 2>/dev/null", "r");
+    if (!f)
+        return NULL;
+    char line[1024] = "";
+    char *ok = fgets(line, sizeof line, f);
+    pclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    return ok && strncmp(line, "http", 4) == 0 ? ec_xstrdup(line) : NULL;
+}
+
+static char *npm_registry(void)
+{
+    const char *env[] = {"ENVCACHE_NPM_REGISTRY", "npm_config_registry",
+                         "NPM_CONFIG_REGISTRY"};
+    for (size_t i = 0; i < EC_ARRAY_LEN(env); i++)
+        if (getenv(env[i]) && *getenv(env[i]))
+            return ec_xstrdup(getenv(env[i]));
+    EC_AUTOFREE char *user = getenv("HOME") ? ec_xasprintf("%s/.npmrc", getenv("HOME")) : NULL;
+    char *r = npmrc_registry(getenv("npm_config_userconfig"));
+    if (!r)
+        r = npmrc_registry(user);
+    if (!r)
+        r = npmrc_registry("/etc/npmrc");
+    if (!r)
+        r = npmrc_registry("/usr/etc/npmrc");
+    return r ? r : npm_says();
+}
+
+static char *strip_slash(char *url)
+{
+    size_t n = strlen(url);
+    while (n && url[n - 1] == '/')
+        url[--n] = '\0';
+    return url;
+}
+
+int ec_cache__upstream(char **out, ec_cache *c, const char *manager, ec_err *err)
+{
+    (void)c;
+    char *url = NULL;
+    if (strcmp(manager, "npm") == 0)
+        url = npm_registry();
+    if (!url)
+        return ec_fail(err, EC_ENOTFOUND,
+                       "no %s upstream is configured: set ENVCACHE_%s_REGISTRY, or configure "
+                       "%s on this host", manager, strcmp(manager, "npm") == 0 ? "NPM" : "APT",
+                       manager);
+    *out = strip_slash(url);
+    return EC_OK;
+}

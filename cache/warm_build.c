@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/* One manager's part of a warm-up: its lock (reused while the specs are unchanged), its
+ * layer key, and the layer, built at most once per key across threads and processes. */
+#include "cache/warm_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "store/util/auto.h"
+#include "store/util/fs.h"
+#include "store/util/log.h"
+#include "store/util/mem.h"
+
+#define PLATFORM "linux/amd64"
+
+static char *digest_str(const ec_digest *d)
+{
+    char s[EC_DIGEST_STR_LEN];
+    return ec_xstrdup(ec_digest_format(s, d));
+}
+
+/* --- locks --- */
+
+/* What a lock was resolved from; equal specs against the same upstream share a lock. */
+static char *specs_key(const ec_warm_mgr *m)
+{
+    EC_AUTO(json_t) j = json_pack("{s:s, s:s, s:O, s:s}", "manager", m->f->name, "upstream",
+                                  m->ctx.upstream, "specs", m->specs, "platform", PLATFORM);
+    ec_digest d;
+    ec_lock_digest(j, &d);
+    char hex[EC_DIGEST_HEX_LEN];
+    return ec_xasprintf("specs/%s", ec_digest_hex(hex, &d));
+}
+
+static int lock_load(json_t **out, ec_store *st, const char *skey)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    const void *v;
+    size_t n;
+    if (ec_txn_begin(&txn, st, EC_TXN_READ, NULL) < 0 ||
+        ec_kv_get(txn, EC_TBL_LOCKS, skey, strlen(skey), &v, &n, NULL) < 0)
+        return EC_ENOTFOUND;
+    EC_AUTOFREE char *lkey = ec_xasprintf("lock/%.*s", (int)n, (const char *)v);
+    if (ec_kv_get(txn, EC_TBL_LOCKS, lkey, strlen(lkey), &v, &n, NULL) < 0)
+        return EC_ENOTFOUND;
+    *out = json_loadb(v, n, 0, NULL);
+    return *out ? EC_OK : EC_ENOTFOUND;
+}
+
+/* Stores the lock under its digest and points the specs at it. */
+static int lock_save(ec_store *st, const char *skey, const json_t *lock, ec_digest *d,
+                     ec_err *err)
+{
+    EC_AUTOFREE char *text = ec_lock_dump(lock);
+    ec_sha256_buf(d, text, strlen(text));
+    EC_AUTOFREE char *ds = digest_str(d);
+    EC_AUTOFREE char *lkey = ec_xasprintf("lock/%s", ds);
+    EC_AUTO(ec_txn) txn = NULL;
+    int r = ec_txn_begin(&txn, st, 0, err);
+    if (r == EC_OK)
+        r = ec_kv_put(txn, EC_TBL_LOCKS, lkey, strlen(lkey), text, strlen(text), 0, err);
+    if (r == EC_OK)
+        r = ec_kv_put(txn, EC_TBL_LOCKS, skey, strlen(skey), ds, strlen(ds), 0, err);
+    return r == EC_OK ? ec_txn_commit(ec_steal(&txn), err) : r;
+}
+
+static int lock_resolve(ec_warm_mgr *m, json_t **lock_out, ec_err *err)
+{
+    size_t n = json_array_size(m->specs);
+    const char **specs = ec_xcalloc(n + 1, sizeof *specs);
+    for (size_t i = 0; i < n; i++)
+        specs[i] = json_string_value(json_array_get(m->specs, i));
+    int r = m->f->resolve(&m->ctx, specs, n, lock_out, err);
+    free(specs);
+    m->resolved = r == EC_OK;
+    return r;
+}
+
+/* --- layer keys --- */
+
+void ec_warm__layer_key(ec_digest *out, const ec_warm_mgr *m, const json_t *lowers)
+{
+    char lock[EC_DIGEST_STR_LEN];
+    EC_AUTO(json_t) j = json_pack("{s:s, s:s, s:s, s:i}", "manager", m->f->name, "lock",
+                                  ec_digest_format(lock, &m->lock_digest), "platform",
+                                  PLATFORM, "builder", (int)m->f->builder_version);
+    if (m->f->runs_code) /* code saw the layers beneath: a different base, a different key */
+        json_object_set(j, "lowers", (json_t *)lowers);
+    ec_lock_digest(j, out);
+}
+
+static bool layer_for_key(ec_store *st, const ec_digest *key, ec_layer_info *out)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    const void *v;
+    size_t n;
+    if (ec_txn_begin(&txn, st, EC_TXN_READ, NULL) < 0 ||
+        ec_kv_get(txn, EC_TBL_LAYER_KEYS, key->b, sizeof key->b, &v, &n, NULL) < 0 ||
+        n != sizeof out->digest.b)
+        return false;
+    ec_digest d;
+    memcpy(d.b, v, n);
+    return ec_layer_lookup(out, txn, &d, NULL) == EC_OK && ec_store_has_blob(st, &d);
+}
+
+static int record_layer(ec_store *st, const ec_digest *key, const ec_layer_info *l, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    int r = ec_txn_begin(&txn, st, 0, err);
+    if (r == EC_OK)
+        r = ec_layer_put(txn, l, err);
+    if (r == EC_OK)
+        r = ec_kv_put(txn, EC_TBL_LAYER_KEYS, key->b, sizeof key->b, l->digest.b,
+                      sizeof l->digest.b, 0, err);
+    return r == EC_OK ? ec_txn_commit(ec_steal(&txn), err) : r;
+}
+
+/* --- building --- */
+
+static void progress(ec_warm_mgr *m, ec_phase phase)
+{
+    if (!m->ctx.progress)
+        return;
+    ec_progress_event p = {.manager = m->f->name, .phase = phase};
+    m->ctx.progress(&p, m->ctx.progress_ud);
+}
+
+static void warn_notes(ec_warm_mgr *m, const json_t *notes)
+{
+    size_t i;
+    json_t *n;
+    json_array_foreach(notes, i, n) {
+        if (strcmp(json_string_value(json_object_get(n, "kind")), "scripts_not_run") == 0)
+            ec_warn("%s: %s@%s has install scripts; they were not run (the prebuild sandbox "
+                    "will run them) — the lock marks it", m->f->name,
+                    json_string_value(json_object_get(n, "name")),
+                    json_string_value(json_object_get(n, "version")));
+    }
+}
+
+static int build_in(ec_warm_mgr *m, json_t *lock, const char *staging, ec_layer_info *out,
+                    ec_err *err)
+{
+    ec_install_result res = {0};
+    int r = m->f->fetch(&m->ctx, lock, err);
+    if (r == EC_OK)
+        r = m->f->install(&m->ctx, lock, staging, &res, err);
+    if (r == EC_OK && res.nsteps)
+        r = ec_fail(err, EC_EUNSUPPORTED, "%s: %zu build steps need the prebuild sandbox, "
+                    "which is not built yet", m->f->name, res.nsteps);
+    if (r == EC_OK) {
+        warn_notes(m, res.notes);
+        json_decref(m->notes);
+        m->notes = json_incref(res.notes);
+        progress(m, EC_PHASE_PACKING);
+        r = ec_layer_pack_dir(out, m->ctx.store, staging, NULL, err);
+    }
+    ec_install_result_fini(&res);
+    return r;
+}
+
+static int build_layer(ec_warm_mgr *m, json_t *lock, ec_layer_info *out, ec_err *err)
+{
+    char rnd[17];
+    ec_random_hex(rnd, 8);
+    EC_AUTOFREE char *staging = ec_xasprintf("%s/tmp/stage-%s-%s",
+                                             ec_store_home(m->ctx.store), m->f->name, rnd);
+    int r = ec_mkdir_p(staging, 0755, err);
+    if (r == EC_OK)
+        r = build_in(m, lock, staging, out, err);
+    ec_rm_rf(staging, NULL);
+    return r;
+}
+
+/* One builder per key, across processes: the others wait on the lock, then find the
+ * layer recorded. */
+static int key_lock(int *fd_out, ec_store *st, const ec_digest *key, ec_err *err)
+{
+    char hex[EC_DIGEST_HEX_LEN];
+    EC_AUTOFREE char *path = ec_xasprintf("%s/tmp/build-%s.lock", ec_store_home(st),
+                                          ec_digest_hex(hex, key));
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return ec_fail_sys(err, errno, "cannot open %s", path);
+    while (flock(fd, LOCK_EX) < 0)
+        if (errno != EINTR) {
+            close(fd);
+            return ec_fail_sys(err, errno, "cannot lock %s", path);
+        }
+    *fd_out = fd;
+    return EC_OK;
+}
+
+int ec_warm__manager(ec_warm_mgr *m, const json_t *lowers, bool refresh, ec_err *err)
+{
+    EC_AUTOFREE char *skey = specs_key(m);
+    EC_AUTO(json_t) lock = NULL;
+    int r = EC_OK;
+    if (refresh || lock_load(&lock, m->ctx.store, skey) < 0) {
+        progress(m, EC_PHASE_RESOLVING);
+        json_decref(ec_steal(&lock));
+        if ((r = lock_resolve(m, &lock, err)) < 0)
+            return r;
+        /* Fetch before saving: the saved lock names every artifact's blob. */
+        if ((r = m->f->fetch(&m->ctx, lock, err)) < 0 ||
+            (r = lock_save(m->ctx.store, skey, lock, &m->lock_digest, err)) < 0)
+            return r;
+    } else
+        ec_lock_digest(lock, &m->lock_digest);
+    m->lock = json_incref(lock);
+
+    ec_digest key;
+    ec_warm__layer_key(&key, m, lowers);
+    if (layer_for_key(m->ctx.store, &key, &m->layer)) {
+        m->reused = true;
+        return EC_OK;
+    }
+    EC_AUTOFD int lfd = -1;
+    if ((r = key_lock(&lfd, m->ctx.store, &key, err)) < 0)
+        return r;
+    if (layer_for_key(m->ctx.store, &key, &m->layer)) { /* built while we waited */
+        m->reused = true;
+        return EC_OK;
+    }
+    int64_t t0 = ec_mono_us();
+    if ((r = build_layer(m, lock, &m->layer, err)) < 0)
+        return r;
+    m->layer.created = m->layer.last_used = ec_now();
+    m->build_us = ec_mono_us() - t0;
+    return record_layer(m->ctx.store, &key, &m->layer, err);
+}
