@@ -20,7 +20,16 @@
  * restart their writer), so a retry never stores a mixed body.
  *
  * Environment: http_proxy/https_proxy/no_proxy/all_proxy (libcurl reads them),
- * CURL_CA_BUNDLE / SSL_CERT_FILE / SSL_CERT_DIR for trust anchors.
+ * CURL_CA_BUNDLE / SSL_CERT_FILE / SSL_CERT_DIR for trust anchors (read once, by
+ * ec_http_new).
+ *
+ * Threads: an ec_http may be shared by any number of threads. A batch belongs to
+ * the thread that runs it: add to it only from that thread (its callbacks
+ * included). DNS answers and TLS sessions are shared by every transfer; a
+ * connection pool lives in a libcurl multi handle, which libcurl does not allow
+ * two threads to share, so ec_http keeps a pool of idle multi handles: a batch
+ * (or an ec_http_get) borrows one and hands it back with its warm connections.
+ * See fetchers/http/README.md.
  */
 #pragma once
 
@@ -37,13 +46,15 @@ typedef struct ec_http_batch ec_http_batch;
 typedef struct ec_http_req ec_http_req;
 
 typedef struct ec_http_opts {
-    unsigned max_host_conns; /* connections per host; 0 = 8 */
-    unsigned max_total_conns; /* 0 = 32 */
+    unsigned max_host_conns;  /* connections per host, per batch; 0 = 8 */
+    unsigned max_total_conns; /* connections per batch; 0 = 32 */
     unsigned max_retries;     /* 0 = 4 (5 attempts) */
     long connect_timeout_ms;  /* 0 = 10 s */
     long low_speed_secs;      /* abort a transfer slower than 1 KB/s for this long; 0 = 30 */
     uint64_t max_mem_body;    /* cap for in-memory bodies; 0 = 256 MiB */
-    const char *user_agent;   /* NULL = "envcache/<version>" */
+    const char *user_agent;   /* NULL = "envcache/<version>"; copied */
+    unsigned backoff_ms;      /* first retry's delay, doubled per retry, jittered; 0 = 500 */
+    unsigned retry_after_max_secs; /* cap on a server's Retry-After; 0 = 60 */
 } ec_http_opts;
 
 /** Where a response body goes. */
@@ -89,11 +100,14 @@ struct ec_http_req {
     void *priv_;
 };
 
+/** Makes a client (@opts may be NULL: all defaults). Caller frees with ec_http_free, after
+ *  every batch and ec_http_get using it has finished. */
 int ec_http_new(ec_http **out, const ec_http_opts *opts, ec_err *err);
 void ec_http_free(ec_http *h);
 EC_DEFINE_AUTO(ec_http, ec_http_free)
 
-/** Counters since ec_http_new, for metrics and for tests that count upstream requests. */
+/** Counters since ec_http_new, for metrics and for tests that count upstream requests.
+ *  Threads: safe at any time (the counters are atomics). */
 typedef struct ec_http_stats {
     uint64_t requests; /* attempts sent, retries included */
     uint64_t retries;
@@ -102,16 +116,23 @@ typedef struct ec_http_stats {
 } ec_http_stats;
 void ec_http_stats_get(ec_http *h, ec_http_stats *out);
 
+/** A batch borrows one of @h's multi handles (its connection pool) until freed. */
 int ec_http_batch_new(ec_http_batch **out, ec_http *h, ec_err *err);
-/** Queues @req (owned by the caller, alive until its on_done ran). */
+/** Queues @req (owned by the caller, alive until its on_done ran). Clears its out fields.
+ *  May be called from an on_done callback of the same batch. */
 void ec_http_batch_add(ec_http_batch *b, ec_http_req *req);
 /** Runs until every queued request, including ones added by callbacks, finished.
- *  Returns EC_OK; per-request outcomes are in each req->rc. */
+ *  Returns EC_OK; per-request outcomes are in each req->rc:
+ *  EC_ENOTFOUND (HTTP 404/410), EC_ENETWORK (other HTTP errors, connection failures,
+ *  retries exhausted), EC_EINTEGRITY (a digest did not match; nothing stored),
+ *  EC_ELIMIT (a memory body past max_mem_body), or a store error.
+ *  A retry waits on its own timer; the other transfers go on meanwhile. */
 int ec_http_batch_run(ec_http_batch *b, ec_err *err);
 void ec_http_batch_free(ec_http_batch *b);
 EC_DEFINE_AUTO(ec_http_batch, ec_http_batch_free)
 
-/** One blocking request (same fields, on_done ignored). Returns req->rc. */
+/** One blocking request (same fields, on_done ignored). Returns req->rc.
+ *  Threads: safe from several threads at once. */
 int ec_http_get(ec_http *h, ec_http_req *req);
 
 /** Releases a request's body and private state so the struct can be reused. */
