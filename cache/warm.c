@@ -135,6 +135,10 @@ int ec_warm_env(json_t **out, ec_cache *c, const ec_warm_opts *o, ec_err *err)
     json_t *packages = json_object_get(json_object_get(env, "config"), "packages");
     EC_AUTO(json_t) stack = json_array();
     EC_AUTO(json_t) managers = json_object();
+    ec_http_stats before = {0}, after = {0};
+    ec_http *http = NULL;
+    if (ec_cache__http(&http, c, NULL) == EC_OK)
+        ec_http_stats_get(http, &before);
     for (size_t i = 0; r == EC_OK && i < EC_SPEC_MANAGER_COUNT; i++) {
         const char *mgr = ec_spec_managers[i];
         json_t *specs = json_object_get(packages, mgr);
@@ -145,8 +149,12 @@ int ec_warm_env(json_t **out, ec_cache *c, const ec_warm_opts *o, ec_err *err)
     }
     if (r == EC_OK)
         r = save_stack(c, ws, id, stack, err);
-    if (r == EC_OK && out)
-        *out = json_pack("{s:s, s:O, s:O}", "env", id, "stack", stack, "managers", managers);
+    if (http)
+        ec_http_stats_get(http, &after);
+    if (r == EC_OK && out) /* requests of this process while we ran: tests count them */
+        *out = json_pack("{s:s, s:O, s:O, s:I}", "env", id, "stack", stack, "managers",
+                         managers, "upstream_requests",
+                         (json_int_t)(after.requests - before.requests));
     return r;
 }
 
