@@ -559,6 +559,7 @@ static void http__parallel_batch_with_callbacks_adding_more(void **state)
     ec_http_batch_free(fan->b);
     assert_true(atomic_load(&srv.max_conns) <= 4);
     assert_true(atomic_load(&srv.max_conns) >= 1);
+    print_message("max concurrent connections seen: %d\n", atomic_load(&srv.max_conns));
     ec_http_stats st;
     ec_http_stats_get(f->h, &st);
     assert_int_equal(st.requests, 2 * FANOUT);
