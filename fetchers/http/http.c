@@ -228,6 +228,9 @@ int ec_http__easy_setup(ec_http *h, ec_http_req *req, struct ec_http_rp *rp, ec_
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, rp->headers);
     if (req->sink == EC_HTTP_SINK_MEM) {
         curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl decodes */
+        /* Refuse an announced oversized body before reading it; the sink still counts
+         * what arrives, for bodies without a Content-Length or decoded ones. */
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->o.max_mem_body);
     } else {
         /* A blob is the server's bytes exactly: that is what registries' digests cover. */
         curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);

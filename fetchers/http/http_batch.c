@@ -217,6 +217,11 @@ static void settle(ec_http_batch *b, CURL *easy, CURLcode result)
         fail(b, rp, rp->sink_err.code, "%s", rp->sink_err.msg);
         return;
     }
+    if (result == CURLE_FILESIZE_EXCEEDED) {
+        fail(b, rp, EC_ELIMIT, "fetching %s from %s: the body is larger than the limit of %llu bytes",
+             ec_http__what(req), req->url, (unsigned long long)h->o.max_mem_body);
+        return;
+    }
     if (result != CURLE_OK) {
         describe_curl(rp, result);
         if (ec_http__curl_retryable(result))
