@@ -21,7 +21,8 @@
     X(EC_EDB, -12, "database", "index database error")                     \
     X(EC_EARCHIVE, -13, "archive", "archive could not be read or written") \
     X(EC_EARCHIVED, -14, "archived", "object is archived")                 \
-    X(EC_EFORMAT, -15, "format", "malformed data")
+    X(EC_EFORMAT, -15, "format", "malformed data")                         \
+    X(EC_EBUILD, -16, "build", "a sandboxed build command failed")
 
 enum ec_code {
 #define EC__ENUM(name, value, short_name, text) name = value,
