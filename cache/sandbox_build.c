@@ -94,8 +94,11 @@ static int fail_command(ec_err *err, const ec_sandbox_build_opts *o, const ec_sa
         len += (size_t)snprintf(cmd + len, sizeof cmd - len, "%s%s", i ? " " : "", o->argv[i]);
     describe_end(how, sizeof how, r, o->timeout_ms);
     const char *tail = last_lines(r->tail, TAIL_LINES);
+    int n = (int)strlen(tail);
+    while (n > 0 && tail[n - 1] == '\n')
+        n--;
     return ec_fail(err, EC_EBUILD, "sandbox: command `%s` %s; memory limit: %s; last lines "
-                   "of its log:\n%s", cmd, how, r->limit, *tail ? tail : "(empty)\n");
+                   "of its log:\n%.*s", cmd, how, r->limit, n ? n : 7, n ? tail : "(empty)");
 }
 
 static int record_log(ec_store *st, const ec_digest *layer, const ec_digest *log, ec_err *err)
