@@ -8,6 +8,8 @@
 #include <glob.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
 #include "store/util/fs.h"
 #include "store/util/mem.h"
@@ -53,6 +55,21 @@ const char *ec_sandbox_noise_pattern(size_t i)
     return i < EC_ARRAY_LEN(noise_table) ? noise_table[i].pattern : NULL;
 }
 
+/* A directory that held only noise was made for it (mkdir -p /var/log): it goes too, up to
+ * the root. rmdir refuses non-empty ones; opaque ones mean "hide the lower" and stay. */
+static void prune_parents(const char *upper, const char *path)
+{
+    EC_AUTOFREE char *p = ec_xstrdup(path);
+    size_t root = strlen(upper);
+    for (char *slash = strrchr(p, '/'); slash && (size_t)(slash - p) > root;
+         slash = strrchr(p, '/')) {
+        *slash = '\0';
+        char v[2];
+        if (getxattr(p, "trusted.overlay.opaque", v, sizeof v) > 0 || rmdir(p) < 0)
+            return;
+    }
+}
+
 static int prune_path(const char *upper, const char *pattern, ec_err *err)
 {
     EC_AUTOFREE char *full = ec_xasprintf("%s/%s", upper, pattern);
@@ -63,8 +80,11 @@ static int prune_path(const char *upper, const char *pattern, ec_err *err)
     if (r != 0)
         return ec_fail(err, EC_ESYS, "cannot list %s", full);
     int rc = EC_OK;
-    for (size_t i = 0; rc == EC_OK && i < g.gl_pathc; i++)
+    for (size_t i = 0; rc == EC_OK && i < g.gl_pathc; i++) {
         rc = ec_rm_rf(g.gl_pathv[i], err);
+        if (rc == EC_OK)
+            prune_parents(upper, g.gl_pathv[i]);
+    }
     globfree(&g);
     return rc;
 }
@@ -99,6 +119,8 @@ static int prune_name(const char *upper, const char *name, ec_err *err)
     for (size_t i = 0; i < walk.n; i++) {
         if (rc == EC_OK)
             rc = ec_rm_rf(walk.hits[i], err);
+        if (rc == EC_OK)
+            prune_parents(upper, walk.hits[i]);
         free(walk.hits[i]);
     }
     free(walk.hits);
