@@ -8,7 +8,7 @@ progs="sh bash cat ls rm mkdir rmdir sleep dd head tail touch mv cp chmod true f
 mkdir -p "$root/bin" "$root/etc" "$root/root" "$root/tmp" "$root/usr"
 ln -sfn bin "$root/sbin"
 for p in $progs; do
-  src=$(command -v "$p" 2>/dev/null) || continue
+  src=$(type -P "$p" 2>/dev/null) || continue
   [ -f "$src" ] || continue
   cp -L "$src" "$root/bin/$p"
   ldd "$src" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
