@@ -11,7 +11,7 @@ static const char base_usage[] =
     "       envcache base bootstrap [--suite bookworm] [--variant minbase] [--include PKG,…]\n"
     "                               [--mirror URL] [--apt-dir DIR] [--force] [--json]\n"
     "       envcache base default [DIGEST | --clear] [--json]\n\n"
-    "import     store a root file system (directory, tar or tar.zst, e.g. a container\n"
+    "import     store a root file system, as a directory, tar or tar.zst (e.g. a container\n"
     "           image's) as a base layer and print its digest\n"
     "bootstrap  build a Debian root file system with mmdebstrap and import it; the same\n"
     "           arguments against an unchanged archive (its InRelease) reuse the layer\n"
