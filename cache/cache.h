@@ -34,6 +34,11 @@ bool ec_id_valid(const char *id, const char *prefix);
 /** Creates an environment from an API create body. EC_EINVAL (message names the field),
  *  EC_ECONFLICT when the name is taken in @ws. *@out is the environment object. */
 int ec_env_create(json_t **out, ec_cache *c, const char *ws, const json_t *body, ec_err *err);
+/** Like ec_env_create, with the stack starting at the base layer @base; NULL = the store's
+ *  default base (envcache base default), or no base when none is set. EC_ENOTFOUND when
+ *  @base is not a recorded layer. */
+int ec_env_create_on(json_t **out, ec_cache *c, const char *ws, const json_t *body,
+                     const ec_digest *base, ec_err *err);
 /** EC_ENOTFOUND (detail environment_not_found) for unknown ids and other workspaces' ids. */
 int ec_env_get(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err);
 typedef struct ec_env_list_opts {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Environments: the API object's life cycle in LMDB (create, list, get, update, archive,
  * delete), with the name index per workspace. Validation lives in env_rules.c. */
+#include "cache/base.h"
 #include "cache/cache_int.h"
 #include "cache/env_rules_int.h"
 #include "store/util/fs.h"
@@ -39,17 +40,54 @@ static int name_taken(ec_err *err, const char *name)
                    name);
 }
 
+/* The stack a new environment starts with: [base] or []. */
+static int initial_stack(json_t **out, ec_cache *c, const ec_digest *base, ec_err *err)
+{
+    ec_digest d;
+    char s[EC_DIGEST_STR_LEN];
+    int r = EC_OK;
+    if (base) {
+        EC_AUTO(ec_txn) txn = NULL;
+        ec_layer_info l;
+        r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+        if (r == EC_OK)
+            r = ec_layer_lookup(&l, txn, base, err);
+        if (r == EC_ENOTFOUND)
+            ec_err_prefix(err, "base %s", ec_digest_format(s, base));
+        d = *base;
+    } else {
+        r = ec_base_default_get(&d, c, NULL);
+        if (r == EC_ENOTFOUND) {
+            *out = json_array();
+            return EC_OK;
+        }
+    }
+    if (r < 0)
+        return r;
+    *out = json_pack("[s]", ec_digest_format(s, &d));
+    return EC_OK;
+}
+
 int ec_env_create(json_t **out, ec_cache *c, const char *ws, const json_t *body, ec_err *err)
 {
+    return ec_env_create_on(out, c, ws, body, NULL, err);
+}
+
+int ec_env_create_on(json_t **out, ec_cache *c, const char *ws, const json_t *body,
+                     const ec_digest *base, ec_err *err)
+{
     EC_AUTO(json_t) fields = NULL;
+    EC_AUTO(json_t) stack = NULL;
     int r = ec_env_rules_create(&fields, body, err);
+    if (r == EC_OK)
+        r = initial_stack(&stack, c, base, err);
     if (r < 0)
         return r;
     char id[64], now[32];
     ec_id_new(id, "env");
     ec_cache__rfc3339(now, ec_now());
     EC_AUTO(json_t) env = env_object(id, fields, now, now);
-    EC_AUTO(json_t) rec = json_pack("{s:O, s:[]}", "env", env, "stack");
+    EC_AUTO(json_t) rec = json_pack("{s:O, s:O}", "env", env, "stack", stack);
     const char *name = json_string_value(json_object_get(fields, "name"));
     EC_AUTOFREE char *name_key = ec_cache__wskey(ws, name);
     EC_AUTOFREE char *env_key = ec_cache__wskey(ws, id);

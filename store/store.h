@@ -93,7 +93,8 @@ EC_DEFINE_AUTO(ec_txn, ec_txn_abort)
     X(BLOBS, "blobs", "blob digest -> ec_blob_info record")                   \
     X(SESSIONS, "sessions", "session id -> session JSON")                     \
     X(MIRROR, "mirror", "manager/package/version/file -> blob digest")        \
-    X(WARM, "warm", "env id/manager -> warm-up state JSON")
+    X(WARM, "warm", "env id/manager -> warm-up state JSON")                   \
+    X(BUILD_LOGS, "build_logs", "layer digest -> build log blob digest")
 
 enum ec_table {
 #define EC__TBL_ENUM(id, name, doc) EC_TBL_##id,

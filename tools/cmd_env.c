@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const char env_usage[] =
-    "Usage: envcache env create -f FILE\n"
+    "Usage: envcache env create -f FILE [--base DIGEST]\n"
     "       envcache env list [--include-archived] [--limit N] [--page CURSOR]\n"
     "       envcache env get ENV\n"
     "       envcache env update ENV -f FILE\n"
@@ -16,7 +16,8 @@ static const char env_usage[] =
     "       envcache env delete ENV\n"
     "       envcache env lock ENV MANAGER\n\n"
     "FILE is a JSON body as the environments API takes it (\"-\" reads stdin); ENV is an\n"
-    "environment's id or name. Output is the API's JSON objects.\n";
+    "environment's id or name. Output is the API's JSON objects. An environment's stack\n"
+    "starts with --base, else with the store's default base (envcache base default).\n";
 
 struct env_args {
     const char *file;
@@ -24,6 +25,7 @@ struct env_args {
     int limit;
     bool include_archived;
     const char *target;
+    const char *base;
 };
 
 static int parse(ec_cli *cli, struct env_args *a, int argc, char **argv)
@@ -33,6 +35,7 @@ static int parse(ec_cli *cli, struct env_args *a, int argc, char **argv)
                                          {"limit", required_argument, NULL, 'l'},
                                          {"page", required_argument, NULL, 'p'},
                                          {"include-archived", no_argument, NULL, 'a'},
+                                         {"base", required_argument, NULL, 'b'},
                                          {0}};
     int o;
     optind = 1;
@@ -59,6 +62,9 @@ static int parse(ec_cli *cli, struct env_args *a, int argc, char **argv)
             break;
         case 'a':
             a->include_archived = true;
+            break;
+        case 'b':
+            a->base = optarg;
             break;
         default:
             return ec_cli_usage(cli, "bad option");
@@ -92,8 +98,13 @@ static int run(ec_cli *cli, const char *verb, struct env_args *a, const char *ar
         json_decref(body);
         return ec_cli_fail(cli, &err);
     }
+    ec_layer_info base;
+    if (a->base && (r = ec_layer_resolve(&base, ec_cache_store(c), a->base, &err)) < 0) {
+        json_decref(body);
+        return ec_cli_fail(cli, &err);
+    }
     if (strcmp(verb, "create") == 0)
-        r = ec_env_create(&out, c, ws, body, &err);
+        r = ec_env_create_on(&out, c, ws, body, a->base ? &base.digest : NULL, &err);
     else if (strcmp(verb, "list") == 0) {
         ec_env_list_opts lo = {a->limit, a->page, a->include_archived};
         r = ec_env_list(&out, c, ws, &lo, &err);

@@ -18,6 +18,8 @@ static const ec_cmd commands[] = {
     {"session", ec_cmd_session, "list sessions"},
     {"verify", ec_cmd_verify, "re-hash every blob and cross-check the index with the disk"},
     {"gc", ec_cmd_gc, "remove what nothing references; keep the store under a budget"},
+    {"base", ec_cmd_base, "import or bootstrap base images; set the default base"},
+    {"sandbox", ec_cmd_sandbox, "run a command in the prebuild sandbox and keep its layer"},
 };
 
 static void usage(FILE *f)

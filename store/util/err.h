@@ -22,7 +22,8 @@
     X(EC_EARCHIVE, -13, "archive", "archive could not be read or written") \
     X(EC_EARCHIVED, -14, "archived", "object is archived")                 \
     X(EC_EFORMAT, -15, "format", "malformed data")                         \
-    X(EC_ENETWORK, -16, "network", "an upstream server failed or could not be reached")
+    X(EC_ENETWORK, -16, "network", "an upstream server failed or could not be reached") \
+    X(EC_EBUILD, -17, "build", "a sandboxed build command failed")
 
 enum ec_code {
 #define EC__ENUM(name, value, short_name, text) name = value,

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* The prebuild sandbox: run a command once over a stack of layers, keep what it wrote.
+ *
+ * Caveats
+ * - Needs root (CAP_SYS_ADMIN): it creates mount, PID, IPC, UTS and network namespaces
+ *   and mounts overlayfs. Every mount lives in the sandbox's own mount namespace, so
+ *   none outlives the sandbox, whatever happens to the command.
+ * - The memory limit is a cgroup v2 memory.max where this machine delegates the memory
+ *   controller, else RLIMIT_AS on the command (which counts address space, not use);
+ *   the log says which.
+ * - The sandbox has no network but its own loopback. With a mirror port, 127.0.0.1:PORT
+ *   inside reaches 127.0.0.1:PORT outside, and nothing else does.
+ * Threads: each call forks; call it from a thread that holds no lock other threads need
+ * in the child before exec (the child only allocates through malloc before exec).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache/cache.h"
+
+/* --- the mechanism (no store) --- */
+
+typedef struct ec_sandbox_opts {
+    const char *const *lowers; /* unpacked layer directories, the base first */
+    size_t nlowers;
+    const char *const *argv;   /* the command; argv[0] is looked up in the sandbox's PATH */
+    const char *const *env;    /* extra "NAME=value" on top of the fixed set, or NULL */
+    size_t nenv;
+    const char *cwd;           /* inside the sandbox; NULL = "/" */
+    int64_t timeout_ms;        /* 0 = EC_SANDBOX_DEFAULT_TIMEOUT_MS */
+    uint64_t memory;           /* bytes; 0 = no limit */
+    int mirror_port;           /* 0 = no mirror */
+    const char *workdir;       /* an empty directory for upper/, work/ and root/ */
+    int log_fd;                /* the command's stdout and stderr go here (and -1: nowhere) */
+} ec_sandbox_opts;
+
+#define EC_SANDBOX_DEFAULT_TIMEOUT_MS (3600 * 1000)
+#define EC_SANDBOX_TAIL 2048 /* bytes of the log's end kept for error messages */
+
+typedef struct ec_sandbox_result {
+    int status;        /* exit status when the command exited, else -1 */
+    int signal;        /* the signal that ended it, else 0 */
+    bool timed_out;    /* killed at the time limit */
+    bool oom;          /* killed by the memory limit (cgroup only) */
+    const char *limit; /* "cgroup v2 memory.max", "RLIMIT_AS" or "none" (static string) */
+    int64_t elapsed_us;
+    char tail[EC_SANDBOX_TAIL]; /* the last bytes of the log, NUL-terminated */
+} ec_sandbox_result;
+
+/**
+ * Runs @o->argv with its root an overlay of @o->lowers and the fresh directory
+ * @o->workdir/upper as the only writable place, in new mount, PID, IPC, UTS and network
+ * namespaces, with /proc, a minimal /dev, a tmpfs /tmp, a fixed environment (PATH, HOME,
+ * LANG, TMPDIR, DEBIAN_FRONTEND and @o->env), stdin from /dev/null, and the time and
+ * memory limits. Returns EC_OK when the sandbox ran, whatever the command did: @out says
+ * how it ended. Returns an error (EC_EUNSUPPORTED without the privileges) when the
+ * sandbox itself could not be set up; then nothing ran. Either way no mount is left.
+ */
+int ec_sandbox_exec(ec_sandbox_result *out, const ec_sandbox_opts *o, ec_err *err);
+
+/** True when @r is a command that exited with status 0. */
+bool ec_sandbox_ok(const ec_sandbox_result *r);
+
+/* --- noise: what never goes into a layer --- */
+
+/** Removes from @upper (an overlay upper directory) everything the noise table lists:
+ *  package managers' caches and logs, /tmp, __pycache__ and the like. */
+int ec_sandbox_prune_noise(const char *upper, ec_err *err);
+
+/** The noise table's patterns, one per call; NULL after the last. For --help and docs. */
+const char *ec_sandbox_noise_pattern(size_t i);
+
+/* --- builds (store) --- */
+
+typedef struct ec_sandbox_build_opts {
+    const ec_digest *base;     /* the base layer, or NULL for none */
+    const ec_digest *layers;   /* further lower layers, lowest first */
+    size_t nlayers;
+    const char *const *argv;
+    const char *const *env;
+    size_t nenv;
+    const char *cwd;
+    int64_t timeout_ms;
+    uint64_t memory;
+    int mirror_port;
+    bool echo;                 /* copy the command's output to stderr when it ends */
+    bool discard;              /* keep nothing: no layer, no log (benchmarks, debugging) */
+} ec_sandbox_build_opts;
+
+typedef struct ec_sandbox_build {
+    ec_layer_info layer;  /* what the command wrote, as a layer */
+    ec_digest log;        /* the build log's blob */
+    ec_sandbox_result run;
+} ec_sandbox_build;
+
+/**
+ * Runs a command in the sandbox over the base and layers (unpacked as needed) and turns
+ * what it wrote, minus noise, into a layer; stores its log as a blob and records
+ * layer digest -> log digest in the build_logs table. On failure (the command failed,
+ * was killed or timed out: EC_EBUILD) nothing is stored and the temporary tree is gone;
+ * the message names the command, how it ended and the last lines of its log.
+ * With @o->discard nothing is kept even on success, and @out->run alone is filled in.
+ */
+int ec_sandbox_build_layer(ec_sandbox_build *out, ec_cache *c, const ec_sandbox_build_opts *o,
+                           ec_err *err);
+
+/** The build log recorded for @layer. EC_ENOTFOUND when it has none. */
+int ec_sandbox_log_lookup(ec_digest *out, ec_cache *c, const ec_digest *layer, ec_err *err);
