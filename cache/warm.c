@@ -69,6 +69,29 @@ static int save_stack(ec_cache *c, const char *ws, const char *id, json_t *stack
     return r == EC_OK ? ec_txn_commit(ec_steal(&txn), err) : r;
 }
 
+/* The base layers the stack starts with (set at create); managers' layers follow. */
+static int base_of(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err)
+{
+    EC_AUTO(json_t) old = NULL;
+    int r = ec_env_stack(&old, c, ws, id, err);
+    if (r < 0)
+        return r;
+    *out = json_array();
+    EC_AUTO(ec_txn) txn = NULL;
+    if ((r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err)) < 0)
+        return r;
+    for (size_t i = 0; i < json_array_size(old); i++) {
+        ec_digest d;
+        ec_layer_info l;
+        json_t *s = json_array_get(old, i);
+        if (ec_digest_parse(&d, json_string_value(s), NULL) < 0 ||
+            ec_layer_lookup(&l, txn, &d, NULL) < 0 || !(l.flags & EC_LAYER_BASE))
+            break;
+        json_array_append(*out, s);
+    }
+    return EC_OK;
+}
+
 static int mgr_init(ec_warm_mgr *m, ec_cache *c, const char *mgr, json_t *specs,
                     const ec_warm_opts *o, ec_err *err)
 {
@@ -133,7 +156,9 @@ int ec_warm_env(json_t **out, ec_cache *c, const ec_warm_opts *o, ec_err *err)
     if (!json_is_null(json_object_get(env, "archived_at")))
         return ec_cache__env_archived(err, id, "it cannot be warmed");
     json_t *packages = json_object_get(json_object_get(env, "config"), "packages");
-    EC_AUTO(json_t) stack = json_array();
+    EC_AUTO(json_t) stack = NULL;
+    if ((r = base_of(&stack, c, ws, id, err)) < 0)
+        return r;
     EC_AUTO(json_t) managers = json_object();
     ec_http_stats before = {0}, after = {0};
     ec_http *http = NULL;

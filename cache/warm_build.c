@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* One manager's part of a warm-up: its lock (reused while the specs are unchanged), its
  * layer key, and the layer, built at most once per key across threads and processes. */
+#include "cache/layer_key.h"
 #include "cache/warm_int.h"
 
 #include <errno.h>
@@ -82,15 +83,23 @@ static int lock_resolve(ec_warm_mgr *m, json_t **lock_out, ec_err *err)
 
 /* --- layer keys --- */
 
-void ec_warm__layer_key(ec_digest *out, const ec_warm_mgr *m, const json_t *lowers)
+int ec_warm__layer_key(ec_digest *out, const ec_warm_mgr *m, const json_t *lowers,
+                       ec_err *err)
 {
-    char lock[EC_DIGEST_STR_LEN];
-    EC_AUTO(json_t) j = json_pack("{s:s, s:s, s:s, s:i}", "manager", m->f->name, "lock",
-                                  ec_digest_format(lock, &m->lock_digest), "platform",
-                                  PLATFORM, "builder", (int)m->f->builder_version);
-    if (m->f->runs_code) /* code saw the layers beneath: a different base, a different key */
-        json_object_set(j, "lowers", (json_t *)lowers);
-    ec_lock_digest(j, out);
+    size_t n = json_array_size(lowers);
+    ec_digest *ds = ec_xcalloc(n ? n : 1, sizeof *ds);
+    char builder[32];
+    snprintf(builder, sizeof builder, "%u", m->f->builder_version);
+    int r = EC_OK;
+    for (size_t i = 0; i < n && r == EC_OK; i++)
+        r = ec_digest_parse(&ds[i], json_string_value(json_array_get(lowers, i)), err);
+    ec_layer_key_in in = {.manager = m->f->name, .lock = &m->lock_digest,
+                          .platform = PLATFORM, .builder = builder,
+                          .runs_code = m->f->runs_code, .lowers = ds, .nlowers = n};
+    if (r == EC_OK)
+        r = ec_layer_key(out, &in, err);
+    free(ds);
+    return r;
 }
 
 static bool layer_for_key(ec_store *st, const ec_digest *key, ec_layer_info *out)
@@ -214,7 +223,8 @@ int ec_warm__manager(ec_warm_mgr *m, const json_t *lowers, bool refresh, ec_err 
     m->lock = json_incref(lock);
 
     ec_digest key;
-    ec_warm__layer_key(&key, m, lowers);
+    if ((r = ec_warm__layer_key(&key, m, lowers, err)) < 0)
+        return r;
     if (layer_for_key(m->ctx.store, &key, &m->layer)) {
         m->reused = true;
         return EC_OK;

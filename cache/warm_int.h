@@ -21,7 +21,8 @@ typedef struct ec_warm_mgr {
 
 /** The layer key of @m's lock (see DESIGN.md): @lowers (digest strings of the layers
  *  beneath) count only for fetchers that run code. */
-void ec_warm__layer_key(ec_digest *out, const ec_warm_mgr *m, const json_t *lowers);
+int ec_warm__layer_key(ec_digest *out, const ec_warm_mgr *m, const json_t *lowers,
+                       ec_err *err);
 
 /** Lock (reused unless @refresh), then the layer (reused or built once). */
 int ec_warm__manager(ec_warm_mgr *m, const json_t *lowers, bool refresh, ec_err *err);
