@@ -41,3 +41,7 @@ bool ec_cache__env_in_use(ec_txn *txn, const char *id);
 /** The upstream base URL of @manager (no trailing slash): $ENVCACHE_<MGR>_REGISTRY, else
  *  the host's own configuration of the manager. EC_ENOTFOUND when there is none. */
 int ec_cache__upstream(char **out, ec_cache *c, const char *manager, ec_err *err);
+
+/** The manager's own settings for its fetcher (fetch ctx "config"); new reference. npm:
+ *  {"node_version": the host node's, or $ENVCACHE_NODE_VERSION}. */
+json_t *ec_cache__fetch_config(ec_cache *c, const char *manager);

@@ -92,3 +92,31 @@ int ec_cache__upstream(char **out, ec_cache *c, const char *manager, ec_err *err
     *out = strip_slash(url);
     return EC_OK;
 }
+
+/* The node that will run the packages is the host's (or the base's) node; npm checks
+ * engines against the node running it, so the resolution does the same. */
+static char *node_version(void)
+{
+    FILE *f = popen("node --version 2>/dev/null", "r");
+    if (!f)
+        return NULL;
+    char line[64] = "";
+    char *ok = fgets(line, sizeof line, f);
+    pclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    return ok && line[0] == 'v' ? ec_xstrdup(line + 1) : NULL;
+}
+
+json_t *ec_cache__fetch_config(ec_cache *c, const char *manager)
+{
+    (void)c;
+    json_t *j = json_object();
+    if (strcmp(manager, "npm") == 0) {
+        const char *env = getenv("ENVCACHE_NODE_VERSION");
+        char *v = env && *env ? ec_xstrdup(env) : node_version();
+        if (v)
+            json_object_set_new(j, "node_version", json_string(v));
+        free(v);
+    }
+    return j;
+}

@@ -14,6 +14,7 @@ static void mgr_fini(ec_warm_mgr *m)
 {
     json_decref(m->lock);
     json_decref(m->notes);
+    json_decref((json_t *)m->ctx.config);
     free((char *)m->ctx.upstream);
 }
 
@@ -106,6 +107,7 @@ static int mgr_init(ec_warm_mgr *m, ec_cache *c, const char *mgr, json_t *specs,
     if (r == EC_OK)
         r = ec_cache__http(&m->ctx.http, c, err);
     m->ctx.upstream = up;
+    m->ctx.config = ec_cache__fetch_config(c, mgr);
     m->ctx.store = c->st;
     m->ctx.platform = "linux/amd64";
     m->ctx.progress = o->progress;

@@ -29,8 +29,9 @@ static char *digest_str(const ec_digest *d)
 /* What a lock was resolved from; equal specs against the same upstream share a lock. */
 static char *specs_key(const ec_warm_mgr *m)
 {
-    EC_AUTO(json_t) j = json_pack("{s:s, s:s, s:O, s:s}", "manager", m->f->name, "upstream",
-                                  m->ctx.upstream, "specs", m->specs, "platform", PLATFORM);
+    EC_AUTO(json_t) j = json_pack("{s:s, s:s, s:O, s:s, s:O?}", "manager", m->f->name,
+                                  "upstream", m->ctx.upstream, "specs", m->specs, "platform",
+                                  PLATFORM, "config", (json_t *)m->ctx.config);
     ec_digest d;
     ec_lock_digest(j, &d);
     char hex[EC_DIGEST_HEX_LEN];

@@ -7,15 +7,17 @@
 #include <unistd.h>
 
 /* Each manager's table lives in fetchers/<mgr>/; a manager not built yet is absent. */
-static const ec_fetcher *const fetchers[] = {
-    NULL,
+static const ec_fetcher *(*const fetchers[])(void) = {
+    ec_npm_fetcher,
 };
 
 const ec_fetcher *ec_fetcher_find(const char *manager)
 {
-    for (size_t i = 0; i < sizeof fetchers / sizeof fetchers[0]; i++)
-        if (fetchers[i] && strcmp(fetchers[i]->name, manager) == 0)
-            return fetchers[i];
+    for (size_t i = 0; i < sizeof fetchers / sizeof fetchers[0]; i++) {
+        const ec_fetcher *f = fetchers[i]();
+        if (strcmp(f->name, manager) == 0)
+            return f;
+    }
     return NULL;
 }
 

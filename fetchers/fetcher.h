@@ -127,6 +127,9 @@ typedef struct ec_fetcher {
                  ec_err *err);
 } ec_fetcher;
 
+/* Each manager's table (fetchers/<mgr>/<mgr>_fetcher.c). */
+const ec_fetcher *ec_npm_fetcher(void);
+
 /** The fetcher for @manager, or NULL when it is not built yet. */
 const ec_fetcher *ec_fetcher_find(const char *manager);
 

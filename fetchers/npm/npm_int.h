@@ -60,3 +60,6 @@ int ec_npm_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
                    ec_install_result *out, ec_err *err);
 int ec_npm_serve(ec_fetch_ctx *ctx, const ec_mirror_req *req, ec_mirror_resp *resp,
                  ec_err *err);
+
+/** The npm spec parser (npm_spec.c): the `parse` op. */
+int ec_npm_spec_parse(ec_spec *out, const char *text, ec_err *err);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Syntax of an npm list entry: [@scope/]name[@range-or-tag] with node-semver ranges. */
+#include "fetchers/npm/npm_int.h"
 #include "fetchers/spec.h"
 
 #include <ctype.h>
@@ -202,7 +203,7 @@ static bool npm_is_unsupported(const char *text, size_t name_len)
     return false;
 }
 
-static int npm_spec_parse(ec_spec *out, const char *text, ec_err *err)
+int ec_npm_spec_parse(ec_spec *out, const char *text, ec_err *err)
 {
     int r = ec_spec_check_text(text, NPM_WHAT, err);
     if (r < 0)
@@ -234,5 +235,5 @@ static int npm_spec_parse(ec_spec *out, const char *text, ec_err *err)
 int ec_npm_spec_check(const char *text, ec_err *err)
 {
     ec_spec spec;
-    return npm_spec_parse(&spec, text, err);
+    return ec_npm_spec_parse(&spec, text, err);
 }
