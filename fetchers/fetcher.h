@@ -111,7 +111,7 @@ typedef struct ec_fetcher {
     bool runs_code;             /* install may produce build steps: layer key includes the
                                    layers beneath */
 
-    int (*parse)(const char *text, ec_spec *out, ec_err *err);
+    int (*parse)(ec_spec *out, const char *text, ec_err *err);
     /** @specs as written → a new canonical lock in *@lock_out. Errors name the spec. */
     int (*resolve)(ec_fetch_ctx *ctx, const char *const *specs, size_t nspecs,
                    json_t **lock_out, ec_err *err);
