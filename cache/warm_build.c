@@ -188,11 +188,15 @@ static int build_layer(ec_warm_mgr *m, json_t *lock, ec_layer_info *out, ec_err 
 
 /* One builder per key, across processes: the others wait on the lock, then find the
  * layer recorded. */
-static int key_lock(int *fd_out, ec_store *st, const ec_digest *key, ec_err *err)
+static char *key_lock_path(ec_store *st, const ec_digest *key)
 {
     char hex[EC_DIGEST_HEX_LEN];
-    EC_AUTOFREE char *path = ec_xasprintf("%s/tmp/build-%s.lock", ec_store_home(st),
-                                          ec_digest_hex(hex, key));
+    return ec_xasprintf("%s/tmp/build-%s.lock", ec_store_home(st), ec_digest_hex(hex, key));
+}
+
+static int key_lock(int *fd_out, ec_store *st, const ec_digest *key, ec_err *err)
+{
+    EC_AUTOFREE char *path = key_lock_path(st, key);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return ec_fail_sys(err, errno, "cannot open %s", path);
@@ -203,6 +207,17 @@ static int key_lock(int *fd_out, ec_store *st, const ec_digest *key, ec_err *err
         }
     *fd_out = fd;
     return EC_OK;
+}
+
+static int build_and_record(ec_warm_mgr *m, json_t *lock, const ec_digest *key, ec_err *err)
+{
+    int64_t t0 = ec_mono_us();
+    int r = build_layer(m, lock, &m->layer, err);
+    if (r < 0)
+        return r;
+    m->layer.created = m->layer.last_used = ec_now();
+    m->build_us = ec_mono_us() - t0;
+    return record_layer(m->ctx.store, key, &m->layer, err);
 }
 
 int ec_warm__manager(ec_warm_mgr *m, const json_t *lowers, bool refresh, ec_err *err)
@@ -233,14 +248,13 @@ int ec_warm__manager(ec_warm_mgr *m, const json_t *lowers, bool refresh, ec_err 
     EC_AUTOFD int lfd = -1;
     if ((r = key_lock(&lfd, m->ctx.store, &key, err)) < 0)
         return r;
-    if (layer_for_key(m->ctx.store, &key, &m->layer)) { /* built while we waited */
+    if (layer_for_key(m->ctx.store, &key, &m->layer)) /* built while we waited */
         m->reused = true;
-        return EC_OK;
-    }
-    int64_t t0 = ec_mono_us();
-    if ((r = build_layer(m, lock, &m->layer, err)) < 0)
-        return r;
-    m->layer.created = m->layer.last_used = ec_now();
-    m->build_us = ec_mono_us() - t0;
-    return record_layer(m->ctx.store, &key, &m->layer, err);
+    else
+        r = build_and_record(m, lock, &key, err);
+    /* Unlinked while held: a waiter on the old file re-checks the key before building, so
+     * at worst a failed build is retried, never a finished one repeated. */
+    EC_AUTOFREE char *path = key_lock_path(m->ctx.store, &key);
+    unlink(path);
+    return r;
 }
