@@ -9,12 +9,21 @@
 
 #include "fetchers/npm/tree.h"
 #include "store/util/auto.h"
+#include "store/util/fs.h"
 #include "store/util/mem.h"
 
-/* Packuments parsed during one resolve, by name (open addressing, grown at half full). */
+/* What one resolve knows of a package: its parsed packument (once here) and every range
+ * some likely-picked version asked of it. Open addressing, grown at half full. */
+typedef struct pk_entry {
+    char *name;
+    ec_npm_packument *doc;
+    char **ranges;
+    size_t nranges;
+    bool requested;
+} pk_entry;
+
 typedef struct pk_map {
-    char **names;
-    ec_npm_packument **docs;
+    pk_entry *e;
     size_t cap, n;
 } pk_map;
 
@@ -29,65 +38,109 @@ static size_t pk_hash(const char *s)
 static size_t pk_slot(const pk_map *m, const char *name)
 {
     size_t i = pk_hash(name) & (m->cap - 1);
-    while (m->names[i] && strcmp(m->names[i], name) != 0)
+    while (m->e[i].name && strcmp(m->e[i].name, name) != 0)
         i = (i + 1) & (m->cap - 1);
     return i;
 }
 
-static ec_npm_packument *pk_find(const pk_map *m, const char *name)
+static pk_entry *pk_find(const pk_map *m, const char *name)
 {
-    return m->cap ? m->docs[pk_slot(m, name)] : NULL;
+    if (!m->cap)
+        return NULL;
+    pk_entry *e = &m->e[pk_slot(m, name)];
+    return e->name ? e : NULL;
 }
 
-static void pk_put(pk_map *m, const char *name, ec_npm_packument *doc);
-
-static void pk_grow(pk_map *m)
+static pk_entry *pk_get(pk_map *m, const char *name)
 {
-    pk_map old = *m;
-    m->cap = old.cap ? old.cap * 2 : 256;
-    m->n = 0;
-    m->names = ec_xcalloc(m->cap, sizeof *m->names);
-    m->docs = ec_xcalloc(m->cap, sizeof *m->docs);
-    for (size_t i = 0; i < old.cap; i++)
-        if (old.names[i]) {
-            pk_put(m, old.names[i], old.docs[i]);
-            free(old.names[i]);
-        }
-    free(old.names);
-    free(old.docs);
-}
-
-static void pk_put(pk_map *m, const char *name, ec_npm_packument *doc)
-{
-    if (2 * (m->n + 1) > m->cap)
-        pk_grow(m);
-    size_t i = pk_slot(m, name);
-    if (m->names[i]) {
-        ec_npm_packument_free(m->docs[i]);
-    } else {
-        m->names[i] = ec_xstrdup(name);
+    if (2 * (m->n + 1) > m->cap) {
+        pk_map old = *m;
+        m->cap = old.cap ? old.cap * 2 : 512;
+        m->e = ec_xcalloc(m->cap, sizeof *m->e);
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.e[i].name)
+                m->e[pk_slot(m, old.e[i].name)] = old.e[i];
+        free(old.e);
+    }
+    pk_entry *e = &m->e[pk_slot(m, name)];
+    if (!e->name) {
+        e->name = ec_xstrdup(name);
         m->n++;
     }
-    m->docs[i] = doc;
+    return e;
 }
 
 static void pk_free(pk_map *m)
 {
     for (size_t i = 0; i < m->cap; i++) {
-        free(m->names[i]);
-        ec_npm_packument_free(m->docs[i]);
+        free(m->e[i].name);
+        ec_npm_packument_free(m->e[i].doc);
+        for (size_t k = 0; k < m->e[i].nranges; k++)
+            free(m->e[i].ranges[k]);
+        free(m->e[i].ranges);
     }
-    free(m->names);
-    free(m->docs);
+    free(m->e);
 }
 
-/* --- the registry the tree builder sees --- */
+/* --- the registry the tree builder sees ---
+ *
+ * Walking the tree a level at a time costs one round trip per level, and peer sets add
+ * more: 50 rounds for a 350-package tree. So while documents arrive, each one's likely
+ * versions (the pick for every range asked of it so far) name their dependencies, which
+ * are requested at once: the whole closure is in flight together, as pnpm does it. The
+ * builder then finds nearly everything parsed; what it still misses it asks for. */
 
 typedef struct reg_state {
     ec_fetch_ctx *ctx;
-    pk_map docs;
+    pk_map map;
+    ec_npm_pick_opts pick;
+    ec_npm_meta_run *run; /* the speculative run while it lasts */
     uint64_t fetched;
 } reg_state;
+
+static void note_edge(reg_state *s, const char *name, const char *range);
+
+/* "npm:real@range" aliases point at another package. */
+static void note_spec(reg_state *s, const char *name, const char *spec)
+{
+    if (strncmp(spec, "npm:", 4) != 0) {
+        note_edge(s, name, spec);
+        return;
+    }
+    const char *real = spec + 4;
+    const char *at = strchr(real + (real[0] == '@'), '@');
+    EC_AUTOFREE char *n = at ? ec_xasprintf("%.*s", (int)(at - real), real) : ec_xstrdup(real);
+    note_edge(s, n, at ? at + 1 : "");
+}
+
+static void expand(reg_state *s, pk_entry *e, const char *range)
+{
+    const ec_npm_manifest *m = NULL;
+    if (ec_npm_pick(&m, e->doc, range, &s->pick, NULL) < 0)
+        return; /* the builder reports it, with the dependent named */
+    const ec_npm_kvs *lists[] = {&m->deps, &m->optional, &m->peer};
+    for (size_t l = 0; l < EC_ARRAY_LEN(lists); l++)
+        for (size_t i = 0; i < lists[l]->n; i++)
+            note_spec(s, lists[l]->v[i].key, lists[l]->v[i].value);
+}
+
+static void note_edge(reg_state *s, const char *name, const char *range)
+{
+    if (!s->run || strchr(range, ':') || strchr(range, '/')) /* git, file, url: not ours */
+        return;
+    pk_entry *e = pk_get(&s->map, name);
+    for (size_t i = 0; i < e->nranges; i++)
+        if (strcmp(e->ranges[i], range) == 0)
+            return;
+    e->ranges = ec_xrealloc(e->ranges, (e->nranges + 1) * sizeof *e->ranges);
+    e->ranges[e->nranges++] = ec_xstrdup(range);
+    if (e->doc)
+        expand(s, e, range);
+    else if (!e->requested) {
+        e->requested = true;
+        ec_npm_meta_run_add(s->run, name);
+    }
+}
 
 static int on_doc(const char *name, const char *body, size_t len, void *ud, ec_err *err)
 {
@@ -96,13 +149,36 @@ static int on_doc(const char *name, const char *body, size_t len, void *ud, ec_e
     int r = ec_npm_packument_parse(&p, name, body, len, err);
     if (r < 0)
         return r;
-    pk_put(&s->docs, name, p);
+    pk_entry *e = pk_get(&s->map, name);
+    ec_npm_packument_free(e->doc);
+    e->doc = p;
+    e->requested = true;
     if (s->ctx->progress) {
         ec_progress_event ev = {.manager = "npm", .phase = EC_PHASE_RESOLVING,
                                 .done = ++s->fetched, .total = 0, .item = name};
         s->ctx->progress(&ev, s->ctx->progress_ud);
     }
+    /* ranges may grow while we walk them: index, never a saved pointer */
+    for (size_t i = 0; s->run && i < pk_get(&s->map, name)->nranges; i++) {
+        EC_AUTOFREE char *range = ec_xstrdup(pk_get(&s->map, name)->ranges[i]);
+        expand(s, pk_get(&s->map, name), range);
+    }
     return EC_OK;
+}
+
+/* Everything the specs are likely to need, fetched together. */
+static int speculate(reg_state *s, const char *const *specs, size_t n, ec_err *err)
+{
+    ec_npm_meta_run_new(&s->run, s->ctx, EC_NPM_ABBREV, EC_NPM_META_TTL, on_doc, s);
+    ec_npm_meta_run_tolerate(s->run);
+    for (size_t i = 0; i < n; i++) {
+        ec_spec sp;
+        if (ec_npm_spec_parse(&sp, specs[i], NULL) == EC_OK)
+            note_edge(s, sp.name, sp.constraint);
+    }
+    int r = ec_npm_meta_run_go(s->run, err);
+    ec_npm_meta_run_free(ec_steal(&s->run));
+    return r == EC_EINTEGRITY || r == EC_ENOMEM ? r : EC_OK; /* the builder asks again */
 }
 
 static int reg_prefetch(void *ud, const char *const *names, size_t n, ec_err *err)
@@ -111,7 +187,8 @@ static int reg_prefetch(void *ud, const char *const *names, size_t n, ec_err *er
     const char **want = ec_xcalloc(n ? n : 1, sizeof *want);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        bool dup = pk_find(&s->docs, names[i]) != NULL;
+        pk_entry *e = pk_find(&s->map, names[i]);
+        bool dup = e && e->doc;
         for (size_t j = 0; j < k && !dup; j++)
             dup = strcmp(want[j], names[i]) == 0;
         if (!dup)
@@ -127,12 +204,14 @@ static int reg_prefetch(void *ud, const char *const *names, size_t n, ec_err *er
 static int reg_get(void *ud, const char *name, const ec_npm_packument **out, ec_err *err)
 {
     reg_state *s = ud;
-    if (!pk_find(&s->docs, name)) {
+    pk_entry *e = pk_find(&s->map, name);
+    if (!e || !e->doc) {
         int r = reg_prefetch(ud, &name, 1, err);
         if (r < 0)
             return r;
+        e = pk_find(&s->map, name);
     }
-    *out = pk_find(&s->docs, name);
+    *out = e ? e->doc : NULL;
     return *out ? EC_OK : ec_fail(err, EC_ENOTFOUND, "npm package %s was not found", name);
 }
 
@@ -141,12 +220,14 @@ static int reg_get(void *ud, const char *name, const ec_npm_packument **out, ec_
 static int npm_resolve(ec_fetch_ctx *ctx, const char *const *specs, size_t nspecs,
                        json_t **lock_out, ec_err *err)
 {
-    reg_state s = {.ctx = ctx};
+    reg_state s = {.ctx = ctx, .pick = {.plat = EC_NPM_PLATFORM_DEFAULT}};
+    s.pick.plat.node_version = json_string_value(json_object_get(ctx->config,
+                                                                 "node_version"));
     ec_npm_registry reg = {.get = reg_get, .prefetch = reg_prefetch, .ud = &s};
-    ec_npm_pick_opts po = {.plat = EC_NPM_PLATFORM_DEFAULT};
-    po.plat.node_version = json_string_value(json_object_get(ctx->config, "node_version"));
     EC_AUTO(ec_npm_tree) tree = NULL;
-    int r = ec_npm_tree_build(&tree, &reg, specs, nspecs, &po, err);
+    int r = speculate(&s, specs, nspecs, err);
+    if (r == EC_OK)
+        r = ec_npm_tree_build(&tree, &reg, specs, nspecs, &s.pick, err);
     if (r == EC_OK) {
         json_t *list = json_array();
         for (size_t i = 0; i < nspecs; i++)
@@ -156,7 +237,7 @@ static int npm_resolve(ec_fetch_ctx *ctx, const char *const *specs, size_t nspec
         if (json_array_size(tree->notes))
             json_object_set(*lock_out, "notes", tree->notes);
     }
-    pk_free(&s.docs);
+    pk_free(&s.map);
     return r;
 }
 

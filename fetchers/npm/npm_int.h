@@ -32,6 +32,21 @@ int ec_npm_meta_fetch(ec_fetch_ctx *ctx, ec_npm_doc kind, const char *const *nam
                       int64_t ttl, ec_npm_meta_fn fn, void *ud, unsigned *upstream_out,
                       ec_err *err);
 
+/** A fetch run whose callback may add more names while it runs (the resolver's
+ *  speculative closure). Cached documents are delivered on the caller's thread too. */
+typedef struct ec_npm_meta_run ec_npm_meta_run;
+int ec_npm_meta_run_new(ec_npm_meta_run **out, ec_fetch_ctx *ctx, ec_npm_doc kind,
+                        int64_t ttl, ec_npm_meta_fn fn, void *ud);
+/** From now on a document that cannot be had is skipped instead of failing the run
+ *  (speculative fetches: whoever really needs it asks again and reports). */
+void ec_npm_meta_run_tolerate(ec_npm_meta_run *run);
+/** Queues @name (copied); errors are kept for ec_npm_meta_run_go. */
+void ec_npm_meta_run_add(ec_npm_meta_run *run, const char *name);
+/** Runs until every queued name, including those added by callbacks, was delivered. */
+int ec_npm_meta_run_go(ec_npm_meta_run *run, ec_err *err);
+/** Frees @run; returns how many requests went upstream. */
+unsigned ec_npm_meta_run_free(ec_npm_meta_run *run);
+
 /** "<upstream>/<escaped name>" (scoped names as @scope%2fname); caller frees. */
 char *ec_npm_meta_url(const char *upstream, const char *name);
 

@@ -115,28 +115,48 @@ static int store_body(ec_store *st, const ec_buf *body, ec_digest *out, ec_err *
     return rc;
 }
 
-/* --- one fetch round --- */
+/* --- a fetch run: names may be added while it runs --- */
 
 typedef struct meta_job {
-    struct meta_run *run;
-    const char *name;
+    struct ec_npm_meta_run *run;
+    struct meta_job *next;       /* all jobs of the run */
+    struct meta_job *ready_next; /* the queue of cached documents */
+    char *name;
     char *url;
     meta_rec rec;
     bool have_rec;
+    bool cached; /* deliver from the store; no request */
     ec_http_req req;
 } meta_job;
 
-typedef struct meta_run {
+struct ec_npm_meta_run {
     ec_fetch_ctx *ctx;
     ec_npm_doc kind;
+    int64_t ttl;
     ec_npm_meta_fn fn;
     void *ud;
+    ec_http_batch *batch;
+    meta_job *jobs;         /* every job, for cleanup */
+    meta_job *ready, **ready_tail; /* cached documents waiting to be delivered */
+    bool draining;
+    bool tolerant;          /* a failed document is skipped, not fatal */
     int rc;
     ec_err err;
     unsigned upstream;
-} meta_run;
+};
 
-static int deliver_cached(meta_run *run, const char *name, const ec_digest *d, ec_err *err)
+static void run_fail(ec_npm_meta_run *run, int rc, const ec_err *e)
+{
+    if (run->tolerant)
+        return;
+    if (run->rc == EC_OK) {
+        run->rc = rc;
+        run->err = *e;
+    }
+}
+
+static int deliver_cached(ec_npm_meta_run *run, const char *name, const ec_digest *d,
+                          ec_err *err)
 {
     ec_buf b = EC_BUF_INIT;
     b.max = (size_t)1 << 30;
@@ -147,9 +167,28 @@ static int deliver_cached(meta_run *run, const char *name, const ec_digest *d, e
     return rc;
 }
 
+/* Delivers queued cached documents; their callbacks may queue more. Not reentrant. */
+static void run_drain(ec_npm_meta_run *run)
+{
+    if (run->draining)
+        return;
+    run->draining = true;
+    while (run->ready && run->rc == EC_OK) {
+        meta_job *j = run->ready;
+        run->ready = j->ready_next;
+        if (!run->ready)
+            run->ready_tail = &run->ready;
+        ec_err e = {0};
+        int rc = deliver_cached(run, j->name, &j->rec.blob, &e);
+        if (rc < 0)
+            run_fail(run, rc, &e);
+    }
+    run->draining = false;
+}
+
 static int job_finish(meta_job *j, ec_err *err)
 {
-    meta_run *run = j->run;
+    ec_npm_meta_run *run = j->run;
     ec_http_req *q = &j->req;
     if (q->rc < 0) {
         *err = q->err;
@@ -160,11 +199,8 @@ static int job_finish(meta_job *j, ec_err *err)
         int rc = rec_put(run->ctx->store, run->kind, j->name, &j->rec, err);
         return rc < 0 ? rc : deliver_cached(run, j->name, &j->rec.blob, err);
     }
-    if (q->status == 404)
-        return ec_fail(err, EC_ENOTFOUND, "npm package %s does not exist in the registry (%s)",
-                       j->name, j->url);
     if (q->status != 200)
-        return ec_fail(err, EC_EFORMAT, "npm package %s: %s answered HTTP %ld", j->name,
+        return ec_fail(err, EC_ENETWORK, "npm package %s: %s answered HTTP %ld", j->name,
                        j->url, q->status);
     meta_rec r = {.fetched = ec_now()};
     snprintf(r.etag, sizeof r.etag, "%s", q->etag);
@@ -179,21 +215,32 @@ static int job_finish(meta_job *j, ec_err *err)
 static void job_done(ec_http_req *req, void *ud)
 {
     meta_job *j = ud;
-    meta_run *run = j->run;
+    ec_npm_meta_run *run = j->run;
     if (run->rc == EC_OK) {
         ec_err e = {0};
         int rc = job_finish(j, &e);
-        if (rc < 0) {
-            run->rc = rc;
-            run->err = e;
-        }
+        if (rc == EC_ENOTFOUND)
+            ec_err_prefix(&e, "npm package %s does not exist in the registry", j->name);
+        if (rc < 0)
+            run_fail(run, rc, &e);
     }
-    ec_http_req_reset(req); /* bodies can be megabytes: let go as soon as parsed */
+    ec_buf_fini(&req->body); /* bodies can be megabytes: let go as soon as parsed */
+    run_drain(run);
 }
 
-static void job_start(meta_job *j, ec_http_batch *b)
+int ec_npm_meta_run_new(ec_npm_meta_run **out, ec_fetch_ctx *ctx, ec_npm_doc kind,
+                        int64_t ttl, ec_npm_meta_fn fn, void *ud)
 {
-    meta_run *run = j->run;
+    ec_npm_meta_run *run = ec_xcalloc(1, sizeof *run);
+    *run = (ec_npm_meta_run){.ctx = ctx, .kind = kind, .ttl = ttl, .fn = fn, .ud = ud};
+    run->ready_tail = &run->ready;
+    *out = run;
+    return EC_OK;
+}
+
+static void job_request(meta_job *j)
+{
+    ec_npm_meta_run *run = j->run;
     j->url = ec_npm_meta_url(run->ctx->upstream, j->name);
     j->req = (ec_http_req){
         .url = j->url,
@@ -205,53 +252,93 @@ static void job_start(meta_job *j, ec_http_batch *b)
         .ud = j,
     };
     run->upstream++;
-    ec_http_batch_add(b, &j->req);
+    ec_http_batch_add(run->batch, &j->req);
+}
+
+void ec_npm_meta_run_tolerate(ec_npm_meta_run *run)
+{
+    run->tolerant = true;
+}
+
+void ec_npm_meta_run_add(ec_npm_meta_run *run, const char *name)
+{
+    if (run->rc < 0)
+        return;
+    meta_job *j = ec_xcalloc(1, sizeof *j);
+    j->run = run;
+    j->name = ec_xstrdup(name);
+    j->next = run->jobs;
+    run->jobs = j;
+    j->have_rec = rec_get(run->ctx->store, run->kind, name, &j->rec);
+    if (j->have_rec && (run->ctx->offline || ec_now() - j->rec.fetched <= run->ttl)) {
+        j->cached = true;
+        *run->ready_tail = j;
+        run->ready_tail = &j->ready_next;
+        return;
+    }
+    ec_err e = {0};
+    if (run->ctx->offline) {
+        ec_fail(&e, EC_ENOTFOUND, "npm package %s is not cached and the warm-up is offline",
+                name);
+        run_fail(run, EC_ENOTFOUND, &e);
+        return;
+    }
+    if (!run->batch) {
+        int rc = ec_http_batch_new(&run->batch, run->ctx->http, &e);
+        if (rc < 0) {
+            run_fail(run, rc, &e);
+            return;
+        }
+    }
+    job_request(j);
+}
+
+int ec_npm_meta_run_go(ec_npm_meta_run *run, ec_err *err)
+{
+    run_drain(run);
+    /* Deliveries may add requests to a batch made only now; run until nothing is left. */
+    while (run->rc == EC_OK && run->batch) {
+        ec_http_batch *b = run->batch;
+        int rc = ec_http_batch_run(b, err);
+        run_drain(run);
+        if (rc < 0)
+            return rc;
+        if (run->batch == b)
+            break;
+    }
+    if (run->rc < 0 && err)
+        *err = run->err;
+    return run->rc;
+}
+
+unsigned ec_npm_meta_run_free(ec_npm_meta_run *run)
+{
+    if (!run)
+        return 0;
+    unsigned up = run->upstream;
+    ec_http_batch_free(run->batch); /* before the requests it may still hold */
+    for (meta_job *j = run->jobs, *next; j; j = next) {
+        next = j->next;
+        ec_http_req_reset(&j->req);
+        free(j->url);
+        free(j->name);
+        free(j);
+    }
+    free(run);
+    return up;
 }
 
 int ec_npm_meta_fetch(ec_fetch_ctx *ctx, ec_npm_doc kind, const char *const *names, size_t n,
                       int64_t ttl, ec_npm_meta_fn fn, void *ud, unsigned *upstream_out,
                       ec_err *err)
 {
-    meta_run run = {.ctx = ctx, .kind = kind, .fn = fn, .ud = ud};
-    meta_job *jobs = ec_xcalloc(n ? n : 1, sizeof *jobs);
-    EC_AUTO(ec_http_batch) b = NULL;
-    size_t queued = 0;
-    int rc = EC_OK;
-    int64_t now = ec_now();
-
-    for (size_t i = 0; i < n && rc == EC_OK; i++) {
-        meta_job *j = &jobs[i];
-        j->run = &run;
-        j->name = names[i];
-        j->have_rec = rec_get(ctx->store, kind, names[i], &j->rec);
-        if (j->have_rec && (ctx->offline || now - j->rec.fetched <= ttl)) {
-            rc = deliver_cached(&run, names[i], &j->rec.blob, err);
-            continue;
-        }
-        if (ctx->offline) {
-            rc = ec_fail(err, EC_ENOTFOUND, "npm package %s is not cached and the warm-up is "
-                         "offline", names[i]);
-            break;
-        }
-        if (!b && (rc = ec_http_batch_new(&b, ctx->http, err)) < 0)
-            break;
-        job_start(j, b);
-        queued++;
-    }
-    if (rc == EC_OK && queued)
-        rc = ec_http_batch_run(b, err);
-    if (rc == EC_OK && run.rc < 0) {
-        rc = run.rc;
-        if (err)
-            *err = run.err;
-    }
-    ec_http_batch_free(ec_steal(&b)); /* before the requests it may still hold */
-    for (size_t i = 0; i < n; i++) {
-        ec_http_req_reset(&jobs[i].req);
-        free(jobs[i].url);
-    }
-    free(jobs);
+    ec_npm_meta_run *run = NULL;
+    ec_npm_meta_run_new(&run, ctx, kind, ttl, fn, ud);
+    for (size_t i = 0; i < n; i++)
+        ec_npm_meta_run_add(run, names[i]);
+    int rc = ec_npm_meta_run_go(run, err);
+    unsigned up = ec_npm_meta_run_free(run);
     if (upstream_out)
-        *upstream_out += run.upstream;
+        *upstream_out += up;
     return rc;
 }
