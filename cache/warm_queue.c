@@ -293,29 +293,33 @@ int ec_warm_queue_start(ec_warm_queue **out, ec_cache *c, const ec_warm_queue_op
     return EC_OK;
 }
 
-void ec_warm_queue_stop(ec_warm_queue *q)
+void ec_warm_queue_shutdown(ec_warm_queue *q)
 {
-    if (!q)
-        return;
     pthread_mutex_lock(&q->mu);
+    bool first = !q->stopping;
     q->stopping = true;
     q->cancel = 1;
     pthread_cond_broadcast(&q->work);
     pthread_cond_broadcast(&q->done);
     pthread_mutex_unlock(&q->mu);
-    for (unsigned i = 0; i < q->nthreads; i++)
+    for (unsigned i = 0; first && i < q->nthreads; i++)
         pthread_join(q->threads[i], NULL);
+}
+
+void ec_warm_queue_stop(ec_warm_queue *q)
+{
+    if (!q)
+        return;
+    ec_warm_queue_shutdown(q);
     pthread_mutex_lock(&q->mu);
-    for (struct job *j = q->jobs; j; j = j->next)
-        j->refs++, j->finished = true; /* queued jobs stay "queued" in WARM: resumed later */
-    while (q->jobs) {
-        struct job *j = q->jobs;
-        q->jobs = j->next;
-        release_job(j);
-    }
     /* Waiters were woken by stopping; the mutex must outlive their last unlock. */
     while (q->waiters)
         pthread_cond_wait(&q->done, &q->mu);
+    while (q->jobs) { /* queued jobs stay "queued" in WARM: the next start resumes them */
+        struct job *j = q->jobs;
+        q->jobs = j->next;
+        free_job(j);
+    }
     pthread_mutex_unlock(&q->mu);
     free(q->threads);
     pthread_cond_destroy(&q->work);

@@ -49,8 +49,11 @@ typedef struct ec_warm_req {
  *  @c is borrowed and must outlive the queue. */
 int ec_warm_queue_start(ec_warm_queue **out, ec_cache *c, const ec_warm_queue_opts *opts,
                         ec_err *err);
-/** Cancels running warm-ups (they stay queued in WARM), joins the workers, frees @q.
- *  Waiters are woken with EC_EBUSY. NULL is fine. */
+/** Stops taking jobs, cancels running warm-ups (they stay queued in WARM) and joins the
+ *  workers; waiters are woken with EC_EBUSY. The queue still answers status calls, and
+ *  submit and wait fail with EC_EBUSY. Idempotent. */
+void ec_warm_queue_shutdown(ec_warm_queue *q);
+/** Shuts down (if not yet) and frees @q once no thread waits on it. NULL is fine. */
 void ec_warm_queue_stop(ec_warm_queue *q);
 
 /** Queues a warm-up, or joins the environment's queued or running job. *@job_out (may be
