@@ -66,10 +66,10 @@ static void access_log(const ec_req *rq, double secs)
     else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, addr,
                   sizeof addr);
-    json_t *line = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:i, s:I, s:f, s:s?, s:s}", "ts", ts,
+    json_t *line = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:i, s:I, s:I, s:s?, s:s}", "ts", ts,
                              "request_id", rq->id, "method", rq->method, "path", rq->raw_uri,
                              "route", rq->route, "status", rq->status, "bytes",
-                             (json_int_t)rq->resp_bytes, "duration_ms", secs * 1000.0,
+                             (json_int_t)rq->resp_bytes, "duration_us", (json_int_t)(secs * 1e6),
                              "workspace", rq->ws, "remote", addr);
     char *s = line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
@@ -320,13 +320,13 @@ static int start_daemon(ec_server *s, const struct sockaddr_storage *ss, ec_err 
         flags |= MHD_USE_IPv6;
     errno = 0;
     s->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ss,
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, ss,
         MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_CONNECTION_LIMIT,
         s->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, s->o.conn_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->o.max_header_bytes,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->d)
         return ec_fail_sys(err, errno ? errno : EADDRINUSE, "cannot listen on %s",
                            s->o.listen);

@@ -62,6 +62,8 @@ static json_t *new_record(const char *ws, const char *env_id, bool refresh)
     return rec;
 }
 
+/* Called with q->mu held: records are written in the order their states change, so a
+ * slow writer can never put back an older state. Write transactions are short. */
 static void persist(ec_warm_queue *q, const char *env_id, const json_t *rec)
 {
     ec_err err = {0};
@@ -188,16 +190,13 @@ static void run_job(ec_warm_queue *q, struct job *j)
     pthread_mutex_lock(&q->mu);
     bool cancelled = r == EC_EBUSY && q->stopping;
     record_result(j, r, out, &err, cancelled);
-    json_t *snap = json_deep_copy(j->rec);
-    bool keep = !j->forgotten;
+    if (!j->forgotten)
+        persist(q, j->env_id, j->rec);
     finish_job(q, j, cancelled);
     if (j->finished && j->refs == 0)
         free_job(j);
     pthread_mutex_unlock(&q->mu);
     json_decref(out);
-    if (keep)
-        persist(q, json_string_value(json_object_get(snap, "environment_id")), snap);
-    json_decref(snap);
     ec_metrics_inc(EC_M_WARM_JOBS,
                    cancelled ? "result=\"interrupted\""
                    : r == EC_OK ? "result=\"ready\"" : "result=\"failed\"", 1);
@@ -216,12 +215,8 @@ static void *worker(void *arg)
         j->state = JOB_RUNNING;
         json_object_set_new(j->rec, "state", json_string("running"));
         stamp(j->rec, "started_at");
-        json_t *snap = json_deep_copy(j->rec);
-        char *env_id = ec_xstrdup(j->env_id);
+        persist(q, j->env_id, j->rec);
         pthread_mutex_unlock(&q->mu);
-        persist(q, env_id, snap);
-        json_decref(snap);
-        free(env_id);
         run_job(q, j);
         pthread_mutex_lock(&q->mu);
     }
@@ -350,10 +345,10 @@ int ec_warm_queue_submit(json_t **job_out, ec_warm_queue *q, const ec_warm_req *
     else if (j->state == JOB_QUEUED)
         j->refresh |= req->refresh;
     json_object_set_new(j->rec, "refresh", json_boolean(j->refresh));
+    if (!joined)
+        persist(q, req->env_id, j->rec);
     json_t *snap = json_deep_copy(j->rec);
     pthread_mutex_unlock(&q->mu);
-    if (!joined)
-        persist(q, req->env_id, snap);
     json_object_set_new(snap, "joined", json_boolean(joined));
     if (job_out)
         *job_out = snap;
@@ -428,9 +423,9 @@ void ec_warm_queue_forget(ec_warm_queue *q, const char *env_id)
         unlink_job(q, j), j->finished = true, pthread_cond_broadcast(&q->done);
     if (j && j->finished && j->refs == 0)
         free_job(j);
-    pthread_mutex_unlock(&q->mu);
     EC_AUTO(ec_txn) txn = NULL;
     if (ec_txn_begin(&txn, ec_cache_store(q->c), 0, NULL) == EC_OK &&
         ec_kv_del(txn, EC_TBL_WARM, env_id, strlen(env_id), NULL) == EC_OK)
         ec_txn_commit(ec_steal(&txn), NULL);
+    pthread_mutex_unlock(&q->mu);
 }

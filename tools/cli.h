@@ -58,3 +58,5 @@ int ec_cmd_umount(ec_cli *cli, int argc, char **argv);
 int ec_cmd_session(ec_cli *cli, int argc, char **argv);
 int ec_cmd_verify(ec_cli *cli, int argc, char **argv);
 int ec_cmd_gc(ec_cli *cli, int argc, char **argv);
+int ec_cmd_serve(ec_cli *cli, int argc, char **argv);
+int ec_cmd_keys(ec_cli *cli, int argc, char **argv);

@@ -17,6 +17,8 @@ static const ec_cmd commands[] = {
     {"session", ec_cmd_session, "list sessions"},
     {"verify", ec_cmd_verify, "re-hash every blob and cross-check the index with the disk"},
     {"gc", ec_cmd_gc, "remove what nothing references; keep the store under a budget"},
+    {"serve", ec_cmd_serve, "serve the environments API, /metrics and the mirror over HTTP"},
+    {"keys", ec_cmd_keys, "create API keys (one workspace each; stored hashed)"},
 };
 
 static void usage(FILE *f)
