@@ -4,7 +4,8 @@
 set -eu
 pkgs="build-essential cmake pkg-config git ca-certificates libarchive-dev libzstd-dev
   libcurl4-openssl-dev liblmdb-dev lmdb-utils libjansson-dev libssl-dev libmicrohttpd-dev
-  libcmocka-dev libsolv-dev zstd tar attr libcap2-bin hyperfine python3 util-linux"
+  libcmocka-dev libsolv-dev zstd tar attr libcap2-bin hyperfine python3 util-linux
+  curl nginx wrk"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
