@@ -25,6 +25,7 @@ void ec_cache_close(ec_cache *c)
     if (!c)
         return;
     ec_http_free(c->http);
+    json_decref(c->fetch_memo);
     pthread_mutex_destroy(&c->mu);
     ec_store_close(c->st);
     free(c);

@@ -5,12 +5,14 @@
 #include <pthread.h>
 
 #include "cache/cache.h"
+#include "fetchers/fetcher.h"
 #include "fetchers/http/http.h"
 
 struct ec_cache {
     ec_store *st;
     pthread_mutex_t mu; /* guards the lazily made members below */
     ec_http *http;      /* one connection pool for every fetch of this process */
+    json_t *fetch_memo; /* manager -> {"upstream": url, "config": {…}}, found once */
 };
 
 /** The shared HTTP client, made on first use; borrowed for the cache's lifetime. */
@@ -45,3 +47,7 @@ int ec_cache__upstream(char **out, ec_cache *c, const char *manager, ec_err *err
 /** The manager's own settings for its fetcher (fetch ctx "config"); new reference. npm:
  *  {"node_version": the host node's, or $ENVCACHE_NODE_VERSION}. */
 json_t *ec_cache__fetch_config(ec_cache *c, const char *manager);
+
+/** Fills @ctx for @manager's fetcher: store, shared HTTP client, upstream and config (both
+ *  found once per process and borrowed from @c). */
+int ec_cache__fetch_ctx(ec_fetch_ctx *ctx, ec_cache *c, const char *manager, ec_err *err);

@@ -4,6 +4,7 @@
 #include "cache/cache_int.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@ static char *npmrc_registry(const char *path)
     if (!path || ec_read_file(&text, &len, path, 1 << 20, NULL) < 0)
         return NULL;
     char *found = NULL;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         while (isspace((unsigned char)*line))
             line++;
         if (strncmp(line, "registry", 8) != 0)
@@ -119,4 +121,36 @@ json_t *ec_cache__fetch_config(ec_cache *c, const char *manager)
         free(v);
     }
     return j;
+}
+
+int ec_cache__fetch_ctx(ec_fetch_ctx *ctx, ec_cache *c, const char *manager, ec_err *err)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->store = c->st;
+    ctx->platform = "linux/amd64";
+    int r = ec_cache__http(&ctx->http, c, err);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&c->mu);
+    if (!c->fetch_memo)
+        c->fetch_memo = json_object();
+    json_t *m = json_object_get(c->fetch_memo, manager);
+    pthread_mutex_unlock(&c->mu);
+    if (!m) { /* found outside the lock: it may run a program; a race finds the same */
+        char *up = NULL;
+        if ((r = ec_cache__upstream(&up, c, manager, err)) < 0)
+            return r;
+        json_t *fresh = json_pack("{s:s, s:o}", "upstream", up, "config",
+                                  ec_cache__fetch_config(c, manager));
+        free(up);
+        pthread_mutex_lock(&c->mu);
+        if (!json_object_get(c->fetch_memo, manager))
+            json_object_set(c->fetch_memo, manager, fresh);
+        m = json_object_get(c->fetch_memo, manager);
+        pthread_mutex_unlock(&c->mu);
+        json_decref(fresh);
+    }
+    ctx->upstream = json_string_value(json_object_get(m, "upstream"));
+    ctx->config = json_object_get(m, "config");
+    return EC_OK;
 }

@@ -14,8 +14,6 @@ static void mgr_fini(ec_warm_mgr *m)
 {
     json_decref(m->lock);
     json_decref(m->notes);
-    json_decref((json_t *)m->ctx.config);
-    free((char *)m->ctx.upstream);
 }
 
 /* Manager state in the WARM table ("<env id>/<manager>"), read by `/cache`. */
@@ -102,14 +100,7 @@ static int mgr_init(ec_warm_mgr *m, ec_cache *c, const char *mgr, json_t *specs,
     if (!m->f)
         return ec_fail(err, EC_EUNSUPPORTED, "%s packages cannot be installed yet: this "
                        "envcache has no %s fetcher", mgr, mgr);
-    char *up = NULL;
-    int r = ec_cache__upstream(&up, c, mgr, err);
-    if (r == EC_OK)
-        r = ec_cache__http(&m->ctx.http, c, err);
-    m->ctx.upstream = up;
-    m->ctx.config = ec_cache__fetch_config(c, mgr);
-    m->ctx.store = c->st;
-    m->ctx.platform = "linux/amd64";
+    int r = ec_cache__fetch_ctx(&m->ctx, c, mgr, err);
     m->ctx.progress = o->progress;
     m->ctx.progress_ud = o->progress_ud;
     return r;

@@ -62,3 +62,5 @@ int ec_cmd_warm(ec_cli *cli, int argc, char **argv);
 int ec_cmd_env_lock(ec_cli *cli, int argc, char **argv);
 int ec_cmd_base(ec_cli *cli, int argc, char **argv);
 int ec_cmd_sandbox(ec_cli *cli, int argc, char **argv);
+int ec_cmd_serve(ec_cli *cli, int argc, char **argv);
+int ec_cmd_keys(ec_cli *cli, int argc, char **argv);

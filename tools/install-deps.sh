@@ -5,7 +5,8 @@ set -eu
 pkgs="build-essential cmake pkg-config git ca-certificates libarchive-dev libzstd-dev
   libcurl4-openssl-dev liblmdb-dev lmdb-utils libjansson-dev libssl-dev libmicrohttpd-dev
   libcmocka-dev libsolv-dev zstd tar attr libcap2-bin hyperfine python3 util-linux
-  mmdebstrap bubblewrap dpkg-dev debian-archive-keyring"
+  mmdebstrap bubblewrap dpkg-dev debian-archive-keyring
+  curl nginx wrk"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -73,24 +73,30 @@ typedef struct doc_out {
     ec_mirror_resp *resp;
 } doc_out;
 
-/* Points every `"tarball":"<upstream>/…"` at the mirror; integrity stays untouched, so
- * npm's signature checks still pass. */
+/* Points every `"tarball": "<upstream>/…"` at the mirror (compact or spaced JSON, as
+ * the registry sends full documents spaced); integrity stays untouched, so npm's
+ * signature checks still pass. */
 static int rewrite_tarballs(ec_buf *out, const char *body, size_t len, const char *upstream,
                             const char *base, ec_err *err)
 {
     size_t ul = strlen(upstream);
     while (ul && upstream[ul - 1] == '/')
         ul--;
-    EC_AUTOFREE char *needle = ec_xasprintf("\"tarball\":\"%.*s/", (int)ul, upstream);
-    EC_AUTOFREE char *repl = ec_xasprintf("\"tarball\":\"%s/", base);
-    size_t nl = strlen(needle);
+    static const char key[] = "\"tarball\"";
     const char *p = body, *end = body + len;
     int rc = EC_OK;
-    for (const char *hit; rc == EC_OK && (hit = memmem(p, (size_t)(end - p), needle, nl));) {
-        rc = ec_buf_add(out, p, (size_t)(hit - p), err);
-        if (rc == EC_OK)
-            rc = ec_buf_adds(out, repl, err);
-        p = hit + nl;
+    for (const char *hit; rc == EC_OK && (hit = memmem(p, (size_t)(end - p), key,
+                                                       sizeof key - 1));) {
+        const char *v = hit + sizeof key - 1;
+        while (v < end && (*v == ' ' || *v == ':' || *v == '\t' || *v == '\n'))
+            v++;
+        bool ours = v < end && *v == '"' && (size_t)(end - v - 1) > ul &&
+                    memcmp(v + 1, upstream, ul) == 0 && v[1 + ul] == '/';
+        const char *upto = ours ? v + 1 : v;
+        rc = ec_buf_add(out, p, (size_t)(upto - p), err);
+        if (rc == EC_OK && ours)
+            rc = ec_buf_adds(out, base, err);
+        p = ours ? v + 1 + ul : upto;
     }
     return rc == EC_OK ? ec_buf_add(out, p, (size_t)(end - p), err) : rc;
 }

@@ -1,0 +1,68 @@
+#!/bin/bash
+# `envcache serve` driven with curl: keys, the API's errors, a session created, used and
+# deleted (needs root and overlayfs or copy), the mirror's 404, blobs with Range, metrics,
+# the access log, and a SIGTERM that stops cleanly.
+. "$(dirname "$0")/lib.sh"
+
+key=$(ec keys create --workspace ws1)
+key2=$(ec keys create --workspace ws2)
+check "a key is printed once and stored hashed" bash -c "! grep -rqa '$key' '$ENVCACHE_HOME'"
+"$ENVCACHE_BIN" serve --listen 127.0.0.1:0 --warm off --access-log "$T/access.log" 2>"$T/serve.err" &
+pid=$!
+for _ in $(seq 100); do grep -q 'port [0-9]' "$T/serve.err" && break; sleep 0.05; done
+port=$(grep -o 'port [0-9]*' "$T/serve.err" | cut -d' ' -f2)
+B=http://127.0.0.1:$port
+H=(-H "anthropic-version: 2023-06-01" -H "anthropic-beta: managed-agents-2026-04-01")
+api() { curl -s "${H[@]}" -H "x-api-key: $key" "$@"; }
+status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
+check "healthz" test "$(curl -s $B/healthz)" = '{"status":"ok"}'
+check "no key: 401" test "$(status "${H[@]}" $B/v1/environments)" = 401
+check "no version: 400" test "$(status -H "x-api-key: $key" -H "anthropic-beta: managed-agents-2026-04-01" $B/v1/environments)" = 400
+check "bearer key works" test "$(status "${H[@]}" -H "authorization: Bearer $key" $B/v1/environments)" = 200
+env=$(api $B/v1/environments -d '{"name":"web"}')
+id=$(printf '%s' "$env" | json_get id)
+check "create answers the environment" test "$(printf '%s' "$env" | json_get type)" = environment
+check "duplicate name: 409" test "$(status "${H[@]}" -H "x-api-key: $key" $B/v1/environments -d '{"name":"web"}')" = 409
+check "other workspace: 404" test "$(status "${H[@]}" -H "x-api-key: $key2" $B/v1/environments/$id)" = 404
+check "error shape" bash -c "curl -s ${H[*]/#/} -H 'anthropic-version: 2023-06-01' -H 'anthropic-beta: managed-agents-2026-04-01' -H 'x-api-key: $key2' $B/v1/environments/$id | json_get error.type | grep -qx not_found_error"
+head -c 1100000 /dev/zero | tr '\0' ' ' > "$T/big.json"
+check "body over 1 MiB: 413" test "$(status "${H[@]}" -H "x-api-key: $key" $B/v1/environments --data-binary @"$T/big.json")" = 413
+
+# A session: mounted, written to, seen, then deleted with its writes.
+s=$(api $B/v1/sessions -d "{\"agent\":\"agt_1\",\"environment_id\":\"$id\"}")
+sid=$(printf '%s' "$s" | json_get id 2>/dev/null)
+if [ -z "$sid" ] && printf '%s' "$s" | grep -q 'not permitted\|Operation not'; then
+  echo "skip: the kernel refuses mounts here"; kill $pid; exit 77
+fi
+check "session created" bash -c "[[ '$sid' == sesn_* ]]"
+root=$(printf '%s' "$s" | json_get target)
+echo hello > "$root/written" 2>/dev/null
+check "the session's root is writable" test "$(cat "$root/written" 2>/dev/null)" = hello
+check "session retrievable" test "$(status "${H[@]}" -H "x-api-key: $key" $B/v1/sessions/$sid)" = 200
+check "delete env with a session: 409" test "$(status -X DELETE "${H[@]}" -H "x-api-key: $key" $B/v1/environments/$id)" = 409
+check "session deleted" bash -c "curl -s -X DELETE ${H[*]/#/} -H 'anthropic-version: 2023-06-01' -H 'anthropic-beta: managed-agents-2026-04-01' -H 'x-api-key: $key' $B/v1/sessions/$sid | grep -q session_deleted"
+check "its writes are gone" test ! -e "$root/written"
+check "no mount left" bash -c "! grep -q ' $root ' /proc/self/mountinfo"
+check "env deleted after" test "$(status -X DELETE "${H[@]}" -H "x-api-key: $key" $B/v1/environments/$id)" = 200
+
+# Mirror and blobs need no key.
+check "mirror without a fetcher: 404 naming it" bash -c "curl -s $B/mirror/cargo/express | grep -q 'no mirror for manager cargo'"
+mkdir -p "$T/blobsrc"; echo 0123456789 > "$T/blobsrc/f"; ec layer import "$T/blobsrc" >/dev/null
+blob=$(find "$ENVCACHE_HOME/blobs" -type f | head -1)
+check "a layer blob to serve" test -n "$blob"
+if [ -n "$blob" ]; then
+  hex=$(basename "$blob")
+  check "blob served" bash -c "curl -s $B/cache/blobs/sha256:$hex | cmp -s - '$blob'"
+  check "blob range: 206" test "$(status -r 0-3 $B/cache/blobs/sha256:$hex)" = 206
+  check "blob HEAD" bash -c "curl -sI $B/cache/blobs/sha256:$hex | grep -qi 'content-length: $(stat -c %s "$blob")'"
+fi
+check "metrics" bash -c "curl -s $B/metrics | grep -q '^envcache_http_requests_total{route=\"POST /v1/environments\",status=\"200\"} 1'"
+check "access log lines are JSON" bash -c "tail -1 '$T/access.log' | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"request_id\"].startswith(\"req_\")'"
+
+kill -TERM $pid
+wait $pid; rc=$?
+check "SIGTERM stops cleanly" test $rc -eq 0
+check "serve --help" bash -c "ec serve --help | grep -q SIGTERM"
+check "keys --help" bash -c "ec keys --help | grep -q sha256"
+finish

@@ -1,0 +1,62 @@
+#!/bin/bash
+# Load test of `envcache serve` on loopback, side by side with nginx serving the same
+# files from disk. Reports requests per second and p99 latency (wrk --latency).
+#   GET /v1/environments/{id}       envcache's API (LMDB read + JSON); nginx: the same
+#                                   environment's JSON as a static file
+#   GET /cache/blobs/sha256:<hex>   a store blob by sendfile (stands in for a mirror hit
+#                                   until the npm mirror lands); nginx: the same blob file
+# Usage: tools/bench/serve.sh [DURATION=10s] [CONNECTIONS=64] [THREADS=2]
+# Needs wrk and nginx (tools/install-deps.sh). Nothing here asserts a speed.
+set -eu
+dur=${1:-10s} conns=${2:-64} threads=${3:-2}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${ENVCACHE_BIN:-$root/build/tools/envcache}
+command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
+T=$(mktemp -d /tmp/bench-serve-XXXXXX)
+export ENVCACHE_HOME=$T/home
+cleanup() { [ -n "${spid:-}" ] && kill "$spid" 2>/dev/null; [ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")" 2>/dev/null; sleep 0.2; rm -rf "$T"; }
+trap cleanup EXIT
+
+key=$("$bin" keys create --workspace bench)
+"$bin" serve --listen 127.0.0.1:0 --warm off --access-log off 2>"$T/serve.err" &
+spid=$!
+for _ in $(seq 100); do grep -q 'port [0-9]' "$T/serve.err" && break; sleep 0.05; done
+port=$(grep -o 'port [0-9]*' "$T/serve.err" | cut -d' ' -f2)
+H=(-H "x-api-key: $key" -H "anthropic-version: 2023-06-01" -H "anthropic-beta: managed-agents-2026-04-01")
+env=$(curl -s "${H[@]}" "http://127.0.0.1:$port/v1/environments" \
+  -d '{"name":"bench","config":{"type":"cloud","packages":{"pip":["pandas==2.2.0","numpy>=1.26,<2"],"npm":["express@4.18.0"]}}}')
+id=$(printf '%s' "$env" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+mkdir -p "$T/layer" && head -c 262144 /dev/urandom > "$T/layer/data"   # a 256 KiB file in a layer
+"$bin" layer import "$T/layer" >/dev/null
+blob=$(find "$ENVCACHE_HOME/blobs" -type f | head -1); hex=$(basename "$blob")
+
+# nginx: the same bytes from disk.
+mkdir -p "$T/www/v1/environments" "$T/www/cache/blobs" "$T/ngx"
+printf '%s' "$env" > "$T/www/v1/environments/$id"
+cp "$blob" "$T/www/cache/blobs/sha256:$hex"
+nport=$((port + 1)); while ss -ltn | grep -q ":$nport "; do nport=$((nport + 1)); done
+cat > "$T/nginx.conf" <<NGX
+worker_processes $threads; pid $T/nginx.pid; error_log $T/ngx/error.log; daemon on;
+events { worker_connections 4096; }
+http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
+  client_body_temp_path $T/ngx; proxy_temp_path $T/ngx; fastcgi_temp_path $T/ngx;
+  uwsgi_temp_path $T/ngx; scgi_temp_path $T/ngx;
+  types { application/json json; } default_type application/octet-stream;
+  server { listen 127.0.0.1:$nport; root $T/www; } }
+NGX
+nginx -c "$T/nginx.conf"
+
+run() { # label url [headers…]
+  local label=$1 url=$2; shift 2
+  local out; out=$(wrk -t"$threads" -c"$conns" -d"$dur" --latency "$@" "$url")
+  local rps p99
+  rps=$(printf '%s\n' "$out" | awk '/Requests\/sec/ {print $2}')
+  p99=$(printf '%s\n' "$out" | awk '$1 == "99%" {print $2}')
+  printf '%-34s %12s req/s   p99 %s\n' "$label" "$rps" "$p99"
+}
+echo "wrk -t$threads -c$conns -d$dur, loopback, $(nproc) CPUs"
+run "envcache GET /v1/environments/{id}" "http://127.0.0.1:$port/v1/environments/$id" "${H[@]}"
+run "nginx    same JSON from disk" "http://127.0.0.1:$nport/v1/environments/$id"
+run "envcache GET /cache/blobs (256K)" "http://127.0.0.1:$port/cache/blobs/sha256:$hex"
+run "nginx    same blob from disk" "http://127.0.0.1:$nport/cache/blobs/sha256:$hex"
+run "envcache GET /healthz" "http://127.0.0.1:$port/healthz"
