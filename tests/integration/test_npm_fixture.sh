@@ -1,0 +1,47 @@
+#!/bin/bash
+# The npm pipeline against a generated registry on loopback (no network): resolve, fetch,
+# install, bins, prereleases left alone, a tampered tarball refused with the package named
+# and nothing stored, unsupported specs refused at create, a store that still verifies.
+. "$(dirname "$0")/lib.sh"
+python3 "$EC_SOURCE_DIR/tests/fixtures/npm-registry/serve.py" "$T" > "$T/port" &
+reg=$!
+trap 'kill $reg 2>/dev/null; cleanup' EXIT
+for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+export ENVCACHE_NPM_REGISTRY=http://127.0.0.1:$(cat "$T/port")
+export ENVCACHE_NODE_VERSION=20.0.0
+
+mk() { printf '{"name":"%s","config":{"packages":{"npm":[%s]}}}' "$1" "$2" > "$T/$1.json"; ec env create -f "$T/$1.json" >/dev/null; }
+mk ok '"okpkg"'
+check "warm from the fixture registry" ec --quiet warm ok
+lock=$(ec env lock ok npm)
+check "latest wins, not the prerelease" bash -c "printf '%s' '$lock' | python3 -c '
+import json,sys; l={p[\"path\"]:p[\"version\"] for p in json.load(sys.stdin)[\"packages\"]}
+assert l[\"node_modules/okpkg\"]==\"1.0.0\", l
+assert l[\"node_modules/okpkg/node_modules/dep\"]==\"2.3.1\", l'"
+R=$T/root
+ec mount ok --session fx "$R" >/dev/null
+check "the bin is linked and executable" test "$("$R/usr/local/bin/okpkg")" = "hello from okpkg"
+check "the bin link is relative" test "$(readlink "$R/usr/local/bin/okpkg")" = ../lib/node_modules/okpkg/bin/ok.sh
+ec umount "$R" >/dev/null
+
+mk bad '"usesbad"'
+blobs_before=$(find "$ENVCACHE_HOME/blobs" -type f | wc -l)
+expect_fail "a tampered tarball fails the warm-up, naming the package" "badpkg@1.0.0" ec warm bad
+expect_fail "…and says it is an integrity failure" "integrity" ec warm bad
+bad_sha=$(curl -s "$ENVCACHE_NPM_REGISTRY/badpkg/-/badpkg-1.0.0.tgz" | sha256sum | cut -d' ' -f1)
+check "the tampered tarball is not stored" test ! -e "$ENVCACHE_HOME/blobs/sha256/${bad_sha:0:2}/$bad_sha"
+blobs_after=$(find "$ENVCACHE_HOME/blobs" -type f | wc -l)
+check "only two packuments and the good tarball were added ($blobs_before → $blobs_after blobs)" test "$((blobs_after - blobs_before))" -eq 3
+check "no half-written temporaries" bash -c "[ -z \"\$(ls -A '$ENVCACHE_HOME/tmp' 2>/dev/null)\" ]"
+check "the failure is recorded for /cache" bash -c "ec env lock bad npm 2>&1 | grep -q 'no npm lock yet'"
+
+for spec in 'git+https://example.invalid/x.git' 'file:../x' 'npm:okpkg@1' 'http://example.invalid/x.tgz'; do
+  printf '{"name":"u","config":{"packages":{"npm":["%s"]}}}' "$spec" > "$T/u.json"
+  expect_fail "unsupported spec $spec is refused at create" "not supported" ec env create -f "$T/u.json"
+done
+mk missing '"no-such-pkg"'
+expect_fail "an unknown package names itself" "no-such-pkg" ec warm missing
+mk norange '"dep@^9"'
+expect_fail "an unsatisfiable range says so" 'no version of dep matches "^9"' ec warm norange
+check "the store verifies" ec verify
+finish
