@@ -169,6 +169,8 @@ static int build_in(ec_warm_mgr *m, json_t *lock, const char *staging, ec_layer_
         progress(m, EC_PHASE_PACKING);
         r = ec_layer_pack_dir(out, m->ctx.store, staging, NULL, err);
     }
+    if (r == EC_OK) /* the first mount then has nothing to extract */
+        r = ec_layer_adopt_dir(m->ctx.store, out, staging, err);
     ec_install_result_fini(&res);
     return r;
 }

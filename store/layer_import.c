@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -185,4 +186,29 @@ int ec_layer_ensure_unpacked(char **path_out, ec_store *st, const ec_layer_info 
     }
     *path_out = ec_steal(&dest);
     return EC_OK;
+}
+
+/* What packing kept of each entry is what extraction would write: owner 0:0, mtime 0. */
+static int normalise_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    static const struct timespec zero[2] = {{0, 0}, {0, 0}};
+    if (lchown(path, 0, 0) < 0 && errno != EPERM)
+        return -1;
+    return utimensat(AT_FDCWD, path, zero, AT_SYMLINK_NOFOLLOW) < 0 ? -1 : 0;
+}
+
+int ec_layer_adopt_dir(ec_store *st, const ec_layer_info *layer, const char *dir, ec_err *err)
+{
+    if (!st || !layer || !dir)
+        return ec_fail(err, EC_EINVAL, "ec_layer_adopt_dir: missing argument");
+    /* depth first, so a directory's time is set after its entries stop changing it */
+    if (nftw(dir, normalise_entry, 64, FTW_PHYS | FTW_DEPTH) != 0)
+        return ec_fail_sys(err, errno, "cannot normalise %s", dir);
+    EC_AUTOFD int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fchmod(fd, 0755) < 0 || syncfs(fd) < 0) /* durable before it is published */
+        return ec_fail_sys(err, errno, "cannot sync %s", dir);
+    return place_unpacked(st, layer, dir, err);
 }

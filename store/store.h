@@ -228,6 +228,12 @@ int ec_archive_extract_fd(int fd, const char *dest, const ec_unpack_limits *limi
 int ec_layer_import(ec_layer_info *out, ec_store *st, const char *path, unsigned flags,
                     const ec_pack_opts *opts, const ec_unpack_limits *limits, ec_err *err);
 
+/** Makes the tree @dir that was just packed into @layer its unpacked copy: owners 0:0 and
+ *  mtimes 0 as extraction would write them, synced, renamed to layers/<diff_id>/ (or
+ *  removed when a copy is there). Saves extracting the blob again at the first mount. The
+ *  tree must hold nothing the layer format drops (xattrs other than capabilities). */
+int ec_layer_adopt_dir(ec_store *st, const ec_layer_info *layer, const char *dir, ec_err *err);
+
 /** Makes sure layers/<diff_id>/ exists (unpacking the verified blob if needed) and returns
  *  its path; caller frees. */
 int ec_layer_ensure_unpacked(char **path_out, ec_store *st, const ec_layer_info *layer,

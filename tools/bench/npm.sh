@@ -94,7 +94,7 @@ for set in $sets; do
   (cd "$S/npm" && npm ci --cache "$S/nc-warm" --ignore-scripts --no-audit --no-fund >/dev/null)
   (cd "$S/pnpm" && "$pnpm" install --store-dir "$S/ps-warm" --cache-dir "$S/pc-warm" --ignore-scripts --frozen-lockfile --reporter silent)
 
-  hyperfine --runs "$((runs * 3))" --export-json "$S/warm.json" --style basic \
+  hyperfine --runs "$((runs * 3))" --warmup 1 --export-json "$S/warm.json" --style basic \
     --prepare "'$bin' --home '$W/warm-home' umount '$W/target' >/dev/null 2>&1 || true" \
     -n "envcache mount (built)" "'$bin' --home '$W/warm-home' mount bench-$set '$W/target' >/dev/null" \
     --prepare "rm -rf '$S/npm/node_modules'" \
