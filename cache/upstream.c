@@ -6,7 +6,9 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "store/util/auto.h"
@@ -41,20 +43,63 @@ static char *npmrc_registry(const char *path)
     return found;
 }
 
-/* npm's built-in default lives in npm: ask it, once per process. */
-static char *npm_says(void)
+
+/* --- answers of the host's own tools, remembered per tool binary --- */
+
+/* The binary @prog resolves to on PATH, with its change time: the memo's identity. */
+static char *which(const char *prog, int64_t *ctime_out)
 {
-    FILE *f = popen("npm config get registry 2>/dev/null", "r");
+    const char *path = getenv("PATH");
+    EC_AUTOFREE char *dirs = ec_xstrdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
+    char *save = NULL;
+    for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        EC_AUTOFREE char *cand = ec_xasprintf("%s/%s", d, prog);
+        char real[PATH_MAX];
+        struct stat sb;
+        if (realpath(cand, real) && stat(real, &sb) == 0 && S_ISREG(sb.st_mode)) {
+            *ctime_out = (int64_t)sb.st_ctime;
+            return ec_xstrdup(real);
+        }
+    }
+    return NULL;
+}
+
+static char *run_line(const char *cmd)
+{
+    FILE *f = popen(cmd, "r");
     if (!f)
         return NULL;
     char line[1024] = "";
     char *ok = fgets(line, sizeof line, f);
     pclose(f);
     line[strcspn(line, "\r\n")] = '\0';
-    return ok && strncmp(line, "http", 4) == 0 ? ec_xstrdup(line) : NULL;
+    return ok && *line ? ec_xstrdup(line) : NULL;
 }
 
-static char *npm_registry(void)
+/* Running npm costs a third of a second; its answer only changes with npm itself, so it
+ * is kept in the store's meta table under the binary's path and change time. */
+static char *tool_says(ec_cache *c, const char *prog, const char *cmd)
+{
+    int64_t ctime = 0;
+    EC_AUTOFREE char *bin = which(prog, &ctime);
+    if (!bin)
+        return NULL;
+    EC_AUTOFREE char *key = ec_xasprintf("tool/%s/%lld/%s", bin, (long long)ctime, cmd);
+    EC_AUTO(ec_txn) txn = NULL;
+    const void *v;
+    size_t n;
+    if (ec_txn_begin(&txn, c->st, EC_TXN_READ, NULL) == EC_OK &&
+        ec_kv_get(txn, EC_TBL_META, key, strlen(key), &v, &n, NULL) == EC_OK)
+        return ec_xasprintf("%.*s", (int)n, (const char *)v);
+    ec_txn_abort(ec_steal(&txn));
+    char *out = run_line(cmd);
+    if (out && ec_txn_begin(&txn, c->st, 0, NULL) == EC_OK &&
+        ec_kv_put(txn, EC_TBL_META, key, strlen(key), out, strlen(out), 0, NULL) == EC_OK)
+        ec_txn_commit(ec_steal(&txn), NULL);
+    return out;
+}
+
+static char *npm_registry(ec_cache *c)
 {
     const char *env[] = {"ENVCACHE_NPM_REGISTRY", "npm_config_registry",
                          "NPM_CONFIG_REGISTRY"};
@@ -69,7 +114,14 @@ static char *npm_registry(void)
         r = npmrc_registry("/etc/npmrc");
     if (!r)
         r = npmrc_registry("/usr/etc/npmrc");
-    return r ? r : npm_says();
+    if (!r) { /* npm's built-in default lives in npm: ask it */
+        r = tool_says(c, "npm", "npm config get registry 2>/dev/null");
+        if (r && strncmp(r, "http", 4) != 0) {
+            free(r);
+            r = NULL;
+        }
+    }
+    return r;
 }
 
 static char *strip_slash(char *url)
@@ -82,10 +134,9 @@ static char *strip_slash(char *url)
 
 int ec_cache__upstream(char **out, ec_cache *c, const char *manager, ec_err *err)
 {
-    (void)c;
     char *url = NULL;
     if (strcmp(manager, "npm") == 0)
-        url = npm_registry();
+        url = npm_registry(c);
     if (!url)
         return ec_fail(err, EC_ENOTFOUND,
                        "no %s upstream is configured: set ENVCACHE_%s_REGISTRY, or configure "
@@ -95,27 +146,15 @@ int ec_cache__upstream(char **out, ec_cache *c, const char *manager, ec_err *err
     return EC_OK;
 }
 
-/* The node that will run the packages is the host's (or the base's) node; npm checks
- * engines against the node running it, so the resolution does the same. */
-static char *node_version(void)
-{
-    FILE *f = popen("node --version 2>/dev/null", "r");
-    if (!f)
-        return NULL;
-    char line[64] = "";
-    char *ok = fgets(line, sizeof line, f);
-    pclose(f);
-    line[strcspn(line, "\r\n")] = '\0';
-    return ok && line[0] == 'v' ? ec_xstrdup(line + 1) : NULL;
-}
-
 json_t *ec_cache__fetch_config(ec_cache *c, const char *manager)
 {
-    (void)c;
     json_t *j = json_object();
     if (strcmp(manager, "npm") == 0) {
+        /* npm checks engines against the node that runs it; the host's node runs these */
         const char *env = getenv("ENVCACHE_NODE_VERSION");
-        char *v = env && *env ? ec_xstrdup(env) : node_version();
+        char *v = env && *env ? ec_xstrdup(env) : tool_says(c, "node", "node --version");
+        if (v && v[0] == 'v')
+            memmove(v, v + 1, strlen(v));
         if (v)
             json_object_set_new(j, "node_version", json_string(v));
         free(v);
