@@ -26,7 +26,7 @@ static const char *const phase_names[] = {"resolving", "downloading", "installin
 static void on_progress(const ec_progress_event *p, void *ud)
 {
     const ec_cli *cli = ud;
-    char b1[32], b2[32];
+    char b1[32];
     if (cli->json) {
         json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s?}", "event", "progress",
                               "manager", p->manager, "phase", phase_names[p->phase], "done",
@@ -37,14 +37,16 @@ static void on_progress(const ec_progress_event *p, void *ud)
         fflush(stdout);
         free(s);
         json_decref(j);
-    } else if (!cli->quiet && p->total)
+    } else if (!cli->quiet && p->total && p->bytes_done)
         ec_progress(false, "%s: %s %llu of %llu (%s)", p->manager, phase_names[p->phase],
                     (unsigned long long)p->done, (unsigned long long)p->total,
                     ec_cli_human(b1, p->bytes_done));
+    else if (!cli->quiet && p->total)
+        ec_progress(false, "%s: %s %llu of %llu", p->manager, phase_names[p->phase],
+                    (unsigned long long)p->done, (unsigned long long)p->total);
     else if (!cli->quiet)
         ec_progress(false, "%s: %s%s%s", p->manager, phase_names[p->phase],
                     p->item ? " " : "", p->item ? p->item : "");
-    (void)b2;
 }
 
 static void print_summary(const json_t *res, double secs)

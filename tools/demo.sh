@@ -1,7 +1,9 @@
 #!/bin/sh
 # The main job, end to end on the embedded default store (LMDB + a local directory):
-# register an example environment, build a layer, mount it for a session, show that the
-# session's writes stay private, unmount, and verify the store.
+# register an example environment, warm it (resolve, fetch and build its npm layer from
+# the host's configured npm registry), mount it for a session, run what it installed,
+# show that the session's writes stay private, unmount, warm again (nothing to do), and
+# verify the store.
 set -eu
 cd "$(dirname "$0")/.."
 bin=${ENVCACHE_BIN:-./build/tools/envcache}
@@ -17,30 +19,27 @@ if ! $bin env get example-data-tools >/dev/null 2>&1; then
   $bin env create -f tools/examples/example-env.json >/dev/null
 fi
 $bin env get example-data-tools | head -n 20
-env_id=$($bin env get example-data-tools | sed -n 's/^  "id": "\(env_[^"]*\)".*/\1/p')
 
-# The package fetchers (npm, apt, …) land with their own issues; until then the demo
-# packs a small prepared tree the way a fetcher would hand over its staging root.
-say "layer: packing an example tree (deterministic tar + zstd)"
-mkdir -p "$work/tree/usr/local/bin" "$work/tree/usr/local/share/example"
-printf '#!/bin/sh\necho "hello from an envcache layer"\n' > "$work/tree/usr/local/bin/hello"
-chmod 755 "$work/tree/usr/local/bin/hello"
-echo "example data" > "$work/tree/usr/local/share/example/data.txt"
-ln -s ../share/example/data.txt "$work/tree/usr/local/bin/data-link"
-$bin layer import --json "$work/tree"
-digest=$($bin layer import "$work/tree")
+say "warm: resolve, fetch and build the environment's layers"
+$bin warm example-data-tools
+$bin env lock example-data-tools npm | head -c 300; echo " …"
 
-say "mount: session demo-$$ at $work/root"
-$bin mount --layers "$digest" --session "demo-$$" "$work/root"
-"$work/root/usr/local/bin/hello"
-echo "scratch" > "$work/root/usr/local/share/example/written-in-session.txt"
-ls -l "$work/root/usr/local/bin" "$work/root/usr/local/share/example"
+say "mount: session demo-$$ at $work/root (one overlayfs mount)"
+$bin mount example-data-tools --session "demo-$$" "$work/root"
+"$work/root/usr/local/bin/tsc" --version
+NODE_PATH="$work/root/usr/local/lib/node_modules" \
+  node -e "console.log('express', require('express/package.json').version, 'loads from the mount')"
+echo "scratch" > "$work/root/usr/local/lib/node_modules/written-in-session.txt"
 $bin session ls
 $bin umount --session "demo-$$"
-test ! -e "$work/root/usr/local/share/example/written-in-session.txt"
+test ! -e "$work/root/usr/local/lib/node_modules/written-in-session.txt"
+echo "the session's write is gone with its upper directory; the cache never saw it"
+
+say "warm again: the lock and the layer are reused, no request goes upstream"
+$bin --json warm example-data-tools | tail -n 1
 
 say "verify"
 $bin verify
 say "layers in $home"
 $bin layer ls
-say "done: environment $env_id is registered and the layer $digest is cached in $home"
+say "done: environment example-data-tools is warm in $home; mount it with: envcache mount example-data-tools TARGET"
