@@ -1,16 +1,18 @@
 #!/bin/sh
 # The README's second command: build and run every test through ctest.
-#   tools/run-tests.sh              unit + integration tests (the default build)
+#   tools/run-tests.sh              unit, integration and live tests (the default build);
+#                                   live tests use the npm registry and the Debian archive
 #   tools/run-tests.sh --sanitize   the same under AddressSanitizer + UBSan
-#   tools/run-tests.sh --live       also the live tests (npm registry, Debian archive)
+#   tools/run-tests.sh --offline    leave the live tests out
 set -eu
 cd "$(dirname "$0")/.."
 ./tools/install-deps.sh
-dir=build labels="unit|integration" extra=""
+dir=build labels="unit|integration|live" extra=""
 for a in "$@"; do
   case "$a" in
     --sanitize) dir=build-asan extra="-DENVCACHE_SANITIZE=ON" ;;
     --live) labels="unit|integration|live" ;;
+    --offline) labels="unit|integration" ;;
     *) echo "run-tests: unknown option $a" >&2; exit 2 ;;
   esac
 done
