@@ -449,7 +449,7 @@ static pid_t spawn(int *pidfd, struct child *c, int cgroup_fd)
 
 static int make_dirs(struct child *c, const char *workdir, ec_err *err)
 {
-    c->upper = ec_xasprintf("%s/upper", workdir);
+    c->upper = c->o->upper ? ec_xstrdup(c->o->upper) : ec_xasprintf("%s/upper", workdir);
     c->work = ec_xasprintf("%s/work", workdir);
     c->root = ec_xasprintf("%s/root", workdir);
     int r = ec_mkdir_p(c->upper, 0755, err);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "cache/cache.h"
+#include "fetchers/fetcher.h"
 
 /* --- the mechanism (no store) --- */
 
@@ -34,6 +35,8 @@ typedef struct ec_sandbox_opts {
     uint64_t memory;           /* bytes; 0 = no limit */
     int mirror_port;           /* 0 = no mirror */
     const char *workdir;       /* an empty directory for upper/, work/ and root/ */
+    const char *upper;         /* an existing directory to be the writable layer instead of
+                                  workdir/upper (its contents show through), or NULL */
     int log_fd;                /* the command's stdout and stderr go here (and -1: nowhere) */
 } ec_sandbox_opts;
 
@@ -106,6 +109,21 @@ typedef struct ec_sandbox_build {
  */
 int ec_sandbox_build_layer(ec_sandbox_build *out, ec_cache *c, const ec_sandbox_build_opts *o,
                            ec_err *err);
+
+/**
+ * Runs an install's build steps (fetchers/fetcher.h) in order over @lowers (layer
+ * digests, the base first) with @staging, the tree the install filled, as the writable
+ * layer: what the steps write lands in it, and noise is pruned afterwards. All steps
+ * share one log, stored as a blob in *@log_out. A failed step is EC_EBUILD naming the
+ * step, how it ended and the log's last lines; @staging is then the caller's to drop.
+ */
+int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lowers,
+                         size_t nlowers, const char *staging, const ec_build_step *steps,
+                         size_t nsteps, int mirror_port, ec_err *err);
+
+/** Records @log as the build log of @layer (build_logs table). */
+int ec_sandbox_record_log(ec_cache *c, const ec_digest *layer, const ec_digest *log,
+                          ec_err *err);
 
 /** The build log recorded for @layer. EC_ENOTFOUND when it has none. */
 int ec_sandbox_log_lookup(ec_digest *out, ec_cache *c, const ec_digest *layer, ec_err *err);

@@ -101,6 +101,14 @@ static int fail_command(ec_err *err, const ec_sandbox_build_opts *o, const ec_sa
                    "of its log:\n%.*s", cmd, how, r->limit, n ? n : 7, n ? tail : "(empty)");
 }
 
+static int record_log(ec_store *st, const ec_digest *layer, const ec_digest *log, ec_err *err);
+
+int ec_sandbox_record_log(ec_cache *c, const ec_digest *layer, const ec_digest *log,
+                          ec_err *err)
+{
+    return record_log(c->st, layer, log, err);
+}
+
 static int record_log(ec_store *st, const ec_digest *layer, const ec_digest *log, ec_err *err)
 {
     EC_AUTO(ec_txn) txn = NULL;
@@ -202,4 +210,74 @@ int ec_sandbox_log_lookup(ec_digest *out, ec_cache *c, const ec_digest *layer, e
         return ec_fail(err, EC_EFORMAT, "build_logs: a record of %zu bytes", vl);
     memcpy(out->b, v, sizeof out->b);
     return EC_OK;
+}
+
+/* --- an install's build steps, over its staging tree --- */
+
+static int step_fail(ec_err *err, const ec_build_step *s, const ec_sandbox_result *r)
+{
+    char how[128];
+    describe_end(how, sizeof how, r, 0);
+    const char *tail = last_lines(r->tail, TAIL_LINES);
+    int n = (int)strlen(tail);
+    while (n > 0 && tail[n - 1] == '\n')
+        n--;
+    return ec_fail(err, EC_EBUILD, "%s: `%s` %s; last lines of its log:\n%.*s", s->what,
+                   s->argv[0], how, n ? n : 7, n ? tail : "(empty)");
+}
+
+static int run_step(ec_store *st, const struct lowers *l, const char *staging,
+                    const ec_build_step *s, int mirror_port, int log_fd, const char *workdir,
+                    ec_err *err)
+{
+    size_t nenv = 0;
+    while (s->env && s->env[nenv])
+        nenv++;
+    ec_sandbox_result res;
+    const ec_sandbox_opts so = {
+        .lowers = (const char *const *)l->dirs, .nlowers = l->n,
+        .argv = (const char *const *)s->argv, .env = (const char *const *)s->env,
+        .nenv = nenv, .cwd = s->cwd, .mirror_port = s->needs_mirror ? mirror_port : 0,
+        .workdir = workdir, .upper = staging, .log_fd = log_fd,
+    };
+    (void)st;
+    dprintf(log_fd, "==> %s\n", s->what);
+    int r = ec_sandbox_exec(&res, &so, err);
+    if (r < 0)
+        return r;
+    return ec_sandbox_ok(&res) ? EC_OK : step_fail(err, s, &res);
+}
+
+int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lowers,
+                         size_t nlowers, const char *staging, const ec_build_step *steps,
+                         size_t nsteps, int mirror_port, ec_err *err)
+{
+    struct lowers l = {0};
+    char rnd[17];
+    ec_random_hex(rnd, 8);
+    EC_AUTOFREE char *rel = ec_xasprintf("sandbox/%s", rnd);
+    EC_AUTOFREE char *workdir = ec_store_path(c->st, rel);
+    EC_AUTOFREE char *log_path = ec_xasprintf("%s/build.log", workdir);
+    int r = ec_mkdir_p(workdir, 0700, err);
+    l.dirs = ec_xcalloc(nlowers + 1, sizeof *l.dirs);
+    for (size_t i = 0; r == EC_OK && i < nlowers; i++)
+        r = lower_add(&l, c->st, &lowers[i], err);
+    EC_AUTOFD int log_fd = r == EC_OK ? open(log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                                             0600)
+                                      : -1;
+    if (r == EC_OK && log_fd < 0)
+        r = ec_fail_sys(err, errno, "sandbox: cannot create %s", log_path);
+    for (size_t i = 0; r == EC_OK && i < nsteps; i++) {
+        EC_AUTOFREE char *inner = ec_xasprintf("%s/run-%zu", workdir, i);
+        r = run_step(c->st, &l, staging, &steps[i], mirror_port, log_fd, inner, err);
+    }
+    if (r == EC_OK)
+        r = ec_sandbox_prune_noise(staging, err);
+    if (r == EC_OK)
+        r = ec_blob_put_file(log_out, c->st, log_path, NULL, err);
+    lowers_fini(&l);
+    ec_err rm = {0};
+    if (ec_rm_rf(workdir, &rm) < 0)
+        ec_warn("sandbox: cannot remove %s: %s", workdir, rm.msg);
+    return r;
 }

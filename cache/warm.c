@@ -12,6 +12,7 @@
 
 static void mgr_fini(ec_warm_mgr *m)
 {
+    free((char *)m->ctx.base_root);
     json_decref(m->lock);
     json_decref(m->notes);
 }
@@ -91,10 +92,33 @@ static int base_of(json_t **out, ec_cache *c, const char *ws, const char *id, ec
     return EC_OK;
 }
 
+/* The unpacked base the fetchers read (dpkg status, sources), when the stack has one. */
+static int base_root(const char **out, ec_cache *c, const json_t *stack, ec_err *err)
+{
+    ec_digest d;
+    ec_layer_info l;
+    EC_AUTO(ec_txn) txn = NULL;
+    *out = NULL;
+    if (!json_array_size(stack) ||
+        ec_digest_parse(&d, json_string_value(json_array_get(stack, 0)), NULL) < 0)
+        return EC_OK;
+    int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+    if (r == EC_OK)
+        r = ec_layer_lookup(&l, txn, &d, err);
+    ec_txn_abort(ec_steal(&txn));
+    if (r < 0 || !(l.flags & EC_LAYER_BASE))
+        return r < 0 ? r : EC_OK;
+    char *dir = NULL;
+    r = ec_layer_ensure_unpacked(&dir, c->st, &l, err);
+    *out = dir;
+    return r;
+}
+
 static int mgr_init(ec_warm_mgr *m, ec_cache *c, const char *mgr, json_t *specs,
                     const ec_warm_opts *o, ec_err *err)
 {
     memset(m, 0, sizeof *m);
+    m->c = c;
     m->specs = specs;
     m->f = ec_fetcher_find(mgr);
     if (!m->f)
@@ -122,6 +146,8 @@ static int warm_one(ec_cache *c, const char *id, const char *mgr, json_t *specs,
 {
     ec_warm_mgr m;
     int r = mgr_init(&m, c, mgr, specs, o, err);
+    if (r == EC_OK)
+        r = base_root(&m.ctx.base_root, c, stack, err);
     save_state(c, id, mgr, mgr_state(&m, "building", NULL));
     if (r == EC_OK)
         r = ec_warm__manager(&m, stack, o->refresh, err);

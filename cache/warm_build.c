@@ -2,6 +2,7 @@
 /* One manager's part of a warm-up: its lock (reused while the specs are unchanged), its
  * layer key, and the layer, built at most once per key across threads and processes. */
 #include "cache/layer_key.h"
+#include "cache/sandbox.h"
 #include "cache/warm_int.h"
 
 #include <errno.h>
@@ -96,7 +97,9 @@ int ec_warm__layer_key(ec_digest *out, const ec_warm_mgr *m, const json_t *lower
         r = ec_digest_parse(&ds[i], json_string_value(json_array_get(lowers, i)), err);
     ec_layer_key_in in = {.manager = m->f->name, .lock = &m->lock_digest,
                           .platform = PLATFORM, .builder = builder,
-                          .runs_code = m->f->runs_code, .lowers = ds, .nlowers = n};
+                          .runs_code = m->f->runs_code ||
+                                       json_is_true(json_object_get(m->lock, "runs_code")),
+                          .lowers = ds, .nlowers = n};
     if (r == EC_OK)
         r = ec_layer_key(out, &in, err);
     free(ds);
@@ -152,6 +155,25 @@ static void warn_notes(ec_warm_mgr *m, const json_t *notes)
     }
 }
 
+/* Scripts and maintainer scripts run once, here, on the layers beneath, writing into the
+ * staging tree; no session ever runs them. */
+static int run_steps(ec_warm_mgr *m, const char *staging, const ec_install_result *res,
+                     ec_err *err)
+{
+    size_t n = json_array_size(m->lowers);
+    ec_digest *ds = ec_xcalloc(n ? n : 1, sizeof *ds);
+    int r = EC_OK;
+    for (size_t i = 0; i < n && r == EC_OK; i++)
+        r = ec_digest_parse(&ds[i], json_string_value(json_array_get(m->lowers, i)), err);
+    progress(m, EC_PHASE_BUILDING);
+    if (r == EC_OK)
+        r = ec_sandbox_run_steps(&m->log, m->c, ds, n, staging, res->steps, res->nsteps, 0,
+                                 err);
+    m->ran_code = r == EC_OK;
+    free(ds);
+    return r;
+}
+
 static int build_in(ec_warm_mgr *m, json_t *lock, const char *staging, ec_layer_info *out,
                     ec_err *err)
 {
@@ -160,8 +182,7 @@ static int build_in(ec_warm_mgr *m, json_t *lock, const char *staging, ec_layer_
     if (r == EC_OK)
         r = m->f->install(&m->ctx, lock, staging, &res, err);
     if (r == EC_OK && res.nsteps)
-        r = ec_fail(err, EC_EUNSUPPORTED, "%s: %zu build steps need the prebuild sandbox, "
-                    "which is not built yet", m->f->name, res.nsteps);
+        r = run_steps(m, staging, &res, err);
     if (r == EC_OK) {
         warn_notes(m, res.notes);
         json_decref(m->notes);
@@ -219,11 +240,15 @@ static int build_and_record(ec_warm_mgr *m, json_t *lock, const ec_digest *key, 
         return r;
     m->layer.created = m->layer.last_used = ec_now();
     m->build_us = ec_mono_us() - t0;
-    return record_layer(m->ctx.store, key, &m->layer, err);
+    r = record_layer(m->ctx.store, key, &m->layer, err);
+    if (r == EC_OK && m->ran_code)
+        r = ec_sandbox_record_log(m->c, &m->layer.digest, &m->log, err);
+    return r;
 }
 
 int ec_warm__manager(ec_warm_mgr *m, const json_t *lowers, bool refresh, ec_err *err)
 {
+    m->lowers = lowers;
     EC_AUTOFREE char *skey = specs_key(m);
     EC_AUTO(json_t) lock = NULL;
     int r = EC_OK;

@@ -6,6 +6,7 @@
 #include "cache/warm.h"
 
 typedef struct ec_warm_mgr {
+    ec_cache *c;
     const ec_fetcher *f;
     ec_fetch_ctx ctx;
     json_t *specs;       /* borrowed: the environment's list for this manager */
@@ -17,6 +18,9 @@ typedef struct ec_warm_mgr {
     bool reused;         /* the layer existed */
     int64_t build_us;
     json_t *notes;       /* owned: warnings from install */
+    const json_t *lowers; /* borrowed: digests of the layers beneath, the base first */
+    bool ran_code;       /* build steps ran in the sandbox */
+    ec_digest log;       /* their log, when they ran */
 } ec_warm_mgr;
 
 /** The layer key of @m's lock (see DESIGN.md): @lowers (digest strings of the layers

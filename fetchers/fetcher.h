@@ -108,8 +108,9 @@ void ec_mirror_resp_fini(ec_mirror_resp *r);
 typedef struct ec_fetcher {
     const char *name;           /* "npm" */
     unsigned builder_version;   /* bump when install output changes; part of the layer key */
-    bool runs_code;             /* install may produce build steps: layer key includes the
-                                   layers beneath */
+    bool runs_code;             /* install always produces build steps: the layer key
+                                   includes the layers beneath (a lock may say so too,
+                                   with "runs_code": true) */
 
     int (*parse)(ec_spec *out, const char *text, ec_err *err);
     /** @specs as written → a new canonical lock in *@lock_out. Errors name the spec. */

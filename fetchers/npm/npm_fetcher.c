@@ -236,6 +236,13 @@ static int npm_resolve(ec_fetch_ctx *ctx, const char *const *specs, size_t nspec
                               list, "packages", ec_npm_tree_lock_packages(tree));
         if (json_array_size(tree->notes))
             json_object_set(*lock_out, "notes", tree->notes);
+        size_t i;
+        json_t *p;
+        bool scripts = false;
+        json_array_foreach(json_object_get(*lock_out, "packages"), i, p)
+            scripts |= json_is_true(json_object_get(p, "scripts"));
+        /* scripts run on the layers beneath: the layer key must name them */
+        json_object_set_new(*lock_out, "runs_code", json_boolean(scripts));
     }
     pk_free(&s.map);
     return r;

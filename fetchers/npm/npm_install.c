@@ -161,6 +161,77 @@ static int extract_one(ec_fetch_ctx *ctx, const char *staging, json_t *pkg, ec_e
     return EC_OK;
 }
 
+/* --- install scripts: build steps for the prebuild sandbox --- */
+
+static char **strv(size_t n)
+{
+    return ec_xcalloc(n + 1, sizeof(char *));
+}
+
+/* node_modules/.bin of the package and of every package above it, nearest first. */
+static char *bin_path(const char *path)
+{
+    ec_buf b = EC_BUF_INIT;
+    EC_AUTOFREE char *p = ec_xstrdup(path); /* "node_modules/a/node_modules/b" */
+    for (;;) {
+        ec_buf_addf(&b, NULL, "%s/" NPM_LIB "/%s/node_modules/.bin", b.n ? ":" : "", p);
+        char *last = NULL;
+        for (char *q = p; (q = strstr(q, "/node_modules/")) != NULL; q++)
+            last = q;
+        if (!last)
+            break;
+        *last = '\0'; /* the package that holds this one */
+    }
+    ec_buf_adds(&b, ":/" NPM_BIN, NULL);
+    return ec_buf_steal(&b);
+}
+
+static void add_step(ec_install_result *out, json_t *pkg, const char *event, const char *script)
+{
+    const char *path = json_string_value(json_object_get(pkg, "path"));
+    const char *name = json_string_value(json_object_get(pkg, "name"));
+    const char *version = json_string_value(json_object_get(pkg, "version"));
+    out->steps = ec_xrealloc(out->steps, (out->nsteps + 1) * sizeof *out->steps);
+    ec_build_step *st = &out->steps[out->nsteps++];
+    *st = (ec_build_step){0};
+    st->what = ec_xasprintf("%s@%s %s script", name, version, event);
+    st->cwd = ec_xasprintf("/" NPM_LIB "/%s", path);
+    st->argv = strv(5);
+    st->argv[0] = ec_xstrdup("/bin/sh");
+    st->argv[1] = ec_xstrdup("-c");
+    /* as npm runs it: sh -c SCRIPT with the package's bins first on PATH */
+    st->argv[2] = ec_xstrdup("PATH=\"$0:$PATH\"; export PATH; eval \"$1\"");
+    st->argv[3] = bin_path(path);
+    st->argv[4] = ec_xstrdup(script);
+    st->env = strv(5);
+    st->env[0] = ec_xasprintf("npm_lifecycle_event=%s", event);
+    st->env[1] = ec_xasprintf("npm_package_name=%s", name);
+    st->env[2] = ec_xasprintf("npm_package_version=%s", version);
+    st->env[3] = ec_xstrdup("npm_config_global=true");
+    st->env[4] = ec_xasprintf("INIT_CWD=/" NPM_LIB "/%s", path);
+}
+
+/* preinstall, install, postinstall, as package.json has them; binding.gyp without an
+ * install or preinstall script means `node-gyp rebuild`, as npm does. */
+static void script_steps(ec_install_result *out, const char *staging, json_t *pkg)
+{
+    const char *path = json_string_value(json_object_get(pkg, "path"));
+    EC_AUTOFREE char *pj = ec_xasprintf("%s/" NPM_LIB "/%s/package.json", staging, path);
+    EC_AUTOFREE char *gyp = ec_xasprintf("%s/" NPM_LIB "/%s/binding.gyp", staging, path);
+    json_t *doc = json_load_file(pj, 0, NULL);
+    json_t *scripts = json_object_get(doc, "scripts");
+    static const char *const events[] = {"preinstall", "install", "postinstall"};
+    for (size_t i = 0; i < EC_ARRAY_LEN(events); i++) {
+        const char *text = json_string_value(json_object_get(scripts, events[i]));
+        if (i == 1 && !text && !json_object_get(scripts, "preinstall") && access(gyp, F_OK) == 0)
+            text = "node-gyp rebuild";
+        if (text && *text) {
+            add_step(out, pkg, events[i], text);
+        }
+    }
+    json_decref(doc);
+}
+
 static void note_scripts(ec_install_result *out, json_t *pkg)
 {
     if (!out->notes)
@@ -203,8 +274,16 @@ int ec_npm_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
         json_t *p = order[i];
         rc = link_bins(staging, json_string_value(json_object_get(p, "path")),
                        json_string_value(json_object_get(p, "name")), err);
-        if (json_is_true(json_object_get(p, "scripts")))
-            note_scripts(out, p);
+    }
+    /* Scripts run deepest first, so dependencies are built before what uses them. They
+     * need a base to run on (a shell, node); without one they are named, not run. */
+    for (size_t i = n; i-- > 0 && rc == EC_OK;) {
+        if (!json_is_true(json_object_get(order[i], "scripts")))
+            continue;
+        if (ctx->base_root)
+            script_steps(out, staging, order[i]);
+        else
+            note_scripts(out, order[i]);
     }
     free(order);
     return rc;

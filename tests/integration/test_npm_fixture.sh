@@ -43,5 +43,32 @@ mk missing '"no-such-pkg"'
 expect_fail "an unknown package names itself" "no-such-pkg" ec warm missing
 mk norange '"dep@^9"'
 expect_fail "an unsatisfiable range says so" 'no version of dep matches "^9"' ec warm norange
+# Install scripts: named and left unrun without a base; run once in the sandbox on one.
+mk noscripts '"scripted"'
+out=$(ec warm noscripts 2>&1)
+check "without a base, a package's scripts are named, not run" bash -c "printf '%s' \"$out\" | grep -q 'scripted@1.0.0 has install scripts'"
+check "…and the lock marks it" bash -c "ec env lock noscripts npm | python3 -c '
+import json,sys; l=json.load(sys.stdin); assert l[\"runs_code\"] is True
+assert [p for p in l[\"packages\"] if p[\"name\"]==\"scripted\" and p[\"scripts\"]]'"
+if [ "$(id -u)" = 0 ]; then
+  # The smallest base that runs a script: a shell and the C library.
+  B=$T/tinybase; mkdir -p "$B/bin" "$B/tmp"
+  cp /bin/dash "$B/bin/sh"
+  for lib in $(ldd /bin/dash | grep -o '/[^ ]*'); do mkdir -p "$B$(dirname "$lib")"; cp -L "$lib" "$B$lib"; done
+  base=$(ec base import "$B")
+  printf '{"name":"scripts","config":{"packages":{"npm":["scripted"]}}}' > "$T/scripts.json"
+  ec env create -f "$T/scripts.json" --base "$base" >/dev/null
+  check "with a base, the warm-up runs the script in the sandbox" ec --quiet warm scripts
+  ec mount scripts --session sc "$T/sroot" >/dev/null
+  check "what the script wrote is in the layer" \
+    test "$(cat "$T/sroot/usr/local/lib/node_modules/scripted/built.txt")" = "built by postinstall"
+  check "the base shows through below it" test -x "$T/sroot/bin/sh"
+  ec umount "$T/sroot" >/dev/null
+  built=$(dirname "$(find "$ENVCACHE_HOME/layers" -path '*/node_modules/scripted/built.txt' | head -n 1)")
+  npm_layer=${built%/usr/local/lib/node_modules/scripted}
+  check "the npm layer holds the script's output but no base file" \
+    bash -c "test -f '$npm_layer/usr/local/lib/node_modules/scripted/built.txt' && test ! -e '$npm_layer/bin/sh'"
+  check "no mount is left behind" bash -c "! grep -q '$ENVCACHE_HOME/sandbox' /proc/self/mountinfo"
+fi
 check "the store verifies" ec verify
 finish
