@@ -115,7 +115,7 @@ static json_t *session_object(const char *id, const ec_session_opts *o, const ch
 static int put_session(ec_cache *c, const char *id, const json_t *s, unsigned flags, ec_err *err)
 {
     EC_AUTO(ec_txn) txn = NULL;
-    int r = ec_txn_begin(&txn, c->st, 0, err);
+    int r = ec_txn_begin(&txn, c->st, EC_TXN_LAZY, err);
     if (r < 0)
         return r;
     r = ec_cache__json_put(txn, EC_TBL_SESSIONS, id, s, flags, err);
@@ -128,7 +128,7 @@ static int put_session(ec_cache *c, const char *id, const json_t *s, unsigned fl
 static void forget_session(ec_cache *c, const char *id)
 {
     EC_AUTO(ec_txn) txn = NULL;
-    if (ec_txn_begin(&txn, c->st, 0, NULL) == EC_OK &&
+    if (ec_txn_begin(&txn, c->st, EC_TXN_LAZY, NULL) == EC_OK &&
         ec_kv_del(txn, EC_TBL_SESSIONS, id, strlen(id), NULL) == EC_OK)
         ec_txn_commit(ec_steal(&txn), NULL);
 }

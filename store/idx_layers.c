@@ -70,7 +70,7 @@ int ec_layer_touch(ec_store *st, const ec_digest *digest, ec_err *err)
 {
     EC_AUTO(ec_txn) txn = NULL;
     ec_layer_info info;
-    int r = ec_txn_begin(&txn, st, 0, err);
+    int r = ec_txn_begin(&txn, st, EC_TXN_LAZY, err); /* last_used is an LRU hint */
     if (r < 0)
         return r;
     r = ec_layer_lookup(&info, txn, digest, err);

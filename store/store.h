@@ -71,7 +71,10 @@ char *ec_store_path(const ec_store *st, const char *rel);
 
 /* --- transactions --- */
 
-enum { EC_TXN_READ = 1u << 0 };
+/* EC_TXN_LAZY: the commit syncs the data pages but not LMDB's meta page, so a system
+ * crash may undo this (last) transaction but never corrupts the index; for records that
+ * mean nothing after a reboot (sessions: their mounts are gone too). */
+enum { EC_TXN_READ = 1u << 0, EC_TXN_LAZY = 1u << 1 };
 int ec_txn_begin(ec_txn **out, ec_store *st, unsigned flags, ec_err *err);
 /** Commits; consumes @txn even on failure. */
 int ec_txn_commit(ec_txn *txn, ec_err *err);

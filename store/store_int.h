@@ -18,6 +18,7 @@ struct ec_txn {
     ec_store *st;
     MDB_txn *txn;
     bool readonly;
+    bool lazy; /* EC_TXN_LAZY: this commit skips the meta page's sync */
     int poisoned; /* the first failure's code: only abort is legal afterwards */
 };
 

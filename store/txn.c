@@ -28,6 +28,10 @@ int ec_txn_begin(ec_txn **out, ec_store *st, unsigned flags, ec_err *err)
     t->st = st;
     t->txn = txn;
     t->readonly = flags & EC_TXN_READ;
+    /* Safe to flip: we hold the only write transaction of this process until commit. */
+    t->lazy = !t->readonly && (flags & EC_TXN_LAZY);
+    if (t->lazy)
+        mdb_env_set_flags(st->env, MDB_NOMETASYNC, 1);
     *out = t;
     return EC_OK;
 }
@@ -43,6 +47,8 @@ int ec_txn_commit(ec_txn *txn, ec_err *err)
         if (rc)
             r = ec_fail_mdb(err, rc, "cannot commit to the store index");
     }
+    if (txn->lazy)
+        mdb_env_set_flags(txn->st->env, MDB_NOMETASYNC, 0);
     free(txn);
     return r;
 }
@@ -52,6 +58,8 @@ void ec_txn_abort(ec_txn *txn)
     if (!txn)
         return;
     mdb_txn_abort(txn->txn);
+    if (txn->lazy)
+        mdb_env_set_flags(txn->st->env, MDB_NOMETASYNC, 0);
     free(txn);
 }
 
