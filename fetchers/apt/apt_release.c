@@ -283,8 +283,10 @@ static int verify_file(const char *path, void *ud, ec_err *err)
     ec_buf_reset(&v->text);
     v->text.max = APT_MAX_RELEASE;
     ec_buf eo = EC_BUF_INIT;
-    char *argv[] = {"gpgv", "--quiet", "--keyring", (char *)v->keyring, "--output", "-",
-                    (char *)path, NULL};
+    /* A home directory that does not exist: gpgv would otherwise also trust the keys in
+     * the service user's ~/.gnupg/trustedkeys.kbx. */
+    char *argv[] = {"gpgv", "--homedir", "/nonexistent/envcache-gpgv", "--quiet", "--keyring",
+                    (char *)v->keyring, "--output", "-", (char *)path, NULL};
     int st = run_capture(argv, &v->text, &eo);
     if (st < 0) {
         ec_buf_fini(&eo);
