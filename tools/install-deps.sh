@@ -6,7 +6,7 @@ pkgs="build-essential cmake pkg-config git ca-certificates libarchive-dev libzst
   libcurl4-openssl-dev liblmdb-dev lmdb-utils libjansson-dev libssl-dev libmicrohttpd-dev
   libcmocka-dev libsolv-dev zstd tar attr libcap2-bin hyperfine python3 util-linux
   mmdebstrap bubblewrap dpkg-dev debian-archive-keyring
-  curl nginx wrk nodejs npm"
+  curl nginx wrk nodejs npm gnupg gpgv xz-utils"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

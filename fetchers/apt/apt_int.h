@@ -7,7 +7,7 @@
  *   apt_version.c   dpkg version comparison (for tests and tie-breaks; libsolv has its own)
  *   apt_solve.c     the closure with libsolv against the base's dpkg status
  *   apt_deb.c       .deb reading (ar + control.tar.* + data.tar.*) with libarchive
- *   apt_dpkgdb.c    the dpkg database of the layer: status, info/*.list, md5sums, conffiles
+ *   apt_dpkgdb.c    the dpkg database of the layer: status, info/<pkg>.list, md5sums, conffiles
  *   apt_install.c   the install op: unpack every .deb, write the database, build steps
  *   apt_mirror.c    the serve op: /mirror/apt/<archive>/dists/… and /pool/…
  *   apt_fetcher.c   the fetcher table, resolve and fetch
@@ -95,7 +95,85 @@ int ec_apt_solve(json_t **out, const ec_apt_index *idx, size_t nidx,
 int ec_apt_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
                    ec_install_result *out, ec_err *err);
 
+/* --- release files (apt_release.c): shared by the indexes and the mirror --- */
+
+/** One entry of a Release hash section: " <hex> <size> <path>". */
+typedef struct ec_apt_relfile {
+    char *path;        /* relative to dists/<suite>/ ("main/binary-amd64/Packages.xz") */
+    ec_digest sha256;
+    uint64_t size;
+} ec_apt_relfile;
+
+/** A verified, parsed Release (from InRelease). */
+typedef struct ec_apt_release {
+    char *text;           /* the signed text as the verifier printed it */
+    char *date;           /* the Date field as written */
+    int64_t date_t;       /* seconds since the epoch */
+    int64_t valid_until;  /* 0 when absent */
+    bool by_hash;         /* Acquire-By-Hash: yes */
+    ec_digest inrelease;  /* the InRelease blob (byte-for-byte as upstream sent it) */
+    ec_apt_relfile *files; /* the SHA256 section */
+    size_t nfiles;
+    bool from_upstream;   /* getting it needed an upstream request */
+} ec_apt_release;
+
+/** Fetches {uri}/dists/{suite}/InRelease through the metadata cache (MIRROR key
+ *  "apt/<uri>/dists/<suite>/InRelease", revalidated with its ETag after config
+ *  "release_ttl" seconds, default 300), verifies it with gpgv (sqv when gpgv is missing)
+ *  against @src->signed_by or @s->keyring before anything is stored, and checks Date
+ *  (not in the future) and Valid-Until (config "check_valid_until": false disables).
+ *  EC_EINTEGRITY for a bad signature or date, EC_ENOTFOUND when upstream has no InRelease.
+ *  Caller frees with ec_apt_release_fini. */
+int ec_apt_release_get(ec_apt_release *out, ec_fetch_ctx *ctx, const ec_apt_sources *s,
+                       const ec_apt_source *src, const char *suite, ec_err *err);
+void ec_apt_release_fini(ec_apt_release *r);
+/** The SHA256 entry for @path, or NULL; borrowed from @r. */
+const ec_apt_relfile *ec_apt_release_find(const ec_apt_release *r, const char *path);
+/** Parses a Release text (no signature check) into @out's date, valid_until, by_hash and
+ *  files; the fuzzable part. EC_EFORMAT names the bad line. */
+int ec_apt_release_parse(ec_apt_release *out, const char *text, size_t len, ec_err *err);
+
+/** A mutable upstream document (Release, Release.gpg) through the same metadata cache as
+ *  InRelease, stored as sent without any check: *@out is its blob. MIRROR key "apt/<url>".
+ *  Sets *@upstream when a request was made. */
+int ec_apt_doc_get(ec_digest *out, bool *upstream, ec_fetch_ctx *ctx, const char *url,
+                   ec_err *err);
+
+/** Config "release_ttl" (seconds, default 300). */
+int64_t ec_apt_release_ttl(const ec_fetch_ctx *ctx);
+
+/* --- indexes (apt_index.c) --- */
+
+/** Makes sure the index file @f of @rel (from {uri}/dists/{suite}/) is in the store, fetching
+ *  it by-hash when the release offers it (else by name) with its Release SHA256 checked
+ *  while streaming. No request when the blob is already stored. */
+int ec_apt_relfile_fetch(ec_fetch_ctx *ctx, const ec_apt_source *src, const char *suite,
+                         const ec_apt_release *rel, const ec_apt_relfile *f, bool *upstream,
+                         ec_err *err);
+
+/* --- pool files: the MIRROR records the mirror and the fetch op share --- */
+
+/** MIRROR key of a pool file: "apt/<route>/<filename>" where @filename is the Packages
+ *  Filename ("pool/main/h/hello/hello_2.10-3_amd64.deb"). Value: the 32 raw sha256
+ *  bytes of the .deb (its blob). Caller frees. */
+char *ec_apt_pool_key(const char *route, const char *filename);
+/** The blob of a pool file. EC_ENOTFOUND when unknown or no longer stored. */
+int ec_apt_pool_lookup(ec_digest *out, ec_store *st, const char *route, const char *filename,
+                       ec_err *err);
+/** Records that @filename of archive @route is blob @d (already stored and verified). */
+int ec_apt_pool_record(ec_store *st, const char *route, const char *filename,
+                       const ec_digest *d, ec_err *err);
+/** Finds @filename's SHA256 and Size in the uncompressed Packages file at @path (a line
+ *  scan of the stanza whose Filename matches). EC_ENOTFOUND when no stanza has it. */
+int ec_apt_packages_find(ec_digest *sha_out, uint64_t *size_out, const char *path,
+                         const char *filename, ec_err *err);
+
 /* --- mirror --- */
 
+/** Routes under /mirror/apt/<route>/: dists/<suite>/{InRelease,Release,Release.gpg} (as
+ *  upstream sent them, cached with the release TTL), dists/<suite>/<file listed in the
+ *  Release> (served as the verified Release names it), …/by-hash/SHA256/<hex> (immutable,
+ *  checked against the hex) and pool/… (.debs checked against the verified Packages
+ *  indexes, one download however many clients miss at once). Unknown paths: 404. */
 int ec_apt_serve(ec_fetch_ctx *ctx, const ec_mirror_req *req, ec_mirror_resp *resp,
                  ec_err *err);
