@@ -98,6 +98,16 @@ void ec_api_metrics(ec_req *rq)
     /* The store's size is read at scrape time from the index (sizes, not a disk walk). */
     if (ec_store_size(&size, ec_cache_store(rq->srv->c), NULL) == EC_OK)
         ec_metric_set(ec_metrics_get(EC_M_STORE_BYTES, NULL, EC_METRIC_GAUGE), size);
+    /* Everything this process fetched upstream (warm-ups and mirror misses) goes through
+     * the one shared client, whose counters are the truth. */
+    ec_http *http = NULL;
+    if (ec_cache__http(&http, rq->srv->c, NULL) == EC_OK) {
+        ec_http_stats hs;
+        ec_http_stats_get(http, &hs);
+        ec_metric_set(ec_metrics_get(EC_M_BYTES_UPSTREAM, NULL, EC_METRIC_COUNTER), hs.bytes);
+        ec_metric_set(ec_metrics_get(EC_M_UPSTREAM_REQUESTS, NULL, EC_METRIC_COUNTER),
+                      hs.requests);
+    }
     b.max = 16u << 20;
     if (ec_metrics_render(&b, &err) < 0) {
         ec_buf_fini(&b);

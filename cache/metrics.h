@@ -22,7 +22,8 @@
 #define EC_M_HTTP_LATENCY "envcache_http_request_duration_seconds" /* route */
 #define EC_M_CACHE_REQUESTS "envcache_cache_requests_total"      /* manager, result=hit|miss */
 #define EC_M_BYTES_SERVED "envcache_bytes_served_total"          /* manager */
-#define EC_M_BYTES_UPSTREAM "envcache_upstream_bytes_total"      /* manager */
+#define EC_M_BYTES_UPSTREAM "envcache_upstream_bytes_total"      /* (all managers) */
+#define EC_M_UPSTREAM_REQUESTS "envcache_upstream_requests_total" /* retries included */
 #define EC_M_LAYER_BUILDS "envcache_layer_builds_total"          /* manager, result */
 #define EC_M_LAYER_BUILD_SECONDS "envcache_layer_build_duration_seconds" /* manager */
 #define EC_M_WARM_JOBS "envcache_warm_jobs_total"                /* result */

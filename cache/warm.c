@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ec_warm_env: every manager of an environment through its fetcher, in stack order, then
  * the environment's stack recorded so sessions mount it. */
+#include "cache/metrics.h"
 #include "cache/warm_int.h"
 
 #include <stdlib.h>
@@ -141,6 +142,19 @@ static json_t *mgr_summary(const ec_warm_mgr *m)
                      "size", (json_int_t)m->layer.size);
 }
 
+/* Layer builds and their durations for /metrics. */
+static void count_build(const ec_warm_mgr *m, const char *mgr, int r)
+{
+    char labels[96];
+    snprintf(labels, sizeof labels, "manager=\"%s\",result=\"%s\"", mgr,
+             r < 0 ? "failed" : m->reused ? "reused" : "built");
+    ec_metrics_inc(EC_M_LAYER_BUILDS, labels, 1);
+    if (r == EC_OK && !m->reused) {
+        snprintf(labels, sizeof labels, "manager=\"%s\"", mgr);
+        ec_metrics_observe(EC_M_LAYER_BUILD_SECONDS, labels, (double)m->build_us / 1e6);
+    }
+}
+
 static int warm_one(ec_cache *c, const char *id, const char *mgr, json_t *specs,
                     const ec_warm_opts *o, json_t *stack, json_t *managers, ec_err *err)
 {
@@ -152,6 +166,7 @@ static int warm_one(ec_cache *c, const char *id, const char *mgr, json_t *specs,
     if (r == EC_OK)
         r = ec_warm__manager(&m, stack, o->refresh, err);
     save_state(c, id, mgr, mgr_state(&m, r == EC_OK ? "ready" : "failed", err));
+    count_build(&m, mgr, r);
     if (r == EC_OK) {
         char s[EC_DIGEST_STR_LEN];
         json_array_append_new(stack, json_string(ec_digest_format(s, &m.layer.digest)));
