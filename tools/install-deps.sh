@@ -7,6 +7,10 @@ pkgs="build-essential cmake pkg-config git ca-certificates libarchive-dev libzst
   libcmocka-dev libsolv-dev zstd tar attr libcap2-bin hyperfine python3 util-linux
   mmdebstrap bubblewrap dpkg-dev debian-archive-keyring
   curl nginx wrk nodejs npm gnupg gpgv xz-utils"
+# node and npm may come from elsewhere (npm bundled with node): a working pair is enough.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  pkgs=$(printf '%s\n' $pkgs | grep -vx -e nodejs -e npm | tr '\n' ' ')
+fi
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

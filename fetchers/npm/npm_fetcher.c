@@ -95,7 +95,8 @@ typedef struct reg_state {
     pk_map map;
     ec_npm_pick_opts pick;
     ec_npm_meta_run *run; /* the speculative run while it lasts */
-    uint64_t fetched;
+    ec_npm_parse_pool *pool; /* its parsers */
+    uint64_t fetched, added;
 } reg_state;
 
 static void note_edge(reg_state *s, const char *name, const char *range);
@@ -142,13 +143,9 @@ static void note_edge(reg_state *s, const char *name, const char *range)
     }
 }
 
-static int on_doc(const char *name, const char *body, size_t len, void *ud, ec_err *err)
+/* A parsed packument joins the map, and each range asked of it so far names more. */
+static void accept_doc(reg_state *s, const char *name, ec_npm_packument *p)
 {
-    reg_state *s = ud;
-    ec_npm_packument *p = NULL;
-    int r = ec_npm_packument_parse(&p, name, body, len, err);
-    if (r < 0)
-        return r;
     pk_entry *e = pk_get(&s->map, name);
     ec_npm_packument_free(e->doc);
     e->doc = p;
@@ -163,7 +160,32 @@ static int on_doc(const char *name, const char *body, size_t len, void *ud, ec_e
         EC_AUTOFREE char *range = ec_xstrdup(pk_get(&s->map, name)->ranges[i]);
         expand(s, pk_get(&s->map, name), range);
     }
-    return EC_OK;
+}
+
+/* Speculative parses that failed are dropped: the builder asks again and reports. */
+static void harvest(reg_state *s, bool wait)
+{
+    ec_npm_parse_result res;
+    while (ec_npm_parse_pool_take(s->pool, wait, &res)) {
+        if (res.rc == EC_OK)
+            accept_doc(s, res.name, res.doc);
+        free(res.name);
+    }
+}
+
+static int on_doc(const char *name, const char *body, size_t len, void *ud, ec_err *err)
+{
+    reg_state *s = ud;
+    if (s->pool) { /* speculating: parse off this thread, take what is done */
+        ec_npm_parse_pool_put(s->pool, name, body, len);
+        harvest(s, false);
+        return EC_OK;
+    }
+    ec_npm_packument *p = NULL;
+    int r = ec_npm_packument_parse(&p, name, body, len, err);
+    if (r == EC_OK)
+        accept_doc(s, name, p);
+    return r;
 }
 
 /* Everything the specs are likely to need, fetched together. */
@@ -171,12 +193,19 @@ static int speculate(reg_state *s, const char *const *specs, size_t n, ec_err *e
 {
     ec_npm_meta_run_new(&s->run, s->ctx, EC_NPM_ABBREV, EC_NPM_META_TTL, on_doc, s);
     ec_npm_meta_run_tolerate(s->run);
+    s->pool = ec_npm_parse_pool_new();
     for (size_t i = 0; i < n; i++) {
         ec_spec sp;
         if (ec_npm_spec_parse(&sp, specs[i], NULL) == EC_OK)
             note_edge(s, sp.name, sp.constraint);
     }
-    int r = ec_npm_meta_run_go(s->run, err);
+    int r = EC_OK;
+    for (uint64_t before = UINT64_MAX; r == EC_OK && before != s->added;) {
+        before = s->added;
+        r = ec_npm_meta_run_go(s->run, err);
+        harvest(s, true); /* the last parses may name more packages: go again */
+    }
+    ec_npm_parse_pool_free(ec_steal(&s->pool));
     ec_npm_meta_run_free(ec_steal(&s->run));
     return r == EC_EINTEGRITY || r == EC_ENOMEM ? r : EC_OK; /* the builder asks again */
 }

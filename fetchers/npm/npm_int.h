@@ -61,6 +61,27 @@ int ec_npm_tgz_lookup(ec_store *st, const char *name, const char *file, ec_diges
 int ec_npm_tgz_record(ec_store *st, const char *name, const char *file, const ec_digest *d,
                       ec_err *err);
 
+/* --- packuments parsed on worker threads (npm_parse_pool.c) --- */
+
+#include "fetchers/npm/packument.h"
+
+typedef struct ec_npm_parse_pool ec_npm_parse_pool;
+typedef struct ec_npm_parse_result {
+    char *name;             /* owned by the taker */
+    ec_npm_packument *doc;  /* owned by the taker; NULL when rc < 0 */
+    int rc;
+    ec_err err;
+} ec_npm_parse_result;
+
+/** One worker per CPU (at most 8). */
+ec_npm_parse_pool *ec_npm_parse_pool_new(void);
+/** Queues @body (copied) for parsing as the packument of @name. */
+void ec_npm_parse_pool_put(ec_npm_parse_pool *p, const char *name, const char *body,
+                           size_t len);
+/** Takes one finished parse; with @wait, waits while any is pending. False when none. */
+bool ec_npm_parse_pool_take(ec_npm_parse_pool *p, bool wait, ec_npm_parse_result *out);
+void ec_npm_parse_pool_free(ec_npm_parse_pool *p);
+
 /* --- integrity (SRI) --- */
 
 /** Picks the strongest hash of an SRI string ("sha512-…", several allowed) or, when there
