@@ -7,7 +7,7 @@
  *   apt_version.c   dpkg version comparison (for tests and tie-breaks; libsolv has its own)
  *   apt_solve.c     the closure with libsolv against the base's dpkg status
  *   apt_deb.c       .deb reading (ar + control.tar.* + data.tar.*) with libarchive
- *   apt_dpkgdb.c    the dpkg database of the layer: status, info/*.list, md5sums, conffiles
+ *   apt_dpkgdb.c    the dpkg database of the layer: status, info/<pkg>.list, md5sums, conffiles
  *   apt_install.c   the install op: unpack every .deb, write the database, build steps
  *   apt_mirror.c    the serve op: /mirror/apt/<archive>/dists/… and /pool/…
  *   apt_fetcher.c   the fetcher table, resolve and fetch
@@ -67,6 +67,11 @@ int ec_apt_indexes_get(ec_apt_index **out, size_t *n_out, ec_fetch_ctx *ctx,
 void ec_apt_indexes_free(ec_apt_index *v, size_t n);
 
 /* --- resolution --- */
+
+/** Parses an apt list entry (the ec_apt_spec_check syntax) into @out: name, qualifier
+ *  (architecture, "" when absent) and constraint (exact version, "" for the candidate).
+ *  EC_EINVAL as ec_apt_spec_check. */
+int ec_apt_spec_parse(ec_spec *out, const char *text, ec_err *err);
 
 typedef struct ec_apt_solve_opts {
     bool recommends;        /* install Recommends too (default false: --no-install-recommends) */
