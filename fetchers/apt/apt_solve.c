@@ -538,39 +538,54 @@ static void apt_alternatives(Pool *pool, Id d, Queue *out)
     queue_push(out, d);
 }
 
-static bool apt_dep_installable(Pool *pool, Id d)
+/* The packages apt would install for one alternative @d: the real package of that name
+ * when one satisfies it (apt prefers it to every provider), else every provider. */
+static void apt_dep_target(Pool *pool, Id d, Queue *out)
 {
-    Id p, pp;
+    Id name = d, p, pp;
+    while (ISRELDEP(name))
+        name = GETRELDEP(pool, name)->name;
+    queue_empty(out);
+    FOR_PROVIDES(p, pp, d)
+    if (pool->solvables[p].repo != pool->installed && pool->solvables[p].name == name)
+        queue_push(out, p);
+    if (out->count)
+        return;
     FOR_PROVIDES(p, pp, d)
     if (pool->solvables[p].repo != pool->installed)
+        queue_push(out, p);
+}
+
+static bool apt_any_kept(Solver *solv, const Queue *q)
+{
+    for (int i = 0; i < q->count; i++)
+        if (solver_get_decisionlevel(solv, q->elements[i]) > 0)
+            return true;
+    return false;
+}
+
+static bool apt_installed_meets(Solver *solv, Id d)
+{
+    Pool *pool = solv->pool;
+    Id p, pp;
+    FOR_PROVIDES(p, pp, d)
+    if (pool->solvables[p].repo == pool->installed && solver_get_decisionlevel(solv, p) > 0)
         return true;
     return false;
 }
 
-static bool apt_dep_kept(Solver *solv, Id d, bool installed_only)
-{
-    Pool *pool = solv->pool;
-    Id p, pp;
-    FOR_PROVIDES(p, pp, d)
-    {
-        if (installed_only && pool->solvables[p].repo != pool->installed)
-            continue;
-        if (solver_get_decisionlevel(solv, p) > 0)
-            return true;
-    }
-    return false;
-}
-
-/* For each "a | b" of the packages being installed, apt takes the first alternative that is
- * installed, else the first that has an installable version. Adds a favour job for each
- * choice of libsolv that differs; returns how many it added. */
+/* For each dependency of the packages being installed, apt keeps it met by the base when it
+ * can; otherwise it takes the first alternative of "a | b" that has an installable version,
+ * and for that alternative the real package of that name before any provider. Adds a
+ * favour job for each choice of libsolv that differs; returns how many it added. */
 static int apt_favor_alternatives(Solver *solv, Queue *job, Queue *favored)
 {
     Pool *pool = solv->pool;
-    Queue dec, alts;
+    Queue dec, alts, target;
     int added = 0;
     queue_init(&dec);
     queue_init(&alts);
+    queue_init(&target);
     solver_get_decisionqueue(solv, &dec);
     for (int i = 0; i < dec.count; i++) {
         Id p = dec.elements[i];
@@ -580,26 +595,25 @@ static int apt_favor_alternatives(Solver *solv, Queue *job, Queue *favored)
         if (!s->requires)
             continue;
         for (Id *dp = s->repo->idarraydata + s->requires; *dp; dp++) {
-            Id d = *dp;
-            if (d == SOLVABLE_PREREQMARKER || !ISRELDEP(d) || GETRELDEP(pool, d)->flags != REL_OR)
+            if (*dp == SOLVABLE_PREREQMARKER)
                 continue;
             queue_empty(&alts);
-            apt_alternatives(pool, d, &alts);
-            bool have_installed = false;
-            for (int a = 0; a < alts.count; a++)
-                if (apt_dep_kept(solv, alts.elements[a], true))
-                    have_installed = true;
-            if (have_installed)
+            apt_alternatives(pool, *dp, &alts);
+            bool met = false;
+            for (int a = 0; a < alts.count && !met; a++)
+                met = apt_installed_meets(solv, alts.elements[a]);
+            if (met)
                 continue;
             for (int a = 0; a < alts.count; a++) {
-                Id alt = alts.elements[a];
-                if (!apt_dep_installable(pool, alt))
+                apt_dep_target(pool, alts.elements[a], &target);
+                if (!target.count)
                     continue;
-                if (!apt_dep_kept(solv, alt, false)) {
+                if (!apt_any_kept(solv, &target)) {
                     int before = favored->count;
-                    queue_pushunique(favored, alt);
+                    queue_pushunique(favored, target.elements[0]);
                     if (favored->count != before) {
-                        queue_push2(job, SOLVER_FAVOR | SOLVER_SOLVABLE_PROVIDES, alt);
+                        queue_push2(job, SOLVER_FAVOR | SOLVER_SOLVABLE_ONE_OF,
+                                    pool_queuetowhatprovides(pool, &target));
                         added++;
                     }
                 }
@@ -607,6 +621,7 @@ static int apt_favor_alternatives(Solver *solv, Queue *job, Queue *favored)
             }
         }
     }
+    queue_free(&target);
     queue_free(&alts);
     queue_free(&dec);
     return added;
