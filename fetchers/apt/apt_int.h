@@ -68,6 +68,11 @@ void ec_apt_indexes_free(ec_apt_index *v, size_t n);
 
 /* --- resolution --- */
 
+/** Parses an apt list entry (the ec_apt_spec_check syntax) into @out: name, qualifier
+ *  (architecture, "" when absent) and constraint (exact version, "" for the candidate).
+ *  EC_EINVAL as ec_apt_spec_check. */
+int ec_apt_spec_parse(ec_spec *out, const char *text, ec_err *err);
+
 typedef struct ec_apt_solve_opts {
     bool recommends;        /* install Recommends too (default false: --no-install-recommends) */
     const char *status;     /* the base's /var/lib/dpkg/status, or NULL (nothing installed) */

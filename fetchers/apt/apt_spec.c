@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Syntax of an apt list entry: name[:arch][=version] under Debian's name and version rules. */
+#include "fetchers/apt/apt_int.h"
 #include "fetchers/spec.h"
 
 #include <ctype.h>
@@ -88,7 +89,7 @@ static const char *apt_version_problem(const char *p, size_t n)
     return NULL;
 }
 
-static int apt_spec_parse(ec_spec *out, const char *text, ec_err *err)
+int ec_apt_spec_parse(ec_spec *out, const char *text, ec_err *err)
 {
     int r = ec_spec_check_text(text, APT_WHAT, err);
     if (r < 0)
@@ -121,5 +122,5 @@ static int apt_spec_parse(ec_spec *out, const char *text, ec_err *err)
 int ec_apt_spec_check(const char *text, ec_err *err)
 {
     ec_spec spec;
-    return apt_spec_parse(&spec, text, err);
+    return ec_apt_spec_parse(&spec, text, err);
 }
