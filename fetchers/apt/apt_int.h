@@ -7,7 +7,7 @@
  *   apt_version.c   dpkg version comparison (for tests and tie-breaks; libsolv has its own)
  *   apt_solve.c     the closure with libsolv against the base's dpkg status
  *   apt_deb.c       .deb reading (ar + control.tar.* + data.tar.*) with libarchive
- *   apt_dpkgdb.c    the dpkg database of the layer: status, info/*.list, md5sums, conffiles
+ *   apt_dpkgdb.c    the dpkg database of the layer: status, info/<pkg>.list, md5sums, conffiles
  *   apt_install.c   the install op: unpack every .deb, write the database, build steps
  *   apt_mirror.c    the serve op: /mirror/apt/<archive>/dists/… and /pool/…
  *   apt_fetcher.c   the fetcher table, resolve and fetch
