@@ -50,6 +50,7 @@ typedef struct shared {
     ec_apt_deb *debs;
     ec_digest *blobs;
     size_t n;
+    size_t *order;              /* work order: biggest .deb first (see unpack_all) */
     ec_extract_opts x;          /* aliases and the no-sync/in-place flags, shared */
     pthread_mutex_t stripes[STRIPES];
     pthread_mutex_t mu;         /* the table, conflicts, progress and the first error */
@@ -184,9 +185,10 @@ static void *worker(void *arg)
 {
     shared *sh = arg;
     for (;;) {
-        size_t i = atomic_fetch_add(&sh->next, 1);
-        if (i >= sh->n || atomic_load(&sh->failed))
+        size_t k = atomic_fetch_add(&sh->next, 1);
+        if (k >= sh->n || atomic_load(&sh->failed))
             return NULL;
+        size_t i = sh->order[k];
         pkg_job job = {sh, &sh->debs[i]};
         ec_extract_opts x = sh->x;
         x.on_entry = on_entry;
@@ -211,8 +213,36 @@ static void *worker(void *arg)
     }
 }
 
+static int size_desc(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b; /* {size, index} pairs */
+    if (x[0] != y[0])
+        return x[0] < y[0] ? 1 : -1;
+    return x[1] < y[1] ? -1 : 1;
+}
+
+/* Decompression (xz, mostly) is the cost, and one big package (an LLVM, ICU) takes
+ * seconds alone: started last it would be the whole tail. Biggest first (LPT) keeps every
+ * thread busy to the end. Who wins a file conflict does not depend on this order. */
+static void order_by_size(shared *sh)
+{
+    uint64_t (*v)[2] = ec_xcalloc(sh->n ? sh->n : 1, sizeof *v);
+    for (size_t i = 0; i < sh->n; i++) {
+        EC_AUTOFREE char *p = ec_blob_path(sh->ctx->store, &sh->blobs[i]);
+        struct stat sb;
+        v[i][0] = stat(p, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+        v[i][1] = i;
+    }
+    qsort(v, sh->n, sizeof *v, size_desc);
+    sh->order = ec_xcalloc(sh->n ? sh->n : 1, sizeof *sh->order);
+    for (size_t i = 0; i < sh->n; i++)
+        sh->order[i] = (size_t)v[i][1];
+    free(v);
+}
+
 static int unpack_all(shared *sh, ec_err *err)
 {
+    order_by_size(sh);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t nt = cpus > 0 ? (size_t)cpus : 2;
     if (nt > MAX_THREADS)
@@ -460,6 +490,7 @@ static void shared_fini(shared *sh)
         ec_apt__deb_fini(&sh->debs[i]);
     free(sh->debs);
     free(sh->blobs);
+    free(sh->order);
     for (size_t i = 0; i < sh->cap; i++)
         free(sh->slots[i].dest);
     free(sh->slots);
