@@ -330,6 +330,11 @@ static void triggers_files(stanzas *st, const ec_apt_db_in *in)
     }
 }
 
+/* "interest[-await|-noawait] X" of the new packages, added to the base's registry:
+ * triggers/File for paths, triggers/X for names (both whole files, so merged like status).
+ * Without them dpkg would never run fc-cache, update-mime-database… for later installs. */
+static int interests_write(const ec_apt_db_in *in, const char *admin, ec_err *err);
+
 /* --- info/ --- */
 
 static int write_path(const char *p, const char *data, size_t len, unsigned mode, ec_err *err)
@@ -455,5 +460,66 @@ int ec_apt__dpkgdb_write(const ec_apt_db_in *in, bool *pending_out, ec_err *err)
     ec_buf_fini(&b);
     for (size_t i = 0; rc == EC_OK && i < in->ndebs; i++)
         rc = write_pkg_info(info, &in->debs[i], err);
+    if (rc == EC_OK)
+        rc = interests_write(in, admin, err);
+    return rc;
+}
+
+/* Appends @line to the registry file @name (the base's copy first, once). */
+static int registry_add(const ec_apt_db_in *in, const char *admin, const char *name,
+                        const char *line, ec_err *err)
+{
+    EC_AUTOFREE char *dir = ec_xasprintf("%s/triggers", admin);
+    EC_AUTOFREE char *path = ec_xasprintf("%s/%s", dir, name);
+    EC_AUTOFREE char *text = NULL;
+    struct stat sb;
+    int rc = ec_mkdir_p(dir, 0755, err);
+    if (rc < 0)
+        return rc;
+    if (lstat(path, &sb) == 0) {
+        rc = ec_read_file(&text, NULL, path, 16u << 20, err);
+    } else if (in->base_root) {
+        EC_AUTOFREE char *bp = ec_xasprintf("%s/" ADMIN "/triggers/%s", in->base_root, name);
+        if (lstat(bp, &sb) == 0)
+            rc = ec_read_file(&text, NULL, bp, 16u << 20, err);
+    }
+    if (rc < 0)
+        return rc;
+    if (text && strstr(text, line) && (strstr(text, line) == text || strstr(text, line)[-1] == '\n'))
+        return EC_OK; /* already registered (an upgrade) */
+    EC_AUTOFREE char *out = ec_xasprintf("%s%s%s\n", text ? text : "",
+                                         text && *text && text[strlen(text) - 1] != '\n' ? "\n"
+                                                                                       : "",
+                                         line);
+    return write_path(path, out, strlen(out), 0644, err);
+}
+
+static int interests_write(const ec_apt_db_in *in, const char *admin, ec_err *err)
+{
+    int rc = EC_OK;
+    for (size_t i = 0; rc == EC_OK && i < in->ndebs; i++) {
+        const ec_apt_deb *d = &in->debs[i];
+        const char *t = d->ctl[EC_APT_CTL_TRIGGERS];
+        EC_AUTOFREE char *who = ec_apt__deb_stem(d);
+        for (const char *l = t; rc == EC_OK && l && *l;
+             l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+            if (strncmp(l, "interest", 8) != 0)
+                continue;
+            size_t kw = strcspn(l, " \t\n");
+            bool noawait = kw == 16 && strncmp(l, "interest-noawait", 16) == 0;
+            const char *v = l + kw + strspn(l + kw, " \t");
+            EC_AUTOFREE char *trig = ec_xstrndup(v, strcspn(v, " \t\n"));
+            if (!*trig || strstr(trig, "..") || (trig[0] != '/' && strchr(trig, '/')))
+                continue;
+            EC_AUTOFREE char *line = NULL;
+            if (trig[0] == '/') {
+                line = ec_xasprintf("%s %s%s", trig, who, noawait ? "/noawait" : "");
+                rc = registry_add(in, admin, "File", line, err);
+            } else {
+                line = ec_xasprintf("%s%s", who, noawait ? "/noawait" : "");
+                rc = registry_add(in, admin, trig, line, err);
+            }
+        }
+    }
     return rc;
 }

@@ -47,6 +47,9 @@ if mount -t overlay overlay -o "lowerdir=$T/stage:$T/root,upperdir=$T/upper,work
 else
   cp -a "$T/stage/." "$T/root/"; R=$T/root
 fi
+# The sandbox gives scripts /dev and /proc; the chroot needs them too (the base has no /dev).
+mkdir -p "$R/dev" "$R/proc"
+mount --bind /dev "$R/dev" && mount -t proc proc "$R/proc"
 python3 - "$R" "$T/out.json" <<'PY' > "$T/steps.log" 2>&1
 import json, subprocess, sys
 root, out = sys.argv[1], json.load(open(sys.argv[2]))
@@ -62,5 +65,6 @@ check "dpkg --audit is clean" test -z "$(chroot "$R" dpkg --audit 2>&1)"
 check "dpkg --verify jq" test -z "$(chroot "$R" dpkg --verify jq libjq1 libonig5 2>&1)"
 check "jq --version" bash -c "chroot '$R' jq --version | grep -q '^jq-1'"
 check "jq works" test "$(echo '{"a":[1,2]}' | chroot "$R" jq -c '.a|length')" = 2
+umount "$R/proc" "$R/dev"
 [ "$R" = "$T/m" ] && umount "$T/m"
 finish

@@ -96,6 +96,8 @@ static void test_layout(void **state)
     ect_write(dir, "src/tool/DEBIAN/conffiles", "/etc/tool.conf\n", 0644);
     ect_write(dir, "src/tool/DEBIAN/postinst", "#!/bin/sh\nexit 0\n", 0755);
     ect_write(dir, "src/tool/DEBIAN/preinst", "#!/bin/sh\nexit 0\n", 0755);
+    ect_write(dir, "src/tool/DEBIAN/triggers",
+              "interest-noawait /usr/share/tool-plugins\ninterest tool-cache\n", 0644);
     ect_write(dir, "src/tool/etc/tool.conf", "setting=1\n", 0644);
     ect_write(dir, "src/tool/usr/bin/tool", "#!/bin/sh\n", 0755);
     ect_write(dir, "src/tool/usr/bin/tool-suid", "x", 0755);
@@ -187,6 +189,15 @@ static void test_layout(void **state)
     assert_non_null(strstr(status, "Package: base-a\nStatus: install ok triggers-pending\n"));
     assert_non_null(strstr(status, "Triggers-Pending: ldconfig /usr/share/trig\n"));
     free(status);
+
+    /* the new interests join the base's registry */
+    char *file = slurp(stage, "var/lib/dpkg/triggers/File");
+    assert_string_equal(file, "/usr/share/trig base-a/noawait\n"
+                              "/usr/share/tool-plugins tool/noawait\n");
+    free(file);
+    char *named = slurp(stage, "var/lib/dpkg/triggers/tool-cache");
+    assert_string_equal(named, "tool\n");
+    free(named);
 
     /* build steps: the preinst, then dpkg --configure --pending */
     assert_int_equal(res.nsteps, 2);
