@@ -71,9 +71,13 @@ typedef struct ec_apt_db_in {
     size_t ndebs;
     const bool *unpacked;   /* per deb: left "unpacked" for dpkg --configure */
     json_t *notes;          /* upgrades and triggers are noted here (array) */
+    const char *const *alias_from, *const *alias_to; /* the base's directory links */
+    size_t naliases;
 } ec_apt_db_in;
 
 /** Writes staging/var/lib/dpkg: status (the base's, new stanzas merged in, triggers the
  *  new files activate marked pending on their interested packages), info/<stem>.list and
- *  the control members. *@pending_out: some base package now awaits trigger processing. */
+ *  the control members. For an upgrade of a base package, what the old version had and
+ *  the new one does not (files outside /etc, info/ members) gets an overlay whiteout.
+ *  *@pending_out: some base package now awaits trigger processing. */
 int ec_apt__dpkgdb_write(const ec_apt_db_in *in, bool *pending_out, ec_err *err);

@@ -391,6 +391,63 @@ static int write_pkg_info(const char *dir, const ec_apt_deb *d, ec_err *err)
     return rc;
 }
 
+/* --- upgrades --- */
+
+/* An overlay whiteout (0:0 character device) at @rel below the staging root, so the
+ * base's file of the old version does not show through. */
+static void whiteout(const ec_apt_db_in *in, const char *rel, const char *pkg)
+{
+    EC_AUTOFREE char *dest = NULL;
+    for (size_t i = 0; i < in->naliases && !dest; i++) {
+        size_t k = strlen(in->alias_from[i]);
+        if (strncmp(rel, in->alias_from[i], k) == 0 && rel[k] == '/')
+            dest = ec_xasprintf("%s/%s%s", in->staging, in->alias_to[i], rel + k);
+    }
+    if (!dest)
+        dest = ec_xasprintf("%s/%s", in->staging, rel);
+    struct stat sb;
+    if (lstat(dest, &sb) == 0)
+        return; /* the new version (or another package) has it */
+    EC_AUTOFREE char *parent = ec_xstrdup(dest);
+    *strrchr(parent, '/') = '\0';
+    if (ec_mkdir_p(parent, 0755, NULL) < 0 || mknod(dest, S_IFCHR | 0600, 0) < 0)
+        json_array_append_new(in->notes, json_pack("{s:s, s:s, s:s+}", "kind",
+                                                   "upgrade_leftover", "package", pkg, "path",
+                                                   "/", rel));
+}
+
+/* The old version's files that the new one dropped, and its info/ members. Directories
+ * stay (other packages share them), and so do conffiles under /etc, as dpkg keeps
+ * obsolete conffiles. */
+static void upgrade_leftovers(const ec_apt_db_in *in, const ec_apt_deb *d)
+{
+    EC_AUTOFREE char *stem = ec_apt__deb_stem(d);
+    EC_AUTOFREE char *lp = ec_xasprintf("%s/" ADMIN "/info/%s.list", in->base_root, stem);
+    EC_AUTOFREE char *list = NULL;
+    if (ec_read_file(&list, NULL, lp, 64u << 20, NULL) < 0)
+        return;
+    for (const char *l = list; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+        EC_AUTOFREE char *p = ec_xstrndup(l, strcspn(l, "\n"));
+        if (p[0] != '/' || !p[1] || strcmp(p, "/.") == 0 || strstr(p, "/..") ||
+            strncmp(p, "/etc/", 5) == 0)
+            continue;
+        EC_AUTOFREE char *bp = ec_xasprintf("%s%s", in->base_root, p);
+        struct stat sb;
+        if (lstat(bp, &sb) < 0 || S_ISDIR(sb.st_mode))
+            continue;
+        whiteout(in, p + 1, d->name);
+    }
+    for (int i = 0; i < EC_APT_CTL__COUNT; i++) {
+        if (i == EC_APT_CTL_CONTROL || d->ctl[i])
+            continue;
+        EC_AUTOFREE char *rel = ec_xasprintf(ADMIN "/info/%s.%s", stem, ec_apt__ctl_name(i));
+        EC_AUTOFREE char *bp = ec_xasprintf("%s/%s", in->base_root, rel);
+        struct stat sb;
+        if (lstat(bp, &sb) == 0)
+            whiteout(in, rel, d->name);
+    }
+}
+
 /* --- the whole database --- */
 
 int ec_apt__dpkgdb_write(const ec_apt_db_in *in, bool *pending_out, ec_err *err)
@@ -415,6 +472,7 @@ int ec_apt__dpkgdb_write(const ec_apt_db_in *in, bool *pending_out, ec_err *err)
     }
     /* upgrades: the new stanza takes the old one's place */
     char **fresh = ec_xcalloc(in->ndebs ? in->ndebs : 1, sizeof *fresh);
+    bool *upgraded = ec_xcalloc(in->ndebs ? in->ndebs : 1, sizeof *upgraded);
     for (size_t i = 0; i < in->ndebs; i++) {
         const ec_apt_deb *d = &in->debs[i];
         fresh[i] = stanza_new(in, d, in->unpacked[i]);
@@ -426,6 +484,7 @@ int ec_apt__dpkgdb_write(const ec_apt_db_in *in, bool *pending_out, ec_err *err)
                                             "package", d->name, "from", ov, "to",
                                             d->version ? d->version : ""));
             old->replaced = true;
+            upgraded[i] = true;
             free(old->text);
             old->text = fresh[i];
             fresh[i] = NULL;
@@ -462,6 +521,10 @@ int ec_apt__dpkgdb_write(const ec_apt_db_in *in, bool *pending_out, ec_err *err)
         rc = write_pkg_info(info, &in->debs[i], err);
     if (rc == EC_OK)
         rc = interests_write(in, admin, err);
+    for (size_t i = 0; rc == EC_OK && i < in->ndebs; i++)
+        if (upgraded[i])
+            upgrade_leftovers(in, &in->debs[i]);
+    free(upgraded);
     return rc;
 }
 

@@ -199,7 +199,7 @@ static void *worker(void *arg)
                                     &x, &local);
         if (rc < 0) {
             pthread_mutex_lock(&sh->mu);
-            /* the first failure in lock order wins, so the message does not depend on timing */
+            /* of the packages that failed, the earliest in lock order names the error */
             if (!sh->first_rc || i < sh->first_idx) {
                 sh->first = local;
                 sh->first_idx = i;
@@ -537,7 +537,8 @@ static int install_run(shared *sh, const json_t *lock, ec_install_result *out, e
     }
     ec_apt_db_in in = {.base_root = sh->ctx->base_root, .staging = sh->staging,
                        .debs = sh->debs, .ndebs = sh->n, .unpacked = unpacked,
-                       .notes = out->notes};
+                       .notes = out->notes, .alias_from = sh->x.alias_from,
+                       .alias_to = sh->x.alias_to, .naliases = sh->x.naliases};
     rc = ec_apt__dpkgdb_write(&in, &pending, err);
     if (rc == EC_OK)
         steps_make(out, sh->debs, sh->n, unpacked, pending || triggers);

@@ -67,6 +67,13 @@ static void base_make(const char *base)
               "Version: 0.9\nDescription: old tool\n",
               0644);
     ect_write(base, "var/lib/dpkg/triggers/ldconfig", "base-a\n", 0644);
+    /* the old tool had a file and a postrm that the new one dropped */
+    ect_write(base, "var/lib/dpkg/info/tool.list",
+              "/.\n/usr\n/usr/bin\n/usr/bin/tool\n/usr/bin/tool-old\n/lib/tool/gone\n", 0644);
+    ect_write(base, "var/lib/dpkg/info/tool.postrm", "#!/bin/sh\n", 0755);
+    ect_write(base, "usr/bin/tool", "old", 0755);
+    ect_write(base, "usr/bin/tool-old", "old", 0755);
+    ect_write(base, "usr/lib/tool/gone", "old", 0644);
     ect_write(base, "var/lib/dpkg/triggers/File", "/usr/share/trig base-a/noawait\n", 0644);
     ect_write(base, "usr/lib/.keep", "", 0644);
     ect_sh("ln -s usr/lib '%s/lib'", base);
@@ -189,6 +196,16 @@ static void test_layout(void **state)
     assert_non_null(strstr(status, "Package: base-a\nStatus: install ok triggers-pending\n"));
     assert_non_null(strstr(status, "Triggers-Pending: ldconfig /usr/share/trig\n"));
     free(status);
+
+    /* the old version's leftovers are whited out (through the lib alias too) */
+    static const char *const wh[] = {"usr/bin/tool-old", "usr/lib/tool/gone",
+                                     "var/lib/dpkg/info/tool.postrm"};
+    for (size_t i = 0; i < 3 && geteuid() == 0; i++) {
+        p = ec_xasprintf("%s/%s", stage, wh[i]);
+        assert_int_equal(lstat(p, &sb), 0);
+        assert_true(S_ISCHR(sb.st_mode) && sb.st_rdev == 0);
+        free(p);
+    }
 
     /* the new interests join the base's registry */
     char *file = slurp(stage, "var/lib/dpkg/triggers/File");
