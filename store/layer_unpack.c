@@ -631,7 +631,9 @@ static int unpack_hooked(struct unpack *u, struct archive_entry *e, char *path,
             return ec_fail(err, EC_EUNSAFE, "%s: hardlink to a directory alias", what);
     }
     ec_extract_entry xe = {.path = orig, .dest = dest, .type = entry_kind(e),
-                           .link = link ? link : archive_entry_symlink(e)};
+                           .link = link ? link : archive_entry_symlink(e),
+                           .mode = archive_entry_perm(e) & 07777,
+                           .uid = archive_entry_uid(e), .gid = archive_entry_gid(e)};
     if (x->on_entry) {
         int r = x->on_entry(&xe, x->payload, err);
         if (r < 0)

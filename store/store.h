@@ -217,6 +217,8 @@ typedef struct ec_extract_entry {
     const char *dest;  /* where it is written, after the aliases: "usr/lib/udev/x" */
     unsigned type;     /* S_IFREG, S_IFDIR or S_IFLNK; a hard link is S_IFREG with @link */
     const char *link;  /* the symlink target or the hard link's (clean) target, else NULL */
+    unsigned mode;     /* permission bits as the archive has them (07777) */
+    int64_t uid, gid;  /* as the archive has them */
 } ec_extract_entry;
 
 /** Before an entry is written: EC_OK writes it, EC_EXTRACT_SKIP skips it, a negative code

@@ -44,6 +44,15 @@ typedef struct conflict {
     size_t loser, winner;
 } conflict;
 
+/* A directory as one package lists it: the earliest package in lock order decides its
+ * mode and owner, as with dpkg (later packages leave an existing directory alone). */
+typedef struct dirmeta {
+    char *dest;
+    size_t owner;
+    unsigned mode;
+    int64_t uid, gid;
+} dirmeta;
+
 typedef struct shared {
     ec_fetch_ctx *ctx;
     const char *staging;
@@ -58,6 +67,8 @@ typedef struct shared {
     size_t cap, used;
     conflict *conf;
     size_t nconf, capconf;
+    dirmeta *dirs;
+    size_t ndirs, capdirs;
     atomic_size_t next;
     atomic_bool failed;
     ec_err first;
@@ -136,8 +147,16 @@ static int on_entry(const ec_extract_entry *e, void *payload, ec_err *err)
     size_t me = job->d->index;
     (void)err;
     path_add(job->d, e);
-    if (e->type == S_IFDIR)
+    if (e->type == S_IFDIR) {
+        pthread_mutex_lock(&sh->mu);
+        if (sh->ndirs == sh->capdirs) {
+            sh->capdirs = sh->capdirs ? 2 * sh->capdirs : 1024;
+            sh->dirs = ec_xrealloc(sh->dirs, sh->capdirs * sizeof *sh->dirs);
+        }
+        sh->dirs[sh->ndirs++] = (dirmeta){ec_xstrdup(e->dest), me, e->mode, e->uid, e->gid};
+        pthread_mutex_unlock(&sh->mu);
         return EC_OK;
+    }
     pthread_mutex_lock(stripe(sh, e->dest));
     pthread_mutex_lock(&sh->mu);
     if (2 * (sh->used + 1) > sh->cap)
@@ -267,6 +286,42 @@ static int unpack_all(shared *sh, ec_err *err)
 }
 
 /* --- after the unpack --- */
+
+static int dirmeta_cmp(const void *pa, const void *pb)
+{
+    const dirmeta *a = pa, *b = pb;
+    int c = strcmp(a->dest, b->dest);
+    if (c)
+        return c;
+    return a->owner < b->owner ? -1 : a->owner > b->owner;
+}
+
+/* Which thread made a shared directory first is timing; its mode and owner must not be.
+ * Each directory gets what the earliest package in lock order lists for it. The paths
+ * were walked without symlinks by the extractor, and O_NOFOLLOW guards the last one. */
+static int settle_dirs(shared *sh, ec_err *err)
+{
+    if (sh->ndirs)
+        qsort(sh->dirs, sh->ndirs, sizeof *sh->dirs, dirmeta_cmp);
+    bool root = geteuid() == 0;
+    EC_AUTOFD int rootfd = open(sh->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return ec_fail_sys(err, errno, "cannot open %s", sh->staging);
+    for (size_t i = 0; i < sh->ndirs; i++) {
+        dirmeta *d = &sh->dirs[i];
+        if (i && strcmp(d->dest, sh->dirs[i - 1].dest) == 0)
+            continue;
+        EC_AUTOFD int fd = openat(rootfd, d->dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                                       O_CLOEXEC);
+        if (fd < 0)
+            return ec_fail_sys(err, errno, "cannot open directory %s", d->dest);
+        if (root && fchown(fd, (uid_t)d->uid, (gid_t)d->gid) < 0)
+            return ec_fail_sys(err, errno, "cannot set the owner of %s", d->dest);
+        if (fchmod(fd, d->mode) < 0)
+            return ec_fail_sys(err, errno, "cannot set the mode of %s", d->dest);
+    }
+    return EC_OK;
+}
 
 /* Files a later package replaced leave the earlier one's .list; Multi-Arch: same copies
  * with identical content stay in both (dpkg shares them) and are not worth a note. */
@@ -497,6 +552,9 @@ static void shared_fini(shared *sh)
     for (size_t i = 0; i < sh->nconf; i++)
         free(sh->conf[i].dest);
     free(sh->conf);
+    for (size_t i = 0; i < sh->ndirs; i++)
+        free(sh->dirs[i].dest);
+    free(sh->dirs);
     for (size_t i = 0; i < sh->x.naliases; i++) {
         free((char *)sh->x.alias_from[i]);
         free((char *)sh->x.alias_to[i]);
@@ -521,6 +579,8 @@ static int install_run(shared *sh, const json_t *lock, ec_install_result *out, e
                               .alias_to = (const char *const *)to};
     sh->x.naliases = aliases_load(sh->ctx->base_root, from, to);
     rc = unpack_all(sh, err);
+    if (rc == EC_OK)
+        rc = settle_dirs(sh, err);
     if (rc < 0)
         return rc;
     if (!out->notes)

@@ -260,6 +260,70 @@ static void test_no_base_no_steps(void **state)
     ect_rmdir(dir);
 }
 
+/* Multi-Arch: same copies of one package for two arches share identical files without a
+ * note; a directory two packages list gets the earlier one's mode whatever the timing. */
+static void test_multiarch_and_dirs(void **state)
+{
+    struct ect_store_fixture *f = *state;
+    char *dir = ect_tmpdir();
+    static const char *const arches[] = {"amd64", "i386"};
+    json_t *pk = json_array();
+    for (int i = 0; i < 2; i++) {
+        char *name = ec_xasprintf("libm-%s", arches[i]);
+        char *rel = ec_xasprintf("src/%s/DEBIAN/control", name);
+        char *text = ec_xasprintf("Package: libm\nVersion: 1.0-1\nArchitecture: %s\n"
+                                  "Maintainer: t\nMulti-Arch: same\nDescription: m\n",
+                                  arches[i]);
+        ect_write(dir, rel, text, 0644);
+        free(rel);
+        rel = ec_xasprintf("src/%s/usr/share/doc/libm/copyright", name);
+        ect_write(dir, rel, "same text", 0644);
+        free(rel);
+        ect_sh("cd '%s/src/%s' && mkdir -p usr/share/shared && chmod %s usr/share/shared && "
+               "md5sum usr/share/doc/libm/copyright > DEBIAN/md5sums",
+               dir, name, i == 0 ? "0750" : "0755");
+        json_t *p = make_deb(f->st, dir, name, "same", "gzip");
+        json_object_set_new(p, "name", json_string("libm"));
+        json_object_set_new(p, "arch", json_string(arches[i]));
+        json_array_append_new(pk, p);
+        free(text);
+        free(name);
+    }
+    json_t *lock = json_pack("{s:o}", "packages", pk);
+    for (int round = 0; round < 3; round++) {
+        char *stage = ec_xasprintf("%s/stage%d", dir, round);
+        assert_int_equal(ec_mkdir_p(stage, 0755, NULL), EC_OK);
+        ec_fetch_ctx ctx = {.store = f->st};
+        ec_install_result res = {0};
+        ec_err err = {0};
+        int r = ec_apt_install(&ctx, lock, stage, &res, &err);
+        if (r)
+            print_error("%s\n", err.msg);
+        assert_int_equal(r, EC_OK);
+        assert_int_equal(json_array_size(res.notes), 0);
+        for (int i = 0; i < 2; i++) {
+            char *rel = ec_xasprintf("var/lib/dpkg/info/libm:%s.list", arches[i]);
+            char *list = slurp(stage, rel);
+            assert_non_null(strstr(list, "\n/usr/share/doc/libm/copyright\n"));
+            free(list);
+            free(rel);
+        }
+        char *p = ec_xasprintf("%s/usr/share/shared", stage);
+        struct stat sb;
+        assert_int_equal(stat(p, &sb), 0);
+        assert_int_equal(sb.st_mode & 07777, 0750);
+        free(p);
+        char *status = slurp(stage, "var/lib/dpkg/status");
+        assert_non_null(strstr(status, "Package: libm\nStatus: install ok installed\n"
+                                       "Maintainer: t\nArchitecture: i386\n"));
+        free(status);
+        ec_install_result_fini(&res);
+        free(stage);
+    }
+    json_decref(lock);
+    ect_rmdir(dir);
+}
+
 /* A .deb whose data.tar python's tarfile writes with one hostile entry kind. */
 static json_t *hostile_deb(ec_store *st, const char *dir, const char *name, const char *kind)
 {
@@ -355,6 +419,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_layout, ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(test_no_base_no_steps, ect_store_setup,
+                                        ect_store_teardown),
+        cmocka_unit_test_setup_teardown(test_multiarch_and_dirs, ect_store_setup,
                                         ect_store_teardown),
         cmocka_unit_test_setup_teardown(test_hostile, ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_blob, ect_store_setup, ect_store_teardown),
