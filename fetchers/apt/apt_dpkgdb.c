@@ -197,7 +197,8 @@ static void conffiles_field(ec_buf *b, const ec_apt_db_in *in, const ec_apt_deb 
 
 /* The stanza of a new package: its control fields in dpkg's order, with Status and
  * Conffiles where dpkg puts them. */
-static char *stanza_new(const ec_apt_db_in *in, const ec_apt_deb *d, bool unpacked)
+static char *stanza_new(const ec_apt_db_in *in, const ec_apt_deb *d, bool unpacked,
+                        const char *config_version)
 {
     const char *ctl = d->ctl[EC_APT_CTL_CONTROL];
     ec_buf b = {.max = STATUS_MAX};
@@ -207,6 +208,11 @@ static char *stanza_new(const ec_apt_db_in *in, const ec_apt_deb *d, bool unpack
         if (strcmp(field_order[i], "Status") == 0) {
             buf_adds(&b, unpacked ? "Status: install ok unpacked\n"
                                   : "Status: install ok installed\n");
+        } else if (strcmp(field_order[i], "Config-Version") == 0) {
+            /* an upgrade left unpacked: dpkg passes it to `postinst configure` */
+            if (unpacked && config_version)
+                buf_adds(&b, "Config-Version: "), buf_adds(&b, config_version),
+                    buf_adds(&b, "\n");
         } else if (strcmp(field_order[i], "Conffiles") == 0) {
             conffiles_field(&b, in, d);
         } else if ((f = field_span(ctl, field_order[i], &len))) {
@@ -475,10 +481,12 @@ int ec_apt__dpkgdb_write(const ec_apt_db_in *in, bool *pending_out, ec_err *err)
     bool *upgraded = ec_xcalloc(in->ndebs ? in->ndebs : 1, sizeof *upgraded);
     for (size_t i = 0; i < in->ndebs; i++) {
         const ec_apt_deb *d = &in->debs[i];
-        fresh[i] = stanza_new(in, d, in->unpacked[i]);
         stanza *old = stanzas_find(&st, d->name, d->arch);
-        if (old && !old->replaced) {
-            EC_AUTOFREE char *ov = ec_apt__field(old->text, "Version");
+        if (old && old->replaced)
+            old = NULL;
+        EC_AUTOFREE char *ov = old ? ec_apt__field(old->text, "Version") : NULL;
+        fresh[i] = stanza_new(in, d, in->unpacked[i], ov);
+        if (old) {
             json_array_append_new(in->notes,
                                   json_pack("{s:s, s:s, s:s?, s:s}", "kind", "upgrade",
                                             "package", d->name, "from", ov, "to",

@@ -396,6 +396,20 @@ static void names_add(ec_buf *b, const char *const *names, size_t n)
  * that only prepare (users, diversions, alternatives) work the same; one that inspects the
  * files it is about to replace sees the new ones.
  */
+/* The version of the base's package that @name upgrades, from the upgrade notes. */
+static const char *upgraded_from(const json_t *notes, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(notes, i, v) {
+        const char *k = json_string_value(json_object_get(v, "kind"));
+        const char *p = json_string_value(json_object_get(v, "package"));
+        if (k && p && strcmp(k, "upgrade") == 0 && strcmp(p, name) == 0)
+            return json_string_value(json_object_get(v, "from"));
+    }
+    return NULL;
+}
+
 static void steps_make(ec_install_result *out, const ec_apt_deb *debs, size_t n,
                        const bool *unpacked, bool triggers)
 {
@@ -407,11 +421,15 @@ static void steps_make(ec_install_result *out, const ec_apt_deb *debs, size_t n,
         if (!has_ctl(&debs[i], EC_APT_CTL_PREINST))
             continue;
         EC_AUTOFREE char *stem = ec_apt__deb_stem(&debs[i]);
+        const char *from = upgraded_from(out->notes, debs[i].name);
+        /* names, arches and versions were checked by lock_read: nothing to quote */
         (void)ec_buf_addf(&script, NULL,
                           "DPKG_MAINTSCRIPT_PACKAGE=%s DPKG_MAINTSCRIPT_ARCH=%s "
                           "DPKG_MAINTSCRIPT_NAME=preinst DPKG_ADMINDIR=/var/lib/dpkg "
-                          "DPKG_ROOT= /var/lib/dpkg/info/%s.preinst install\n",
-                          debs[i].name, debs[i].arch ? debs[i].arch : "all", stem);
+                          "DPKG_ROOT= /var/lib/dpkg/info/%s.preinst %s%s%s%s\n",
+                          debs[i].name, debs[i].arch ? debs[i].arch : "all", stem,
+                          from ? "upgrade " : "install", from ? from : "", from ? " " : "",
+                          from && debs[i].version ? debs[i].version : "");
         names[k++] = debs[i].name;
     }
     if (k) {
@@ -515,6 +533,22 @@ static void staging_empty(const char *staging)
         closedir(dir);
 }
 
+/* Debian's syntax for names and architectures ([a-z0-9][a-z0-9+.-]*) and versions: the
+ * build steps put them into a shell line, and info/ file names. */
+static bool token_ok(const char *s, bool version)
+{
+    if (!s || !*s || strlen(s) > 256)
+        return false;
+    for (const char *c = s; *c; c++) {
+        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '+' ||
+                  *c == '.' || *c == '-' ||
+                  (version && ((*c >= 'A' && *c <= 'Z') || *c == '~' || *c == ':'));
+        if (!ok || (c == s && (*c == '-' || *c == '.' || *c == '+')))
+            return false;
+    }
+    return true;
+}
+
 static int lock_read(shared *sh, const json_t *lock, ec_err *err)
 {
     json_t *pkgs = json_object_get(lock, "packages");
@@ -535,6 +569,11 @@ static int lock_read(shared *sh, const json_t *lock, ec_err *err)
         if (!d->name || !sha || ec_digest_parse(&sh->blobs[i], sha, NULL) < 0)
             return ec_fail(err, EC_EFORMAT, "apt lock: packages[%zu] (%s) has no fetched .deb",
                            i, d->name ? d->name : "?");
+        if (!token_ok(d->name, false) || (d->arch && !token_ok(d->arch, false)) ||
+            (d->version && !token_ok(d->version, true)))
+            return ec_fail(err, EC_EFORMAT,
+                           "apt lock: packages[%zu]: name, arch or version is not Debian syntax",
+                           i);
     }
     return EC_OK;
 }

@@ -186,10 +186,11 @@ static void test_layout(void **state)
     assert_non_null(t);
     assert_non_null(l);
     assert_true(a < t && t < l);
-    assert_null(strstr(status, "Version: 0.9"));
+    assert_null(strstr(status, "\nVersion: 0.9"));
     assert_non_null(strstr(status, "Package: tool\nStatus: install ok unpacked\n"));
     assert_non_null(strstr(status, "Package: libfoo\nStatus: install ok installed\n"));
-    assert_non_null(strstr(status, "Version: 1.0-1\nDepends: libfoo (= 1.0-1)\n"
+    assert_non_null(strstr(status, "Version: 1.0-1\nConfig-Version: 0.9\n"
+                                   "Depends: libfoo (= 1.0-1)\n"
                                    "Pre-Depends: base-a\nConffiles:\n /etc/tool.conf "));
     assert_non_null(strstr(status, "\n more\nHomepage: https://example.org\n"));
     /* base-a is interested in ldconfig (libfoo) and /usr/share/trig (tool) */
@@ -219,7 +220,8 @@ static void test_layout(void **state)
     /* build steps: the preinst, then dpkg --configure --pending */
     assert_int_equal(res.nsteps, 2);
     assert_string_equal(step_arg(&res, 0, 0), "sh");
-    assert_non_null(strstr(step_arg(&res, 0, 2), "/var/lib/dpkg/info/tool.preinst install"));
+    assert_non_null(strstr(step_arg(&res, 0, 2),
+                           "/var/lib/dpkg/info/tool.preinst upgrade 0.9 1.0-1\n"));
     assert_string_equal(step_arg(&res, 1, 0), "dpkg");
     assert_string_equal(step_arg(&res, 1, 4), "--pending");
     assert_non_null(strstr(res.steps[1].what, "(1 package: tool)"));
