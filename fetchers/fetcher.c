@@ -8,6 +8,7 @@
 
 /* Each manager's table lives in fetchers/<mgr>/; a manager not built yet is absent. */
 static const ec_fetcher *(*const fetchers[])(void) = {
+    ec_apt_fetcher,
     ec_npm_fetcher,
 };
 

@@ -129,6 +129,7 @@ typedef struct ec_fetcher {
 } ec_fetcher;
 
 /* Each manager's table (fetchers/<mgr>/<mgr>_fetcher.c). */
+const ec_fetcher *ec_apt_fetcher(void);
 const ec_fetcher *ec_npm_fetcher(void);
 
 /** The fetcher for @manager, or NULL when it is not built yet. */

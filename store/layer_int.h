@@ -23,6 +23,11 @@ struct ec_layer__unpack_opts {
     bool no_sync;      /* a staging tree that is packed later: skip syncfs and fsync */
     bool package;      /* npm's rules: links and whiteout names skipped, files at least
                           0644 and dirs 0755 */
+    /* ec_archive_extract_cb: read through this instead of @fd (then -1), and the
+     * extract options beyond the ones above (in place, aliases, hooks). */
+    ec_archive_read_fn read;
+    void *read_ud;
+    const ec_extract_opts *x;
 };
 
 /** ec_layer_unpack_fd with options; @o NULL means none. EC_EUNSAFE, EC_ELIMIT, EC_EARCHIVE,

@@ -57,6 +57,10 @@ struct unpack {
     unsigned strip;
     bool package;
     bool no_sync;
+    ec_archive_read_fn read;   /* instead of @fd when set */
+    void *read_ud;
+    const ec_extract_opts *x;  /* in place, aliases, hooks; NULL for layers */
+    bool in_place;
     struct dirfix *dirs;
     size_t ndirs, capdirs;
 };
@@ -159,9 +163,10 @@ static int open_component(struct unpack *u, int dfd, const char *comp, const cha
             return ec_fail(err, EC_EUNSAFE, "%s: %s does not exist earlier in the archive",
                            what, sofar);
         if (e == ENOENT) {
-            if (mkdirat(dfd, comp, 0700) < 0 && errno != EEXIST)
+            if (mkdirat(dfd, comp, 0700) == 0)
+                dirfix_add(u, sofar, 0755, 0, 0, (struct timespec){0, 0});
+            else if (errno != EEXIST) /* EEXIST: another thread made it (in place) */
                 return ec_fail_sys(err, errno, "%s: cannot create directory %s", what, sofar);
-            dirfix_add(u, sofar, 0755, 0, 0, (struct timespec){0, 0});
             continue;
         }
         if (fstatat(dfd, comp, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode))
@@ -434,8 +439,12 @@ static int unpack_dir(struct unpack *u, int pfd, const char *path, const char *n
         if (r < 0)
             return r;
     }
-    if (mkdirat(pfd, name, 0700) < 0 && errno != EEXIST)
-        return ec_fail_sys(err, errno, "%s: cannot create directory", what);
+    if (mkdirat(pfd, name, 0700) < 0) {
+        if (errno != EEXIST)
+            return ec_fail_sys(err, errno, "%s: cannot create directory", what);
+        if (u->in_place) /* made by the base of the tree or another archive: kept as is */
+            return EC_OK;
+    }
     dirfix_add(u, path, entry_perm(u, e), entry_uid(u, e), entry_gid(u, e),
                entry_mtime(u, e));
     return EC_OK;
@@ -565,6 +574,87 @@ static bool skip_in_package(struct archive_entry *e, const char *path)
            is_whiteout(base);
 }
 
+/* Rewrites @path below an alias ("lib/x" -> "usr/lib/x"). Returns false for the alias
+ * itself, which is already there as a directory through the alias. */
+static bool alias_path(const struct unpack *u, char **path)
+{
+    const ec_extract_opts *x = u->x;
+    for (size_t i = 0; x && i < x->naliases; i++) {
+        size_t k = strlen(x->alias_from[i]);
+        if (strncmp(*path, x->alias_from[i], k) != 0 || ((*path)[k] && (*path)[k] != '/'))
+            continue;
+        if (!(*path)[k])
+            return false;
+        char *n = ec_xasprintf("%s%s", x->alias_to[i], *path + k);
+        free(*path);
+        *path = n;
+        return true;
+    }
+    return true;
+}
+
+static unsigned entry_kind(struct archive_entry *e)
+{
+    if (archive_entry_hardlink(e))
+        return S_IFREG;
+    switch (archive_entry_filetype(e)) {
+    case AE_IFDIR:
+        return S_IFDIR;
+    case AE_IFLNK:
+        return S_IFLNK;
+    default:
+        return S_IFREG; /* devices and the like are refused when written */
+    }
+}
+
+/* The hooked path of ec_archive_extract_cb: aliases, whiteout names, on_entry/on_done. */
+static int unpack_hooked(struct unpack *u, struct archive_entry *e, char *path,
+                         const char *what, ec_err *err)
+{
+    const ec_extract_opts *x = u->x;
+    EC_AUTOFREE char *orig = ec_xstrdup(path), *dest = ec_xstrdup(path),
+                     *link = NULL;
+    const char *base = strrchr(path, '/');
+    if (x->refuse_whiteouts && is_whiteout(base ? base + 1 : path))
+        return ec_fail(err, EC_EUNSAFE, "%s: whiteout name in a package", what);
+    if (!alias_path(u, &dest)) {
+        if (entry_kind(e) == S_IFDIR || entry_kind(e) == S_IFLNK)
+            return EC_OK;
+        return ec_fail(err, EC_EUNSAFE, "%s: would replace the directory alias %s", what,
+                       orig);
+    }
+    if (archive_entry_hardlink(e)) {
+        int r = clean_path(&link, archive_entry_hardlink(e), what, err);
+        if (r < 0)
+            return r;
+        if (!alias_path(u, &link))
+            return ec_fail(err, EC_EUNSAFE, "%s: hardlink to a directory alias", what);
+    }
+    ec_extract_entry xe = {.path = orig, .dest = dest, .type = entry_kind(e),
+                           .link = link ? link : archive_entry_symlink(e),
+                           .mode = archive_entry_perm(e) & 07777,
+                           .uid = archive_entry_uid(e), .gid = archive_entry_gid(e)};
+    if (x->on_entry) {
+        int r = x->on_entry(&xe, x->payload, err);
+        if (r < 0)
+            return r;
+        if (r == EC_EXTRACT_SKIP)
+            return EC_OK;
+    }
+    EC_AUTOFREE char *dpath = ec_xstrdup(dest);
+    const char *name;
+    const char *dir = split_parent(dpath, &name);
+    int pfd;
+    int r = parent_fd(u, dir, what, &pfd, err);
+    if (r == EC_OK && link)
+        r = unpack_hardlink(u, pfd, dest, name, link, what, err);
+    else if (r == EC_OK)
+        r = unpack_typed(u, pfd, dest, name, e, what, err);
+    if (x->on_done)
+        x->on_done(&xe, r == EC_OK, x->payload);
+    return r;
+}
+
 static int unpack_entry(struct unpack *u, struct archive_entry *e, ec_err *err)
 {
     const char *what = archive_entry_pathname(e);
@@ -585,6 +675,8 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e, ec_err *err)
         return EC_OK;
     if (u->package && skip_in_package(e, path))
         return EC_OK;
+    if (u->x)
+        return unpack_hooked(u, e, path, what, err);
     EC_AUTOFREE char *full = ec_xstrdup(path);
     const char *dir = split_parent(path, &name);
     r = parent_fd(u, dir, what, &pfd, err);
@@ -600,6 +692,14 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e, ec_err *err)
 static la_ssize_t read_cb(struct archive *a, void *data, const void **buf)
 {
     struct unpack *u = data;
+    if (u->read) {
+        errno = 0;
+        ssize_t n = u->read(u->read_ud, buf);
+        if (n < 0)
+            archive_set_error(a, errno ? errno : EIO, "cannot read the archive: %s",
+                              strerror(errno ? errno : EIO));
+        return n;
+    }
     for (;;) {
         ssize_t n = read(u->fd, u->rbuf, READ_CHUNK);
         if (n < 0 && errno == EINTR)
@@ -640,6 +740,7 @@ static int reader_open(struct unpack *u, ec_err *err)
     archive_read_support_filter_gzip(u->ar);
     archive_read_support_filter_xz(u->ar);
     archive_read_support_filter_bzip2(u->ar);
+    archive_read_support_filter_lzma(u->ar); /* old .debs' data.tar.lzma */
     archive_read_support_format_tar(u->ar); /* ustar, pax and GNU tar */
     archive_read_support_format_gnutar(u->ar);
     if (archive_read_open(u->ar, u, NULL, read_cb, NULL) != ARCHIVE_OK)
@@ -677,7 +778,7 @@ static int unpack_run(struct unpack *u, ec_err *err)
     uselocale(old);
     if (r == EC_OK)
         r = fix_dirs(u, err);
-    if (r == EC_OK && fchmod(u->rootfd, 0755) < 0)
+    if (r == EC_OK && !u->in_place && fchmod(u->rootfd, 0755) < 0)
         r = ec_fail_sys(err, errno, "cannot set the mode of the layer root");
     if (r == EC_OK && !u->no_sync && syncfs(u->rootfd) < 0) /* durable before it is published by rename */
         r = ec_fail_sys(err, errno, "cannot sync the layer");
@@ -723,6 +824,10 @@ static int unpack_into(int fd, const char *tmp, const ec_unpack_limits *limits,
     u.strip = o->strip;
     u.package = o->package;
     u.no_sync = o->no_sync;
+    u.read = o->read;
+    u.read_ud = o->read_ud;
+    u.x = o->x;
+    u.in_place = o->x && o->x->in_place;
     u.hash = o->verify ? ec_sha256_new() : NULL;
     u.rbuf = ec_xmalloc(READ_CHUNK);
     u.rootfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -779,9 +884,14 @@ int ec_layer__unpack(int fd, const char *dest, const ec_unpack_limits *limits,
     struct stat sb;
     char rnd[17];
 
-    if (fd < 0 || !dest || !*dest)
-        return ec_fail(err, EC_EINVAL, "ec_layer_unpack_fd: missing argument");
     o = o ? o : &none;
+    if ((fd < 0 && !o->read) || !dest || !*dest)
+        return ec_fail(err, EC_EINVAL, "ec_layer_unpack_fd: missing argument");
+    if (o->x && o->x->in_place) {
+        if (lstat(dest, &sb) < 0 || !S_ISDIR(sb.st_mode))
+            return ec_fail(err, EC_EINVAL, "%s is not an existing directory", dest);
+        return unpack_into(fd, dest, limits, o, err);
+    }
     if (lstat(dest, &sb) == 0)
         return o->exist_ok ? EC_OK : ec_fail(err, EC_ECONFLICT, "%s already exists", dest);
     ec_random_hex(rnd, 8);
@@ -813,4 +923,20 @@ int ec_archive_extract_fd(int fd, const char *dest, const ec_unpack_limits *limi
                                       .package = opts && opts->package_modes,
                                       .normalise = true};
     return ec_layer__unpack(fd, dest, limits, &o, err);
+}
+
+int ec_archive_extract_cb(ec_archive_read_fn read, void *ud, const char *dest,
+                          const ec_unpack_limits *limits, const ec_extract_opts *opts,
+                          ec_err *err)
+{
+    static const ec_extract_opts none;
+    opts = opts ? opts : &none;
+    if (!read)
+        return ec_fail(err, EC_EINVAL, "ec_archive_extract_cb: missing reader");
+    struct ec_layer__unpack_opts o = {.strip = opts->strip_components,
+                                      .no_sync = opts->no_sync,
+                                      .package = opts->package_modes,
+                                      .normalise = !opts->keep_owners,
+                                      .read = read, .read_ud = ud, .x = opts};
+    return ec_layer__unpack(-1, dest, limits, &o, err);
 }

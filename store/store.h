@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "store/util/auto.h"
 #include "store/util/err.h"
@@ -212,12 +213,49 @@ int ec_layer_pack_dir(ec_layer_info *out, ec_store *st, const char *dir,
  *  naming the entry), leaving nothing behind. OCI whiteouts become overlay whiteouts. */
 int ec_layer_unpack_fd(int fd, const char *dest, const ec_unpack_limits *limits, ec_err *err);
 
+/** One entry of a package archive as ec_archive_extract_cb's hooks see it. Strings are
+ *  borrowed for the hook's duration. */
+typedef struct ec_extract_entry {
+    const char *path;  /* clean and relative, as the archive names it: "lib/udev/x" */
+    const char *dest;  /* where it is written, after the aliases: "usr/lib/udev/x" */
+    unsigned type;     /* S_IFREG, S_IFDIR or S_IFLNK; a hard link is S_IFREG with @link */
+    const char *link;  /* the symlink target or the hard link's (clean) target, else NULL */
+    unsigned mode;     /* permission bits as the archive has them (07777) */
+    int64_t uid, gid;  /* as the archive has them */
+} ec_extract_entry;
+
+/** Before an entry is written: EC_OK writes it, EC_EXTRACT_SKIP skips it, a negative code
+ *  fails the extraction (the hook writes the message). */
+#define EC_EXTRACT_SKIP 1
+typedef int (*ec_extract_entry_fn)(const ec_extract_entry *e, void *payload, ec_err *err);
+/** After an entry that ec_extract_entry_fn let through was written (@ok) or failed. */
+typedef void (*ec_extract_done_fn)(const ec_extract_entry *e, bool ok, void *payload);
+
 /** Options for extracting a package archive (not a layer) into a staging tree. */
 typedef struct ec_extract_opts {
     unsigned strip_components; /* leading path components dropped ("package/") */
     bool no_sync;              /* the tree is packed later; skip syncfs/fsync */
     bool package_modes;        /* npm's rules: links and whiteout names skipped, files at
                                   least 0644 (no group/other write), directories 0755 */
+    /* In place: @dest is an existing directory that several archives fill (one after
+     * another or from several threads at once). Directories already there are kept as
+     * they are; every entry is still written by an O_NOFOLLOW *at() walk, so nothing is
+     * written through a symlink an earlier archive made. A later non-directory replaces
+     * an earlier one (decide with @on_entry). On failure what was written stays: the
+     * caller discards @dest. */
+    bool in_place;
+    bool keep_owners;          /* owners (as root), modes with setuid bits, and mtimes from
+                                  the archive, rather than 0:0 and mtime 0 */
+    bool refuse_whiteouts;     /* a name like an OCI whiteout is EC_EUNSAFE, not converted */
+    /* Directory aliases, as a merged-/usr base has them ("lib" -> "usr/lib"): an entry at
+     * or below alias_from[i] is written below alias_to[i]; an entry that is exactly the
+     * alias (the directory or a symlink) is skipped. Clean relative paths. */
+    const char *const *alias_from;
+    const char *const *alias_to;
+    size_t naliases;
+    ec_extract_entry_fn on_entry; /* or NULL */
+    ec_extract_done_fn on_done;   /* or NULL */
+    void *payload;
 } ec_extract_opts;
 
 /** Extracts the (compressed) tar on @fd into the new directory @dest with
@@ -225,6 +263,19 @@ typedef struct ec_extract_opts {
  *  refused unless package_modes skips them. */
 int ec_archive_extract_fd(int fd, const char *dest, const ec_unpack_limits *limits,
                           const ec_extract_opts *opts, ec_err *err);
+
+/** Gives the next bytes of an archive: their count with *@buf borrowed until the next call,
+ *  0 at the end, or -1 with errno set. */
+typedef ssize_t (*ec_archive_read_fn)(void *ud, const void **buf);
+
+/** ec_archive_extract_fd reading through @read (an archive member, a pipe…): tar, tar.gz,
+ *  .xz, .zst, .bz2, .lzma or plain. With @opts->in_place it merges into the existing
+ *  directory @dest. EC_EUNSAFE / EC_ELIMIT / EC_EARCHIVE name the entry.
+ *  Threads: safe to run on one @dest from several threads with in_place (directories are
+ *  created race-free; conflicting non-directories must be serialised by the hooks). */
+int ec_archive_extract_cb(ec_archive_read_fn read, void *ud, const char *dest,
+                          const ec_unpack_limits *limits, const ec_extract_opts *opts,
+                          ec_err *err);
 
 /** Imports a directory, tar or tar.zst at @path as a layer: normalises it, stores the blob,
  *  records the layer (with @flags) and leaves it unpacked under layers/<diff_id>/. */

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/* The apt fetcher: its table; resolve (sources → verified indexes → libsolv against the
+ * base's dpkg status) and fetch (every .deb in parallel, checked against Packages). */
+#include "fetchers/apt/apt_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/util/auto.h"
+#include "store/util/mem.h"
+
+static json_t *sources_json(const ec_apt_sources *s, const ec_apt_index *idx, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s?}", "uri", idx[i].source->uri,
+                                           "suite", idx[i].source->suite, "component",
+                                           idx[i].component, "date", idx[i].release_date));
+    (void)s;
+    return a;
+}
+
+static int apt_resolve(ec_fetch_ctx *ctx, const char *const *specs, size_t nspecs,
+                       json_t **lock_out, ec_err *err)
+{
+    ec_apt_sources src = {0};
+    ec_apt_index *idx = NULL;
+    size_t nidx = 0;
+    json_t *pkgs = NULL;
+    EC_AUTOFREE char *status = ctx->base_root
+                                   ? ec_xasprintf("%s/var/lib/dpkg/status", ctx->base_root)
+                                   : NULL;
+    json_t *rec = json_object_get(ctx->config, "recommends");
+    int r = ec_apt_sources_load(&src, ctx, err);
+    if (r == EC_OK)
+        r = ec_apt_indexes_get(&idx, &nidx, ctx, &src, err);
+    if (r == EC_OK) {
+        ec_apt_solve_opts o = {.recommends = json_is_true(rec), .status = status,
+                               .arch = src.arch};
+        r = ec_apt_solve(&pkgs, idx, nidx, specs, nspecs, &o, err);
+    }
+    if (r == EC_OK) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < nspecs; i++)
+            json_array_append_new(list, json_string(specs[i]));
+        /* maintainer scripts run on the base: the layer key names the layers beneath */
+        *lock_out = json_pack("{s:s, s:i, s:o, s:o, s:o, s:b, s:b}", "manager", "apt",
+                              "version", 1, "specs", list, "sources",
+                              sources_json(&src, idx, nidx), "packages", pkgs, "recommends",
+                              json_is_true(rec), "runs_code", 1);
+    }
+    ec_apt_indexes_free(idx, nidx);
+    ec_apt_sources_fini(&src);
+    return r;
+}
+
+/* --- fetch --- */
+
+typedef struct deb_job {
+    json_t *pkg;
+    char what[256];
+    ec_digest want;
+    ec_http_req req;
+    struct deb_run *run;
+} deb_job;
+
+typedef struct deb_run {
+    ec_fetch_ctx *ctx;
+    int rc;
+    ec_err err;
+    uint64_t done, total, bytes, bytes_total;
+} deb_run;
+
+static void deb_done(ec_http_req *req, void *ud)
+{
+    deb_job *j = ud;
+    deb_run *run = j->run;
+    ec_err e = {0};
+    int rc = req->rc;
+    if (rc < 0)
+        e = req->err;
+    else if (req->status != 200)
+        rc = ec_fail(&e, EC_ENETWORK, "fetching %s: HTTP %ld", j->what, req->status);
+    else
+        rc = ec_apt_pool_record(run->ctx->store,
+                                json_string_value(json_object_get(j->pkg, "source")),
+                                json_string_value(json_object_get(j->pkg, "filename")),
+                                &req->blob, &e);
+    if (rc < 0 && run->rc == EC_OK) {
+        run->rc = rc;
+        run->err = e;
+        return;
+    }
+    run->done++;
+    run->bytes += req->size;
+    if (run->ctx->progress) {
+        ec_progress_event p = {.manager = "apt", .phase = EC_PHASE_DOWNLOADING,
+                               .done = run->done, .total = run->total,
+                               .bytes_done = run->bytes, .bytes_total = run->bytes_total,
+                               .item = j->what};
+        run->ctx->progress(&p, run->ctx->progress_ud);
+    }
+}
+
+static int deb_prepare(deb_job *j, deb_run *run, json_t *pkg, ec_err *err)
+{
+    const char *sha = json_string_value(json_object_get(pkg, "sha256"));
+    const char *url = json_string_value(json_object_get(pkg, "url"));
+    if (!sha || !url || ec_digest_parse(&j->want, sha, NULL) < 0)
+        return ec_fail(err, EC_EFORMAT, "the apt lock has a package without url or sha256");
+    snprintf(j->what, sizeof j->what, "%s_%s_%s.deb",
+             json_string_value(json_object_get(pkg, "name")),
+             json_string_value(json_object_get(pkg, "version")),
+             json_string_value(json_object_get(pkg, "arch")));
+    j->pkg = pkg;
+    j->run = run;
+    /* Packages names the .deb by its sha256, which is also its blob's name: the client
+     * checks it while streaming and stores nothing that differs. */
+    j->req = (ec_http_req){.url = url, .sink = EC_HTTP_SINK_BLOB, .store = run->ctx->store,
+                           .want_sha256 = &j->want, .what = j->what, .on_done = deb_done,
+                           .ud = j};
+    return EC_OK;
+}
+
+static int apt_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err)
+{
+    json_t *pkgs = json_object_get(lock, "packages"), *pkg;
+    size_t n = json_array_size(pkgs), i;
+    deb_job *jobs = ec_xcalloc(n ? n : 1, sizeof *jobs);
+    deb_run run = {.ctx = ctx};
+    EC_AUTO(ec_http_batch) b = NULL;
+    int r = EC_OK;
+    json_array_foreach(pkgs, i, pkg) {
+        ec_digest d;
+        const char *sha = json_string_value(json_object_get(pkg, "sha256"));
+        if (sha && ec_digest_parse(&d, sha, NULL) == EC_OK && ec_store_has_blob(ctx->store, &d))
+            continue;
+        if (ctx->offline) {
+            r = ec_fail(err, EC_ENOTFOUND, "%s is not in the store and the warm-up is offline",
+                        json_string_value(json_object_get(pkg, "filename")));
+            break;
+        }
+        if ((!b && (r = ec_http_batch_new(&b, ctx->http, err)) < 0) ||
+            (r = deb_prepare(&jobs[run.total], &run, pkg, err)) < 0)
+            break;
+        run.bytes_total += (uint64_t)json_integer_value(json_object_get(pkg, "size"));
+        ec_http_batch_add(b, &jobs[run.total++].req);
+    }
+    if (r == EC_OK && run.total)
+        r = ec_http_batch_run(b, err);
+    if (r == EC_OK && run.rc < 0) {
+        r = run.rc;
+        if (err)
+            *err = run.err;
+    }
+    ec_http_batch_free(ec_steal(&b));
+    for (i = 0; i < n; i++)
+        ec_http_req_reset(&jobs[i].req);
+    free(jobs);
+    return r;
+}
+
+static const ec_fetcher apt_fetcher = {
+    .name = "apt",
+    .builder_version = 1,
+    .runs_code = true,
+    .parse = ec_apt_spec_parse,
+    .resolve = apt_resolve,
+    .fetch = apt_fetch,
+    .install = ec_apt_install,
+    .serve = ec_apt_serve,
+};
+
+const ec_fetcher *ec_apt_fetcher(void)
+{
+    return &apt_fetcher;
+}
