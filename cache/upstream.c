@@ -137,6 +137,8 @@ int ec_cache__upstream(char **out, ec_cache *c, const char *manager, ec_err *err
     char *url = NULL;
     if (strcmp(manager, "npm") == 0)
         url = npm_registry(c);
+    else if (strcmp(manager, "apt") == 0) /* apt reads its sources itself (config, base, host) */
+        url = ec_xstrdup("apt-sources");
     if (!url)
         return ec_fail(err, EC_ENOTFOUND,
                        "no %s upstream is configured: set ENVCACHE_%s_REGISTRY, or configure "

@@ -33,6 +33,8 @@ static char *specs_key(const ec_warm_mgr *m)
     EC_AUTO(json_t) j = json_pack("{s:s, s:s, s:O, s:s, s:O?}", "manager", m->f->name,
                                   "upstream", m->ctx.upstream, "specs", m->specs, "platform",
                                   PLATFORM, "config", (json_t *)m->ctx.config);
+    if (m->f->runs_code) /* apt solves against the base's installed packages */
+        json_object_set(j, "lowers", (json_t *)m->lowers);
     ec_digest d;
     ec_lock_digest(j, &d);
     char hex[EC_DIGEST_HEX_LEN];
