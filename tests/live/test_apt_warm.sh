@@ -1,0 +1,32 @@
+#!/bin/bash
+# Live: apt packages resolved against a bootstrapped base and the host's Debian archive,
+# built into a layer (native unpack, maintainer scripts in the sandbox), mounted and run;
+# dpkg in the session sees them installed; a second warm makes no request.
+. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/lib_base.sh"
+[ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 77; }
+base=$(base_digest) || { bad "a base"; finish; exit 1; }
+printf '{"name":"media","config":{"packages":{"apt":["jq","ffmpeg"]}}}' > "$T/env.json"
+ec env create -f "$T/env.json" --base "$base" >/dev/null
+ok=0
+for i in 1 2 3; do ec --json warm media > "$T/warm.json" 2>"$T/warm.err" && { ok=1; break; }; sleep $((i * 3)); done
+check "warm: jq and ffmpeg against the base" test "$ok" = 1 || cat "$T/warm.err"
+res=$(tail -n 1 "$T/warm.json")
+echo "# $(printf '%s' "$res" | json_get managers.apt.packages) packages"
+R=$T/root
+ec mount media --session media "$R" >/dev/null
+check "chroot TARGET jq --version" bash -c "chroot '$R' jq --version | grep -q '^jq-'"
+check "chroot TARGET ffmpeg -version" bash -c "chroot '$R' ffmpeg -version | grep -q '^ffmpeg version'"
+check "chroot TARGET dpkg -s ffmpeg says installed" bash -c "chroot '$R' dpkg -s ffmpeg | grep -qx 'Status: install ok installed'"
+check "dpkg -S knows whose file /usr/bin/jq is" bash -c "chroot '$R' dpkg -S /usr/bin/jq | grep -q '^jq:'"
+check "dpkg --audit finds nothing half-installed" bash -c "test -z \"\$(chroot '$R' dpkg --audit)\""
+check "apt in the session sees them installed" bash -c "in_root '$R' apt-get install -s --no-install-recommends jq | grep -q 'jq is already the newest'"
+ec umount "$R" >/dev/null
+check "umount leaves no mount" bash -c "! grep -q ' $R ' /proc/self/mountinfo"
+check "the lock records the packages with their sha256" bash -c "ec env lock media apt | python3 -c '
+import json,sys; l=json.load(sys.stdin); n={p[\"name\"] for p in l[\"packages\"]}
+assert {\"jq\",\"ffmpeg\"} <= n and all(len(p[\"sha256\"])==64 for p in l[\"packages\"]), n'"
+res2=$(ec --json warm media | tail -n 1)
+check "second warm: zero upstream requests" test "$(printf '%s' "$res2" | json_get upstream_requests)" = 0
+check "the store verifies" ec verify
+finish
