@@ -7,11 +7,11 @@
 #include "fetchers/apt/apt_int.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fetchers/mirror_index.h"
 #include "store/util/auto.h"
 #include "store/util/mem.h"
 
@@ -26,32 +26,14 @@ int ec_apt_pool_lookup(ec_digest *out, ec_store *st, const char *route, const ch
                        ec_err *err)
 {
     EC_AUTOFREE char *key = ec_apt_pool_key(route, filename);
-    EC_AUTO(ec_txn) txn = NULL;
-    const void *v;
-    size_t vlen;
-    int rc = ec_txn_begin(&txn, st, EC_TXN_READ, err);
-    if (rc == EC_OK)
-        rc = ec_kv_get(txn, EC_TBL_MIRROR, key, strlen(key), &v, &vlen, err);
-    if (rc < 0)
-        return rc;
-    if (vlen != sizeof out->b)
-        return ec_fail(err, EC_EFORMAT, "mirror record %s is damaged", key);
-    memcpy(out->b, v, sizeof out->b);
-    return ec_store_has_blob(st, out) ? EC_OK
-                                      : ec_fail(err, EC_ENOTFOUND, "%s is not stored", key);
+    return ec_mirror_digest_get(st, key, out, err);
 }
 
 int ec_apt_pool_record(ec_store *st, const char *route, const char *filename,
                        const ec_digest *d, ec_err *err)
 {
     EC_AUTOFREE char *key = ec_apt_pool_key(route, filename);
-    EC_AUTO(ec_txn) txn = NULL;
-    int rc = ec_txn_begin(&txn, st, 0, err);
-    if (rc == EC_OK)
-        rc = ec_kv_put(txn, EC_TBL_MIRROR, key, strlen(key), d->b, sizeof d->b, 0, err);
-    if (rc == EC_OK)
-        rc = ec_txn_commit(ec_steal(&txn), err);
-    return rc;
+    return ec_mirror_digest_put(st, key, d, err);
 }
 
 /* --- request paths --- */
@@ -126,48 +108,6 @@ static int serve_blob(ec_fetch_ctx *ctx, ec_mirror_resp *resp, const ec_digest *
 
 /* --- one download per file however many clients miss it at once --- */
 
-static pthread_mutex_t flight_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t flight_cv = PTHREAD_COND_INITIALIZER;
-static char *flight[64];
-
-/* True: the caller owns @key's download. False: another caller just finished one (the
- * caller looks in the store again). */
-static bool flight_enter(const char *key)
-{
-    pthread_mutex_lock(&flight_mu);
-    for (;;) {
-        bool busy = false;
-        size_t free_slot = SIZE_MAX;
-        for (size_t i = 0; i < 64; i++) {
-            if (flight[i] && strcmp(flight[i], key) == 0)
-                busy = true;
-            else if (!flight[i] && free_slot == SIZE_MAX)
-                free_slot = i;
-        }
-        if (!busy && free_slot != SIZE_MAX) {
-            flight[free_slot] = ec_xstrdup(key);
-            pthread_mutex_unlock(&flight_mu);
-            return true;
-        }
-        pthread_cond_wait(&flight_cv, &flight_mu);
-        if (busy) {
-            pthread_mutex_unlock(&flight_mu);
-            return false;
-        }
-    }
-}
-
-static void flight_leave(const char *key)
-{
-    pthread_mutex_lock(&flight_mu);
-    for (size_t i = 0; i < 64; i++)
-        if (flight[i] && strcmp(flight[i], key) == 0) {
-            free(flight[i]);
-            flight[i] = NULL;
-        }
-    pthread_cond_broadcast(&flight_cv);
-    pthread_mutex_unlock(&flight_mu);
-}
 
 /* Fetches @url into the store, checked against @want. */
 static int pull(ec_fetch_ctx *ctx, const char *url, const ec_digest *want, const char *what,
@@ -201,7 +141,7 @@ static int serve_by_hash(ec_fetch_ctx *ctx, const ec_apt_source *src, const char
         char key[EC_DIGEST_STR_LEN];
         ec_digest_format(key, &d);
         bool owner = false;
-        while (!ec_store_has_blob(ctx->store, &d) && !(owner = flight_enter(key)))
+        while (!ec_store_has_blob(ctx->store, &d) && !(owner = ec_flight_enter(key)))
             ;
         int rc = EC_OK;
         if (owner) {
@@ -210,7 +150,7 @@ static int serve_by_hash(ec_fetch_ctx *ctx, const ec_apt_source *src, const char
                 resp->from_upstream = true;
                 rc = pull(ctx, url, &d, "its by-hash name", err);
             }
-            flight_leave(key);
+            ec_flight_leave(key);
         }
         if (rc == EC_ENOTFOUND)
             return ec_err_clear(err), not_found(resp, "not upstream", path);
@@ -267,11 +207,11 @@ static int serve_dists(ec_fetch_ctx *ctx, const ec_apt_sources *s, const ec_apt_
     char key[EC_DIGEST_STR_LEN];
     ec_digest_format(key, &f->sha256);
     while (!ctx->offline && !ec_store_has_blob(ctx->store, &f->sha256) &&
-           !(owner = flight_enter(key)))
+           !(owner = ec_flight_enter(key)))
         ;
     if (owner) {
         rc = ec_apt_relfile_fetch(ctx, src, suite, &rel, f, &up, err);
-        flight_leave(key);
+        ec_flight_leave(key);
     }
     resp->from_upstream |= up;
     ec_digest d = f->sha256;
@@ -320,7 +260,7 @@ static int serve_pool(ec_fetch_ctx *ctx, const ec_apt_sources *s, const ec_apt_s
     int rc = ec_apt_pool_lookup(&d, ctx->store, src->name, path, NULL);
     if (rc < 0 && !ctx->offline) {
         EC_AUTOFREE char *key = ec_apt_pool_key(src->name, path);
-        while (rc < 0 && !flight_enter(key))
+        while (rc < 0 && !ec_flight_enter(key))
             rc = ec_apt_pool_lookup(&d, ctx->store, src->name, path, NULL);
         if (rc < 0) {
             rc = ec_apt_pool_lookup(&d, ctx->store, src->name, path, NULL);
@@ -333,7 +273,7 @@ static int serve_pool(ec_fetch_ctx *ctx, const ec_apt_sources *s, const ec_apt_s
                 if (rc == EC_OK)
                     rc = ec_apt_pool_record(ctx->store, src->name, path, &d, err);
             }
-            flight_leave(key);
+            ec_flight_leave(key);
         }
     }
     if (rc == EC_ENOTFOUND || (rc < 0 && ctx->offline))

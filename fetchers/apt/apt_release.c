@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fetchers/mirror_index.h"
 #include "store/util/auto.h"
 #include "store/util/fs.h"
 #include "store/util/log.h"
@@ -35,11 +36,7 @@ int64_t ec_apt_release_ttl(const ec_fetch_ctx *ctx)
 
 /* --- the metadata cache: MIRROR "apt/<url>" → {blob, etag, fetched} --- */
 
-typedef struct doc_rec {
-    ec_digest blob;
-    char etag[256];
-    int64_t fetched;
-} doc_rec;
+typedef ec_mirror_doc doc_rec;
 
 static char *doc_key(const char *url)
 {
@@ -50,37 +47,13 @@ static char *doc_key(const char *url)
 static bool rec_get(ec_store *st, const char *url, doc_rec *out)
 {
     EC_AUTOFREE char *key = doc_key(url);
-    EC_AUTO(ec_txn) txn = NULL;
-    const void *v;
-    size_t vlen;
-    if (ec_txn_begin(&txn, st, EC_TXN_READ, NULL) < 0 ||
-        ec_kv_get(txn, EC_TBL_MIRROR, key, strlen(key), &v, &vlen, NULL) < 0)
-        return false;
-    json_t *j = json_loadb(v, vlen, 0, NULL);
-    const char *blob = json_string_value(json_object_get(j, "blob"));
-    const char *etag = json_string_value(json_object_get(j, "etag"));
-    bool ok = blob && ec_digest_parse(&out->blob, blob, NULL) == EC_OK;
-    snprintf(out->etag, sizeof out->etag, "%s", etag ? etag : "");
-    out->fetched = (int64_t)json_integer_value(json_object_get(j, "fetched"));
-    json_decref(j);
-    return ok && ec_store_has_blob(st, &out->blob);
+    return ec_mirror_doc_get(st, key, out);
 }
 
 static int rec_put(ec_store *st, const char *url, const doc_rec *r, ec_err *err)
 {
-    char ds[EC_DIGEST_STR_LEN];
     EC_AUTOFREE char *key = doc_key(url);
-    json_t *j = json_pack("{s:s, s:s, s:I}", "blob", ec_digest_format(ds, &r->blob), "etag",
-                          r->etag, "fetched", (json_int_t)r->fetched);
-    EC_AUTOFREE char *val = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(j);
-    EC_AUTO(ec_txn) txn = NULL;
-    int rc = ec_txn_begin(&txn, st, 0, err);
-    if (rc == EC_OK)
-        rc = ec_kv_put(txn, EC_TBL_MIRROR, key, strlen(key), val, strlen(val), 0, err);
-    if (rc == EC_OK)
-        rc = ec_txn_commit(ec_steal(&txn), err);
-    return rc;
+    return ec_mirror_doc_put(st, key, r, err);
 }
 
 /* Checks a fresh body (in a temporary file at @path) before it may be stored. */

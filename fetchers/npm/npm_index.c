@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
+#include "fetchers/mirror_index.h"
 #include "store/util/auto.h"
 #include "store/util/mem.h"
 
@@ -23,33 +24,14 @@ int ec_npm_tgz_lookup(ec_store *st, const char *name, const char *file, ec_diges
                       ec_err *err)
 {
     EC_AUTOFREE char *key = ec_npm_tgz_key(name, file);
-    EC_AUTO(ec_txn) txn = NULL;
-    const void *v;
-    size_t vlen;
-    int rc = ec_txn_begin(&txn, st, EC_TXN_READ, err);
-    if (rc == EC_OK)
-        rc = ec_kv_get(txn, EC_TBL_MIRROR, key, strlen(key), &v, &vlen, err);
-    if (rc < 0)
-        return rc;
-    if (vlen != sizeof out->b)
-        return ec_fail(err, EC_EFORMAT, "mirror record %s is damaged", key);
-    memcpy(out->b, v, sizeof out->b);
-    return ec_store_has_blob(st, out) ? EC_OK
-                                      : ec_fail(err, EC_ENOTFOUND, "%s is not stored", key);
+    return ec_mirror_digest_get(st, key, out, err);
 }
 
 int ec_npm_tgz_record(ec_store *st, const char *name, const char *file, const ec_digest *d,
                       ec_err *err)
 {
     EC_AUTOFREE char *key = ec_npm_tgz_key(name, file);
-    EC_AUTO(ec_txn) txn = NULL;
-    int rc = ec_txn_begin(&txn, st, 0, err);
-    if (rc == EC_OK)
-        rc = ec_kv_put(txn, EC_TBL_MIRROR, key, strlen(key), d->b, sizeof d->b, 0,
-                       err);
-    if (rc == EC_OK)
-        rc = ec_txn_commit(ec_steal(&txn), err);
-    return rc;
+    return ec_mirror_digest_put(st, key, d, err);
 }
 
 static int b64_decode(const char *s, size_t n, unsigned char *out, size_t want)

@@ -9,15 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fetchers/mirror_index.h"
 #include "store/util/auto.h"
 #include "store/util/fs.h"
 #include "store/util/mem.h"
 
-typedef struct meta_rec {
-    ec_digest blob;
-    char etag[256];
-    int64_t fetched;
-} meta_rec;
+typedef ec_mirror_doc meta_rec;
 
 char *ec_npm_meta_url(const char *upstream, const char *name)
 {
@@ -40,38 +37,14 @@ static char *meta_key(ec_npm_doc kind, const char *name)
 static bool rec_get(ec_store *st, ec_npm_doc kind, const char *name, meta_rec *out)
 {
     EC_AUTOFREE char *key = meta_key(kind, name);
-    EC_AUTO(ec_txn) txn = NULL;
-    const void *v;
-    size_t vlen;
-    if (ec_txn_begin(&txn, st, EC_TXN_READ, NULL) < 0 ||
-        ec_kv_get(txn, EC_TBL_MIRROR, key, strlen(key), &v, &vlen, NULL) < 0)
-        return false;
-    json_t *j = json_loadb(v, vlen, 0, NULL);
-    const char *blob = json_string_value(json_object_get(j, "blob"));
-    const char *etag = json_string_value(json_object_get(j, "etag"));
-    bool ok = blob && ec_digest_parse(&out->blob, blob, NULL) == EC_OK;
-    snprintf(out->etag, sizeof out->etag, "%s", etag ? etag : "");
-    out->fetched = (int64_t)json_integer_value(json_object_get(j, "fetched"));
-    json_decref(j);
-    return ok && ec_store_has_blob(st, &out->blob);
+    return ec_mirror_doc_get(st, key, out);
 }
 
 static int rec_put(ec_store *st, ec_npm_doc kind, const char *name, const meta_rec *r,
                    ec_err *err)
 {
-    char hex[EC_DIGEST_STR_LEN];
     EC_AUTOFREE char *key = meta_key(kind, name);
-    json_t *j = json_pack("{s:s, s:s, s:I}", "blob", ec_digest_format(hex, &r->blob), "etag",
-                          r->etag, "fetched", (json_int_t)r->fetched);
-    EC_AUTOFREE char *val = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(j);
-    EC_AUTO(ec_txn) txn = NULL;
-    int rc = ec_txn_begin(&txn, st, 0, err);
-    if (rc == EC_OK)
-        rc = ec_kv_put(txn, EC_TBL_MIRROR, key, strlen(key), val, strlen(val), 0, err);
-    if (rc == EC_OK)
-        rc = ec_txn_commit(ec_steal(&txn), err);
-    return rc;
+    return ec_mirror_doc_put(st, key, r, err);
 }
 
 /* Reads a cached document, checking its bytes against its name. */

@@ -6,11 +6,11 @@
 #include "fetchers/npm/npm_int.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fetchers/mirror_index.h"
 #include "store/util/auto.h"
 #include "store/util/mem.h"
 
@@ -159,46 +159,6 @@ static int serve_doc(ec_fetch_ctx *ctx, const ec_mirror_req *req, const char *na
 /* --- tarballs --- */
 
 /* Concurrent misses for one file wait for the first one's download. */
-static pthread_mutex_t flight_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t flight_cv = PTHREAD_COND_INITIALIZER;
-static char *flight[64];
-
-static bool flight_enter(const char *key)
-{
-    pthread_mutex_lock(&flight_mu);
-    for (;;) {
-        bool busy = false;
-        size_t free_slot = SIZE_MAX;
-        for (size_t i = 0; i < 64; i++) {
-            if (flight[i] && strcmp(flight[i], key) == 0)
-                busy = true;
-            else if (!flight[i] && free_slot == SIZE_MAX)
-                free_slot = i;
-        }
-        if (!busy && free_slot != SIZE_MAX) {
-            flight[free_slot] = ec_xstrdup(key);
-            pthread_mutex_unlock(&flight_mu);
-            return true;
-        }
-        pthread_cond_wait(&flight_cv, &flight_mu);
-        if (busy) { /* someone else fetched it: the caller looks again */
-            pthread_mutex_unlock(&flight_mu);
-            return false;
-        }
-    }
-}
-
-static void flight_leave(const char *key)
-{
-    pthread_mutex_lock(&flight_mu);
-    for (size_t i = 0; i < 64; i++)
-        if (flight[i] && strcmp(flight[i], key) == 0) {
-            free(flight[i]);
-            flight[i] = NULL;
-        }
-    pthread_cond_broadcast(&flight_cv);
-    pthread_mutex_unlock(&flight_mu);
-}
 
 typedef struct find_dist {
     const char *file;
@@ -266,7 +226,7 @@ static int serve_tarball(ec_fetch_ctx *ctx, const char *name, const char *file,
     int rc = ec_npm_tgz_lookup(ctx->store, name, file, &d, NULL);
     if (rc < 0 && !ctx->offline) {
         EC_AUTOFREE char *key = ec_npm_tgz_key(name, file);
-        while (rc < 0 && !flight_enter(key))
+        while (rc < 0 && !ec_flight_enter(key))
             rc = ec_npm_tgz_lookup(ctx->store, name, file, &d, NULL);
         if (rc < 0) {
             rc = ec_npm_tgz_lookup(ctx->store, name, file, &d, NULL);
@@ -274,7 +234,7 @@ static int serve_tarball(ec_fetch_ctx *ctx, const char *name, const char *file,
                 resp->from_upstream = true;
                 rc = pull_tarball(ctx, name, file, &d, err);
             }
-            flight_leave(key);
+            ec_flight_leave(key);
         }
     }
     if (rc == EC_ENOTFOUND || (rc < 0 && ctx->offline))

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/* MIRROR table records and the single-flight table of downloads (see mirror_index.h). */
+#include "fetchers/mirror_index.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/util/auto.h"
+#include "store/util/mem.h"
+
+static int put(ec_store *st, const char *key, const void *val, size_t n, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    int rc = ec_txn_begin(&txn, st, 0, err);
+    if (rc == EC_OK)
+        rc = ec_kv_put(txn, EC_TBL_MIRROR, key, strlen(key), val, n, 0, err);
+    if (rc == EC_OK)
+        rc = ec_txn_commit(ec_steal(&txn), err);
+    return rc;
+}
+
+int ec_mirror_digest_get(ec_store *st, const char *key, ec_digest *out, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    const void *v;
+    size_t vlen;
+    int rc = ec_txn_begin(&txn, st, EC_TXN_READ, err);
+    if (rc == EC_OK)
+        rc = ec_kv_get(txn, EC_TBL_MIRROR, key, strlen(key), &v, &vlen, err);
+    if (rc < 0)
+        return rc;
+    if (vlen != sizeof out->b)
+        return ec_fail(err, EC_EFORMAT, "mirror record %s is damaged", key);
+    memcpy(out->b, v, sizeof out->b);
+    return ec_store_has_blob(st, out) ? EC_OK
+                                      : ec_fail(err, EC_ENOTFOUND, "%s is not stored", key);
+}
+
+int ec_mirror_digest_put(ec_store *st, const char *key, const ec_digest *d, ec_err *err)
+{
+    return put(st, key, d->b, sizeof d->b, err);
+}
+
+bool ec_mirror_doc_get(ec_store *st, const char *key, ec_mirror_doc *out)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    const void *v;
+    size_t vlen;
+    if (ec_txn_begin(&txn, st, EC_TXN_READ, NULL) < 0 ||
+        ec_kv_get(txn, EC_TBL_MIRROR, key, strlen(key), &v, &vlen, NULL) < 0)
+        return false;
+    json_t *j = json_loadb(v, vlen, 0, NULL);
+    const char *blob = json_string_value(json_object_get(j, "blob"));
+    const char *etag = json_string_value(json_object_get(j, "etag"));
+    bool ok = blob && ec_digest_parse(&out->blob, blob, NULL) == EC_OK;
+    snprintf(out->etag, sizeof out->etag, "%s", etag ? etag : "");
+    out->fetched = (int64_t)json_integer_value(json_object_get(j, "fetched"));
+    json_decref(j);
+    return ok && ec_store_has_blob(st, &out->blob);
+}
+
+int ec_mirror_doc_put(ec_store *st, const char *key, const ec_mirror_doc *d, ec_err *err)
+{
+    char ds[EC_DIGEST_STR_LEN];
+    json_t *j = json_pack("{s:s, s:s, s:I}", "blob", ec_digest_format(ds, &d->blob), "etag",
+                          d->etag, "fetched", (json_int_t)d->fetched);
+    EC_AUTOFREE char *val = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    return put(st, key, val, strlen(val), err);
+}
+
+/* --- single flight --- */
+
+#define FLIGHTS 64
+static pthread_mutex_t flight_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t flight_cv = PTHREAD_COND_INITIALIZER;
+static char *flight[FLIGHTS];
+
+bool ec_flight_enter(const char *key)
+{
+    pthread_mutex_lock(&flight_mu);
+    for (;;) {
+        bool busy = false;
+        size_t free_slot = SIZE_MAX;
+        for (size_t i = 0; i < FLIGHTS; i++) {
+            if (flight[i] && strcmp(flight[i], key) == 0)
+                busy = true;
+            else if (!flight[i] && free_slot == SIZE_MAX)
+                free_slot = i;
+        }
+        if (!busy && free_slot != SIZE_MAX) {
+            flight[free_slot] = ec_xstrdup(key);
+            pthread_mutex_unlock(&flight_mu);
+            return true;
+        }
+        pthread_cond_wait(&flight_cv, &flight_mu);
+        if (busy) { /* it ended (or a slot freed): the caller looks again */
+            pthread_mutex_unlock(&flight_mu);
+            return false;
+        }
+    }
+}
+
+void ec_flight_leave(const char *key)
+{
+    pthread_mutex_lock(&flight_mu);
+    for (size_t i = 0; i < FLIGHTS; i++)
+        if (flight[i] && strcmp(flight[i], key) == 0) {
+            free(flight[i]);
+            flight[i] = NULL;
+        }
+    pthread_cond_broadcast(&flight_cv);
+    pthread_mutex_unlock(&flight_mu);
+}
