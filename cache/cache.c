@@ -24,23 +24,14 @@ void ec_cache_close(ec_cache *c)
 {
     if (!c)
         return;
-    ec_http_free(c->http);
+    if (c->http_free) /* set by whoever made the client: a cache never links HTTP itself */
+        c->http_free(c->http);
     json_decref(c->fetch_memo);
     pthread_mutex_destroy(&c->mu);
     ec_store_close(c->st);
     free(c);
 }
 
-int ec_cache__http(ec_http **out, ec_cache *c, ec_err *err)
-{
-    int r = EC_OK;
-    pthread_mutex_lock(&c->mu);
-    if (!c->http)
-        r = ec_http_new(&c->http, NULL, err);
-    *out = c->http;
-    pthread_mutex_unlock(&c->mu);
-    return r;
-}
 
 ec_store *ec_cache_store(ec_cache *c)
 {

@@ -12,13 +12,13 @@ struct ec_cache {
     ec_store *st;
     pthread_mutex_t mu; /* guards the lazily made members below */
     ec_http *http;      /* one connection pool for every fetch of this process */
+    void (*http_free)(ec_http *h); /* how to free it (upstream.c makes it) */
     json_t *fetch_memo; /* manager -> {"upstream": url, "config": {…}}, found once */
 };
 
 /** The shared HTTP client, made on first use; borrowed for the cache's lifetime. */
 int ec_cache__http(ec_http **out, ec_cache *c, ec_err *err);
 
-EC_DEFINE_AUTO(json_t, json_decref)
 
 /** Reads the JSON value stored under @key in @t. EC_ENOTFOUND if absent. */
 int ec_cache__json_get(json_t **out, ec_txn *txn, enum ec_table t, const char *key,

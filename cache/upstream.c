@@ -195,3 +195,15 @@ int ec_cache__fetch_ctx(ec_fetch_ctx *ctx, ec_cache *c, const char *manager, ec_
     ctx->config = json_object_get(m, "config");
     return EC_OK;
 }
+
+int ec_cache__http(ec_http **out, ec_cache *c, ec_err *err)
+{
+    int r = EC_OK;
+    pthread_mutex_lock(&c->mu);
+    if (!c->http)
+        r = ec_http_new(&c->http, NULL, err);
+    c->http_free = ec_http_free;
+    *out = c->http;
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}

@@ -180,7 +180,7 @@ static int build_in(ec_warm_mgr *m, json_t *lock, const char *staging, ec_layer_
                     ec_err *err)
 {
     ec_install_result res = {0};
-    int r = m->f->fetch(&m->ctx, lock, err);
+    int r = m->f->fetch_in_install ? EC_OK : m->f->fetch(&m->ctx, lock, err);
     if (r == EC_OK)
         r = m->f->install(&m->ctx, lock, staging, &res, err);
     if (r == EC_OK && res.nsteps)
@@ -259,8 +259,9 @@ int ec_warm__manager(ec_warm_mgr *m, const json_t *lowers, bool refresh, ec_err 
         json_decref(ec_steal(&lock));
         if ((r = lock_resolve(m, &lock, err)) < 0)
             return r;
-        /* Fetch before saving: the saved lock names every artifact's blob. */
-        if ((r = m->f->fetch(&m->ctx, lock, err)) < 0 ||
+        /* Fetch before saving: the saved lock names every artifact's blob (unless the
+         * resolution named them already). */
+        if ((!m->f->fetch_in_install && (r = m->f->fetch(&m->ctx, lock, err)) < 0) ||
             (r = lock_save(m->ctx.store, skey, lock, &m->lock_digest, err)) < 0)
             return r;
     } else

@@ -65,3 +65,58 @@ void ec_mirror_resp_fini(ec_mirror_resp *r)
         close(r->fd);
     r->fd = -1;
 }
+
+/* --- downloads overlapping install --- */
+
+void ec_artifact_gate_init(ec_artifact_gate *g)
+{
+    memset(g, 0, sizeof *g);
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+}
+
+void ec_artifact_gate_fini(ec_artifact_gate *g)
+{
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+}
+
+void ec_artifact_gate_signal(ec_artifact_gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+void ec_artifact_gate_finish(ec_artifact_gate *g, int rc, const ec_err *err)
+{
+    pthread_mutex_lock(&g->mu);
+    g->done = true;
+    g->rc = rc;
+    if (rc < 0 && err)
+        g->err = *err;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+int ec_artifact_gate_wait(ec_artifact_gate *g, ec_store *st, const ec_digest *d, ec_err *err)
+{
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        /* checked under the lock: a signal between the check and the wait is not lost */
+        if (ec_store_has_blob(st, d))
+            break;
+        if (g->done) {
+            int rc = g->rc < 0 ? g->rc : EC_ENOTFOUND;
+            if (g->rc < 0 && err)
+                *err = g->err;
+            else
+                ec_fail(err, rc, "an artifact was not downloaded");
+            pthread_mutex_unlock(&g->mu);
+            return rc;
+        }
+        pthread_cond_wait(&g->cv, &g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return EC_OK;
+}

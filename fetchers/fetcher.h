@@ -22,6 +22,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,7 +30,10 @@
 #include "fetchers/http/http.h"
 #include "fetchers/spec.h"
 #include "store/store.h"
+#include "store/util/auto.h"
 #include "store/util/err.h"
+
+EC_DEFINE_AUTO(json_t, json_decref)
 
 /** Progress of long work, for `envcache warm` and the API's warm-up events. */
 typedef enum ec_phase {
@@ -49,6 +53,25 @@ typedef struct ec_progress_event {
 } ec_progress_event;
 typedef void (*ec_progress_fn)(const ec_progress_event *p, void *ud);
 
+/** Downloads still arriving on another thread while install runs (they overlap): install
+ *  waits here for an artifact it does not have yet. */
+typedef struct ec_artifact_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done; /* the downloads ended; @rc says how */
+    int rc;
+    ec_err err;
+} ec_artifact_gate;
+void ec_artifact_gate_init(ec_artifact_gate *g);
+void ec_artifact_gate_fini(ec_artifact_gate *g);
+/** An artifact arrived (called by the downloading thread). */
+void ec_artifact_gate_signal(ec_artifact_gate *g);
+/** The downloads ended with @rc (and @err when it failed). */
+void ec_artifact_gate_finish(ec_artifact_gate *g, int rc, const ec_err *err);
+/** Waits until blob @d is in the store: EC_OK, or the downloads' error when they ended
+ *  without it. */
+int ec_artifact_gate_wait(ec_artifact_gate *g, ec_store *st, const ec_digest *d, ec_err *err);
+
 /** What a fetcher may use; filled by cache/ for one warm-up or one mirror. */
 typedef struct ec_fetch_ctx {
     ec_store *store;
@@ -59,6 +82,7 @@ typedef struct ec_fetch_ctx {
                                dpkg status and sources, pip its Python */
     const char *platform;   /* "linux/amd64" */
     bool offline;           /* resolve from cached metadata only; no network */
+    ec_artifact_gate *gate; /* non-NULL: artifacts may still be arriving (see above) */
     ec_progress_fn progress;
     void *progress_ud;
 } ec_fetch_ctx;
@@ -108,6 +132,9 @@ void ec_mirror_resp_fini(ec_mirror_resp *r);
 typedef struct ec_fetcher {
     const char *name;           /* "npm" */
     unsigned builder_version;   /* bump when install output changes; part of the layer key */
+    bool fetch_in_install;      /* the lock names every artifact's digest at resolve, and
+                                   install fetches them itself, overlapping downloads with
+                                   unpacking: the warm-up does not call fetch first */
     bool runs_code;             /* install always produces build steps: the layer key
                                    includes the layers beneath (a lock may say so too,
                                    with "runs_code": true) */

@@ -3,6 +3,7 @@
  * base's dpkg status) and fetch (every .deb in parallel, checked against Packages). */
 #include "fetchers/apt/apt_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,8 @@ static void deb_done(ec_http_req *req, void *ud)
     }
     run->done++;
     run->bytes += req->size;
+    if (run->ctx->gate)
+        ec_artifact_gate_signal(run->ctx->gate);
     if (run->ctx->progress) {
         ec_progress_event p = {.manager = "apt", .phase = EC_PHASE_DOWNLOADING,
                                .done = run->done, .total = run->total,
@@ -123,9 +126,33 @@ static int deb_prepare(deb_job *j, deb_run *run, json_t *pkg, ec_err *err)
     return EC_OK;
 }
 
+static int size_desc(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "size"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "size"));
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Biggest first: install unpacks in that order too, and one large package (an LLVM)
+ * is the longest to download and to unpack. */
+static json_t *by_size(const json_t *pkgs)
+{
+    size_t n = json_array_size(pkgs);
+    json_t **v = ec_xcalloc(n ? n : 1, sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(pkgs, i);
+    qsort(v, n, sizeof *v, size_desc);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append(a, v[i]);
+    free(v);
+    return a;
+}
+
 static int apt_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err)
 {
-    json_t *pkgs = json_object_get(lock, "packages"), *pkg;
+    EC_AUTO(json_t) pkgs = by_size(json_object_get(lock, "packages"));
+    json_t *pkg;
     size_t n = json_array_size(pkgs), i;
     deb_job *jobs = ec_xcalloc(n ? n : 1, sizeof *jobs);
     deb_run run = {.ctx = ctx};
@@ -161,14 +188,64 @@ static int apt_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err)
     return r;
 }
 
+/* --- install, with the downloads overlapping the unpacking --- */
+
+typedef struct fetch_thread {
+    ec_fetch_ctx ctx;
+    json_t *lock;
+} fetch_thread;
+
+static void *fetch_main(void *arg)
+{
+    fetch_thread *t = arg;
+    ec_err e = {0};
+    int rc = apt_fetch(&t->ctx, t->lock, &e);
+    ec_artifact_gate_finish(t->ctx.gate, rc, &e);
+    return NULL;
+}
+
+/* Unpacking is CPU (xz) and downloading is network: done one after the other, each waits
+ * on the other's resource. Here the downloads run on their own thread and each unpack
+ * worker waits only for its own .deb. */
+static int apt_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
+                       ec_install_result *out, ec_err *err)
+{
+    ec_artifact_gate gate;
+    ec_artifact_gate_init(&gate);
+    fetch_thread t = {.ctx = *ctx, .lock = json_deep_copy(lock)};
+    t.ctx.gate = &gate;
+    pthread_t th;
+    if (pthread_create(&th, NULL, fetch_main, &t) != 0) {
+        ec_artifact_gate_fini(&gate);
+        json_decref(t.lock);
+        int r = apt_fetch(ctx, (json_t *)lock, err); /* no thread: one after the other */
+        return r < 0 ? r : ec_apt_install(ctx, lock, staging, out, err);
+    }
+    ec_fetch_ctx ictx = *ctx;
+    ictx.gate = &gate;
+    int rc = ec_apt_install(&ictx, lock, staging, out, err);
+    if (rc < 0) /* stop waiting downloads early: nothing more will be unpacked */
+        ec_artifact_gate_signal(&gate);
+    pthread_join(th, NULL);
+    if (gate.rc < 0) { /* the download's error says more than "not downloaded" */
+        if (err)
+            *err = gate.err;
+        rc = gate.rc;
+    }
+    ec_artifact_gate_fini(&gate);
+    json_decref(t.lock);
+    return rc;
+}
+
 static const ec_fetcher apt_fetcher = {
     .name = "apt",
     .builder_version = 1,
+    .fetch_in_install = true,
     .runs_code = true,
     .parse = ec_apt_spec_parse,
     .resolve = apt_resolve,
     .fetch = apt_fetch,
-    .install = ec_apt_install,
+    .install = apt_install,
     .serve = ec_apt_serve,
 };
 

@@ -55,6 +55,7 @@ typedef struct dirmeta {
 
 typedef struct shared {
     ec_fetch_ctx *ctx;
+    const json_t *lock;
     const char *staging;
     ec_apt_deb *debs;
     ec_digest *blobs;
@@ -214,7 +215,11 @@ static void *worker(void *arg)
         x.on_done = on_done;
         x.payload = &job;
         ec_err local = {0};
-        int rc = ec_apt__deb_unpack(job.d, sh->ctx->store, &sh->blobs[i], sh->staging, NULL,
+        int rc = sh->ctx->gate ? ec_artifact_gate_wait(sh->ctx->gate, sh->ctx->store,
+                                                       &sh->blobs[i], &local)
+                               : EC_OK;
+        if (rc == EC_OK)
+            rc = ec_apt__deb_unpack(job.d, sh->ctx->store, &sh->blobs[i], sh->staging, NULL,
                                     &x, &local);
         if (rc < 0) {
             pthread_mutex_lock(&sh->mu);
@@ -249,7 +254,11 @@ static void order_by_size(shared *sh)
     for (size_t i = 0; i < sh->n; i++) {
         EC_AUTOFREE char *p = ec_blob_path(sh->ctx->store, &sh->blobs[i]);
         struct stat sb;
-        v[i][0] = stat(p, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+        /* a .deb still downloading: the size Packages gave */
+        v[i][0] = stat(p, &sb) == 0 ? (uint64_t)sb.st_size
+                                    : (uint64_t)json_integer_value(json_object_get(
+                                          json_array_get(json_object_get(sh->lock, "packages"),
+                                                         i), "size"));
         v[i][1] = i;
     }
     qsort(v, sh->n, sizeof *v, size_desc);
@@ -650,7 +659,8 @@ int ec_apt_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
 {
     if (!ctx || !ctx->store || !lock || !staging || !out)
         return ec_fail(err, EC_EINVAL, "ec_apt_install: missing argument");
-    __attribute__((cleanup(shared_fini))) shared sh = {.ctx = ctx, .staging = staging};
+    __attribute__((cleanup(shared_fini))) shared sh = {.ctx = ctx, .lock = lock,
+                                                       .staging = staging};
     pthread_mutex_init(&sh.mu, NULL);
     for (int i = 0; i < STRIPES; i++)
         pthread_mutex_init(&sh.stripes[i], NULL);

@@ -24,6 +24,20 @@ check "the bin is linked and executable" test "$("$R/usr/local/bin/okpkg")" = "h
 check "the bin link is relative" test "$(readlink "$R/usr/local/bin/okpkg")" = ../lib/node_modules/okpkg/bin/ok.sh
 ec umount "$R" >/dev/null
 
+# The start-up hook mounts the same, from a binary that never unpacks; a layer that is not
+# unpacked yet is handed to envcache mount.
+hook=$(dirname "$ENVCACHE_BIN")/envcache-mount
+if [ -x "$hook" ]; then
+  check "the hook links no curl, libarchive or libsolv" bash -c "! ldd '$hook' | grep -q 'curl\|archive\|solv'"
+  check "the hook mounts the environment" bash -c "'$hook' ok '$R' >/dev/null && test -x '$R/usr/local/bin/okpkg'"
+  ec umount "$R" >/dev/null
+  rm -rf "$ENVCACHE_HOME"/layers/*
+  check "a layer not unpacked is handed to envcache mount" bash -c "'$hook' ok '$R' | grep -q 'mounted session' && test -x '$R/usr/local/bin/okpkg'"
+  ec umount "$R" >/dev/null
+else
+  bad "no envcache-mount next to $ENVCACHE_BIN"
+fi
+
 mk bad '"usesbad"'
 blobs_before=$(find "$ENVCACHE_HOME/blobs" -type f | wc -l)
 expect_fail "a tampered tarball fails the warm-up, naming the package" "badpkg@1.0.0" ec warm bad

@@ -8,7 +8,7 @@
 # bootstrap now), for PKG (default ffmpeg) with --no-install-recommends:
 #   cold  envcache warm of an environment on that base, empty store (the base aside)
 #         apt-get update && apt-get install in a fresh copy of the base, empty apt cache
-#   warm  envcache mount of the built environment
+#   warm  envcache-mount (the start-up hook) and envcache mount of the built environment
 #         apt-get install in a fresh copy of the base with its lists and every .deb
 #         already in /var/cache/apt/archives
 # Both use the host's configured archive. Each apt run gets its own overlay copy of the
@@ -87,6 +87,8 @@ hyperfine --runs "$runs" --export-json "$W/cold.json" --style basic \
 
 "$bin" --home "$W/eh" --quiet warm bench >/dev/null
 hyperfine --runs "$((runs * 3))" --warmup 1 --export-json "$W/warm.json" --style basic \
+  --prepare "'$bin' --home '$W/eh' umount '$W/target' >/dev/null 2>&1 || true" \
+  -n "envcache-mount hook (built)" "'$(dirname "$bin")/envcache-mount' --home '$W/eh' bench '$W/target' >/dev/null" \
   --prepare "'$bin' --home '$W/eh' umount '$W/target' >/dev/null 2>&1 || true" \
   -n "envcache mount (built)" "'$bin' --home '$W/eh' mount bench '$W/target' >/dev/null" \
   --prepare "'$W/fresh.sh' warmroot '$W/seed'" \

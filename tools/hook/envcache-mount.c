@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/* envcache-mount: the container start-up hook. Mounts an environment's stack for a
+ * session exactly as `envcache mount ENV TARGET` does, from a binary that links only
+ * LMDB, jansson and libcrypto.
+ *
+ * Why a second binary: `envcache` links every library of every command (curl, libarchive,
+ * libsolv and theirs, 60 shared objects), and loading them costs ~10 ms before main(),
+ * far more than the mount itself. A start-up hook runs once per container, so it
+ * stays lean: it never unpacks a layer. When a layer is not unpacked yet (warm-ups leave
+ * them unpacked), it hands the whole request to `envcache mount`. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache/cache.h"
+#include "store/util/auto.h"
+#include "store/util/fs.h"
+#include "store/util/mem.h"
+
+#define NOT_UNPACKED "is not unpacked yet"
+
+/* Replaces the store's unpacking version at link time, so that neither libarchive nor
+ * zstd (nor what they load) is linked into the hook: mounting never extracts here. */
+int ec_layer_ensure_unpacked(char **path_out, ec_store *st, const ec_layer_info *layer,
+                             ec_err *err)
+{
+    char hex[EC_DIGEST_HEX_LEN];
+    EC_AUTOFREE char *rel = ec_xasprintf("layers/%s", ec_digest_hex(hex, &layer->diff_id));
+    EC_AUTOFREE char *dir = ec_store_path(st, rel);
+    struct stat sb;
+    if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
+        return ec_fail(err, EC_ENOTFOUND, "layer %s " NOT_UNPACKED, hex);
+    *path_out = ec_steal(&dir);
+    return EC_OK;
+}
+
+static const char usage[] =
+    "Usage: envcache-mount [--home DIR] [--session ID] [--copy] [--json] ENV TARGET\n\n"
+    "The container start-up hook: mounts environment ENV's layers at TARGET for a session,\n"
+    "as `envcache mount ENV TARGET` does, with a private writable upper. Layers that are\n"
+    "not unpacked yet are handed to `envcache mount`, which unpacks them.\n";
+
+/* `envcache` next to this binary, else on PATH. */
+static void hand_over(char **argv)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        EC_AUTOFREE char *full = ec_xasprintf("%.*s/envcache", (int)(slash - self), self);
+        if (access(full, X_OK) == 0) {
+            argv[0] = full;
+            execv(full, argv);
+        }
+    }
+    argv[0] = "envcache";
+    execvp("envcache", argv);
+    fprintf(stderr, "envcache-mount: cannot run envcache mount: %s\n", strerror(errno));
+}
+
+static int mount_env(const char *home, ec_session_opts *so, const char *env, bool json,
+                     ec_err *err)
+{
+    EC_AUTO(ec_cache) c = NULL;
+    EC_AUTOFREE char *id = NULL;
+    json_t *s = NULL;
+    int64_t t0 = ec_mono_us();
+    int r = ec_cache_open(&c, ec_store_default_home(home), err);
+    if (r == EC_OK)
+        r = ec_env_resolve_id(&id, c, so->ws, env, err);
+    so->env_id = id;
+    if (r == EC_OK)
+        r = ec_session_create(&s, c, so, err);
+    if (r < 0)
+        return r;
+    if (json) {
+        char *text = json_dumps(s, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("%s\n", text);
+        free(text);
+    } else
+        printf("mounted session %s at %s (%s, %zu layers, %.1f ms)\n",
+               json_string_value(json_object_get(s, "id")),
+               json_string_value(json_object_get(s, "target")),
+               json_string_value(json_object_get(s, "mode")),
+               json_array_size(json_object_get(s, "layers")), (ec_mono_us() - t0) / 1000.0);
+    json_decref(s);
+    return EC_OK;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"home", required_argument, NULL, 'H'},
+                                         {"session", required_argument, NULL, 's'},
+                                         {"copy", no_argument, NULL, 'c'},
+                                         {"json", no_argument, NULL, 'J'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    ec_session_opts so = {.ws = EC_DEFAULT_WORKSPACE, .flags = EC_MOUNT_ALLOW_COPY};
+    const char *home = NULL;
+    bool json = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'H': home = optarg; break;
+        case 's': so.session_id = optarg; break;
+        case 'c': so.flags |= EC_MOUNT_FORCE_COPY; break;
+        case 'J': json = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (argc - optind != 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    so.target = argv[optind + 1];
+    ec_err err = {0};
+    if (mount_env(home, &so, argv[optind], json, &err) == EC_OK)
+        return 0;
+    if (strstr(err.msg, NOT_UNPACKED)) {
+        /* envcache [--home H] mount [--session S] [--copy] [--json] ENV TARGET */
+        char *av[12];
+        int k = 0;
+        av[k++] = "envcache";
+        if (home) {
+            av[k++] = "--home";
+            av[k++] = (char *)home;
+        }
+        if (json)
+            av[k++] = "--json";
+        av[k++] = "mount";
+        if (so.session_id) {
+            av[k++] = "--session";
+            av[k++] = (char *)so.session_id;
+        }
+        if (so.flags & EC_MOUNT_FORCE_COPY)
+            av[k++] = "--copy";
+        av[k++] = argv[optind];
+        av[k++] = argv[optind + 1];
+        av[k] = NULL;
+        hand_over(av);
+        return 1;
+    }
+    fprintf(stderr, "envcache-mount: error: %s\n", err.msg);
+    return 1;
+}
