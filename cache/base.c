@@ -56,7 +56,8 @@ static char *sort_includes(const char *list)
     char *save = NULL;
     for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
         v[n++] = t;
-    qsort(v, n, sizeof *v, cmp_str);
+    if (n)
+        qsort(v, n, sizeof *v, cmp_str);
     ec_buf b = {0};
     for (size_t i = 0; i < n; i++) {
         if (i && strcmp(v[i], v[i - 1]) == 0)

@@ -184,7 +184,8 @@ int ec_metrics_render(ec_buf *out, ec_err *err)
             all[n++] = m;
     pthread_mutex_unlock(&lock);
     /* Series are never freed outside ec_metrics_reset, so rendering needs no lock. */
-    qsort(all, n, sizeof *all, by_name);
+    if (n)
+        qsort(all, n, sizeof *all, by_name);
     int r = EC_OK;
     for (size_t i = 0; r == EC_OK && i < n; i++)
         r = render_one(out, all[i], i ? all[i - 1] : NULL, err);

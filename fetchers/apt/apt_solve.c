@@ -777,7 +777,8 @@ static int apt_output(json_t **out, Solver *solv, const ec_apt_index *idx, size_
     if (r == EC_OK)
         r = apt_second_pass(v, n, pool, idx, nidx, err);
     if (r == EC_OK) {
-        qsort(v, n, sizeof *v, apt_out_cmp);
+        if (n)
+            qsort(v, n, sizeof *v, apt_out_cmp);
         json_t *arr = json_array();
         for (size_t k = 0; k < n; k++)
             json_array_append_new(arr, apt_out_json(&v[k], pool));

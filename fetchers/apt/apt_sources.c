@@ -266,7 +266,8 @@ static void read_root(ec_apt_sources *s, const char *root)
         }
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n) /* qsort wants a real array even for none */
+        qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
         EC_AUTOFREE char *p = ec_xasprintf("%s/%s", dir, names[i]);
         size_t k = strlen(names[i]);

@@ -247,7 +247,8 @@ static int read_versions(ec_npm_packument *p, pool_block **pool, const json_t *v
         read_manifest(pool, m, p->name, v);
         p->nversions++;
     }
-    qsort(p->versions, p->nversions, sizeof(*p->versions), manifest_cmp);
+    if (p->nversions) /* qsort wants a real array, even for none */
+        qsort(p->versions, p->nversions, sizeof(*p->versions), manifest_cmp);
     return EC_OK;
 }
 

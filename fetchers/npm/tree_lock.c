@@ -103,7 +103,8 @@ int npm_tree_output(ec_npm_tree **out, tbuild *b)
             bundled_fill(&t->nodes[t->n++], n, names[k]);
         free(names);
     }
-    qsort(t->nodes, t->n, sizeof(*t->nodes), node_cmp);
+    if (t->n)
+        qsort(t->nodes, t->n, sizeof(*t->nodes), node_cmp);
     t->notes = json_incref(b->notes);
     *out = t;
     return EC_OK;

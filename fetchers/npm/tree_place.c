@@ -290,7 +290,8 @@ static void prune_dedupable(tbuild *b, tnode *n, bool descend)
     size_t nk = n->nkids;
     tnode **kids = ec_xmalloc(nk * sizeof(*kids));
     memcpy(kids, n->kids, nk * sizeof(*kids));
-    qsort(kids, nk, sizeof(*kids), kid_cmp);
+    if (nk)
+        qsort(kids, nk, sizeof(*kids), kid_cmp);
     for (size_t i = 0; i < nk; i++)
         if (!kids[i]->gone)
             prune_dedupable(b, kids[i], true);

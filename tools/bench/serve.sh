@@ -3,8 +3,13 @@
 # files from disk. Reports requests per second and p99 latency (wrk --latency).
 #   GET /v1/environments/{id}       envcache's API (LMDB read + JSON); nginx: the same
 #                                   environment's JSON as a static file
-#   GET /cache/blobs/sha256:<hex>   a store blob by sendfile (stands in for a mirror hit
-#                                   until the npm mirror lands); nginx: the same blob file
+#   GET /cache/blobs/sha256:<hex>   a 256 KiB store blob by sendfile; nginx: the same file
+#   GET /mirror/npm/<pkg>/-/<tgz>   an npm mirror hit (tarball from the store); nginx: the
+#                                   same tarball file
+#   GET /mirror/npm/<pkg>           a packument mirror hit (tarball URLs rewritten per
+#                                   request); nginx: the same JSON as a file
+# The npm rows use a generated registry on loopback (tests/fixtures/npm-registry), pulled
+# through once before the load.
 # Usage: tools/bench/serve.sh [DURATION=10s] [CONNECTIONS=64] [THREADS=2]
 # Needs wrk and nginx (tools/install-deps.sh). Nothing here asserts a speed.
 set -eu
@@ -14,9 +19,13 @@ bin=${ENVCACHE_BIN:-$root/build/tools/envcache}
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
 T=$(mktemp -d /tmp/bench-serve-XXXXXX)
 export ENVCACHE_HOME=$T/home
-cleanup() { [ -n "${spid:-}" ] && kill "$spid" 2>/dev/null; [ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")" 2>/dev/null; sleep 0.2; rm -rf "$T"; }
+cleanup() { [ -n "${rpid:-}" ] && kill "$rpid" 2>/dev/null; [ -n "${spid:-}" ] && kill "$spid" 2>/dev/null; [ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")" 2>/dev/null; sleep 0.2; rm -rf "$T"; }
 trap cleanup EXIT
 
+python3 "$root/tests/fixtures/npm-registry/serve.py" "$T" > "$T/regport" &
+rpid=$!
+for _ in $(seq 100); do [ -s "$T/regport" ] && break; sleep 0.05; done
+export ENVCACHE_NPM_REGISTRY=http://127.0.0.1:$(cat "$T/regport")
 key=$("$bin" keys create --workspace bench)
 "$bin" serve --listen 127.0.0.1:0 --warm off --access-log off 2>"$T/serve.err" &
 spid=$!
@@ -30,9 +39,15 @@ mkdir -p "$T/layer" && head -c 262144 /dev/urandom > "$T/layer/data"   # a 256 K
 "$bin" layer import "$T/layer" >/dev/null
 blob=$(find "$ENVCACHE_HOME/blobs" -type f | head -1); hex=$(basename "$blob")
 
+M=http://127.0.0.1:$port/mirror/npm
+curl -sf -o "$T/tgz" "$M/okpkg/-/okpkg-1.0.0.tgz"   # the miss: pulled through once
+curl -sf -o "$T/doc" -H 'Accept: application/json' "$M/okpkg"
+
 # nginx: the same bytes from disk.
 mkdir -p "$T/www/v1/environments" "$T/www/cache/blobs" "$T/ngx"
 printf '%s' "$env" > "$T/www/v1/environments/$id"
+mkdir -p "$T/www/mirror/npm/okpkg/-" && cp "$T/tgz" "$T/www/mirror/npm/okpkg/-/okpkg-1.0.0.tgz"
+cp "$T/doc" "$T/www/mirror/npm/okpkg.json"
 cp "$blob" "$T/www/cache/blobs/sha256:$hex"
 nport=$((port + 1)); while ss -ltn | grep -q ":$nport "; do nport=$((nport + 1)); done
 cat > "$T/nginx.conf" <<NGX
@@ -59,4 +74,8 @@ run "envcache GET /v1/environments/{id}" "http://127.0.0.1:$port/v1/environments
 run "nginx    same JSON from disk" "http://127.0.0.1:$nport/v1/environments/$id"
 run "envcache GET /cache/blobs (256K)" "http://127.0.0.1:$port/cache/blobs/sha256:$hex"
 run "nginx    same blob from disk" "http://127.0.0.1:$nport/cache/blobs/sha256:$hex"
+run "envcache npm mirror hit (tarball)" "$M/okpkg/-/okpkg-1.0.0.tgz"
+run "nginx    same tarball from disk" "http://127.0.0.1:$nport/mirror/npm/okpkg/-/okpkg-1.0.0.tgz"
+run "envcache npm mirror hit (packument)" "$M/okpkg" -H "Accept: application/json"
+run "nginx    same packument from disk" "http://127.0.0.1:$nport/mirror/npm/okpkg.json"
 run "envcache GET /healthz" "http://127.0.0.1:$port/healthz"
