@@ -32,6 +32,28 @@ check "the first run went upstream ($first misses)" test "$first" -gt 0
 if apt_via_mirror m2; then ok "the same in a fresh base"; else bad "second run: $(tail -n 5 "$T/m2.log")"; fi
 check "jq runs in the second base" bash -c "chroot '$T/m2' jq --version | grep -q '^jq-'"
 check "the second run made no upstream request" test "$(misses)" = "$first"
+# apt pipelines up to 10 requests on one connection: the answers must come in order.
+check "pipelined requests are answered in order" python3 - "$port" "$route" <<'PY'
+import socket, sys
+port, route = int(sys.argv[1]), sys.argv[2]
+paths = [f"/mirror/apt/{route}/dists/bookworm/InRelease", f"/mirror/apt/{route}/dists/bookworm/Release"] * 2
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"".join(f"GET {p} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for p in paths))
+f = s.makefile("rb")
+for p in paths:
+    status = f.readline(); n = 0
+    while (h := f.readline()) not in (b"\r\n", b""):
+        if h.lower().startswith(b"content-length:"): n = int(h.split(b":")[1])
+    body = f.read(n)
+    want = b"-----BEGIN PGP SIGNED" if p.endswith("InRelease") else b"Origin:"
+    assert b" 200 " in status and body.startswith(want), (p, status, body[:40])
+PY
+deb=$(curl -sf "http://127.0.0.1:$port/mirror/apt/$route/dists/bookworm/main/binary-amd64/Packages.xz" | xz -dc |
+  awk '/^Package: jq$/ {p=1} p && /^Filename:/ {print $2; exit}')
+check "a Range request for a .deb gets 206 and exactly those bytes" bash -c "
+  curl -sf -r 100-199 -o '$T/part' -w '%{http_code}' 'http://127.0.0.1:$port/mirror/apt/$route/$deb' | grep -qx 206 &&
+  test \$(stat -c %s '$T/part') = 100 &&
+  curl -sf 'http://127.0.0.1:$port/mirror/apt/$route/$deb' | tail -c +101 | head -c 100 | cmp -s - '$T/part'"
 for s in m1 m2; do ec umount --session $s >/dev/null; done
 check "no mount is left" bash -c "! grep -q ' $T/m' /proc/self/mountinfo"
 finish
