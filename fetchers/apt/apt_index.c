@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -192,51 +193,100 @@ void ec_apt_indexes_free(ec_apt_index *v, size_t n)
     free(v);
 }
 
+/* One source: its verified release, then each component's index. */
+static int source_indexes(ec_apt_index **vp, size_t *np, ec_fetch_ctx *ctx,
+                          const ec_apt_sources *s, const ec_apt_source *src, ec_err *err)
+{
+    ec_apt_release rel;
+    int rc = ec_apt_release_get(&rel, ctx, s, src, src->suite, err);
+    if (rc < 0)
+        return rc;
+    for (size_t c = 0; rc == EC_OK && c < src->ncomponents; c++) {
+        EC_AUTOFREE char *plain_path = ec_xasprintf("%s/binary-%s/Packages",
+                                                    src->components[c], s->arch);
+        EC_AUTOFREE char *xz = ec_xasprintf("%s.xz", plain_path);
+        EC_AUTOFREE char *gz = ec_xasprintf("%s.gz", plain_path);
+        const ec_apt_relfile *plain = ec_apt_release_find(&rel, plain_path);
+        const ec_apt_relfile *f = ec_apt_release_find(&rel, xz);
+        if (!f)
+            f = ec_apt_release_find(&rel, gz);
+        if (!f)
+            f = plain;
+        if (!f) {
+            rc = ec_fail(err, EC_ENOTFOUND, "%s/dists/%s/InRelease lists no %s index",
+                         src->uri, src->suite, plain_path);
+            break;
+        }
+        EC_AUTOFREE char *url = ec_xasprintf("%s/dists/%s/%s", src->uri, src->suite, f->path);
+        ec_digest d;
+        rc = ec_apt_relfile_fetch(ctx, src, src->suite, &rel, f, NULL, err);
+        if (rc == EC_OK)
+            rc = unpack_index(&d, ctx->store, f, plain, url, err);
+        if (rc < 0)
+            break;
+        *vp = ec_xrealloc(*vp, (*np + 1) * sizeof **vp);
+        (*vp)[(*np)++] = (ec_apt_index){.source = src,
+                                        .component = ec_xstrdup(src->components[c]),
+                                        .blob = d,
+                                        .path = ec_blob_path(ctx->store, &d),
+                                        .release_date = ec_xstrdup(rel.date)};
+    }
+    ec_apt_release_fini(&rel);
+    return rc;
+}
+
+typedef struct source_job {
+    ec_fetch_ctx *ctx;
+    const ec_apt_sources *s;
+    const ec_apt_source *src;
+    ec_apt_index *v;
+    size_t n;
+    int rc;
+    ec_err err;
+} source_job;
+
+static void *source_main(void *arg)
+{
+    source_job *j = arg;
+    j->rc = source_indexes(&j->v, &j->n, j->ctx, j->s, j->src, &j->err);
+    return NULL;
+}
+
+/* Sources are independent (bookworm, -updates, -security): fetched, verified and
+ * decompressed on a thread each, then listed in the sources' order. */
 int ec_apt_indexes_get(ec_apt_index **out, size_t *n_out, ec_fetch_ctx *ctx,
                        const ec_apt_sources *s, ec_err *err)
 {
+    source_job *jobs = ec_xcalloc(s->n ? s->n : 1, sizeof *jobs);
+    pthread_t *th = ec_xcalloc(s->n ? s->n : 1, sizeof *th);
+    bool *started = ec_xcalloc(s->n ? s->n : 1, sizeof *started);
+    for (size_t i = 0; i < s->n; i++) {
+        jobs[i] = (source_job){.ctx = ctx, .s = s, .src = &s->v[i]};
+        started[i] = pthread_create(&th[i], NULL, source_main, &jobs[i]) == 0;
+        if (!started[i]) /* no thread: do it here */
+            source_main(&jobs[i]);
+    }
     ec_apt_index *v = NULL;
     size_t n = 0;
     int rc = EC_OK;
+    for (size_t i = 0; i < s->n; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        if (rc == EC_OK && jobs[i].rc < 0) { /* the first source's error, in order */
+            rc = jobs[i].rc;
+            if (err)
+                *err = jobs[i].err;
+        }
+        v = ec_xrealloc(v, (n + jobs[i].n + 1) * sizeof *v);
+        memcpy(v + n, jobs[i].v, jobs[i].n * sizeof *v);
+        n += jobs[i].n;
+        free(jobs[i].v);
+    }
+    free(jobs);
+    free(th);
+    free(started);
     *out = NULL;
     *n_out = 0;
-    for (size_t i = 0; rc == EC_OK && i < s->n; i++) {
-        const ec_apt_source *src = &s->v[i];
-        ec_apt_release rel;
-        rc = ec_apt_release_get(&rel, ctx, s, src, src->suite, err);
-        for (size_t c = 0; rc == EC_OK && c < src->ncomponents; c++) {
-            EC_AUTOFREE char *plain_path = ec_xasprintf("%s/binary-%s/Packages",
-                                                        src->components[c], s->arch);
-            EC_AUTOFREE char *xz = ec_xasprintf("%s.xz", plain_path);
-            EC_AUTOFREE char *gz = ec_xasprintf("%s.gz", plain_path);
-            const ec_apt_relfile *plain = ec_apt_release_find(&rel, plain_path);
-            const ec_apt_relfile *f = ec_apt_release_find(&rel, xz);
-            if (!f)
-                f = ec_apt_release_find(&rel, gz);
-            if (!f)
-                f = plain;
-            if (!f) {
-                rc = ec_fail(err, EC_ENOTFOUND, "%s/dists/%s/InRelease lists no %s index",
-                             src->uri, src->suite, plain_path);
-                break;
-            }
-            EC_AUTOFREE char *url = ec_xasprintf("%s/dists/%s/%s", src->uri, src->suite,
-                                                 f->path);
-            ec_digest d;
-            rc = ec_apt_relfile_fetch(ctx, src, src->suite, &rel, f, NULL, err);
-            if (rc == EC_OK)
-                rc = unpack_index(&d, ctx->store, f, plain, url, err);
-            if (rc < 0)
-                break;
-            v = ec_xrealloc(v, (n + 1) * sizeof *v);
-            v[n++] = (ec_apt_index){.source = src,
-                                    .component = ec_xstrdup(src->components[c]),
-                                    .blob = d,
-                                    .path = ec_blob_path(ctx->store, &d),
-                                    .release_date = ec_xstrdup(rel.date)};
-        }
-        ec_apt_release_fini(&rel);
-    }
     if (rc < 0) {
         ec_apt_indexes_free(v, n);
         return rc;
