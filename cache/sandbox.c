@@ -498,10 +498,35 @@ static int start(struct run *rn, struct child *c, struct cgroup *cg, ec_err *err
     return EC_OK;
 }
 
+/* In a chroot "/" is not a mount point: its propagation cannot be made private and
+ * pivot_root refuses, so the sandbox could not keep its mounts to itself (bubblewrap and
+ * unshare(1) fail there the same way). Say so before trying. */
+bool ec_sandbox_root_is_mount(void)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return false;
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        char mp[4096];
+        /* id parent major:minor root mount-point … */
+        if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && strcmp(mp, "/") == 0)
+            found = true;
+    }
+    fclose(f);
+    return found;
+}
+
 int ec_sandbox_exec(ec_sandbox_result *out, const ec_sandbox_opts *o, ec_err *err)
 {
     if (!out || !o || !o->argv || !o->argv[0] || !o->workdir || (o->nlowers && !o->lowers))
         return ec_fail(err, EC_EINVAL, "sandbox: a command and a work directory are required");
+    if (!ec_sandbox_root_is_mount())
+        return ec_fail(err, EC_EUNSUPPORTED,
+                       "sandbox: / is not a mount point here (a chroot?), so the sandbox "
+                       "cannot keep its mounts private; run envcache on the host, in a VM "
+                       "or in a container");
     *out = (ec_sandbox_result){.status = -1, .limit = "none"};
     struct child c = {.o = o, .sync = -1, .log_w = -1};
     struct cgroup cg = {.fd = -1};

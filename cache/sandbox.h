@@ -64,6 +64,9 @@ typedef struct ec_sandbox_result {
  */
 int ec_sandbox_exec(ec_sandbox_result *out, const ec_sandbox_opts *o, ec_err *err);
 
+/** False in a chroot ("/" not a mount point), where the sandbox cannot run. */
+bool ec_sandbox_root_is_mount(void);
+
 /** True when @r is a command that exited with status 0. */
 bool ec_sandbox_ok(const ec_sandbox_result *r);
 

@@ -34,6 +34,11 @@ json_get() { python3 -c 'import json,sys; d=json.load(sys.stdin)
 for k in sys.argv[1].split("."):
     d = d[int(k)] if isinstance(d, list) else d[k]
 print(d if not isinstance(d,(dict,list)) else json.dumps(d))' "$1"; }
+# The prebuild sandbox (and unshare -m) need "/" to be a mount point: not so in a chroot.
+root_is_mount() { awk '$5 == "/" {f = 1} END {exit !f}' /proc/self/mountinfo; }
+need_sandbox() {
+  root_is_mount || { echo "skip: / is not a mount point here (a chroot?): no namespaced sandbox"; exit 77; }
+}
 export ENVCACHE_BIN
 export -f ec json_get
 finish() {

@@ -3,6 +3,7 @@
 # right whiteouts, that layer mounts over its base, limits and failures leave nothing
 # behind, the network is loopback plus the mirror only, environments start at their base.
 . "$(dirname "$0")/lib.sh"
+need_sandbox
 
 no_mounts() { ! grep -q "$T" /proc/self/mountinfo && [ -z "$(ls -A "$ENVCACHE_HOME/sandbox" 2>/dev/null)" ]; }
 no_temp() { [ -z "$(ls -A "$ENVCACHE_HOME/tmp" 2>/dev/null)" ]; }

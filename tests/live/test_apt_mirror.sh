@@ -5,6 +5,7 @@
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/lib_base.sh"
 [ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 77; }
+need_sandbox
 base=$(base_digest) || { bad "a base"; finish; exit 1; }
 "$ENVCACHE_BIN" serve --listen 127.0.0.1:0 --warm off --access-log "$T/access.log" 2>"$T/serve.err" &
 pid=$!

@@ -5,6 +5,7 @@
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/lib_base.sh"
 [ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 77; }
+need_sandbox
 base=$(base_digest) || { bad "a base"; finish; exit 1; }
 printf '{"name":"media","config":{"packages":{"apt":["jq","ffmpeg"]}}}' > "$T/env.json"
 ec env create -f "$T/env.json" --base "$base" >/dev/null
