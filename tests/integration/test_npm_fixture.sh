@@ -24,6 +24,17 @@ check "the bin is linked and executable" test "$("$R/usr/local/bin/okpkg")" = "h
 check "the bin link is relative" test "$(readlink "$R/usr/local/bin/okpkg")" = ../lib/node_modules/okpkg/bin/ok.sh
 ec umount "$R" >/dev/null
 
+# Two environments with the same packages, warmed at the same moment: one layer, built once.
+mk twin1 '"okpkg@1.0.0"'; mk twin2 '"okpkg@1.0.0"'
+ec --json warm twin1 > "$T/twin1.json" & p1=$!
+ec --json warm twin2 > "$T/twin2.json" & p2=$!
+wait $p1 $p2
+built=$(cat "$T/twin1.json" "$T/twin2.json" | grep '"event":"done"' | python3 -c '
+import json,sys; r=[json.loads(l)["managers"]["npm"] for l in sys.stdin]
+assert len(r)==2 and r[0]["layer"]==r[1]["layer"], r
+print(sum(1 for m in r if not m["reused"]))')
+check "two environments warming one lock share one layer, built once ($built built)" test "$built" = 1
+
 # The start-up hook mounts the same, from a binary that never unpacks; a layer that is not
 # unpacked yet is handed to envcache mount.
 hook=$(dirname "$ENVCACHE_BIN")/envcache-mount
