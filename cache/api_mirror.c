@@ -116,7 +116,9 @@ static const char *mirror_header(const ec_mirror_req *r, const char *name)
     return ec_req_header(r->server_ud, name);
 }
 
-static void mirror_work(ec_req *rq)
+/* Answers from the fetcher; with @cache_only, EC_EBUSY (nothing sent) when the answer
+ * needs upstream or a download in flight. */
+static int mirror_serve(ec_req *rq, bool cache_only)
 {
     const ec_fetcher *f = ec_fetcher_find(rq->manager);
     const char *rest = rq->raw_uri + strlen("/mirror/") + strlen(rq->manager);
@@ -127,17 +129,31 @@ static void mirror_work(ec_req *rq)
                                                   rq->srv->port, rq->manager);
     ec_fetch_ctx ctx;
     ec_err err = {0};
-    if (ec_cache__fetch_ctx(&ctx, rq->srv->c, rq->manager, &err) < 0)
-        return ec_reply_fail(rq, 502, "mirror %s: %s", rq->manager, err.msg);
+    if (ec_cache__fetch_ctx(&ctx, rq->srv->c, rq->manager, &err) < 0) {
+        ec_reply_fail(rq, 502, "mirror %s: %s", rq->manager, err.msg);
+        return EC_OK;
+    }
+    ctx.cache_only = cache_only;
     ec_mirror_req mreq = {.method = rq->method, .path = rest, .base_url = base,
                           .header = mirror_header, .server_ud = rq};
     ec_mirror_resp resp;
     ec_mirror_resp_init(&resp);
-    if (f->serve(&ctx, &mreq, &resp, &err) < 0)
+    int r = f->serve(&ctx, &mreq, &resp, &err);
+    if (r == EC_EBUSY && cache_only) {
+        ec_mirror_resp_fini(&resp);
+        return EC_EBUSY;
+    }
+    if (r < 0)
         ec_reply_fail(rq, 502, "%s", err.msg);
     else
         reply_mirror(rq, &resp);
     ec_mirror_resp_fini(&resp);
+    return EC_OK;
+}
+
+static void mirror_work(ec_req *rq)
+{
+    mirror_serve(rq, false);
 }
 
 void ec_api_mirror(ec_req *rq, const char *manager, const char *rest)
@@ -147,7 +163,10 @@ void ec_api_mirror(ec_req *rq, const char *manager, const char *rest)
     if (!f || !f->serve)
         return ec_reply_fail(rq, 404, "no mirror for manager %s", manager);
     snprintf(rq->manager, sizeof rq->manager, "%s", manager);
-    /* A miss pulls from upstream: never on an MHD pool thread. */
+    /* A hit is a store lookup: answered here. A miss pulls from upstream: never on an MHD
+     * pool thread. */
+    if (f->serve_cache_only && mirror_serve(rq, true) == EC_OK)
+        return;
     ec_req_defer(rq, mirror_work);
 }
 

@@ -83,6 +83,8 @@ typedef struct ec_fetch_ctx {
     const char *platform;   /* "linux/amd64" */
     bool offline;           /* resolve from cached metadata only; no network */
     ec_artifact_gate *gate; /* non-NULL: artifacts may still be arriving (see above) */
+    bool cache_only;        /* serve: answer from the store alone, at once (no upstream
+                               request, no waiting on a download), else EC_EBUSY */
     ec_progress_fn progress;
     void *progress_ud;
 } ec_fetch_ctx;
@@ -132,6 +134,8 @@ void ec_mirror_resp_fini(ec_mirror_resp *r);
 typedef struct ec_fetcher {
     const char *name;           /* "npm" */
     unsigned builder_version;   /* bump when install output changes; part of the layer key */
+    bool serve_cache_only;      /* serve honours ctx->cache_only: the server tries hits on
+                                   its own threads and hands only misses to a worker */
     bool fetch_in_install;      /* the lock names every artifact's digest at resolve, and
                                    install fetches them itself, overlapping downloads with
                                    unpacking: the warm-up does not call fetch first */

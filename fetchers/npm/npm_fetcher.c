@@ -280,7 +280,8 @@ static int npm_resolve(ec_fetch_ctx *ctx, const char *const *specs, size_t nspec
 static const ec_fetcher npm_fetcher = {
     .name = "npm",
     .builder_version = 1,
-    .runs_code = false, /* install scripts are build steps; until they run, none runs */
+    .runs_code = false, /* a lock with install scripts says so itself ("runs_code") */
+    .serve_cache_only = true,
     .parse = ec_npm_spec_parse,
     .resolve = npm_resolve,
     .fetch = ec_npm_fetch,

@@ -47,6 +47,9 @@ int ec_npm_meta_run_go(ec_npm_meta_run *run, ec_err *err);
 /** Frees @run; returns how many requests went upstream. */
 unsigned ec_npm_meta_run_free(ec_npm_meta_run *run);
 
+/** True when the store holds @name's document fetched less than @ttl seconds ago. */
+bool ec_npm_meta_fresh(ec_store *st, ec_npm_doc kind, const char *name, int64_t ttl);
+
 /** "<upstream>/<escaped name>" (scoped names as @scope%2fname); caller frees. */
 char *ec_npm_meta_url(const char *upstream, const char *name);
 

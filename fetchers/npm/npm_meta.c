@@ -47,6 +47,12 @@ static int rec_put(ec_store *st, ec_npm_doc kind, const char *name, const meta_r
     return ec_mirror_doc_put(st, key, r, err);
 }
 
+bool ec_npm_meta_fresh(ec_store *st, ec_npm_doc kind, const char *name, int64_t ttl)
+{
+    meta_rec r;
+    return rec_get(st, kind, name, &r) && ec_now() - r.fetched <= ttl;
+}
+
 /* Reads a cached document, checking its bytes against its name. */
 static int read_blob(ec_store *st, const ec_digest *d, ec_buf *out, ec_err *err)
 {

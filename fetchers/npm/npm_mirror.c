@@ -129,6 +129,13 @@ static int serve_doc(ec_fetch_ctx *ctx, const ec_mirror_req *req, const char *na
                                                                      : EC_NPM_FULL;
     doc_out o = {req, ctx->upstream, resp};
     unsigned upstream = 0;
+    ec_fetch_ctx local = *ctx;
+    if (ctx->cache_only) { /* a fresh copy, or the caller retries where it may wait */
+        if (!ec_npm_meta_fresh(ctx->store, kind, name, EC_NPM_META_TTL))
+            return ec_fail(err, EC_EBUSY, "%s is not fresh in the store", name);
+        local.offline = true;
+        ctx = &local;
+    }
     int rc = ec_npm_meta_fetch(ctx, kind, &name, 1, EC_NPM_META_TTL, doc_deliver, &o,
                                &upstream, err);
     if (rc < 0 && rc != EC_ENOTFOUND && !ctx->offline) {
@@ -224,6 +231,8 @@ static int serve_tarball(ec_fetch_ctx *ctx, const char *name, const char *file,
 {
     ec_digest d;
     int rc = ec_npm_tgz_lookup(ctx->store, name, file, &d, NULL);
+    if (rc < 0 && ctx->cache_only)
+        return ec_fail(err, EC_EBUSY, "%s is not in the store", file);
     if (rc < 0 && !ctx->offline) {
         EC_AUTOFREE char *key = ec_npm_tgz_key(name, file);
         while (rc < 0 && !ec_flight_enter(key))
