@@ -278,7 +278,8 @@ int ec_apt_indexes_get(ec_apt_index **out, size_t *n_out, ec_fetch_ctx *ctx,
                 *err = jobs[i].err;
         }
         v = ec_xrealloc(v, (n + jobs[i].n + 1) * sizeof *v);
-        memcpy(v + n, jobs[i].v, jobs[i].n * sizeof *v);
+        if (jobs[i].n) /* a failed source has none (and no array) */
+            memcpy(v + n, jobs[i].v, jobs[i].n * sizeof *v);
         n += jobs[i].n;
         free(jobs[i].v);
     }
