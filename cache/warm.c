@@ -162,6 +162,11 @@ static int warm_one(ec_cache *c, const char *id, const char *mgr, json_t *specs,
     int r = mgr_init(&m, c, mgr, specs, o, err);
     if (r == EC_OK)
         r = base_root(&m.ctx.base_root, c, stack, err);
+    if (r == EC_OK && m.f->runs_code && !m.ctx.base_root) /* dpkg and its scripts need one */
+        r = ec_fail(err, EC_EINVAL, "%s packages need a base (a Debian root file system) "
+                    "to install on: give the environment one with `envcache env create "
+                    "--base DIGEST` or set `envcache base default DIGEST` (see `envcache "
+                    "base bootstrap`)", mgr);
     save_state(c, id, mgr, mgr_state(&m, "building", NULL));
     if (r == EC_OK)
         r = ec_warm__manager(&m, stack, o->refresh, err);

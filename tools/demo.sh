@@ -15,7 +15,13 @@ say() { printf '\n== %s\n' "$*"; }
 
 say "store: $home"
 say "environment from tools/examples/example-env.json"
-if ! $bin env get example-data-tools >/dev/null 2>&1; then
+if $bin env get example-data-tools >/dev/null 2>&1; then
+  # an older run's copy: bring it to the example's current packages
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); c=d["config"]
+p={m: [] for m in ("apt","cargo","gem","go","npm","pip")}; p.update(c["packages"]); c["packages"]=p
+print(json.dumps({"config": c}))' \
+    tools/examples/example-env.json | $bin env update example-data-tools -f - >/dev/null
+else
   $bin env create -f tools/examples/example-env.json >/dev/null
 fi
 $bin env get example-data-tools | head -n 20

@@ -64,6 +64,9 @@ for spec in 'git+https://example.invalid/x.git' 'file:../x' 'npm:okpkg@1' 'http:
   printf '{"name":"u","config":{"packages":{"npm":["%s"]}}}' "$spec" > "$T/u.json"
   expect_fail "unsupported spec $spec is refused at create" "not supported" ec env create -f "$T/u.json"
 done
+printf '{"name":"aptnobase","config":{"packages":{"apt":["jq"]}}}' > "$T/anb.json"
+ec env create -f "$T/anb.json" >/dev/null
+expect_fail "apt without a base says it needs one, before any download" "apt packages need a base" ec warm aptnobase
 mk missing '"no-such-pkg"'
 expect_fail "an unknown package names itself" "no-such-pkg" ec warm missing
 mk norange '"dep@^9"'
