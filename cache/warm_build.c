@@ -180,7 +180,8 @@ static int build_in(ec_warm_mgr *m, json_t *lock, const char *staging, ec_layer_
                     ec_err *err)
 {
     ec_install_result res = {0};
-    int r = m->f->fetch_in_install ? EC_OK : m->f->fetch(&m->ctx, lock, err);
+    /* a lock resolved just now was fetched before it was saved */
+    int r = m->f->fetch_in_install || m->resolved ? EC_OK : m->f->fetch(&m->ctx, lock, err);
     if (r == EC_OK)
         r = m->f->install(&m->ctx, lock, staging, &res, err);
     if (r == EC_OK && res.nsteps)

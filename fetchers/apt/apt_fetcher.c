@@ -11,14 +11,13 @@
 #include "store/util/auto.h"
 #include "store/util/mem.h"
 
-static json_t *sources_json(const ec_apt_sources *s, const ec_apt_index *idx, size_t n)
+static json_t *sources_json(const ec_apt_index *idx, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s?}", "uri", idx[i].source->uri,
                                            "suite", idx[i].source->suite, "component",
                                            idx[i].component, "date", idx[i].release_date));
-    (void)s;
     return a;
 }
 
@@ -48,7 +47,7 @@ static int apt_resolve(ec_fetch_ctx *ctx, const char *const *specs, size_t nspec
         /* maintainer scripts run on the base: the layer key names the layers beneath */
         *lock_out = json_pack("{s:s, s:i, s:o, s:o, s:o, s:b, s:b}", "manager", "apt",
                               "version", 1, "specs", list, "sources",
-                              sources_json(&src, idx, nidx), "packages", pkgs, "recommends",
+                              sources_json(idx, nidx), "packages", pkgs, "recommends",
                               json_is_true(rec), "runs_code", 1);
     }
     ec_apt_indexes_free(idx, nidx);

@@ -58,7 +58,7 @@ check "the tampered tarball is not stored" test ! -e "$ENVCACHE_HOME/blobs/sha25
 blobs_after=$(find "$ENVCACHE_HOME/blobs" -type f | wc -l)
 check "only two packuments and the good tarball were added ($blobs_before → $blobs_after blobs)" test "$((blobs_after - blobs_before))" -eq 3
 check "no half-written temporaries" bash -c "[ -z \"\$(ls -A '$ENVCACHE_HOME/tmp' 2>/dev/null)\" ]"
-check "the failure is recorded for /cache" bash -c "ec env lock bad npm 2>&1 | grep -q 'no npm lock yet'"
+check "a failed warm-up records no lock" bash -c "ec env lock bad npm 2>&1 | grep -q 'no npm lock yet'"
 
 for spec in 'git+https://example.invalid/x.git' 'file:../x' 'npm:okpkg@1' 'http://example.invalid/x.tgz'; do
   printf '{"name":"u","config":{"packages":{"npm":["%s"]}}}' "$spec" > "$T/u.json"
