@@ -38,6 +38,8 @@ typedef struct ec_sandbox_opts {
     const char *upper;         /* an existing directory to be the writable layer instead of
                                   workdir/upper (its contents show through), or NULL */
     int log_fd;                /* the command's stdout and stderr go here (and -1: nowhere) */
+    bool skip_sleeps;          /* relative sleeps return at once (build steps; see
+                                  sandbox_sleep.c for why that is safe there) */
 } ec_sandbox_opts;
 
 #define EC_SANDBOX_DEFAULT_TIMEOUT_MS (3600 * 1000)
@@ -93,6 +95,7 @@ typedef struct ec_sandbox_build_opts {
     uint64_t memory;
     int mirror_port;
     bool echo;                 /* copy the command's output to stderr when it ends */
+    bool skip_sleeps;          /* as ec_sandbox_opts */
     bool discard;              /* keep nothing: no layer, no log (benchmarks, debugging) */
 } ec_sandbox_build_opts;
 

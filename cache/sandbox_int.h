@@ -11,6 +11,10 @@ int ec_sandbox__lo_up(ec_err *err);
 /** A listening TCP socket on 127.0.0.1:@port of the current network namespace. */
 int ec_sandbox__listen(int *fd_out, int port, ec_err *err);
 
+/** Installs the seccomp filter that makes relative sleeps return at once, for this
+ *  process and what it runs. 0, or -errno (-ENOSYS on an architecture it does not know). */
+int ec_sandbox__skip_sleeps(void);
+
 /* --- passing a descriptor over a unix socket --- */
 
 /** Sends @len bytes of @msg, and @fd (if >= 0) as SCM_RIGHTS. */

@@ -38,6 +38,8 @@ check "the build log is stored with the layer" bash -c "ec --json sandbox run --
 expect_fail "time limit" "timed out after 1 s" ec sandbox run --base "$base" --timeout 1 -- sh -c 'echo started; sleep 60'
 check "time limit: no mounts" no_mounts
 check "time limit: no temporary blob" no_temp
+# Build steps skip relative sleeps; an hour's sleep under a minute's limit shows it.
+check "--skip-sleeps: an hour's sleep returns at once" bash -c "ec sandbox run --discard --log --base $base --timeout 60 --skip-sleeps -- sh -c 'sleep 3600 && echo woke' 2>&1 | grep -qx woke"
 expect_fail "memory limit" "memory" ec sandbox run --base "$base" --memory 64M -- dd if=/dev/zero of=/dev/null bs=512M count=1
 check "memory limit: no mounts" no_mounts
 layers_before=$(ec --json layer ls | grep -c '"digest"')
