@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -176,14 +177,50 @@ static int run_steps(ec_warm_mgr *m, const char *staging, const ec_install_resul
     return r;
 }
 
+/* The staging tree is written to disk while the steps run and the pack reads it back, so
+ * that the adopt's own sync (the tree is published as the unpacked layer) finds little
+ * left to write. Only a head start: adopt syncs again whatever happens here. */
+struct flush {
+    pthread_t th;
+    int fd;
+    bool started;
+};
+
+static void *flush_main(void *arg)
+{
+    struct flush *f = arg;
+    if (syncfs(f->fd) < 0)
+        ec_debug("warm: early sync of the staging tree: %s", strerror(errno));
+    return NULL;
+}
+
+static void flush_start(struct flush *f, const char *staging)
+{
+    f->fd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    f->started = f->fd >= 0 && pthread_create(&f->th, NULL, flush_main, f) == 0;
+}
+
+static void flush_join(struct flush *f)
+{
+    if (f->started)
+        pthread_join(f->th, NULL);
+    f->started = false;
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+}
+
 static int build_in(ec_warm_mgr *m, json_t *lock, const char *staging, ec_layer_info *out,
                     ec_err *err)
 {
     ec_install_result res = {0};
+    struct flush fl = {.fd = -1};
     /* a lock resolved just now was fetched before it was saved */
     int r = m->f->fetch_in_install || m->resolved ? EC_OK : m->f->fetch(&m->ctx, lock, err);
     if (r == EC_OK)
         r = m->f->install(&m->ctx, lock, staging, &res, err);
+    if (r == EC_OK)
+        flush_start(&fl, staging);
     if (r == EC_OK && res.nsteps)
         r = run_steps(m, staging, &res, err);
     if (r == EC_OK) {
@@ -193,6 +230,7 @@ static int build_in(ec_warm_mgr *m, json_t *lock, const char *staging, ec_layer_
         progress(m, EC_PHASE_PACKING);
         r = ec_layer_pack_dir(out, m->ctx.store, staging, NULL, err);
     }
+    flush_join(&fl);
     if (r == EC_OK) /* the first mount then has nothing to extract */
         r = ec_layer_adopt_dir(m->ctx.store, out, staging, err);
     ec_install_result_fini(&res);

@@ -2,6 +2,8 @@
 /* The envcache program: global options, then one git-style subcommand (tools/cmd_*.c). */
 #include "tools/cli.h"
 
+#include "store/util/log.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -36,6 +38,7 @@ static void usage(FILE *f)
                "  --home DIR  the store (default: $ENVCACHE_HOME, else /var/lib/envcache)\n"
                "  --json      print data as JSON\n"
                "  --quiet     print only warnings and errors\n"
+               "  --verbose   also print debugging detail (phases and their times)\n"
                "  --version   print the version\n\n"
                "Run 'envcache COMMAND --help' for a command's options.\n");
 }
@@ -53,6 +56,8 @@ int main(int argc, char **argv)
             cli.json = true;
         else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0)
             ec_cli_common_opt(&cli, 'q', NULL);
+        else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
+            ec_log_set_level(EC_LOG_DEBUG);
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return EC_EXIT_OK;

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "store/util/auto.h"
+#include "store/util/fs.h"
+#include "store/util/log.h"
 #include "store/util/mem.h"
 
 static json_t *sources_json(const ec_apt_index *idx, size_t n)
@@ -32,14 +34,21 @@ static int apt_resolve(ec_fetch_ctx *ctx, const char *const *specs, size_t nspec
                                    ? ec_xasprintf("%s/var/lib/dpkg/status", ctx->base_root)
                                    : NULL;
     json_t *rec = json_object_get(ctx->config, "recommends");
+    int64_t t0 = ec_mono_us();
     int r = ec_apt_sources_load(&src, ctx, err);
     if (r == EC_OK)
         r = ec_apt_indexes_get(&idx, &nidx, ctx, &src, err);
+    int64_t t1 = ec_mono_us();
     if (r == EC_OK) {
+        ec_debug("apt: %zu indexes verified and ready in %lld ms", nidx,
+                 (long long)(t1 - t0) / 1000);
         ec_apt_solve_opts o = {.recommends = json_is_true(rec), .status = status,
                                .arch = src.arch};
         r = ec_apt_solve(&pkgs, idx, nidx, specs, nspecs, &o, err);
     }
+    if (r == EC_OK)
+        ec_debug("apt: %zu packages solved in %lld ms", json_array_size(pkgs),
+                 (long long)(ec_mono_us() - t1) / 1000);
     if (r == EC_OK) {
         json_t *list = json_array();
         for (size_t i = 0; i < nspecs; i++)

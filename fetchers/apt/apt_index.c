@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Packages indexes: chosen from the verified Release (xz, else gz, else plain), fetched
+/* Packages indexes: chosen from the verified Release (gz, else xz, else plain), fetched
  * by-hash when offered with the Release's SHA256 checked while streaming, decompressed with
  * libarchive into a second blob (checked again when the Release lists the plain file), and
  * reused without any request once the blob the Release names is in the store. */
@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "store/util/auto.h"
+#include "store/util/fs.h"
+#include "store/util/log.h"
 #include "store/util/mem.h"
 
 #define APT_MAX_PACKAGES ((uint64_t)2 << 30) /* an uncompressed Packages file */
@@ -198,7 +200,10 @@ static int source_indexes(ec_apt_index **vp, size_t *np, ec_fetch_ctx *ctx,
                           const ec_apt_sources *s, const ec_apt_source *src, ec_err *err)
 {
     ec_apt_release rel;
+    int64_t t0 = ec_mono_us();
     int rc = ec_apt_release_get(&rel, ctx, s, src, src->suite, err);
+    ec_debug("apt: %s %s: release verified in %lld ms", src->uri, src->suite,
+             (long long)(ec_mono_us() - t0) / 1000);
     if (rc < 0)
         return rc;
     for (size_t c = 0; rc == EC_OK && c < src->ncomponents; c++) {
@@ -207,9 +212,12 @@ static int source_indexes(ec_apt_index **vp, size_t *np, ec_fetch_ctx *ctx,
         EC_AUTOFREE char *xz = ec_xasprintf("%s.xz", plain_path);
         EC_AUTOFREE char *gz = ec_xasprintf("%s.gz", plain_path);
         const ec_apt_relfile *plain = ec_apt_release_find(&rel, plain_path);
-        const ec_apt_relfile *f = ec_apt_release_find(&rel, xz);
+        /* gz before xz: a third bigger, but it inflates three times faster, and the
+         * index is on the critical path of every resolution (bookworm main: 0.25 s
+         * against 0.75 s here, for 3 MB more on the wire) */
+        const ec_apt_relfile *f = ec_apt_release_find(&rel, gz);
         if (!f)
-            f = ec_apt_release_find(&rel, gz);
+            f = ec_apt_release_find(&rel, xz);
         if (!f)
             f = plain;
         if (!f) {
@@ -219,9 +227,13 @@ static int source_indexes(ec_apt_index **vp, size_t *np, ec_fetch_ctx *ctx,
         }
         EC_AUTOFREE char *url = ec_xasprintf("%s/dists/%s/%s", src->uri, src->suite, f->path);
         ec_digest d;
+        int64_t t1 = ec_mono_us();
         rc = ec_apt_relfile_fetch(ctx, src, src->suite, &rel, f, NULL, err);
+        int64_t t2 = ec_mono_us();
         if (rc == EC_OK)
             rc = unpack_index(&d, ctx->store, f, plain, url, err);
+        ec_debug("apt: %s: fetched in %lld ms, decompressed in %lld ms", url,
+                 (long long)(t2 - t1) / 1000, (long long)(ec_mono_us() - t2) / 1000);
         if (rc < 0)
             break;
         *vp = ec_xrealloc(*vp, (*np + 1) * sizeof **vp);
