@@ -375,9 +375,10 @@ void ec_server_stop(ec_server *s)
     if (!s)
         return;
     atomic_store(&s->stopping, true);
+    /* The listening socket is closed only after MHD has stopped: MHD's polling thread
+     * takes it out of its epoll set some time after quiesce returns, and panics if the
+     * descriptor is already closed then (seen as a rare abort in the server tests). */
     MHD_socket lfd = MHD_quiesce_daemon(s->d);
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
     /* Warm-ups stop first, so sessions waiting on them answer now instead of at the end of
      * their wait; the jobs stay queued in WARM and the next start resumes them. */
     if (s->wq)
@@ -389,6 +390,8 @@ void ec_server_stop(ec_server *s)
     while (atomic_load(&s->deferred) > 0)
         sleep_ms(10);
     MHD_stop_daemon(s->d);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
     ec_warm_queue_stop(s->wq);
     free(s);
 }
