@@ -19,10 +19,14 @@
 #include "fetchers/apt/apt_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <solv/evr.h>
 #include <solv/policy.h>
@@ -672,47 +676,121 @@ static int apt_out_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->arch, y->arch);
 }
 
+/* The value of field @tag in the stanza [@p, @end) (single-line fields only), or NULL;
+ * *@n gets its length. */
+static const char *apt_field(const char *p, const char *end, const char *tag, size_t *n)
+{
+    size_t tl = strlen(tag);
+    for (const char *l = p; l < end;) {
+        const char *nl = memchr(l, '\n', (size_t)(end - l));
+        const char *le = nl ? nl : end;
+        if ((size_t)(le - l) > tl && l[tl] == ':' && !strncasecmp(l, tag, tl)) {
+            const char *v = l + tl + 1;
+            while (v < le && (*v == ' ' || *v == '\t'))
+                v++;
+            const char *ve = le;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            *n = (size_t)(ve - v);
+            return v;
+        }
+        l = le + 1;
+    }
+    return NULL;
+}
+
+static bool apt_field_is(const char *v, size_t n, const char *want)
+{
+    return v && strlen(want) == n && memcmp(v, want, n) == 0;
+}
+
+struct apt_want {
+    const char *name;
+    size_t k; /* index into the output */
+};
+
+static int apt_want_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct apt_want *)a)->name, ((const struct apt_want *)b)->name);
+}
+
+/* The chosen package (if any) that stanza [@s, @e) is; fills in its Size and Essential. */
+static void apt_second_stanza(struct apt_out *v, const struct apt_want *w, size_t nw,
+                              Pool *pool, const char *s, const char *e, size_t *want)
+{
+    size_t pn, vn, an, sn, en;
+    const char *pk = apt_field(s, e, "Package", &pn);
+    if (!pk || pn >= 256)
+        return;
+    char name[256];
+    memcpy(name, pk, pn);
+    name[pn] = '\0';
+    struct apt_want key = {.name = name};
+    const struct apt_want *hit = bsearch(&key, w, nw, sizeof *w, apt_want_cmp);
+    if (!hit)
+        return;
+    while (hit > w && !strcmp(hit[-1].name, name))
+        hit--;
+    const char *ver = apt_field(s, e, "Version", &vn);
+    const char *arch = apt_field(s, e, "Architecture", &an);
+    for (; hit < w + nw && !strcmp(hit->name, name); hit++) {
+        struct apt_out *o = &v[hit->k];
+        if (o->size || !apt_field_is(ver, vn, pool_id2str(pool, pool->solvables[o->p].evr)) ||
+            !apt_field_is(arch ? arch : "all", arch ? an : 3, o->arch))
+            continue;
+        const char *sz = apt_field(s, e, "Size", &sn);
+        const char *es = apt_field(s, e, "Essential", &en);
+        o->size = sz ? ec_xstrndup(sz, sn) : ec_xstrdup("0");
+        o->essential = es ? ec_xstrndup(es, en) : NULL;
+        (*want)--;
+        return;
+    }
+}
+
 /* Size and Essential, which libsolv's deb reader drops, from the chosen packages' own
- * indexes. */
+ * indexes: one pass over the mapped file, a lookup per stanza, fields read only for the
+ * chosen ones (this runs on the critical path of every resolution). */
 static int apt_second_pass(struct apt_out *v, size_t n, Pool *pool, const ec_apt_index *idx,
                            size_t nidx, ec_err *err)
 {
-    for (size_t i = 0; i < nidx; i++) {
+    struct apt_want *w = ec_xcalloc(n ? n : 1, sizeof *w);
+    int r = EC_OK;
+    for (size_t i = 0; i < nidx && r == EC_OK; i++) {
         size_t want = 0;
         for (size_t k = 0; k < n; k++)
             if (v[k].ix == &idx[i])
-                want++;
+                w[want++] = (struct apt_want){.name = v[k].name, .k = k};
         if (!want)
             continue;
-        EC_AUTOFILE FILE *f = fopen(idx[i].path, "re");
-        if (!f)
-            return ec_fail_sys(err, errno, "apt: cannot open the index %s", idx[i].path);
-        struct apt_stanza st = {.raw = {.max = (size_t)16 << 20}};
-        EC_AUTOFREE char *line = NULL;
-        size_t cap = 0;
-        bool more = true;
-        int r = EC_OK;
-        while (want && (r = apt_stanza_next(f, &st, &line, &cap, &more, idx[i].path, err)) == EC_OK &&
-               more) {
-            if (!st.package || !st.version)
-                continue;
-            const char *arch = st.arch ? st.arch : "all";
-            for (size_t k = 0; k < n; k++) {
-                Solvable *s = pool->solvables + v[k].p;
-                if (v[k].ix != &idx[i] || v[k].size || strcmp(v[k].name, st.package) ||
-                    strcmp(v[k].arch, arch) || strcmp(pool_id2str(pool, s->evr), st.version))
-                    continue;
-                v[k].size = st.size ? ec_xstrdup(st.size) : ec_xstrdup("0");
-                v[k].essential = st.essential ? ec_xstrdup(st.essential) : NULL;
-                want--;
-                break;
-            }
+        size_t nw = want;
+        qsort(w, nw, sizeof *w, apt_want_cmp);
+        EC_AUTOFD int fd = open(idx[i].path, O_RDONLY | O_CLOEXEC);
+        struct stat sb;
+        if (fd < 0 || fstat(fd, &sb) < 0) {
+            r = ec_fail_sys(err, errno, "apt: cannot open the index %s", idx[i].path);
+            break;
         }
-        apt_stanza_fini(&st);
-        if (r < 0)
-            return r;
+        if (sb.st_size == 0)
+            continue;
+        size_t len = (size_t)sb.st_size;
+        const char *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) {
+            r = ec_fail_sys(err, errno, "apt: cannot map the index %s", idx[i].path);
+            break;
+        }
+        const char *end = map + len;
+        for (const char *s = map; s < end && want;) {
+            while (s < end && (*s == '\n' || *s == '\r'))
+                s++;
+            const char *e = memmem(s, (size_t)(end - s), "\n\n", 2);
+            e = e ? e + 1 : end;
+            apt_second_stanza(v, w, nw, pool, s, e, &want);
+            s = e;
+        }
+        munmap((void *)map, len);
     }
-    return EC_OK;
+    free(w);
+    return r;
 }
 
 static json_t *apt_out_json(const struct apt_out *o, Pool *pool)

@@ -49,13 +49,25 @@ else base=$(ec --json base bootstrap --suite bookworm --variant minbase | python
 ec layer export "$base" -o "$W/base.tar.zst"
 
 # A fresh writable copy of the base for one apt run: an overlay session (untimed).
+# Nothing is deleted between runs: this file system allocates inodes slowly for a minute
+# after a mass deletion (ext4 without a journal skips recently freed inodes), which would
+# charge one run for the cleanup of the one before. Old copies go at the end.
 cat > "$W/fresh.sh" <<SH
 #!/bin/sh
-# fresh.sh NAME [SEED]: a new overlay copy of the base at $W/NAME, optionally seeded
-"$bin" --home "$H" umount --session "\$1" >/dev/null 2>&1 || true
-"$bin" --home "$H" mount --layers "$base" --session "\$1" "$W/\$1" >/dev/null
-mkdir -p "$W/\$1/dev" "$W/\$1/proc"
-[ -z "\${2:-}" ] || cp -a "\$2/." "$W/\$1/"
+# fresh.sh NAME [SEED]: a new overlay copy of the base, optionally seeded, at $W/NAME (a link)
+n=\$1-\$(date +%s%N)
+"$bin" --home "$H" mount --layers "$base" --session "\$n" "$W/\$n" >/dev/null
+mkdir -p "$W/\$n/dev" "$W/\$n/proc"
+[ -z "\${2:-}" ] || cp -a "\$2/." "$W/\$n/"
+ln -sfn "$W/\$n" "$W/\$1"
+SH
+# fresh_store: a new empty store with the base and the environment, at $W/eh (a link)
+cat > "$W/fresh_store.sh" <<SH
+#!/bin/sh
+n=$W/eh-\$(date +%s%N)
+"$bin" --home "\$n" base import "$W/base.tar.zst" >/dev/null
+"$bin" --home "\$n" env create -f "$W/env.json" --base "$base" >/dev/null
+ln -sfn "\$n" "$W/eh"
 SH
 cat > "$W/inroot.sh" <<'SH'
 #!/bin/sh
@@ -64,7 +76,7 @@ r=$1; shift
 exec unshare -m sh -c 'r=$1; shift; mount --rbind /dev "$r/dev"; mount -t proc proc "$r/proc"
   cp /etc/resolv.conf "$r/etc/resolv.conf"; exec chroot "$r" sh -c "$1"' sh "$r" "$*"
 SH
-chmod +x "$W/fresh.sh" "$W/inroot.sh"
+chmod +x "$W/fresh.sh" "$W/fresh_store.sh" "$W/inroot.sh"
 
 # The seed for apt's warm row: lists and every .deb, fetched once.
 "$W/fresh.sh" seedroot
@@ -79,7 +91,7 @@ printf '{"name":"bench","config":{"packages":{"apt":["%s"]}}}' "$pkg" > "$W/env.
 say() { if [ "$json" = 1 ]; then echo "$*" >&2; else echo "$*"; fi; }
 say "== $pkg: $debs packages, $mb MB of .debs"
 hyperfine --runs "$runs" --export-json "$W/cold.json" --style basic \
-  --prepare "rm -rf '$W/eh' && '$bin' --home '$W/eh' base import '$W/base.tar.zst' >/dev/null && '$bin' --home '$W/eh' env create -f '$W/env.json' --base '$base' >/dev/null" \
+  --prepare "'$W/fresh_store.sh'" \
   -n "envcache warm (cold store)" "'$bin' --home '$W/eh' --quiet warm bench" \
   --prepare "'$W/fresh.sh' coldroot" \
   -n "apt-get update + install (cold apt cache)" \
