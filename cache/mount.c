@@ -324,9 +324,9 @@ static int ovl_configure(int fs, const struct ovl_req *r, bool *legacy_out, ec_e
     return ovl_fail(err, e, klog, r->target);
 }
 
-/* Sets *legacy_out, leaving @err alone, when this kernel lacks the new mount API
- * or lowerdir+, so that mount(2) should be tried instead. */
-static int ovl_mount_fsapi(bool *legacy_out, const struct ovl_req *r, ec_err *err)
+/* A detached overlay in *@mnt_out. Sets *legacy_out, leaving @err alone, when this kernel
+ * lacks the new mount API or lowerdir+, so that mount(2) should be tried instead. */
+static int ovl_make_fsapi(int *mnt_out, bool *legacy_out, const struct ovl_req *r, ec_err *err)
 {
     EC_AUTOFD int fs = fsopen("overlay", FSOPEN_CLOEXEC);
     if (fs < 0) {
@@ -342,13 +342,10 @@ static int ovl_mount_fsapi(bool *legacy_out, const struct ovl_req *r, ec_err *er
     int rc = ovl_configure(fs, r, legacy_out, err);
     if (rc < 0)
         return rc;
-    /* The mount's descriptor must be closed before anyone unmounts it (EBUSY). */
-    EC_AUTOFD int mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+    int mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
     if (mnt < 0)
         return ovl_fail(err, errno, NULL, r->target);
-    if (move_mount(mnt, "", AT_FDCWD, r->target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-        return fail_errno(err, EC_ESYS, errno, "cannot attach the overlay at %s: %s", r->target,
-                          strerror(errno));
+    *mnt_out = mnt;
     return EC_OK;
 }
 
@@ -393,7 +390,7 @@ static int ovl_legacy_options(ec_buf *b, const struct ovl_req *r)
 }
 
 /* mount(2) copies one page of options, which bounds the stack's depth. */
-static int ovl_mount_legacy(const struct ovl_req *r, ec_err *err)
+static int ovl_make_legacy(char **opts_out, const struct ovl_req *r, ec_err *err)
 {
     long page = sysconf(_SC_PAGESIZE);
     ec_buf opts = {NULL, 0, 0, (size_t)(page > 0 ? page : 4096) - 1};
@@ -403,11 +400,8 @@ static int ovl_mount_legacy(const struct ovl_req *r, ec_err *err)
                        "options, and this kernel lacks overlayfs's lowerdir+ (Linux 6.8)",
                        r->n, r->target);
     }
-    int rc = mount("envcache", r->target, "overlay", 0, ec_buf_str(&opts));
-    int e = errno;
-    ec_buf_fini(&opts);
-    if (rc < 0)
-        return ovl_fail(err, e, NULL, r->target);
+    (void)ec_buf_str(&opts); /* NUL-terminated */
+    *opts_out = ec_buf_steal(&opts);
     return EC_OK;
 }
 
@@ -425,7 +419,9 @@ static int ovl_empty_lower(char **out, const char *work, ec_err *err)
     return EC_OK;
 }
 
-static int ovl_mount(const struct ovl_req *r, ec_err *err)
+/* Everything but the attach: checks, upper and work, and the detached mount or the
+ * options. Allocates; runs where allocating is safe. */
+static int ovl_prepare(ec_mount_prepared *p, const struct ovl_req *r, ec_err *err)
 {
     if (r->n > EC_MOUNT_MAX_LOWERS)
         return ec_fail(err, EC_ELIMIT, "overlayfs stacks at most %d layers, and %s would "
@@ -437,11 +433,67 @@ static int ovl_mount(const struct ovl_req *r, ec_err *err)
         return rc;
     bool legacy = r->flags & EC_MOUNT__LEGACY;
     if (!legacy) {
-        rc = ovl_mount_fsapi(&legacy, r, err);
+        rc = ovl_make_fsapi(&p->fd, &legacy, r, err);
         if (!legacy)
             return rc;
     }
-    return ovl_mount_legacy(r, err);
+    return ovl_make_legacy(&p->opts, r, err);
+}
+
+int ec_mount_overlay_attach(const ec_mount_prepared *p, const char *target, ec_err *err)
+{
+    if (p->fd >= 0) {
+        if (move_mount(p->fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            return fail_errno(err, EC_ESYS, errno, "cannot attach the overlay at %s: %s",
+                              target, strerror(errno));
+        return EC_OK;
+    }
+    if (!p->opts)
+        return ec_fail(err, EC_EINVAL, "no overlay was prepared for %s", target);
+    if (mount("envcache", target, "overlay", 0, p->opts) < 0)
+        return ovl_fail(err, errno, NULL, target);
+    return EC_OK;
+}
+
+void ec_mount_prepared_fini(ec_mount_prepared *p)
+{
+    if (p->fd >= 0)
+        close(p->fd);
+    p->fd = -1;
+    free(p->opts);
+    free(p->empty);
+    p->opts = p->empty = NULL;
+}
+
+int ec_mount_overlay_prepare(ec_mount_prepared *out, const char *const *lowers, size_t n,
+                             const char *upper, const char *work, const char *target,
+                             unsigned flags, ec_err *err)
+{
+    *out = (ec_mount_prepared){.fd = -1};
+    int r = check_target(target, err);
+    if (r == EC_OK)
+        r = check_lowers(lowers, n, err);
+    if (r == EC_OK && n == 0)
+        r = ovl_empty_lower(&out->empty, work, err);
+    if (r == EC_OK) {
+        struct ovl_req req = {lowers, n, out->empty, upper, work, target, flags};
+        r = ovl_prepare(out, &req, err);
+    }
+    if (r < 0)
+        ec_mount_prepared_fini(out);
+    return r;
+}
+
+/* The mount's descriptor is closed before anyone can unmount it (else EBUSY). */
+static int ovl_mount(const struct ovl_req *r, ec_err *err)
+{
+    ec_mount_prepared p = {.fd = -1};
+    int rc = ovl_prepare(&p, r, err);
+    if (rc == EC_OK)
+        rc = ec_mount_overlay_attach(&p, r->target, err);
+    p.empty = NULL; /* the caller's */
+    ec_mount_prepared_fini(&p);
+    return rc;
 }
 
 /* --- copy --- */

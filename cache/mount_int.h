@@ -66,6 +66,26 @@ int ec_mount_stack(enum ec_mount_mode *mode_out, const char *const *lowers, size
                    const char *upper, const char *work, const char *target, unsigned flags,
                    ec_err *err);
 
+/* An overlay made ready in one process and attached in another: the sandbox's first
+ * process, forked from a threaded one by a raw clone3, must not allocate (another thread
+ * may have held malloc's lock at the fork), so everything that allocates happens before. */
+typedef struct ec_mount_prepared {
+    int fd;      /* a detached overlay (the new mount API), or -1 */
+    char *opts;  /* else the options for mount(2) */
+    char *empty; /* the empty lower when there are no layers */
+} ec_mount_prepared;
+
+/** ec_mount_stack's OVERLAY mode up to, not including, the attach at @target (which
+ *  must exist and be empty then). Returns its errors; on success free with
+ *  ec_mount_prepared_fini. */
+int ec_mount_overlay_prepare(ec_mount_prepared *out, const char *const *lowers, size_t n,
+                             const char *upper, const char *work, const char *target,
+                             unsigned flags, ec_err *err);
+/** Attaches a prepared overlay at @target in the caller's mount namespace. Makes no
+ *  allocation. */
+int ec_mount_overlay_attach(const ec_mount_prepared *p, const char *target, ec_err *err);
+void ec_mount_prepared_fini(ec_mount_prepared *p);
+
 /**
  * Undoes ec_mount_stack on @target, which was mounted in @mode. OVERLAY: unmounts
  * it (refusing anything that is not an overlay mount); when it is busy, detaches

@@ -82,6 +82,7 @@ bool ec_sandbox_ok(const ec_sandbox_result *r)
 struct child {
     const ec_sandbox_opts *o;
     char *upper, *work, *root;
+    ec_mount_prepared ovl; /* made by the parent: the child only attaches it */
     char **envp;
     int sync;  /* the child's end of the unix socket */
     int log_w; /* the log pipe's write end */
@@ -135,14 +136,17 @@ static int make_dev(const char *root, ec_err *err)
     return EC_OK;
 }
 
+/* Everything from here to exec runs in a copy of a possibly threaded process made by a raw
+ * clone3, which skips glibc's fork handlers: another thread may have held malloc's lock at
+ * that instant. So nothing below allocates; what needs memory was made before the clone. */
 static int child_mounts(const struct child *c, ec_err *err)
 {
-    enum ec_mount_mode mode;
     /* Nothing we mount may propagate back to the host. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return ec_fail_sys(err, errno, "sandbox: cannot make the mounts private");
-    int r = ec_mount_stack(&mode, c->o->lowers, c->o->nlowers, c->upper, c->work, c->root,
-                           EC_MOUNT_VOLATILE, err);
+    int r = ec_mount_overlay_attach(&c->ovl, c->root, err);
+    if (c->ovl.fd >= 0) /* attached: the mount lives in this namespace now */
+        close(c->ovl.fd);
     if (r == EC_OK)
         r = mount_fs(c->root, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0555, err);
     if (r == EC_OK)
@@ -465,6 +469,7 @@ static int make_dirs(struct child *c, const char *workdir, ec_err *err)
 
 static void free_child(struct child *c)
 {
+    ec_mount_prepared_fini(&c->ovl);
     free(c->upper);
     free(c->work);
     free(c->root);
@@ -489,6 +494,9 @@ static int start(struct run *rn, struct child *c, struct cgroup *cg, ec_err *err
     int e = errno;
     close(sp[1]);
     close(lp[1]);
+    /* The child holds the overlay now; our reference would keep it alive (and its upper
+     * busy for the next step) after the sandbox ends. */
+    ec_mount_prepared_fini(&c->ovl);
     if (pid < 0) {
         close(rn->sync);
         close(rn->log_r);
@@ -531,9 +539,12 @@ int ec_sandbox_exec(ec_sandbox_result *out, const ec_sandbox_opts *o, ec_err *er
                        "cannot keep its mounts private; run envcache on the host, in a VM "
                        "or in a container");
     *out = (ec_sandbox_result){.status = -1, .limit = "none"};
-    struct child c = {.o = o, .sync = -1, .log_w = -1};
+    struct child c = {.o = o, .sync = -1, .log_w = -1, .ovl = {.fd = -1}};
     struct cgroup cg = {.fd = -1};
     int r = make_dirs(&c, o->workdir, err);
+    if (r == EC_OK)
+        r = ec_mount_overlay_prepare(&c.ovl, o->lowers, o->nlowers, c.upper, c.work, c.root,
+                                     EC_MOUNT_VOLATILE, err);
     if (r < 0) {
         free_child(&c);
         return r;

@@ -10,8 +10,9 @@
  *   the log says which.
  * - The sandbox has no network but its own loopback. With a mirror port, 127.0.0.1:PORT
  *   inside reaches 127.0.0.1:PORT outside, and nothing else does.
- * Threads: each call forks; call it from a thread that holds no lock other threads need
- * in the child before exec (the child only allocates through malloc before exec).
+ * Threads: safe from any thread. Each call forks with a raw clone3, which skips glibc's
+ * fork handlers, so the child makes no allocation before exec: the overlay is configured
+ * (fsmount) or its options built before the clone, and the child only attaches it.
  */
 #pragma once
 
