@@ -400,8 +400,7 @@ static int ovl_make_legacy(char **opts_out, const struct ovl_req *r, ec_err *err
                        "options, and this kernel lacks overlayfs's lowerdir+ (Linux 6.8)",
                        r->n, r->target);
     }
-    (void)ec_buf_str(&opts); /* NUL-terminated */
-    *opts_out = ec_buf_steal(&opts);
+    *opts_out = ec_buf_steal(&opts); /* ec_buf keeps a NUL after its bytes */
     return EC_OK;
 }
 

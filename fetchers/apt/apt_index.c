@@ -202,10 +202,10 @@ static int source_indexes(ec_apt_index **vp, size_t *np, ec_fetch_ctx *ctx,
     ec_apt_release rel;
     int64_t t0 = ec_mono_us();
     int rc = ec_apt_release_get(&rel, ctx, s, src, src->suite, err);
-    ec_debug("apt: %s %s: release verified in %lld ms", src->uri, src->suite,
-             (long long)(ec_mono_us() - t0) / 1000);
     if (rc < 0)
         return rc;
+    ec_debug("apt: %s %s: release verified in %lld ms", src->uri, src->suite,
+             (long long)(ec_mono_us() - t0) / 1000);
     for (size_t c = 0; rc == EC_OK && c < src->ncomponents; c++) {
         EC_AUTOFREE char *plain_path = ec_xasprintf("%s/binary-%s/Packages",
                                                     src->components[c], s->arch);
@@ -232,8 +232,9 @@ static int source_indexes(ec_apt_index **vp, size_t *np, ec_fetch_ctx *ctx,
         int64_t t2 = ec_mono_us();
         if (rc == EC_OK)
             rc = unpack_index(&d, ctx->store, f, plain, url, err);
-        ec_debug("apt: %s: fetched in %lld ms, decompressed in %lld ms", url,
-                 (long long)(t2 - t1) / 1000, (long long)(ec_mono_us() - t2) / 1000);
+        if (rc == EC_OK)
+            ec_debug("apt: %s: fetched in %lld ms, decompressed in %lld ms", url,
+                     (long long)(t2 - t1) / 1000, (long long)(ec_mono_us() - t2) / 1000);
         if (rc < 0)
             break;
         *vp = ec_xrealloc(*vp, (*np + 1) * sizeof **vp);

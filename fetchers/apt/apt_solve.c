@@ -857,7 +857,7 @@ static int apt_output(json_t **out, Solver *solv, const ec_apt_index *idx, size_
     int64_t t0 = ec_mono_us();
     if (r == EC_OK)
         r = apt_second_pass(v, n, pool, idx, nidx, err);
-    ec_debug("apt: second pass %lld ms", (long long)(ec_mono_us() - t0) / 1000);
+    ec_debug("apt: Size and Essential of the chosen packages read in %lld ms", (long long)(ec_mono_us() - t0) / 1000);
     if (r == EC_OK) {
         if (n)
             qsort(v, n, sizeof *v, apt_out_cmp);
@@ -911,7 +911,7 @@ int ec_apt_solve(json_t **out, const ec_apt_index *idx, size_t nidx, const char 
     for (size_t i = 0; i < nidx; i++)
         if ((r = apt_load_index(pool, &idx[i], err)) < 0)
             return r;
-    ec_debug("apt: load %lld ms", (long long)(ec_mono_us() - t0) / 1000);
+    ec_debug("apt: indexes loaded into libsolv in %lld ms", (long long)(ec_mono_us() - t0) / 1000);
 
     /* The native arch first, then every other arch the indexes hold (foreign
      * architectures a la dpkg --add-architecture), each a separate color. */
