@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config git ca-certificates libarchive-dev libzstd-dev
   libcurl4-openssl-dev liblmdb-dev lmdb-utils libjansson-dev libssl-dev libmicrohttpd-dev
-  libcmocka-dev libsolv-dev zstd tar attr libcap2-bin hyperfine python3 util-linux
+  libcmocka-dev libsolv-dev zlib1g-dev zstd tar attr libcap2-bin hyperfine python3 util-linux
   mmdebstrap bubblewrap dpkg-dev debian-archive-keyring
   curl nginx wrk nodejs npm gnupg gpgv xz-utils"
 # node and npm may come from elsewhere (npm bundled with node): a working pair is enough.

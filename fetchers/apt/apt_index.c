@@ -8,12 +8,14 @@
 #include <archive.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "store/util/auto.h"
 #include "store/util/fs.h"
@@ -28,9 +30,13 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
-int ec_apt_relfile_fetch(ec_fetch_ctx *ctx, const ec_apt_source *src, const char *suite,
+struct gz_tee;
+static void gz_tee_data(const void *p, size_t n, void *ud);
+static void gz_tee_reset(void *ud);
+
+static int relfile_fetch(ec_fetch_ctx *ctx, const ec_apt_source *src, const char *suite,
                          const ec_apt_release *rel, const ec_apt_relfile *f, bool *upstream,
-                         ec_err *err)
+                         struct gz_tee *tee, ec_err *err)
 {
     if (ec_store_has_blob(ctx->store, &f->sha256))
         return EC_OK;
@@ -48,7 +54,9 @@ int ec_apt_relfile_fetch(ec_fetch_ctx *ctx, const ec_apt_source *src, const char
     int rc;
     for (int attempt = 0;; attempt++) {
         ec_http_req req = {.url = url, .sink = EC_HTTP_SINK_BLOB, .store = ctx->store,
-                           .want_sha256 = &f->sha256, .what = f->path};
+                           .want_sha256 = &f->sha256, .what = f->path,
+                           .tee = tee ? gz_tee_data : NULL,
+                           .tee_reset = tee ? gz_tee_reset : NULL, .tee_ud = tee};
         if (upstream)
             *upstream = true;
         rc = ec_http_get(ctx->http, &req);
@@ -68,6 +76,13 @@ int ec_apt_relfile_fetch(ec_fetch_ctx *ctx, const ec_apt_source *src, const char
         ec_http_req_reset(&req);
         return rc;
     }
+}
+
+int ec_apt_relfile_fetch(ec_fetch_ctx *ctx, const ec_apt_source *src, const char *suite,
+                         const ec_apt_release *rel, const ec_apt_relfile *f, bool *upstream,
+                         ec_err *err)
+{
+    return relfile_fetch(ctx, src, suite, rel, f, upstream, NULL, err);
 }
 
 /* --- decompression --- */
@@ -183,6 +198,143 @@ static int unpack_index(ec_digest *out, ec_store *st, const ec_apt_relfile *f,
     return rc;
 }
 
+/* --- Packages.gz inflated while it downloads --- */
+
+/* The plain index made from the compressed one as its bytes arrive, so the download and
+ * the inflate overlap on the resolve's critical path. Nothing of it counts until the
+ * download is verified against the Release; then the plain is checked too and committed.
+ * A stream the tee cannot inflate only turns it off: the decompression after the fetch
+ * then runs as before and gives the error. */
+struct gz_tee {
+    ec_store *st;
+    z_stream z;
+    bool live, failed, ended;
+    ec_blob_writer *w;
+    ec_sha256 *h;
+    uint64_t total;
+    unsigned char out[1 << 16];
+};
+
+static void gz_tee_stop(struct gz_tee *t)
+{
+    if (t->live)
+        inflateEnd(&t->z);
+    t->live = false;
+    ec_blob_writer_cancel(ec_steal(&t->w));
+    if (t->h)
+        ec_sha256_free(ec_steal(&t->h));
+}
+
+static void gz_tee_reset(void *ud)
+{
+    struct gz_tee *t = ud;
+    gz_tee_stop(t);
+    t->failed = t->ended = false;
+    t->total = 0;
+    memset(&t->z, 0, sizeof t->z);
+    if (inflateInit2(&t->z, 15 + 16) != Z_OK) { /* 16: a gzip wrapper */
+        t->failed = true;
+        return;
+    }
+    t->live = true;
+    t->h = ec_sha256_new();
+    if (ec_blob_writer_new(&t->w, t->st, NULL) < 0)
+        t->failed = true;
+}
+
+static bool gz_tee_out(struct gz_tee *t, size_t got)
+{
+    t->total += got;
+    if (t->total > APT_MAX_PACKAGES)
+        return false;
+    ec_sha256_update(t->h, t->out, got);
+    return ec_blob_writer_write(t->w, t->out, got, NULL) == EC_OK;
+}
+
+static void gz_tee_data(const void *p, size_t n, void *ud)
+{
+    struct gz_tee *t = ud;
+    if (!t->live || t->failed)
+        return;
+    if (t->ended || n > UINT_MAX) { /* bytes after the gzip member: not for the tee */
+        t->failed = n > 0;
+        return;
+    }
+    t->z.next_in = (Bytef *)p;
+    t->z.avail_in = (uInt)n;
+    for (;;) {
+        t->z.next_out = t->out;
+        t->z.avail_out = sizeof t->out;
+        int zr = inflate(&t->z, Z_NO_FLUSH);
+        size_t got = sizeof t->out - t->z.avail_out;
+        if (got && !gz_tee_out(t, got)) {
+            t->failed = true;
+            return;
+        }
+        if (zr == Z_STREAM_END) {
+            t->ended = true;
+            t->failed = t->z.avail_in > 0;
+            return;
+        }
+        if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            t->failed = true;
+            return;
+        }
+        if (t->z.avail_in == 0 && t->z.avail_out > 0)
+            return; /* all input taken and nothing pending */
+        if (zr == Z_BUF_ERROR && got == 0)
+            return;
+    }
+}
+
+/* The verified download's plain index into *@out, when the tee made it whole and it hashes
+ * as the Release says; false to fall back to decompressing the stored blob. */
+static bool gz_tee_commit(struct gz_tee *t, const ec_apt_relfile *plain, ec_digest *out)
+{
+    if (!t->live || t->failed || !t->ended)
+        return false;
+    ec_digest got;
+    ec_sha256_final(ec_steal(&t->h), &got);
+    if (plain && !ec_digest_eq(&plain->sha256, &got))
+        return false;
+    return ec_blob_writer_commit(ec_steal(&t->w), &got, out, NULL) == EC_OK;
+}
+
+static bool has_suffix(const char *s, const char *suf)
+{
+    size_t n = strlen(s), k = strlen(suf);
+    return n >= k && strcmp(s + n - k, suf) == 0;
+}
+
+/* One component's index: fetched (a .gz inflated on the way when nothing of it is stored
+ * yet), then its plain blob in *@out. */
+static int fetch_index(ec_digest *out, ec_fetch_ctx *ctx, const ec_apt_source *src,
+                       const ec_apt_release *rel, const ec_apt_relfile *f,
+                       const ec_apt_relfile *plain, const char *url, ec_err *err)
+{
+    ec_digest known;
+    bool tee = f != plain && has_suffix(f->path, ".gz") &&
+               !ec_store_has_blob(ctx->store, &f->sha256) &&
+               !(plain && ec_store_has_blob(ctx->store, &plain->sha256)) &&
+               !unpacked_lookup(ctx->store, &f->sha256, &known);
+    if (!tee) {
+        int rc = ec_apt_relfile_fetch(ctx, src, src->suite, rel, f, NULL, err);
+        return rc == EC_OK ? unpack_index(out, ctx->store, f, plain, url, err) : rc;
+    }
+    struct gz_tee *t = ec_xcalloc(1, sizeof *t);
+    t->st = ctx->store;
+    int rc = relfile_fetch(ctx, src, src->suite, rel, f, NULL, t, err);
+    if (rc == EC_OK && gz_tee_commit(t, plain, out))
+        rc = unpacked_record(ctx->store, &f->sha256, out, err);
+    else if (rc == EC_OK) {
+        ec_debug("apt: %s: not inflated while downloading; decompressing it now", url);
+        rc = unpack_index(out, ctx->store, f, plain, url, err);
+    }
+    gz_tee_stop(t);
+    free(t);
+    return rc;
+}
+
 /* --- ec_apt_indexes_get --- */
 
 void ec_apt_indexes_free(ec_apt_index *v, size_t n)
@@ -228,13 +380,10 @@ static int source_indexes(ec_apt_index **vp, size_t *np, ec_fetch_ctx *ctx,
         EC_AUTOFREE char *url = ec_xasprintf("%s/dists/%s/%s", src->uri, src->suite, f->path);
         ec_digest d;
         int64_t t1 = ec_mono_us();
-        rc = ec_apt_relfile_fetch(ctx, src, src->suite, &rel, f, NULL, err);
-        int64_t t2 = ec_mono_us();
+        rc = fetch_index(&d, ctx, src, &rel, f, plain, url, err);
         if (rc == EC_OK)
-            rc = unpack_index(&d, ctx->store, f, plain, url, err);
-        if (rc == EC_OK)
-            ec_debug("apt: %s: fetched in %lld ms, decompressed in %lld ms", url,
-                     (long long)(t2 - t1) / 1000, (long long)(ec_mono_us() - t2) / 1000);
+            ec_debug("apt: %s: fetched and decompressed in %lld ms", url,
+                     (long long)(ec_mono_us() - t1) / 1000);
         if (rc < 0)
             break;
         *vp = ec_xrealloc(*vp, (*np + 1) * sizeof **vp);

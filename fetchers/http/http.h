@@ -82,6 +82,13 @@ struct ec_http_req {
     ec_http_hash integrity_algo;  /* checked against integrity_want (raw bytes) */
     unsigned char integrity_want[64];
     const char *what;          /* names the request in errors ("express@4.18.0 tarball") */
+    /* EC_HTTP_SINK_BLOB: each body chunk is also handed to tee as it arrives (still
+     * unverified: the digests are checked at the end), and tee_reset runs before every
+     * attempt, so a retried body starts the tee again too. Neither may fail the transfer:
+     * a tee that cannot go on records that itself. */
+    void (*tee)(const void *p, size_t n, void *tee_ud);
+    void (*tee_reset)(void *tee_ud);
+    void *tee_ud;
     void (*on_done)(ec_http_req *req, void *ud);
     void *ud;
 

@@ -84,6 +84,8 @@ size_t ec_http__on_body(char *p, size_t size, size_t n, void *ud)
             return 0;
         if (ec_blob_writer_write(rp->w, p, len, &rp->sink_err) < 0)
             return 0;
+        if (req->tee)
+            req->tee(p, len, req->tee_ud);
     }
     if (rp->integ)
         EVP_DigestUpdate(rp->integ, p, len);
@@ -109,6 +111,8 @@ void ec_http__sink_reset(ec_http_req *req)
     ec_http *h = rp->h;
     ec_blob_writer_cancel(rp->w);
     rp->w = NULL;
+    if (req->tee_reset)
+        req->tee_reset(req->tee_ud);
     ec_buf_fini(&req->body);
     req->body.max = h->o.max_mem_body > (uint64_t)SIZE_MAX - 1 ? SIZE_MAX - 1
                                                                 : (size_t)h->o.max_mem_body;

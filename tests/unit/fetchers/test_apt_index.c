@@ -3,6 +3,8 @@
  * cached, and refused in each way it can be wrong. */
 #include "tests/unit/fetchers/apt_fixture.h"
 
+#include "store/util/log.h"
+
 static ec_digest packages_digest(const char *suite, const char *file)
 {
     char rel[256];
@@ -120,6 +122,74 @@ static void apt_index__tampered_packages_refused_and_not_stored(void **state)
     afx_free(f);
 }
 
+/* A Release offering Packages.gz: it is preferred, inflated while it downloads, and the
+ * plain index is stored and recorded as the .gz's unpacked form. */
+static void apt_index__gz_is_inflated_while_it_downloads(void **state)
+{
+    (void)state;
+    AFX_SKIP_WITHOUT_TOOLS();
+    struct afx *f = afx_new("gzipped", "keyring.gpg");
+    ec_apt_sources s;
+    ec_apt_index *idx = NULL;
+    size_t n = 0;
+    ec_err err = {0};
+    assert_int_equal(ec_apt_sources_load(&s, &f->ctx, &err), EC_OK);
+    /* the debug log says whether the tee made the text or the fallback had to */
+    char logp[] = "/tmp/apt-index-log-XXXXXX";
+    int lfd = mkstemp(logp), saved = dup(2);
+    assert_true(lfd >= 0 && saved >= 0 && dup2(lfd, 2) == 2);
+    ec_log_set_level(EC_LOG_DEBUG);
+    int rc = ec_apt_indexes_get(&idx, &n, &f->ctx, &s, &err);
+    ec_log_set_level(EC_LOG_INFO);
+    dup2(saved, 2);
+    close(saved);
+    close(lfd);
+    char *log = NULL;
+    assert_int_equal(ec_read_file(&log, NULL, logp, 1 << 20, NULL), EC_OK);
+    unlink(logp);
+    assert_int_equal(rc, EC_OK);
+    assert_non_null(strstr(log, "Packages.gz: fetched and decompressed"));
+    assert_null(strstr(log, "not inflated while downloading"));
+    free(log);
+    assert_int_equal(n, 1);
+    ec_digest plain = packages_digest("gzipped", "Packages");
+    ec_digest gz = packages_digest("gzipped", "Packages.gz");
+    ec_digest xz = packages_digest("gzipped", "Packages.xz");
+    assert_true(ec_digest_eq(&idx[0].blob, &plain));
+    assert_true(ec_store_has_blob(f->ctx.store, &plain));
+    assert_true(ec_store_has_blob(f->ctx.store, &gz));
+    assert_false(ec_store_has_blob(f->ctx.store, &xz));
+    char hex[EC_DIGEST_HEX_LEN], p[256];
+    snprintf(p, sizeof p, "/debian/dists/gzipped/main/binary-amd64/by-hash/SHA256/%s",
+             ec_digest_hex(hex, &gz));
+    assert_int_equal(afx_hits(p), 1);
+    char *text = NULL;
+    size_t len;
+    assert_int_equal(ec_read_file(&text, &len, idx[0].path, 1 << 20, &err), EC_OK);
+    assert_non_null(strstr(text, "Package: tiny"));
+    free(text);
+    assert_int_equal(ect_count(f->sf->home, "tmp"), 0);
+    ec_apt_indexes_free(idx, n);
+    ec_apt_sources_fini(&s);
+    afx_free(f);
+}
+
+/* A .gz that inflates, but not to what the Release vouches for, is refused as tampered
+ * and leaves nothing: neither the .gz nor the text the tee inflated on the way. */
+static void apt_index__tampered_gz_refused_and_not_stored(void **state)
+{
+    (void)state;
+    AFX_SKIP_WITHOUT_TOOLS();
+    struct afx *f = afx_new("gztampered", "keyring.gpg");
+    ec_err err = {0};
+    int blobs = afx_blobs(f);
+    assert_int_equal(index_error(f, &err), EC_EINTEGRITY);
+    assert_non_null(strstr(err.msg, "Packages.gz: sha256 mismatch (expected "));
+    assert_int_equal(afx_blobs(f), blobs + 1); /* the verified InRelease only */
+    assert_int_equal(ect_count(f->sf->home, "tmp"), 0);
+    afx_free(f);
+}
+
 static void apt_index__wrong_keyring_is_a_signature_error(void **state)
 {
     (void)state;
@@ -230,6 +300,8 @@ int main(void)
         cmocka_unit_test(apt_index__good_archive_verifies_and_is_stored),
         cmocka_unit_test(apt_index__second_get_within_ttl_makes_no_request),
         cmocka_unit_test(apt_index__tampered_packages_refused_and_not_stored),
+        cmocka_unit_test(apt_index__gz_is_inflated_while_it_downloads),
+        cmocka_unit_test(apt_index__tampered_gz_refused_and_not_stored),
         cmocka_unit_test(apt_index__wrong_keyring_is_a_signature_error),
         cmocka_unit_test(apt_index__expired_release_refused),
         cmocka_unit_test(apt_index__future_date_refused),
