@@ -8,6 +8,8 @@
 # bootstrap now), for PKG (default ffmpeg) with --no-install-recommends:
 #   cold  envcache warm of an environment on that base, empty store (the base aside)
 #         apt-get update && apt-get install in a fresh copy of the base, empty apt cache
+#         dpkg -x of every .deb of the closure, one after another: only the unpacking, as a
+#         yardstick that moves with the machine's speed
 #   warm  envcache-mount (the start-up hook) and envcache mount of the built environment
 #         apt-get install in a fresh copy of the base with its lists and every .deb
 #         already in /var/cache/apt/archives
@@ -15,7 +17,7 @@
 # base (made untimed). Prints medians (hyperfine) and ratios; needs root.
 set -euo pipefail
 runs=1 pkg=ffmpeg json=0 keep=0
-usage() { sed -n '3,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench/apt: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -95,7 +97,10 @@ hyperfine --runs "$runs" --export-json "$W/cold.json" --style basic \
   -n "envcache warm (cold store)" "'$bin' --home '$W/eh' --quiet warm bench" \
   --prepare "'$W/fresh.sh' coldroot" \
   -n "apt-get update + install (cold apt cache)" \
-  "'$W/inroot.sh' '$W/coldroot' 'apt-get -qq update && apt-get -qq install -y --no-install-recommends $pkg' >/dev/null"
+  "'$W/inroot.sh' '$W/coldroot' 'apt-get -qq update && apt-get -qq install -y --no-install-recommends $pkg' >/dev/null" \
+  --prepare "d='$W'/dx-\$(date +%s%N) && mkdir \$d && ln -sfn \$d '$W/dx'" \
+  -n "dpkg -x of each .deb (unpack only)" \
+  "for f in '$W'/seed/var/cache/apt/archives/*.deb; do dpkg -x \$f '$W/dx/'; done"
 
 "$bin" --home "$W/eh" --quiet warm bench >/dev/null
 hyperfine --runs "$((runs * 3))" --warmup 1 --export-json "$W/warm.json" --style basic \
@@ -115,6 +120,7 @@ res = {k: {x["command"]: x["median"] for x in json.load(open(f))["results"]} for
 def pick(d, p): return next(v for k, v in d.items() if k.startswith(p))
 out = {"package": pkg, "debs": int(debs), "mb": int(mb), **res,
        "ratio_cold_apt_over_envcache": round(pick(res["cold"], "apt") / pick(res["cold"], "envcache"), 2),
+       "ratio_cold_envcache_over_dpkg_x": round(pick(res["cold"], "envcache") / pick(res["cold"], "dpkg -x"), 2),
        "ratio_warm_apt_over_envcache": round(pick(res["warm"], "apt") / pick(res["warm"], "envcache"), 1)}
 if as_json:
     print(json.dumps(out, indent=2))
@@ -124,4 +130,5 @@ else:
         for cmd, m in res[kind].items():
             print(f"  {kind:4}  {cmd:42} {m*1000:10.1f} ms")
     print(f"  cold: apt/envcache = {out['ratio_cold_apt_over_envcache']}x   warm: apt/envcache = {out['ratio_warm_apt_over_envcache']}x")
+    print(f"  cold: envcache's whole build takes {out['ratio_cold_envcache_over_dpkg_x']}x the time of dpkg -x alone")
 PY
