@@ -108,12 +108,21 @@ static int sweep_layers(struct gc *g)
     return EC_OK;
 }
 
+/* A build log stays while the layer it belongs to does. */
+static bool log_of_kept_layer(const struct gc *g, const ec_digest *d)
+{
+    const ec_digest *owner = ec_snapshot_log_owner(&g->snap, d);
+    const ec_layer_info *l = owner ? ec_snapshot_layer(&g->snap, owner) : NULL;
+    return l && !g->layer_gone[l - g->snap.layers];
+}
+
 static int sweep_blobs(struct gc *g)
 {
     for (size_t i = 0; i < g->snap.nblobs; i++) {
         const ec_blob_rec *b = &g->snap.blobs[i];
         if (g->blob_gone[i] || ec_snapshot_layer(&g->snap, &b->d) || is_root(g, &b->d) ||
-            ec_snapshot_mirror_refs(&g->snap, &b->d) || b->info.last_used > g->cutoff)
+            ec_snapshot_mirror_refs(&g->snap, &b->d) || log_of_kept_layer(g, &b->d) ||
+            b->info.last_used > g->cutoff)
             continue;
         char name[EC_DIGEST_STR_LEN + 8];
         snprintf(name, sizeof name, "blob ");

@@ -69,6 +69,21 @@ static int collect_mirror(const void *k, size_t kl, const void *v, size_t vl, vo
     return 0;
 }
 
+static int collect_log(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+{
+    struct collect *c = payload;
+    if (kl != 32 || vl != 32)
+        return 0;
+    if (c->s->nlogs == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 64;
+        c->s->logs = ec_xrealloc(c->s->logs, c->cap * sizeof *c->s->logs);
+    }
+    memcpy(c->s->logs[c->s->nlogs][0].b, v, 32);
+    memcpy(c->s->logs[c->s->nlogs][1].b, k, 32);
+    c->s->nlogs++;
+    return 0;
+}
+
 static int fill_records(ec_snapshot *s, ec_txn *txn, ec_err *err)
 {
     for (size_t i = 0; i < s->nblobs; i++) {
@@ -100,6 +115,9 @@ int ec_snapshot_take(ec_snapshot *out, ec_store *st, ec_err *err)
     c.cap = 0;
     if (r == EC_OK)
         r = ec_kv_each(txn, EC_TBL_MIRROR, NULL, 0, false, NULL, 0, collect_mirror, &c, err);
+    c.cap = 0;
+    if (r == EC_OK)
+        r = ec_kv_each(txn, EC_TBL_BUILD_LOGS, NULL, 0, false, NULL, 0, collect_log, &c, err);
     if (r == EC_OK)
         r = fill_records(out, txn, err);
     if (r < 0) {
@@ -108,6 +126,8 @@ int ec_snapshot_take(ec_snapshot *out, ec_store *st, ec_err *err)
     }
     if (out->nmirror)
         qsort(out->mirror, out->nmirror, sizeof *out->mirror, ec_digest_cmp);
+    if (out->nlogs) /* the log digest leads each pair */
+        qsort(out->logs, out->nlogs, sizeof *out->logs, ec_digest_cmp);
     return EC_OK;
 }
 
@@ -116,6 +136,7 @@ void ec_snapshot_fini(ec_snapshot *s)
     free(s->blobs);
     free(s->layers);
     free(s->mirror);
+    free(s->logs);
     memset(s, 0, sizeof *s);
 }
 
@@ -142,6 +163,14 @@ const ec_layer_info *ec_snapshot_layer_by_diff(const ec_snapshot *s, const ec_di
     return NULL;
 }
 
+const ec_digest *ec_snapshot_log_owner(const ec_snapshot *s, const ec_digest *d)
+{
+    if (!s->nlogs)
+        return NULL;
+    const ec_digest(*hit)[2] = bsearch(d, s->logs, s->nlogs, sizeof *s->logs, ec_digest_cmp);
+    return hit ? &(*hit)[1] : NULL;
+}
+
 bool ec_snapshot_mirror_refs(const ec_snapshot *s, const ec_digest *d)
 {
     return s->nmirror &&
@@ -155,6 +184,9 @@ int ec_store__forget(ec_store *st, const ec_digest *layer, const ec_digest *blob
     if (r < 0)
         return r;
     if (layer && (r = ec_layer_del(txn, layer, err)) < 0 && r != EC_ENOTFOUND)
+        return r;
+    if (layer && (r = ec_kv_del(txn, EC_TBL_BUILD_LOGS, layer->b, 32, err)) < 0 &&
+        r != EC_ENOTFOUND)
         return r;
     if (blob && (r = ec_kv_del(txn, EC_TBL_BLOBS, blob->b, 32, err)) < 0 && r != EC_ENOTFOUND)
         return r;

@@ -17,6 +17,8 @@ typedef struct ec_snapshot {
     size_t nlayers;
     ec_digest *mirror; /* blob digests the mirror table references, sorted */
     size_t nmirror;
+    ec_digest (*logs)[2]; /* build_logs as {log blob, layer} pairs, sorted by log blob */
+    size_t nlogs;
 } ec_snapshot;
 
 /** Reads both tables in one read transaction. */
@@ -26,6 +28,8 @@ const ec_blob_rec *ec_snapshot_blob(const ec_snapshot *s, const ec_digest *d);
 const ec_layer_info *ec_snapshot_layer(const ec_snapshot *s, const ec_digest *d);
 const ec_layer_info *ec_snapshot_layer_by_diff(const ec_snapshot *s, const ec_digest *diff_id);
 bool ec_snapshot_mirror_refs(const ec_snapshot *s, const ec_digest *d);
+/** The layer whose build log blob @d is, or NULL. */
+const ec_digest *ec_snapshot_log_owner(const ec_snapshot *s, const ec_digest *d);
 int ec_digest_cmp(const void *a, const void *b);
 
 /** Deletes index records (layer and/or blob; NULL to skip) in one write transaction;

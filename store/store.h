@@ -334,7 +334,7 @@ typedef struct ec_gc_stats {
 } ec_gc_stats;
 
 /** Sweeps what no root or pin references and is older than the grace period (layers with
- *  their blobs and unpacked trees, loose blobs, stale temporaries), then, while the store
+ *  their blobs, unpacked trees and build logs, loose blobs, stale temporaries), then, while the store
  *  is over the budget, evicts the least recently used layers that are not pinned and were
  *  not used within the grace period, referenced ones included: they can be rebuilt. */
 int ec_store_gc(ec_gc_stats *out, ec_store *st, const ec_store_gc_opts *opts, ec_finding_fn fn,

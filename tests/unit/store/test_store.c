@@ -146,6 +146,42 @@ static void store__gc_keeps_roots_and_sweeps_the_rest(void **state)
     free(pb);
 }
 
+/* A layer's build log (build_logs: layer -> log blob) lives as long as the layer, and goes
+ * with it, record and all. */
+static void store__gc_keeps_a_build_log_with_its_layer(void **state)
+{
+    struct ect_store_fixture *fx = *state;
+    ec_err err = {0};
+    ect_write(fx->home, "t/f", "layer content", 0644);
+    ect_write(fx->home, "log", "==> build step\nok\n", 0644);
+    char *dir = ec_xasprintf("%s/t", fx->home), *lp = ec_xasprintf("%s/log", fx->home);
+    ec_layer_info l;
+    ec_digest log;
+    assert_int_equal(ec_layer_import(&l, fx->st, dir, 0, NULL, NULL, &err), EC_OK);
+    assert_int_equal(ec_blob_put_file(&log, fx->st, lp, NULL, &err), EC_OK);
+    ec_txn *txn = NULL;
+    assert_int_equal(ec_txn_begin(&txn, fx->st, 0, NULL), EC_OK);
+    assert_int_equal(ec_kv_put(txn, EC_TBL_BUILD_LOGS, l.digest.b, 32, log.b, 32, 0, NULL), EC_OK);
+    assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
+    ec_gc_stats gs;
+    ec_store_gc_opts o = {.roots = &l.digest, .nroots = 1, .grace = -10};
+    assert_int_equal(ec_store_gc(&gs, fx->st, &o, NULL, NULL, &err), EC_OK);
+    assert_true(ec_store_has_blob(fx->st, &l.digest));
+    assert_true(ec_store_has_blob(fx->st, &log));
+    o = (ec_store_gc_opts){.grace = -10}; /* no environment uses the layer any more */
+    assert_int_equal(ec_store_gc(&gs, fx->st, &o, NULL, NULL, &err), EC_OK);
+    assert_false(ec_store_has_blob(fx->st, &l.digest));
+    assert_false(ec_store_has_blob(fx->st, &log));
+    const void *v;
+    size_t vl;
+    assert_int_equal(ec_txn_begin(&txn, fx->st, EC_TXN_READ, NULL), EC_OK);
+    assert_int_equal(ec_kv_get(txn, EC_TBL_BUILD_LOGS, l.digest.b, 32, &v, &vl, NULL),
+                     EC_ENOTFOUND);
+    ec_txn_abort(txn);
+    free(dir);
+    free(lp);
+}
+
 static void store__budget_evicts_least_recently_used_first(void **state)
 {
     struct ect_store_fixture *fx = *state;
@@ -196,6 +232,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(store__newer_schema_is_a_clear_error, ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__verify_finds_corruption_and_orphans, ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__gc_keeps_roots_and_sweeps_the_rest, ect_store_setup, ect_store_teardown),
+        cmocka_unit_test_setup_teardown(store__gc_keeps_a_build_log_with_its_layer, ect_store_setup,
+                                        ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__budget_evicts_least_recently_used_first, ect_store_setup, ect_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
