@@ -219,6 +219,11 @@ static int build_in(ec_warm_mgr *m, json_t *lock, const char *staging, ec_layer_
     int r = m->f->fetch_in_install || m->resolved ? EC_OK : m->f->fetch(&m->ctx, lock, err);
     if (r == EC_OK)
         r = m->f->install(&m->ctx, lock, staging, &res, err);
+    /* The times the layer will have (0), before the steps run: caches that scripts build
+     * and key on directory mtimes (fontconfig's, made by fc-cache) then match the layer.
+     * fc-cache even drops a cache at once when its directory changed this second. */
+    if (r == EC_OK && res.nsteps)
+        r = ec_zero_times(staging, err);
     if (r == EC_OK)
         flush_start(&fl, staging);
     if (r == EC_OK && res.nsteps)

@@ -5,6 +5,7 @@
 #include "store/util/mem.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -68,6 +69,23 @@ static int rm_at(int parent, const char *name, const char *shown, ec_err *err)
 int ec_rm_rf(const char *path, ec_err *err)
 {
     return rm_at(AT_FDCWD, path, path, err);
+}
+
+static int zero_times(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    static const struct timespec zero[2] = {{0, 0}, {0, 0}};
+    return utimensat(AT_FDCWD, path, zero, AT_SYMLINK_NOFOLLOW) < 0 ? -1 : 0;
+}
+
+int ec_zero_times(const char *dir, ec_err *err)
+{
+    /* depth first: a directory's time is set after its entries stop changing it */
+    if (nftw(dir, zero_times, 64, FTW_PHYS | FTW_DEPTH) != 0)
+        return ec_fail_sys(err, errno, "cannot reset the times of %s", dir);
+    return EC_OK;
 }
 
 int ec_fsync_dir(const char *path, ec_err *err)

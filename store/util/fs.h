@@ -14,6 +14,9 @@ int ec_mkdir_p(const char *path, unsigned mode, ec_err *err);
 int ec_rm_rf(const char *path, ec_err *err);
 /** fsyncs the directory @path (after a rename into it). */
 int ec_fsync_dir(const char *path, ec_err *err);
+/** Sets the access and modification times of @dir and everything below it (symlinks
+ *  themselves, never their targets) to the epoch, as layers keep them. */
+int ec_zero_times(const char *dir, ec_err *err);
 /** Reads a whole file of at most @max bytes into a new NUL-terminated string. */
 int ec_read_file(char **out, size_t *len_out, const char *path, size_t max, ec_err *err);
 /** Writes @data to @path through a temporary file + fsync + rename. */

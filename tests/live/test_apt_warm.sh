@@ -20,6 +20,8 @@ check "chroot TARGET jq --version" bash -c "chroot '$R' jq --version | grep -q '
 check "chroot TARGET ffmpeg -version" bash -c "chroot '$R' ffmpeg -version | grep -q '^ffmpeg version'"
 check "chroot TARGET dpkg -s ffmpeg says installed" bash -c "chroot '$R' dpkg -s ffmpeg | grep -qx 'Status: install ok installed'"
 check "dpkg -S knows whose file /usr/bin/jq is" bash -c "chroot '$R' dpkg -S /usr/bin/jq | grep -q '^jq:'"
+# fc-cache ran at warm-up on a tree with the layer's times, so its caches hold in the session
+check "fontconfig's caches from the warm-up are valid in the session" bash -c "chroot '$R' fc-cache -s -v 2>&1 | grep -q 'dejavu: skipping, existing cache is valid'"
 check "dpkg --audit finds nothing half-installed" bash -c "test -z \"\$(chroot '$R' dpkg --audit)\""
 check "apt in the session sees them installed" bash -c "in_root '$R' apt-get install -s --no-install-recommends jq | grep -q 'jq is already the newest'"
 ec umount "$R" >/dev/null
