@@ -447,14 +447,42 @@ static void http__integrity_checked_and_mismatch_stores_nothing(void **state)
     assert_true(ec_store_has_blob(f->sf->st, &got));
 }
 
+/* A tee that counts what it was given since its last reset. */
+struct tee_count {
+    size_t bytes, resets;
+    bool only_s;
+};
+
+static void tee_count_data(const void *p, size_t n, void *ud)
+{
+    struct tee_count *t = ud;
+    for (size_t i = 0; i < n; i++)
+        t->only_s &= ((const char *)p)[i] == 's';
+    t->bytes += n;
+}
+
+static void tee_count_reset(void *ud)
+{
+    struct tee_count *t = ud;
+    t->bytes = 0;
+    t->only_s = true;
+    t->resets++;
+}
+
 static void http__stalled_body_is_retried(void **state)
 {
     struct fx *f = *state;
     ec_http *h = client(4, 3, 1); /* 1 s below 1 KB/s aborts */
-    ec_http_req r = {.url = url(f, "/stall"), .sink = EC_HTTP_SINK_BLOB, .store = f->sf->st};
+    struct tee_count tc = {0};
+    ec_http_req r = {.url = url(f, "/stall"), .sink = EC_HTTP_SINK_BLOB, .store = f->sf->st,
+                     .tee = tee_count_data, .tee_reset = tee_count_reset, .tee_ud = &tc};
     assert_int_equal(ec_http_get(h, &r), EC_OK);
     assert_int_equal(r.attempts, 2);
     assert_int_equal(r.size, STALL_SIZE);
+    /* the tee started again with the retry: it saw the whole body once, not 1.x bodies */
+    assert_int_equal(tc.resets, 2);
+    assert_int_equal(tc.bytes, STALL_SIZE);
+    assert_true(tc.only_s);
     char full[STALL_SIZE + 1];
     memset(full, 's', STALL_SIZE);
     full[STALL_SIZE] = '\0';
