@@ -115,3 +115,28 @@ void ec_flight_leave(const char *key)
     pthread_cond_broadcast(&flight_cv);
     pthread_mutex_unlock(&flight_mu);
 }
+
+/* --- request paths --- */
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+char *ec_mirror_path_decode(const char *s)
+{
+    char *out = ec_xmalloc(strlen(s) + 1), *o = out;
+    for (; *s && *s != '?'; s++) {
+        int h, l;
+        if (*s == '%' && (h = hexval(s[1])) >= 0 && (l = hexval(s[2])) >= 0 && (h || l)) {
+            *o++ = (char)(h * 16 + l);
+            s += 2;
+        } else
+            *o++ = *s;
+    }
+    *o = '\0';
+    return out;
+}

@@ -13,6 +13,11 @@
 
 #include "store/store.h"
 
+/** A request path percent-decoded, up to any query ('?'): npm clients escape a scope's
+ *  slash as %2f or %2F, apt escapes some characters of pool file names. %00 stays as it
+ *  is. Caller frees. */
+char *ec_mirror_path_decode(const char *path);
+
 /** The blob recorded under @key; EC_ENOTFOUND when there is none or it is not stored. */
 int ec_mirror_digest_get(ec_store *st, const char *key, ec_digest *out, ec_err *err);
 int ec_mirror_digest_put(ec_store *st, const char *key, const ec_digest *d, ec_err *err);

@@ -264,3 +264,14 @@ int ec_blob_put_file(ec_digest *out, ec_store *st, const char *path, const ec_di
     }
     return ec_blob_writer_commit(ec_steal(&w), want, out, err);
 }
+
+int ec_blob_put_buf(ec_digest *out, ec_store *st, const void *p, size_t n, ec_err *err)
+{
+    EC_AUTO(ec_blob_writer) w = NULL;
+    int rc = ec_blob_writer_new(&w, st, err);
+    if (rc == EC_OK)
+        rc = ec_blob_writer_write(w, p ? p : "", n, err);
+    if (rc == EC_OK)
+        rc = ec_blob_writer_commit(ec_steal(&w), NULL, out, err);
+    return rc;
+}

@@ -153,6 +153,8 @@ EC_DEFINE_AUTO(ec_blob_writer, ec_blob_writer_cancel)
 /** Copies the file at @path into the store; *@out is its digest. */
 int ec_blob_put_file(ec_digest *out, ec_store *st, const char *path, const ec_digest *want,
                      ec_err *err);
+/** Stores @n bytes at @p (NULL with 0 is an empty blob); *@out is their digest. */
+int ec_blob_put_buf(ec_digest *out, ec_store *st, const void *p, size_t n, ec_err *err);
 /** Path of the blob's file (it may not exist); caller frees. */
 char *ec_blob_path(const ec_store *st, const ec_digest *d);
 /** True when the index records the blob and its file exists. */

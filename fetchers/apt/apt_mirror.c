@@ -38,29 +38,6 @@ int ec_apt_pool_record(ec_store *st, const char *route, const char *filename,
 
 /* --- request paths --- */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-static char *url_decode(const char *s)
-{
-    char *out = ec_xmalloc(strlen(s) + 1), *o = out;
-    for (; *s && *s != '?'; s++) {
-        int h, l;
-        if (*s == '%' && (h = hexval(s[1])) >= 0 && (l = hexval(s[2])) >= 0 && (h || l)) {
-            *o++ = (char)(h * 16 + l);
-            s += 2;
-        } else
-            *o++ = *s;
-    }
-    *o = '\0';
-    return out;
-}
-
 /* No empty, "." or ".." segments, no control characters or backslashes: a path that could
  * climb out of a key or an upstream URL is not one we serve. */
 static bool path_ok(const char *p)
@@ -286,7 +263,7 @@ static int serve_pool(ec_fetch_ctx *ctx, const ec_apt_sources *s, const ec_apt_s
 int ec_apt_serve(ec_fetch_ctx *ctx, const ec_mirror_req *req, ec_mirror_resp *resp,
                  ec_err *err)
 {
-    EC_AUTOFREE char *path = url_decode(req->path);
+    EC_AUTOFREE char *path = ec_mirror_path_decode(req->path);
     char *p = path + strspn(path, "/");
     if (!path_ok(p))
         return not_found(resp, "not a path this mirror serves", p);

@@ -85,17 +85,6 @@ static int check_body(ec_store *st, const ec_buf *body, doc_check_fn check, void
     return rc;
 }
 
-static int store_body(ec_store *st, const ec_buf *body, ec_digest *out, ec_err *err)
-{
-    EC_AUTO(ec_blob_writer) w = NULL;
-    int rc = ec_blob_writer_new(&w, st, err);
-    if (rc == EC_OK)
-        rc = ec_blob_writer_write(w, body->p ? body->p : "", body->n, err);
-    if (rc == EC_OK)
-        rc = ec_blob_writer_commit(ec_steal(&w), NULL, out, err);
-    return rc;
-}
-
 /* The current copy of @url: from the store within the TTL, else revalidated or fetched.
  * *@checked tells whether @check ran on it (only fresh bodies are checked here). When
  * upstream cannot be reached, a stale copy is used. */
@@ -145,7 +134,7 @@ static int doc_get(ec_digest *out, bool *upstream, bool *checked, ec_fetch_ctx *
     rc = check ? check_body(ctx->store, &req.body, check, ud, err) : EC_OK;
     *checked = check != NULL;
     if (rc == EC_OK)
-        rc = store_body(ctx->store, &req.body, &fresh.blob, err);
+        rc = ec_blob_put_buf(&fresh.blob, ctx->store, req.body.p, req.body.n, err);
     if (rc == EC_OK)
         rc = rec_put(ctx->store, url, &fresh, err);
     if (rc == EC_OK)

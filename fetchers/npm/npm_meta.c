@@ -83,17 +83,6 @@ static int read_blob(ec_store *st, const ec_digest *d, ec_buf *out, ec_err *err)
     return EC_OK;
 }
 
-static int store_body(ec_store *st, const ec_buf *body, ec_digest *out, ec_err *err)
-{
-    EC_AUTO(ec_blob_writer) w = NULL;
-    int rc = ec_blob_writer_new(&w, st, err);
-    if (rc == EC_OK)
-        rc = ec_blob_writer_write(w, body->p ? body->p : "", body->n, err);
-    if (rc == EC_OK)
-        rc = ec_blob_writer_commit(ec_steal(&w), NULL, out, err);
-    return rc;
-}
-
 /* --- a fetch run: names may be added while it runs --- */
 
 typedef struct meta_job {
@@ -183,7 +172,7 @@ static int job_finish(meta_job *j, ec_err *err)
                        j->url, q->status);
     meta_rec r = {.fetched = ec_now()};
     snprintf(r.etag, sizeof r.etag, "%s", q->etag);
-    int rc = store_body(run->ctx->store, &q->body, &r.blob, err);
+    int rc = ec_blob_put_buf(&r.blob, run->ctx->store, q->body.p, q->body.n, err);
     if (rc == EC_OK)
         rc = rec_put(run->ctx->store, run->kind, j->name, &r, err);
     if (rc == EC_OK)

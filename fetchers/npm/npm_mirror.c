@@ -16,30 +16,6 @@
 
 /* --- request paths --- */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Percent-decodes (npm escapes the scope's slash as %2f, some clients %2F or %40 too). */
-static char *url_decode(const char *s)
-{
-    char *out = ec_xmalloc(strlen(s) + 1), *o = out;
-    for (; *s; s++) {
-        int h, l;
-        if (*s == '%' && (h = hexval(s[1])) >= 0 && (l = hexval(s[2])) >= 0 && (h || l)) {
-            *o++ = (char)(h * 16 + l);
-            s += 2;
-        } else
-            *o++ = *s;
-    }
-    *o = '\0';
-    return out;
-}
-
 /* npm's package name rules, loosely: what could climb out of a key or a path is refused. */
 static bool name_ok(const char *n)
 {
@@ -267,7 +243,7 @@ static int serve_tarball(ec_fetch_ctx *ctx, const char *name, const char *file,
 int ec_npm_serve(ec_fetch_ctx *ctx, const ec_mirror_req *req, ec_mirror_resp *resp,
                  ec_err *err)
 {
-    EC_AUTOFREE char *path = url_decode(req->path);
+    EC_AUTOFREE char *path = ec_mirror_path_decode(req->path);
     while (path[0] == '/')
         memmove(path, path + 1, strlen(path));
     if (strcmp(path, "") == 0 || strcmp(path, "-/ping") == 0) {
