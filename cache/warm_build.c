@@ -226,18 +226,28 @@ static int build_in(ec_warm_mgr *m, json_t *lock, const char *staging, ec_layer_
         r = ec_zero_times(staging, err);
     if (r == EC_OK)
         flush_start(&fl, staging);
-    if (r == EC_OK && res.nsteps)
+    if (r == EC_OK && res.nsteps) {
+        int64_t t0 = ec_mono_us();
         r = run_steps(m, staging, &res, err);
+        ec_debug("warm: %s build steps ran in %lld ms", m->f->name,
+                 (long long)(ec_mono_us() - t0) / 1000);
+    }
     if (r == EC_OK) {
         warn_notes(m, res.notes);
         json_decref(m->notes);
         m->notes = json_incref(res.notes);
         progress(m, EC_PHASE_PACKING);
+        int64_t t0 = ec_mono_us();
         r = ec_layer_pack_dir(out, m->ctx.store, staging, NULL, err);
+        ec_debug("warm: %s layer packed in %lld ms", m->f->name,
+                 (long long)(ec_mono_us() - t0) / 1000);
     }
+    int64_t t1 = ec_mono_us();
     flush_join(&fl);
     if (r == EC_OK) /* the first mount then has nothing to extract */
         r = ec_layer_adopt_dir(m->ctx.store, out, staging, err);
+    ec_debug("warm: %s layer adopted in %lld ms", m->f->name,
+             (long long)(ec_mono_us() - t1) / 1000);
     ec_install_result_fini(&res);
     return r;
 }

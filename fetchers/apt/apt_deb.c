@@ -104,26 +104,40 @@ bool ec_apt__deb_md5(const ec_apt_deb *d, const char *path, char out[33])
 
 struct deb_reader {
     int fd;
+    ec_artifact_stream *in; /* instead of fd: a download still running */
+    bool in_failed;
     char *buf;
     ec_sha256 *hash;
     struct archive *ar; /* the outer ar, for member reads */
 };
 
+/* The next bytes of the .deb, hashed: from the stream or the blob's fd. */
+static ssize_t src_read(struct deb_reader *r)
+{
+    for (;;) {
+        ssize_t n = r->in ? ec_artifact_stream_read(r->in, r->buf, DEB_READ_CHUNK)
+                          : read(r->fd, r->buf, DEB_READ_CHUNK);
+        if (n < 0 && errno == EINTR && !r->in)
+            continue;
+        if (n < 0 && r->in)
+            r->in_failed = true;
+        if (n > 0)
+            ec_sha256_update(r->hash, r->buf, (size_t)n);
+        return n;
+    }
+}
+
 static la_ssize_t outer_read(struct archive *a, void *data, const void **buf)
 {
     struct deb_reader *r = data;
-    for (;;) {
-        ssize_t n = read(r->fd, r->buf, DEB_READ_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            archive_set_error(a, errno, "cannot read the .deb: %s", strerror(errno));
-            return -1;
-        }
-        ec_sha256_update(r->hash, r->buf, (size_t)n);
-        *buf = r->buf;
-        return n;
+    ssize_t n = src_read(r);
+    if (n < 0) {
+        archive_set_error(a, errno, "cannot read the .deb: %s",
+                          r->in_failed ? "its download failed" : strerror(errno));
+        return -1;
     }
+    *buf = r->buf;
+    return n;
 }
 
 /* The current ar member's bytes, zero-copy, for a nested reader. */
@@ -287,15 +301,16 @@ static int read_members(ec_apt_deb *d, struct deb_reader *r, const char *staging
     return EC_OK;
 }
 
-int ec_apt__deb_unpack(ec_apt_deb *d, ec_store *st, const ec_digest *blob, const char *staging,
-                       const ec_unpack_limits *lim, const ec_extract_opts *x, ec_err *err)
+int ec_apt__deb_unpack(ec_apt_deb *d, ec_store *st, const ec_digest *blob,
+                       ec_artifact_stream *in, const char *staging, const ec_unpack_limits *lim,
+                       const ec_extract_opts *x, ec_err *err)
 {
     EC_AUTOFD int fd = -1;
-    int rc = ec_blob_open(&fd, st, blob, err);
+    int rc = in ? EC_OK : ec_blob_open(&fd, st, blob, err);
     if (rc < 0)
         return ec_err_prefix(err, "%s %s", d->name, d->version), rc;
     EC_AUTOFREE char *buf = ec_xmalloc(DEB_READ_CHUNK);
-    struct deb_reader r = {.fd = fd, .buf = buf, .hash = ec_sha256_new()};
+    struct deb_reader r = {.fd = fd, .in = in, .buf = buf, .hash = ec_sha256_new()};
     ec_err local = {0};
     r.ar = archive_read_new();
     if (!r.ar)
@@ -310,16 +325,13 @@ int ec_apt__deb_unpack(ec_apt_deb *d, ec_store *st, const ec_digest *blob, const
         archive_read_free(r.ar);
     }
     /* The digest decides first: a damaged blob is an integrity error, whatever it held. */
-    for (;;) {
-        ssize_t n = read(fd, buf, DEB_READ_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        ec_sha256_update(r.hash, buf, (size_t)n);
-    }
+    while (src_read(&r) > 0)
+        ;
     ec_digest got;
     ec_sha256_final(r.hash, &got);
+    if (r.in_failed) /* the download's own error says why; the caller has it */
+        return ec_fail(err, EC_ENETWORK, "%s %s: the download failed while unpacking", d->name,
+                       d->version);
     if (!ec_digest_eq(&got, blob)) {
         char hex[EC_DIGEST_STR_LEN];
         return ec_fail(err, EC_EINTEGRITY, "%s %s: blob %s does not match its digest", d->name,

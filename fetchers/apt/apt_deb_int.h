@@ -51,10 +51,13 @@ bool ec_apt__deb_ma_same(const ec_apt_deb *d);
 
 /** Reads the .deb blob @blob (verifying its digest as it streams): debian-binary 2.x, the
  *  control.tar into @d->ctl, then extracts the data.tar with @x (in place into @staging;
- *  @x->on_entry is the caller's, and must record @d's paths). Errors name the package and
- *  the entry: EC_EUNSAFE, EC_ELIMIT, EC_EARCHIVE, EC_EFORMAT, EC_EINTEGRITY. */
-int ec_apt__deb_unpack(ec_apt_deb *d, ec_store *st, const ec_digest *blob, const char *staging,
-                       const ec_unpack_limits *lim, const ec_extract_opts *x, ec_err *err);
+ *  @x->on_entry is the caller's, and must record @d's paths). With @in, the bytes come from
+ *  that stream of a download still running instead of the store, checked the same way.
+ *  Errors name the package and the entry: EC_EUNSAFE, EC_ELIMIT, EC_EARCHIVE, EC_EFORMAT,
+ *  EC_EINTEGRITY; EC_ENETWORK when the stream's download failed. */
+int ec_apt__deb_unpack(ec_apt_deb *d, ec_store *st, const ec_digest *blob,
+                       ec_artifact_stream *in, const char *staging, const ec_unpack_limits *lim,
+                       const ec_extract_opts *x, ec_err *err);
 
 /** The value of control field @field (case-insensitive) in the stanza @text, continuation
  *  lines included, without the trailing newline; NULL when absent. Caller frees. */

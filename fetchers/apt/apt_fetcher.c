@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/util/auto.h"
 #include "store/util/fs.h"
@@ -72,6 +73,7 @@ typedef struct deb_job {
     ec_digest want;
     ec_http_req req;
     struct deb_run *run;
+    ec_artifact_stream *stream; /* install may read it while it downloads, or NULL */
 } deb_job;
 
 typedef struct deb_run {
@@ -79,6 +81,7 @@ typedef struct deb_run {
     int rc;
     ec_err err;
     uint64_t done, total, bytes, bytes_total;
+    size_t streams;
 } deb_run;
 
 static void deb_done(ec_http_req *req, void *ud)
@@ -96,6 +99,8 @@ static void deb_done(ec_http_req *req, void *ud)
                                 json_string_value(json_object_get(j->pkg, "source")),
                                 json_string_value(json_object_get(j->pkg, "filename")),
                                 &req->blob, &e);
+    if (j->stream) /* after the record: a reader that did not come finds the blob */
+        ec_artifact_stream_end(ec_steal(&j->stream), rc == EC_OK);
     if (rc < 0 && run->rc == EC_OK) {
         run->rc = rc;
         run->err = e;
@@ -112,6 +117,30 @@ static void deb_done(ec_http_req *req, void *ud)
                                .item = j->what};
         run->ctx->progress(&p, run->ctx->progress_ud);
     }
+}
+
+static void deb_tee(const void *p, size_t n, void *ud)
+{
+    ec_artifact_stream_append(ud, p, n);
+}
+
+static void deb_tee_reset(void *ud)
+{
+    ec_artifact_stream_restart(ud);
+}
+
+/* The biggest .debs are unpacked first, by as many threads as there are CPUs, and they
+ * are the last to arrive: those few are offered as streams, so that their unpacking starts
+ * with their first bytes. Each is held in memory until it is unpacked. */
+#define DEB_STREAMS_PER_CPU 2
+#define DEB_STREAM_MAX ((json_int_t)256 << 20)
+
+static bool deb_streamed(const deb_run *run, const json_t *pkg)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t k = (size_t)(cpus > 0 ? cpus : 1) * DEB_STREAMS_PER_CPU;
+    json_int_t size = json_integer_value(json_object_get(pkg, "size"));
+    return run->ctx->gate && run->streams < k && size > 0 && size <= DEB_STREAM_MAX;
 }
 
 static int deb_prepare(deb_job *j, deb_run *run, json_t *pkg, ec_err *err)
@@ -131,6 +160,13 @@ static int deb_prepare(deb_job *j, deb_run *run, json_t *pkg, ec_err *err)
     j->req = (ec_http_req){.url = url, .sink = EC_HTTP_SINK_BLOB, .store = run->ctx->store,
                            .want_sha256 = &j->want, .what = j->what, .on_done = deb_done,
                            .ud = j};
+    if (deb_streamed(run, pkg)) {
+        j->stream = ec_artifact_gate_stream_new(run->ctx->gate, &j->want);
+        j->req.tee = deb_tee;
+        j->req.tee_reset = deb_tee_reset;
+        j->req.tee_ud = j->stream;
+        run->streams++;
+    }
     return EC_OK;
 }
 
@@ -190,8 +226,11 @@ static int apt_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err)
             *err = run.err;
     }
     ec_http_batch_free(ec_steal(&b));
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
+        if (jobs[i].stream) /* never ran to its end (the batch failed first) */
+            ec_artifact_stream_end(ec_steal(&jobs[i].stream), false);
         ec_http_req_reset(&jobs[i].req);
+    }
     free(jobs);
     return r;
 }

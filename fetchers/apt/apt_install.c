@@ -201,6 +201,32 @@ static void progress(shared *sh, const ec_apt_deb *d)
     pthread_mutex_unlock(&sh->mu);
 }
 
+/* Package @i into the staging tree, read from the store or, while it still downloads, from
+ * its stream. */
+static int unpack_one(shared *sh, size_t i, pkg_job *job, ec_err *err)
+{
+    ec_extract_opts x = sh->x;
+    x.on_entry = on_entry;
+    x.on_done = on_done;
+    x.payload = job;
+    ec_artifact_stream *in = NULL;
+    ec_artifact_gate *g = sh->ctx->gate;
+    int rc = g ? ec_artifact_gate_wait_stream(g, sh->ctx->store, &sh->blobs[i], &in, err)
+               : EC_OK;
+    if (rc == EC_OK)
+        rc = ec_apt__deb_unpack(job->d, sh->ctx->store, &sh->blobs[i], in, sh->staging, NULL,
+                                &x, err);
+    ec_artifact_stream_release(in);
+    if (rc == EC_ENETWORK && in) { /* the download failed: the gate has its error */
+        ec_err why = {0};
+        int w = ec_artifact_gate_wait(g, sh->ctx->store, &sh->blobs[i], &why);
+        if (w < 0 && err)
+            *err = why;
+        rc = w < 0 ? w : rc;
+    }
+    return rc;
+}
+
 static void *worker(void *arg)
 {
     shared *sh = arg;
@@ -210,17 +236,8 @@ static void *worker(void *arg)
             return NULL;
         size_t i = sh->order[k];
         pkg_job job = {sh, &sh->debs[i]};
-        ec_extract_opts x = sh->x;
-        x.on_entry = on_entry;
-        x.on_done = on_done;
-        x.payload = &job;
         ec_err local = {0};
-        int rc = sh->ctx->gate ? ec_artifact_gate_wait(sh->ctx->gate, sh->ctx->store,
-                                                       &sh->blobs[i], &local)
-                               : EC_OK;
-        if (rc == EC_OK)
-            rc = ec_apt__deb_unpack(job.d, sh->ctx->store, &sh->blobs[i], sh->staging, NULL,
-                                    &x, &local);
+        int rc = unpack_one(sh, i, &job, &local);
         if (rc < 0) {
             pthread_mutex_lock(&sh->mu);
             /* of the packages that failed, the earliest in lock order names the error */

@@ -436,8 +436,9 @@ static int tree_loop(tbuild *b, ec_err *err)
         int r = prefetch_queue(b, err);
         if (r < 0)
             return r;
-        if (b->nq)
-            qsort(b->queue, b->nq, sizeof(*b->queue), queue_cmp);
+        if (!b->nq) /* the prefetch may settle what was queued */
+            break;
+        qsort(b->queue, b->nq, sizeof(*b->queue), queue_cmp);
         tnode *n = b->queue[0];
         memmove(b->queue, b->queue + 1, --b->nq * sizeof(*b->queue));
         if (n->seen || n->gone)

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -416,6 +417,119 @@ static void test_wrong_blob(void **state)
     ect_rmdir(dir);
 }
 
+/* --- unpacking a .deb while it downloads (the gate's streams) --- */
+
+enum stream_mode { STREAM_RETRIED, STREAM_MIXED, STREAM_FAILED };
+
+struct deb_feed {
+    ec_artifact_gate *g;
+    ec_store *st;
+    ec_digest d;
+    char *bytes;
+    size_t n;
+    enum stream_mode mode;
+};
+
+/* What the download thread does: the body in small pieces, then the blob, then the end. */
+static void *deb_feed_main(void *arg)
+{
+    struct deb_feed *f = arg;
+    ec_artifact_stream *s = ec_artifact_gate_stream_new(f->g, &f->d);
+    size_t half = f->n / 2;
+    char *body = ec_xmalloc(f->n);
+    memcpy(body, f->bytes, f->n);
+    if (f->mode == STREAM_MIXED) /* the first attempt's bytes were damaged... */
+        body[half - 1] ^= 0x20;
+    for (size_t i = 0; i < half; i += 512)
+        ec_artifact_stream_append(s, body + i, half - i < 512 ? half - i : 512);
+    if (f->mode == STREAM_FAILED) {
+        ec_artifact_stream_end(s, false);
+        ec_err e = {0};
+        ec_fail(&e, EC_EINTEGRITY, "fetching x.deb: sha256 mismatch");
+        ec_artifact_gate_finish(f->g, EC_EINTEGRITY, &e);
+        free(body);
+        return NULL;
+    }
+    usleep(100 * 1000); /* ...and the reader has them before the retry */
+    ec_artifact_stream_restart(s);
+    for (size_t i = 0; i < f->n; i += 4096)
+        ec_artifact_stream_append(s, f->bytes + i, f->n - i < 4096 ? f->n - i : 4096);
+    ec_digest put;
+    assert_int_equal(ec_blob_put_buf(&put, f->st, f->bytes, f->n, NULL), EC_OK);
+    ec_artifact_stream_end(s, true);
+    ec_artifact_gate_finish(f->g, EC_OK, NULL);
+    free(body);
+    return NULL;
+}
+
+static int install_streamed(ec_store *st, enum stream_mode mode, const char *stage, ec_err *err)
+{
+    char *dir = ect_tmpdir();
+    control(dir, "streamed", "no", "");
+    /* incompressible, so that the reader stops in the middle for the next bytes */
+    ect_sh("mkdir -p '%s/src/streamed/usr/share/s' && head -c 300000 /dev/urandom > "
+           "'%s/src/streamed/usr/share/s/data'", dir, dir);
+    ect_sh("dpkg-deb -Zgzip --build '%s/src/streamed' '%s/s.deb' >/dev/null", dir, dir);
+    char *deb = ec_xasprintf("%s/s.deb", dir);
+    struct deb_feed f = {.st = st, .mode = mode};
+    assert_int_equal(ec_read_file(&f.bytes, &f.n, deb, 1u << 24, NULL), EC_OK);
+    ec_sha256_buf(&f.d, f.bytes, f.n);
+    char hex[EC_DIGEST_STR_LEN];
+    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b}", "name", "streamed",
+                          "version", "1.0-1", "arch", "amd64", "multi_arch", "no", "url",
+                          "http://127.0.0.1:9/x", "filename", "pool/s.deb", "sha256",
+                          ec_digest_format(hex, &f.d), "size", (json_int_t)f.n, "essential", 0);
+    json_t *lock = json_pack("{s:[o]}", "packages", p);
+    ec_artifact_gate g;
+    ec_artifact_gate_init(&g);
+    f.g = &g;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, deb_feed_main, &f), 0);
+    ec_fetch_ctx ctx = {.store = st, .gate = &g};
+    ec_install_result res = {0};
+    int rc = ec_apt_install(&ctx, lock, stage, &res, err);
+    pthread_join(th, NULL);
+    if (rc == EC_OK) { /* what was unpacked is what the .deb holds */
+        char *want = ec_xasprintf("%s/src/streamed/usr/share/s/data", dir);
+        char *got = ec_xasprintf("%s/usr/share/s/data", stage);
+        ect_sh("cmp '%s' '%s'", want, got);
+        free(want);
+        free(got);
+    }
+    ec_install_result_fini(&res);
+    ec_artifact_gate_fini(&g);
+    json_decref(lock);
+    free(f.bytes);
+    free(deb);
+    ect_rmdir(dir);
+    return rc;
+}
+
+static void test_streamed(void **state)
+{
+    struct ect_store_fixture *f = *state;
+    char *dir = ect_tmpdir(), *stage = ec_xasprintf("%s/stage", dir);
+    assert_int_equal(ec_mkdir_p(stage, 0755, NULL), EC_OK);
+    ec_err err = {0};
+    /* a retried download: the reader goes on in the second attempt's bytes */
+    assert_int_equal(install_streamed(f->st, STREAM_RETRIED, stage, &err), EC_OK);
+
+    /* what the reader took before the retry differed: the bytes it unpacked are not the
+     * .deb the lock names, whatever the blob that was stored */
+    ect_sh("rm -rf '%s' && mkdir '%s'", stage, stage);
+    assert_int_equal(install_streamed(f->st, STREAM_MIXED, stage, &err), EC_EINTEGRITY);
+    assert_non_null(strstr(err.msg, "does not match its digest"));
+
+    /* the download failed: its own error, and nothing staged */
+    ec_err_clear(&err);
+    ect_sh("rm -rf '%s' && mkdir '%s'", stage, stage);
+    assert_int_equal(install_streamed(f->st, STREAM_FAILED, stage, &err), EC_EINTEGRITY);
+    assert_non_null(strstr(err.msg, "sha256 mismatch"));
+    ect_sh("test -z \"$(ls -A '%s')\"", stage);
+    free(stage);
+    ect_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +540,7 @@ int main(void)
                                         ect_store_teardown),
         cmocka_unit_test_setup_teardown(test_hostile, ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_blob, ect_store_setup, ect_store_teardown),
+        cmocka_unit_test_setup_teardown(test_streamed, ect_store_setup, ect_store_teardown),
     };
     if (system("command -v dpkg-deb >/dev/null && command -v python3 >/dev/null") != 0)
         return 77;
