@@ -36,15 +36,19 @@ static int apt_resolve(ec_fetch_ctx *ctx, const char *const *specs, size_t nspec
                                    : NULL;
     json_t *rec = json_object_get(ctx->config, "recommends");
     int64_t t0 = ec_mono_us();
+    EC_AUTO(ec_apt_pool) pool = NULL;
     int r = ec_apt_sources_load(&src, ctx, err);
+    /* begun first: the first index is parsed into it while it downloads */
     if (r == EC_OK)
-        r = ec_apt_indexes_get(&idx, &nidx, ctx, &src, err);
+        r = ec_apt_pool_new(&pool, status, err);
+    if (r == EC_OK)
+        r = ec_apt_indexes_get(&idx, &nidx, ctx, &src, pool, err);
     int64_t t1 = ec_mono_us();
     if (r == EC_OK) {
         ec_debug("apt: %zu indexes verified and ready in %lld ms", nidx,
                  (long long)(t1 - t0) / 1000);
         ec_apt_solve_opts o = {.recommends = json_is_true(rec), .status = status,
-                               .arch = src.arch};
+                               .arch = src.arch, .pool = pool};
         r = ec_apt_solve(&pkgs, idx, nidx, specs, nspecs, &o, err);
     }
     if (r == EC_OK)

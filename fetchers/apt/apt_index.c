@@ -207,6 +207,7 @@ static int unpack_index(ec_digest *out, ec_store *st, const ec_apt_relfile *f,
  * then runs as before and gives the error. */
 struct gz_tee {
     ec_store *st;
+    ec_apt_pool *feed; /* also parsed into this pool as it inflates, or NULL */
     z_stream z;
     bool live, failed, ended;
     ec_blob_writer *w;
@@ -217,6 +218,7 @@ struct gz_tee {
 
 static void gz_tee_stop(struct gz_tee *t)
 {
+    ec_apt_pool_feed_end(t->feed, NULL); /* unless it was verified already */
     if (t->live)
         inflateEnd(&t->z);
     t->live = false;
@@ -229,6 +231,7 @@ static void gz_tee_reset(void *ud)
 {
     struct gz_tee *t = ud;
     gz_tee_stop(t);
+    ec_apt_pool_feed_begin(t->feed);
     t->failed = t->ended = false;
     t->total = 0;
     memset(&t->z, 0, sizeof t->z);
@@ -248,6 +251,7 @@ static bool gz_tee_out(struct gz_tee *t, size_t got)
     if (t->total > APT_MAX_PACKAGES)
         return false;
     ec_sha256_update(t->h, t->out, got);
+    ec_apt_pool_feed(t->feed, t->out, got);
     return ec_blob_writer_write(t->w, t->out, got, NULL) == EC_OK;
 }
 
@@ -297,7 +301,11 @@ static bool gz_tee_commit(struct gz_tee *t, const ec_apt_relfile *plain, ec_dige
     ec_sha256_final(ec_steal(&t->h), &got);
     if (plain && !ec_digest_eq(&plain->sha256, &got))
         return false;
-    return ec_blob_writer_commit(ec_steal(&t->w), &got, out, NULL) == EC_OK;
+    if (ec_blob_writer_commit(ec_steal(&t->w), &got, out, NULL) < 0)
+        return false;
+    /* inflated from the verified download (and checked as the plain file when listed) */
+    ec_apt_pool_feed_end(t->feed, &got);
+    return true;
 }
 
 static bool has_suffix(const char *s, const char *suf)
@@ -310,7 +318,8 @@ static bool has_suffix(const char *s, const char *suf)
  * yet), then its plain blob in *@out. */
 static int fetch_index(ec_digest *out, ec_fetch_ctx *ctx, const ec_apt_source *src,
                        const ec_apt_release *rel, const ec_apt_relfile *f,
-                       const ec_apt_relfile *plain, const char *url, ec_err *err)
+                       const ec_apt_relfile *plain, const char *url, ec_apt_pool *feed,
+                       ec_err *err)
 {
     ec_digest known;
     bool tee = f != plain && has_suffix(f->path, ".gz") &&
@@ -323,6 +332,7 @@ static int fetch_index(ec_digest *out, ec_fetch_ctx *ctx, const ec_apt_source *s
     }
     struct gz_tee *t = ec_xcalloc(1, sizeof *t);
     t->st = ctx->store;
+    t->feed = feed;
     int rc = relfile_fetch(ctx, src, src->suite, rel, f, NULL, t, err);
     if (rc == EC_OK && gz_tee_commit(t, plain, out))
         rc = unpacked_record(ctx->store, &f->sha256, out, err);
@@ -349,7 +359,8 @@ void ec_apt_indexes_free(ec_apt_index *v, size_t n)
 
 /* One source: its verified release, then each component's index. */
 static int source_indexes(ec_apt_index **vp, size_t *np, ec_fetch_ctx *ctx,
-                          const ec_apt_sources *s, const ec_apt_source *src, ec_err *err)
+                          const ec_apt_sources *s, const ec_apt_source *src,
+                          ec_apt_pool *first, ec_err *err)
 {
     ec_apt_release rel;
     int64_t t0 = ec_mono_us();
@@ -380,7 +391,7 @@ static int source_indexes(ec_apt_index **vp, size_t *np, ec_fetch_ctx *ctx,
         EC_AUTOFREE char *url = ec_xasprintf("%s/dists/%s/%s", src->uri, src->suite, f->path);
         ec_digest d;
         int64_t t1 = ec_mono_us();
-        rc = fetch_index(&d, ctx, src, &rel, f, plain, url, err);
+        rc = fetch_index(&d, ctx, src, &rel, f, plain, url, c == 0 ? first : NULL, err);
         if (rc == EC_OK)
             ec_debug("apt: %s: fetched and decompressed in %lld ms", url,
                      (long long)(ec_mono_us() - t1) / 1000);
@@ -401,6 +412,7 @@ typedef struct source_job {
     ec_fetch_ctx *ctx;
     const ec_apt_sources *s;
     const ec_apt_source *src;
+    ec_apt_pool *first;
     ec_apt_index *v;
     size_t n;
     int rc;
@@ -410,20 +422,20 @@ typedef struct source_job {
 static void *source_main(void *arg)
 {
     source_job *j = arg;
-    j->rc = source_indexes(&j->v, &j->n, j->ctx, j->s, j->src, &j->err);
+    j->rc = source_indexes(&j->v, &j->n, j->ctx, j->s, j->src, j->first, &j->err);
     return NULL;
 }
 
 /* Sources are independent (bookworm, -updates, -security): fetched, verified and
  * decompressed on a thread each, then listed in the sources' order. */
 int ec_apt_indexes_get(ec_apt_index **out, size_t *n_out, ec_fetch_ctx *ctx,
-                       const ec_apt_sources *s, ec_err *err)
+                       const ec_apt_sources *s, ec_apt_pool *first, ec_err *err)
 {
     source_job *jobs = ec_xcalloc(s->n ? s->n : 1, sizeof *jobs);
     pthread_t *th = ec_xcalloc(s->n ? s->n : 1, sizeof *th);
     bool *started = ec_xcalloc(s->n ? s->n : 1, sizeof *started);
     for (size_t i = 0; i < s->n; i++) {
-        jobs[i] = (source_job){.ctx = ctx, .s = s, .src = &s->v[i]};
+        jobs[i] = (source_job){.ctx = ctx, .s = s, .src = &s->v[i], .first = i ? NULL : first};
         started[i] = pthread_create(&th[i], NULL, source_main, &jobs[i]) == 0;
         if (!started[i]) /* no thread: do it here */
             source_main(&jobs[i]);

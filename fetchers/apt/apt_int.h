@@ -57,13 +57,16 @@ typedef struct ec_apt_index {
     char *release_date;          /* the InRelease Date, for the lock */
 } ec_apt_index;
 
+typedef struct ec_apt_pool ec_apt_pool;
+
 /** Fetches and verifies InRelease (signature, Date not in the future, Valid-Until not
  *  passed) and each component's Packages index for @s->arch (compressed form chosen from
  *  the release, by-hash when the release offers it), checking sizes and SHA256 against
  *  the release. Errors name the URL and the check that failed; nothing unverified is
- *  stored. Caller frees with ec_apt_indexes_free. */
+ *  stored. With @first, the first source's first index is also fed to that pool as it
+ *  downloads (ec_apt_pool_feed_begin). Caller frees with ec_apt_indexes_free. */
 int ec_apt_indexes_get(ec_apt_index **out, size_t *n_out, ec_fetch_ctx *ctx,
-                       const ec_apt_sources *s, ec_err *err);
+                       const ec_apt_sources *s, ec_apt_pool *first, ec_err *err);
 void ec_apt_indexes_free(ec_apt_index *v, size_t n);
 
 /* --- resolution --- */
@@ -73,10 +76,22 @@ void ec_apt_indexes_free(ec_apt_index *v, size_t n);
  *  EC_EINVAL as ec_apt_spec_check. */
 int ec_apt_spec_parse(ec_spec *out, const char *text, ec_err *err);
 
+/** The libsolv pool a resolution solves in, begun before the indexes arrive: the base's
+ *  installed packages from @status (NULL: none). The first index can be parsed into it
+ *  while it downloads: begin, feed the plain bytes, then end with the digest they were
+ *  verified as (NULL: they were not, and nothing of them stays). A retry begins again. */
+int ec_apt_pool_new(ec_apt_pool **out, const char *status, ec_err *err);
+void ec_apt_pool_free(ec_apt_pool *p);
+void ec_apt_pool_feed_begin(ec_apt_pool *p);
+void ec_apt_pool_feed(ec_apt_pool *p, const void *buf, size_t n);
+void ec_apt_pool_feed_end(ec_apt_pool *p, const ec_digest *verified);
+EC_DEFINE_AUTO(ec_apt_pool, ec_apt_pool_free)
+
 typedef struct ec_apt_solve_opts {
     bool recommends;        /* install Recommends too (default false: --no-install-recommends) */
     const char *status;     /* the base's /var/lib/dpkg/status, or NULL (nothing installed) */
     const char *arch;       /* native architecture */
+    ec_apt_pool *pool;      /* begun by the caller (status then ignored), or NULL; spent */
 } ec_apt_solve_opts;
 
 /** Solves @specs ("name", "name=version", "name:arch") against @idx with libsolv, the

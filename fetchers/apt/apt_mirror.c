@@ -215,7 +215,7 @@ static int pool_find(ec_digest *out, ec_fetch_ctx *ctx, const ec_apt_sources *s,
             sub.v[sub.n++] = s->v[i]; /* borrowed: never ec_apt_sources_fini(&sub) */
     ec_apt_index *idx = NULL;
     size_t n = 0;
-    int rc = ec_apt_indexes_get(&idx, &n, ctx, &sub, err);
+    int rc = ec_apt_indexes_get(&idx, &n, ctx, &sub, NULL, err);
     if (rc == EC_OK) {
         rc = EC_ENOTFOUND;
         for (size_t i = 0; rc == EC_ENOTFOUND && i < n; i++)

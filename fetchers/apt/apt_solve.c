@@ -16,7 +16,7 @@
  *   5. the transaction's new packages, with the fields libsolv does not keep (Size,
  *      Essential) read in a second pass over the indexes, sorted by name then arch.
  */
-#include "fetchers/apt/apt_int.h"
+#include "fetchers/apt/apt_pool_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,10 +48,6 @@
 #define APT_FAVOR_ROUNDS 8
 #define APT_LIST_MAX 12 /* providers or versions named in one message */
 
-static void apt_pool_free(Pool *p)
-{
-    pool_free(p);
-}
 static void apt_solver_free(Solver *s)
 {
     solver_free(s);
@@ -60,166 +56,8 @@ static void apt_trans_free(Transaction *t)
 {
     transaction_free(t);
 }
-EC_DEFINE_AUTO(Pool, apt_pool_free)
 EC_DEFINE_AUTO(Solver, apt_solver_free)
 EC_DEFINE_AUTO(Transaction, apt_trans_free)
-
-/* --- control stanzas (status filtering and the second pass) --- */
-
-struct apt_stanza {
-    ec_buf raw;      /* the whole stanza, continuation lines included */
-    char *package, *version, *arch, *status, *size, *essential;
-};
-
-static void apt_stanza_clear(struct apt_stanza *st)
-{
-    ec_buf_reset(&st->raw);
-    free(st->package);
-    free(st->version);
-    free(st->arch);
-    free(st->status);
-    free(st->size);
-    free(st->essential);
-    st->package = st->version = st->arch = st->status = st->size = st->essential = NULL;
-}
-
-static void apt_stanza_fini(struct apt_stanza *st)
-{
-    apt_stanza_clear(st);
-    ec_buf_fini(&st->raw);
-}
-
-static void apt_field_take(char **slot, const char *line, size_t taglen)
-{
-    const char *v = line + taglen + 1;
-    v += strspn(v, " \t");
-    size_t n = strcspn(v, "\r\n");
-    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-        n--;
-    free(*slot);
-    *slot = ec_xstrndup(v, n);
-}
-
-/* Reads the next stanza into @st; *@more is false at the end of the file. */
-static int apt_stanza_next(FILE *f, struct apt_stanza *st, char **line, size_t *cap, bool *more,
-                           const char *path, ec_err *err)
-{
-    static const struct {
-        const char *tag;
-        size_t off;
-    } fields[] = {
-        {"Package", offsetof(struct apt_stanza, package)},
-        {"Version", offsetof(struct apt_stanza, version)},
-        {"Architecture", offsetof(struct apt_stanza, arch)},
-        {"Status", offsetof(struct apt_stanza, status)},
-        {"Size", offsetof(struct apt_stanza, size)},
-        {"Essential", offsetof(struct apt_stanza, essential)},
-    };
-    ssize_t n;
-    bool any = false;
-
-    apt_stanza_clear(st);
-    errno = 0;
-    while ((n = getline(line, cap, f)) >= 0) {
-        const char *l = *line;
-        if (l[0] == '\n' || (l[0] == '\r' && l[1] == '\n')) {
-            if (any)
-                break;
-            continue;
-        }
-        any = true;
-        int r = ec_buf_add(&st->raw, l, (size_t)n, err);
-        if (r < 0)
-            return r;
-        if (l[0] == ' ' || l[0] == '\t')
-            continue;
-        const char *colon = strchr(l, ':');
-        if (!colon)
-            continue;
-        size_t tl = (size_t)(colon - l);
-        for (size_t i = 0; i < EC_ARRAY_LEN(fields); i++)
-            if (strlen(fields[i].tag) == tl && !strncasecmp(l, fields[i].tag, tl))
-                apt_field_take((char **)((char *)st + fields[i].off), l, tl);
-    }
-    if (n < 0 && ferror(f))
-        return ec_fail_sys(err, errno ? errno : EIO, "apt: reading %s", path);
-    *more = any;
-    if (any && (st->raw.n == 0 || st->raw.p[st->raw.n - 1] != '\n'))
-        return ec_buf_adds(&st->raw, "\n", err);
-    return EC_OK;
-}
-
-/* dpkg's state is the third word of Status; apt counts a package as installed when its
- * state is "installed" (whatever the selection: install, hold, deinstall). */
-static bool apt_status_installed(const char *status)
-{
-    if (!status)
-        return false;
-    const char *sp = strrchr(status, ' ');
-    return sp && !strcmp(sp + 1, "installed");
-}
-
-/* The installed stanzas of a dpkg status file, as one Packages-like text. */
-static int apt_status_filter(ec_buf *out, const char *path, ec_err *err)
-{
-    EC_AUTOFILE FILE *f = fopen(path, "re");
-    if (!f)
-        return ec_fail_sys(err, errno, "apt: cannot open the dpkg status %s", path);
-    struct apt_stanza st = {.raw = EC_BUF_INIT};
-    EC_AUTOFREE char *line = NULL;
-    size_t cap = 0;
-    bool more = true;
-    int r = EC_OK;
-    while (r == EC_OK) {
-        r = apt_stanza_next(f, &st, &line, &cap, &more, path, err);
-        if (r < 0 || !more)
-            break;
-        if (apt_status_installed(st.status)) {
-            r = ec_buf_add(out, st.raw.p, st.raw.n, err);
-            if (r == EC_OK)
-                r = ec_buf_adds(out, "\n", err);
-        }
-    }
-    apt_stanza_fini(&st);
-    return r;
-}
-
-/* --- loading the pool --- */
-
-static int apt_load_status(Pool *pool, const char *path, ec_err *err)
-{
-    Repo *repo = repo_create(pool, "@System");
-    ec_buf text = {.max = (size_t)1 << 30};
-    int r = apt_status_filter(&text, path, err);
-    if (r < 0) {
-        ec_buf_fini(&text);
-        return r;
-    }
-    if (text.n) {
-        FILE *f = fmemopen(text.p, text.n, "r");
-        if (!f) {
-            ec_buf_fini(&text);
-            return ec_fail_sys(err, errno, "apt: fmemopen");
-        }
-        repo_add_debpackages(repo, f, 0);
-        fclose(f);
-    }
-    ec_buf_fini(&text);
-    pool_set_installed(pool, repo);
-    return EC_OK;
-}
-
-static int apt_load_index(Pool *pool, const ec_apt_index *ix, ec_err *err)
-{
-    EC_AUTOFILE FILE *f = fopen(ix->path, "re");
-    if (!f)
-        return ec_fail_sys(err, errno, "apt: cannot open the index %s", ix->path);
-    Repo *repo = repo_create(pool, ix->path);
-    repo->appdata = (void *)ix;
-    if (repo_add_debpackages(repo, f, 0) != 0)
-        return ec_fail(err, EC_EFORMAT, "apt: %s: %s", ix->path, pool_errstr(pool));
-    return EC_OK;
-}
 
 /* --- Multi-Arch --- */
 
@@ -857,7 +695,8 @@ static int apt_output(json_t **out, Solver *solv, const ec_apt_index *idx, size_
     int64_t t0 = ec_mono_us();
     if (r == EC_OK)
         r = apt_second_pass(v, n, pool, idx, nidx, err);
-    ec_debug("apt: Size and Essential of the chosen packages read in %lld ms", (long long)(ec_mono_us() - t0) / 1000);
+    ec_debug("apt: Size and Essential of the chosen packages read in %lld ms",
+             (long long)(ec_mono_us() - t0) / 1000);
     if (r == EC_OK) {
         if (n)
             qsort(v, n, sizeof *v, apt_out_cmp);
@@ -898,20 +737,19 @@ int ec_apt_solve(json_t **out, const ec_apt_index *idx, size_t nidx, const char 
         return ec_fail(err, EC_EINVAL, "apt: solve: missing argument");
     *out = NULL;
 
-    EC_AUTO(Pool) pool = pool_create();
-    pool_setdisttype(pool, DISTTYPE_DEB);
-    /* Multi-Arch: same packages of two architectures do not replace each other. */
-    pool_set_flag(pool, POOL_FLAG_IMPLICITOBSOLETEUSESCOLORS, 1);
+    EC_AUTO(ec_apt_pool) own = NULL;
+    ec_apt_pool *ap = o->pool;
     int r = EC_OK;
-    if (o->status && (r = apt_load_status(pool, o->status, err)) < 0)
+    if (!ap && (r = ec_apt_pool_new(&own, o->status, err)) < 0)
         return r;
-    if (!o->status)
-        pool_set_installed(pool, repo_create(pool, "@System"));
+    if (!ap)
+        ap = own;
+    Pool *pool = ap->pool;
     int64_t t0 = ec_mono_us();
-    for (size_t i = 0; i < nidx; i++)
-        if ((r = apt_load_index(pool, &idx[i], err)) < 0)
-            return r;
-    ec_debug("apt: indexes loaded into libsolv in %lld ms", (long long)(ec_mono_us() - t0) / 1000);
+    if ((r = ec_apt__pool_load_indexes(ap, idx, nidx, err)) < 0)
+        return r;
+    ec_debug("apt: indexes loaded into libsolv in %lld ms",
+             (long long)(ec_mono_us() - t0) / 1000);
 
     /* The native arch first, then every other arch the indexes hold (foreign
      * architectures a la dpkg --add-architecture), each a separate color. */

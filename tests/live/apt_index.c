@@ -63,7 +63,7 @@ int main(int argc, char **argv)
         ec_http_stats_get(h, &before);
         ec_apt_index *idx = NULL;
         size_t n = 0;
-        if (ec_apt_indexes_get(&idx, &n, &ctx, &s, &err) < 0) {
+        if (ec_apt_indexes_get(&idx, &n, &ctx, &s, NULL, &err) < 0) {
             fprintf(stderr, "apt-index: %s\n", err.msg);
             rc = 1;
             break;

@@ -3,6 +3,8 @@
  * cached, and refused in each way it can be wrong. */
 #include "tests/unit/fetchers/apt_fixture.h"
 
+#include "fetchers/apt/apt_pool_int.h"
+
 #include "store/util/log.h"
 
 static ec_digest packages_digest(const char *suite, const char *file)
@@ -24,7 +26,7 @@ static void apt_index__good_archive_verifies_and_is_stored(void **state)
     size_t n = 0;
     ec_err err = {0};
     assert_int_equal(ec_apt_sources_load(&s, &f->ctx, &err), EC_OK);
-    assert_int_equal(ec_apt_indexes_get(&idx, &n, &f->ctx, &s, &err), EC_OK);
+    assert_int_equal(ec_apt_indexes_get(&idx, &n, &f->ctx, &s, NULL, &err), EC_OK);
     assert_int_equal(n, 1);
     assert_string_equal(idx[0].component, "main");
     assert_ptr_equal(idx[0].source, &s.v[0]);
@@ -68,18 +70,18 @@ static void apt_index__second_get_within_ttl_makes_no_request(void **state)
     size_t n = 0;
     ec_err err = {0};
     assert_int_equal(ec_apt_sources_load(&s, &f->ctx, &err), EC_OK);
-    assert_int_equal(ec_apt_indexes_get(&idx, &n, &f->ctx, &s, &err), EC_OK);
+    assert_int_equal(ec_apt_indexes_get(&idx, &n, &f->ctx, &s, NULL, &err), EC_OK);
     ec_apt_indexes_free(idx, n);
     uint64_t before = afx_requests(f);
     assert_true(before >= 2);
-    assert_int_equal(ec_apt_indexes_get(&idx, &n, &f->ctx, &s, &err), EC_OK);
+    assert_int_equal(ec_apt_indexes_get(&idx, &n, &f->ctx, &s, NULL, &err), EC_OK);
     assert_int_equal(afx_requests(f), before);
     ec_apt_indexes_free(idx, n);
 
     /* After the TTL: one conditional request for InRelease (304), none for Packages. */
     json_object_set_new(f->config, "release_ttl", json_integer(0));
     sleep(1);
-    assert_int_equal(ec_apt_indexes_get(&idx, &n, &f->ctx, &s, &err), EC_OK);
+    assert_int_equal(ec_apt_indexes_get(&idx, &n, &f->ctx, &s, NULL, &err), EC_OK);
     ec_http_stats st;
     ec_http_stats_get(f->h, &st);
     assert_int_equal(st.requests, before + 1);
@@ -95,7 +97,7 @@ static int index_error(struct afx *f, ec_err *err)
     ec_apt_index *idx = NULL;
     size_t n = 0;
     assert_int_equal(ec_apt_sources_load(&s, &f->ctx, err), EC_OK);
-    int rc = ec_apt_indexes_get(&idx, &n, &f->ctx, &s, err);
+    int rc = ec_apt_indexes_get(&idx, &n, &f->ctx, &s, NULL, err);
     assert_null(idx);
     assert_int_equal(n, 0);
     ec_apt_sources_fini(&s);
@@ -139,7 +141,7 @@ static void apt_index__gz_is_inflated_while_it_downloads(void **state)
     int lfd = mkstemp(logp), saved = dup(2);
     assert_true(lfd >= 0 && saved >= 0 && dup2(lfd, 2) == 2);
     ec_log_set_level(EC_LOG_DEBUG);
-    int rc = ec_apt_indexes_get(&idx, &n, &f->ctx, &s, &err);
+    int rc = ec_apt_indexes_get(&idx, &n, &f->ctx, &s, NULL, &err);
     ec_log_set_level(EC_LOG_INFO);
     dup2(saved, 2);
     close(saved);
@@ -190,6 +192,67 @@ static void apt_index__tampered_gz_refused_and_not_stored(void **state)
     afx_free(f);
 }
 
+static json_t *solve_tiny(const ec_apt_index *idx, size_t n, ec_apt_pool *pool)
+{
+    const char *specs[] = {"tiny"};
+    ec_apt_solve_opts o = {.arch = "amd64", .pool = pool};
+    json_t *out = NULL;
+    ec_err err = {0};
+    assert_int_equal(ec_apt_solve(&out, idx, n, specs, 1, &o, &err), EC_OK);
+    return out;
+}
+
+/* The first index is parsed into the pool as it inflates: kept once verified, and the
+ * solve on it answers as one that parses the stored file. */
+static void apt_index__gz_is_parsed_while_it_downloads(void **state)
+{
+    (void)state;
+    AFX_SKIP_WITHOUT_TOOLS();
+    struct afx *f = afx_new("gzipped", "keyring.gpg");
+    ec_apt_sources s;
+    ec_apt_index *idx = NULL;
+    size_t n = 0;
+    ec_err err = {0};
+    ec_apt_pool *pool = NULL;
+    assert_int_equal(ec_apt_sources_load(&s, &f->ctx, &err), EC_OK);
+    assert_int_equal(ec_apt_pool_new(&pool, NULL, &err), EC_OK);
+    assert_int_equal(ec_apt_indexes_get(&idx, &n, &f->ctx, &s, pool, &err), EC_OK);
+    assert_true(pool->first_ok);
+    assert_true(ec_digest_eq(&pool->first_blob, &idx[0].blob));
+    assert_true(pool->first->nsolvables > 0);
+    json_t *fed = solve_tiny(idx, n, pool), *parsed = solve_tiny(idx, n, NULL);
+    assert_true(json_equal(fed, parsed));
+    assert_int_equal(json_array_size(fed), 1);
+    json_decref(fed);
+    json_decref(parsed);
+    ec_apt_pool_free(pool);
+    ec_apt_indexes_free(idx, n);
+    ec_apt_sources_fini(&s);
+    afx_free(f);
+}
+
+/* Text that the Release does not vouch for is parsed on the way, then dropped. */
+static void apt_index__tampered_gz_is_not_kept_parsed(void **state)
+{
+    (void)state;
+    AFX_SKIP_WITHOUT_TOOLS();
+    struct afx *f = afx_new("gztampered", "keyring.gpg");
+    ec_apt_sources s;
+    ec_apt_index *idx = NULL;
+    size_t n = 0;
+    ec_err err = {0};
+    ec_apt_pool *pool = NULL;
+    assert_int_equal(ec_apt_sources_load(&s, &f->ctx, &err), EC_OK);
+    assert_int_equal(ec_apt_pool_new(&pool, NULL, &err), EC_OK);
+    assert_int_equal(ec_apt_indexes_get(&idx, &n, &f->ctx, &s, pool, &err), EC_EINTEGRITY);
+    assert_false(pool->first_ok);
+    assert_null(pool->first);
+    assert_int_equal(pool->pool->nsolvables, 2); /* the two reserved ones: nothing stayed */
+    ec_apt_pool_free(pool);
+    ec_apt_sources_fini(&s);
+    afx_free(f);
+}
+
 static void apt_index__wrong_keyring_is_a_signature_error(void **state)
 {
     (void)state;
@@ -225,7 +288,7 @@ static void apt_index__expired_release_refused(void **state)
     size_t n = 0;
     ec_err_clear(&err);
     assert_int_equal(ec_apt_sources_load(&s, &f->ctx, &err), EC_OK);
-    assert_int_equal(ec_apt_indexes_get(&idx, &n, &f->ctx, &s, &err), EC_OK);
+    assert_int_equal(ec_apt_indexes_get(&idx, &n, &f->ctx, &s, NULL, &err), EC_OK);
     assert_int_equal(n, 1);
     ec_apt_indexes_free(idx, n);
     ec_apt_sources_fini(&s);
@@ -302,6 +365,8 @@ int main(void)
         cmocka_unit_test(apt_index__tampered_packages_refused_and_not_stored),
         cmocka_unit_test(apt_index__gz_is_inflated_while_it_downloads),
         cmocka_unit_test(apt_index__tampered_gz_refused_and_not_stored),
+        cmocka_unit_test(apt_index__gz_is_parsed_while_it_downloads),
+        cmocka_unit_test(apt_index__tampered_gz_is_not_kept_parsed),
         cmocka_unit_test(apt_index__wrong_keyring_is_a_signature_error),
         cmocka_unit_test(apt_index__expired_release_refused),
         cmocka_unit_test(apt_index__future_date_refused),

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* The libsolv side of ec_apt_pool (apt_pool.c), for the solver (apt_solve.c). */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <solv/pool.h>
+#include <solv/repo.h>
+
+#include "fetchers/apt/apt_int.h"
+
+struct ec_apt_pool {
+    Pool *pool;
+    /* the first index, parsed by a feed thread from the pipe apt_index.c writes into */
+    Repo *first;
+    bool first_ok;      /* fed to its end and verified as first_blob */
+    ec_digest first_blob;
+    int rfd, wfd;       /* the pipe; wfd -1 when no feed runs */
+    pthread_t th;
+    bool feed_failed;
+};
+
+/** Loads @idx into the pool in order, the first from its verified feed when it matches;
+ *  each repo's appdata is its index. */
+int ec_apt__pool_load_indexes(ec_apt_pool *p, const ec_apt_index *idx, size_t nidx,
+                              ec_err *err);
