@@ -198,6 +198,9 @@ static _Noreturn void exec_command(const struct child *c)
     int e = c->o->skip_sleeps ? ec_sandbox__skip_sleeps() : 0;
     if (e < 0) /* only slower: say so in the log and go on */
         dprintf(2, "sandbox: sleeps are not skipped: %s\n", strerror(-e));
+    e = c->o->skip_syncs ? ec_sandbox__skip_syncs() : 0;
+    if (e < 0)
+        dprintf(2, "sandbox: syncs are not skipped: %s\n", strerror(-e));
     environ = c->envp; /* execvp searches the sandbox's PATH */
     execvp(c->o->argv[0], (char *const *)c->o->argv);
     dprintf(2, "sandbox: cannot run %s: %s\n", c->o->argv[0], strerror(errno));

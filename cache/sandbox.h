@@ -40,7 +40,9 @@ typedef struct ec_sandbox_opts {
                                   workdir/upper (its contents show through), or NULL */
     int log_fd;                /* the command's stdout and stderr go here (and -1: nowhere) */
     bool skip_sleeps;          /* relative sleeps return at once (build steps; see
-                                  sandbox_sleep.c for why that is safe there) */
+                                  sandbox_skip.c for why that is safe there) */
+    bool skip_syncs;           /* fsync and the other syncs return at once (build steps;
+                                  the store syncs what becomes a layer) */
 } ec_sandbox_opts;
 
 #define EC_SANDBOX_DEFAULT_TIMEOUT_MS (3600 * 1000)
@@ -97,6 +99,7 @@ typedef struct ec_sandbox_build_opts {
     int mirror_port;
     bool echo;                 /* copy the command's output to stderr when it ends */
     bool skip_sleeps;          /* as ec_sandbox_opts */
+    bool skip_syncs;           /* as ec_sandbox_opts */
     bool discard;              /* keep nothing: no layer, no log (benchmarks, debugging) */
 } ec_sandbox_build_opts;
 

@@ -158,7 +158,7 @@ static int run_in(ec_sandbox_build *out, ec_store *st, const ec_sandbox_build_op
         .lowers = (const char *const *)l->dirs, .nlowers = l->n, .argv = o->argv,
         .env = o->env, .nenv = o->nenv, .cwd = o->cwd, .timeout_ms = o->timeout_ms,
         .memory = o->memory, .mirror_port = o->mirror_port, .workdir = inner,
-        .skip_sleeps = o->skip_sleeps,
+        .skip_sleeps = o->skip_sleeps, .skip_syncs = o->skip_syncs,
         .log_fd = log_fd,
     };
     int r = ec_sandbox_exec(&out->run, &so, err);
@@ -240,6 +240,7 @@ static int run_step(ec_store *st, const struct lowers *l, const char *staging,
         .argv = (const char *const *)s->argv, .env = (const char *const *)s->env,
         .nenv = nenv, .cwd = s->cwd, .mirror_port = s->needs_mirror ? mirror_port : 0,
         .workdir = workdir, .upper = staging, .log_fd = log_fd, .skip_sleeps = true,
+        .skip_syncs = true,
     };
     (void)st;
     dprintf(log_fd, "==> %s\n", s->what);

@@ -14,6 +14,7 @@ int ec_sandbox__listen(int *fd_out, int port, ec_err *err);
 /** Installs the seccomp filter that makes relative sleeps return at once, for this
  *  process and what it runs. 0, or -errno (-ENOSYS on an architecture it does not know). */
 int ec_sandbox__skip_sleeps(void);
+int ec_sandbox__skip_syncs(void);
 
 /* --- passing a descriptor over a unix socket --- */
 

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -557,10 +558,28 @@ static int pack_stream(struct pack *p, ec_err *err)
 
 /* --- the entry point --- */
 
+static int env_level(int *level, ec_err *err)
+{
+    const char *s = getenv("ENVCACHE_PACK_LEVEL");
+    *level = EC_PACK_LEVEL;
+    if (!s || !*s)
+        return EC_OK;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < 1 || v > ZSTD_maxCLevel())
+        return ec_fail(err, EC_EINVAL, "ENVCACHE_PACK_LEVEL=%s is not a zstd level (1..%d)",
+                       s, ZSTD_maxCLevel());
+    *level = (int)v;
+    return EC_OK;
+}
+
 static int resolve_opts(int *level, int *threads, const ec_pack_opts *opts, ec_err *err)
 {
-    *level = opts && opts->level ? opts->level : EC_PACK_LEVEL;
+    *level = opts ? opts->level : 0;
     *threads = opts ? opts->threads : 0;
+    if (*level == 0 && env_level(level, err) < 0)
+        return EC_EINVAL;
     if (*level < 1 || *level > ZSTD_maxCLevel())
         return ec_fail(err, EC_EINVAL, "zstd level %d is outside 1..%d", *level,
                        ZSTD_maxCLevel());

@@ -193,9 +193,14 @@ int ec_layer_resolve(ec_layer_info *out, ec_store *st, const char *prefix, ec_er
 
 typedef struct ec_pack_opts {
     int threads; /* zstd workers; 0 = number of CPUs. Output never depends on it. */
-    int level;   /* zstd level; 0 = EC_PACK_LEVEL */
+    int level;   /* zstd level; 0 = $ENVCACHE_PACK_LEVEL, else EC_PACK_LEVEL */
 } ec_pack_opts;
-#define EC_PACK_LEVEL 3
+/* A layer's tree stays unpacked in the store and is mounted from there; its blob is the
+ * copy for export, verification and re-extraction. Level 1 packs an ffmpeg layer (460 MB
+ * of files, 2 CPUs) in 1.4 s where level 3 takes 2.2 s, for 12% more blob bytes, 3% of
+ * what the layer takes on disk with its tree. The same tree gives the same blob only at
+ * the same level: stores that share layers should agree on it. */
+#define EC_PACK_LEVEL 1
 
 typedef struct ec_unpack_limits {
     uint64_t max_bytes;       /* total regular-file bytes; 0 = default (64 GiB) */

@@ -12,7 +12,8 @@
 static const char sandbox_usage[] =
     "Usage: envcache sandbox run [--base DIGEST | --no-base] [--layers D1,D2,…] [--timeout S]\n"
     "                            [--memory BYTES] [--mirror PORT] [--env NAME=VALUE]…\n"
-    "                            [--cwd DIR] [--skip-sleeps] [--discard] [--log] [--json]\n"
+    "                            [--cwd DIR] [--skip-sleeps] [--skip-syncs] [--discard]\n"
+    "                            [--log] [--json]\n"
     "                            -- CMD [ARG…]\n\n"
     "Runs CMD once in the prebuild sandbox: its root is an overlay of the base and the\n"
     "layers with a fresh writable upper, in its own mount, PID, IPC, UTS and network\n"
@@ -27,6 +28,8 @@ static const char sandbox_usage[] =
     "  --env N=V      add a variable to the fixed environment (repeatable)\n"
     "  --cwd DIR      working directory inside (default /)\n"
     "  --skip-sleeps  relative sleeps return at once, as in warm-ups' build steps\n"
+    "  --skip-syncs   fsync and the other syncs return at once, as in build steps (the\n"
+    "                 layer is synced as a whole when it is stored)\n"
     "  --discard      keep nothing: run, report, throw the upper away\n"
     "  --log          copy the command's output to stderr\n"
     "  --json         print the layer, the log's blob and how the run went\n";
@@ -93,6 +96,7 @@ static int parse_opt(ec_cli *cli, struct sb_args *a, int o, size_t *nenv)
     case 'd': a->discard = true; return -1;
     case 'l': a->bo.echo = true; return -1;
     case 'S': a->bo.skip_sleeps = true; return -1;
+    case 'Y': a->bo.skip_syncs = true; return -1;
     case 'e': a->env[(*nenv)++] = optarg; return -1;
     case 't':
         if (ec_cli_parse_duration(&secs, optarg, &err) < 0 || secs == 0)
@@ -146,7 +150,8 @@ static int do_run(ec_cli *cli, int argc, char **argv)
         {"timeout", required_argument, NULL, 't'}, {"memory", required_argument, NULL, 'm'},
         {"mirror", required_argument, NULL, 'p'}, {"env", required_argument, NULL, 'e'},
         {"cwd", required_argument, NULL, 'c'}, {"discard", no_argument, NULL, 'd'},
-        {"log", no_argument, NULL, 'l'}, {"skip-sleeps", no_argument, NULL, 'S'}, {0}};
+        {"log", no_argument, NULL, 'l'}, {"skip-sleeps", no_argument, NULL, 'S'},
+        {"skip-syncs", no_argument, NULL, 'Y'}, {0}};
     struct sb_args a = {0};
     EC_AUTOFREE const char **env = ec_xcalloc((size_t)argc + 1, sizeof *env);
     size_t nenv = 0;

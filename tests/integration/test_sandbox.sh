@@ -40,6 +40,10 @@ check "time limit: no mounts" no_mounts
 check "time limit: no temporary blob" no_temp
 # Build steps skip relative sleeps; an hour's sleep under a minute's limit shows it.
 check "--skip-sleeps: an hour's sleep returns at once" bash -c "ec sandbox run --discard --log --base $base --timeout 60 --skip-sleeps -- sh -c 'sleep 3600 && echo woke' 2>&1 | grep -qx woke"
+# Build steps skip syncs: fsync on a pipe fails (EINVAL) unless the filter answers first.
+fsync_pipe="(dd if=/dev/zero bs=1 count=1 conv=fsync status=none && echo synced >&2) | cat >/dev/null"
+check "--skip-syncs: fsync returns at once (even where it would fail)" bash -c "ec sandbox run --discard --log --base $base --skip-syncs -- sh -c '$fsync_pipe' 2>&1 | grep -qx synced"
+check "without --skip-syncs, the same fsync fails" bash -c "! ec sandbox run --discard --log --base $base -- sh -c '$fsync_pipe' 2>&1 | grep -qx synced"
 expect_fail "memory limit" "memory" ec sandbox run --base "$base" --memory 64M -- dd if=/dev/zero of=/dev/null bs=512M count=1
 check "memory limit: no mounts" no_mounts
 layers_before=$(ec --json layer ls | grep -c '"digest"')

@@ -114,11 +114,17 @@ hyperfine --runs "$((runs * 3))" --warmup 1 --export-json "$W/warm.json" --style
 "$bin" --home "$W/eh" umount "$W/target" >/dev/null 2>&1 || true
 
 python3 - "$json" "$W/cold.json" "$W/warm.json" "$pkg" "$debs" "$mb" <<'PY'
-import json, sys
+import json, os, sys
 as_json, cold, warm, pkg, debs, mb = sys.argv[1] == "1", *sys.argv[2:]
-res = {k: {x["command"]: x["median"] for x in json.load(open(f))["results"]} for k, f in (("cold", cold), ("warm", warm))}
+runs = {k: json.load(open(f))["results"] for k, f in (("cold", cold), ("warm", warm))}
+res = {k: {x["command"]: x["median"] for x in v} for k, v in runs.items()}
+# CPU time (user + system, mean, children included): what the work costs whatever the
+# machine's load; divided by the CPUs it is the least wall time the work can take.
+cpu = {x["command"]: round(x["user"] + x["system"], 2) for x in runs["cold"]}
+cpus = os.cpu_count() or 1
 def pick(d, p): return next(v for k, v in d.items() if k.startswith(p))
-out = {"package": pkg, "debs": int(debs), "mb": int(mb), **res,
+out = {"package": pkg, "debs": int(debs), "mb": int(mb), **res, "cold_cpu_seconds": cpu,
+       "cpus": cpus,
        "ratio_cold_apt_over_envcache": round(pick(res["cold"], "apt") / pick(res["cold"], "envcache"), 2),
        "ratio_cold_envcache_over_dpkg_x": round(pick(res["cold"], "envcache") / pick(res["cold"], "dpkg -x"), 2),
        "ratio_warm_apt_over_envcache": round(pick(res["warm"], "apt") / pick(res["warm"], "envcache"), 1)}
@@ -128,7 +134,10 @@ else:
     print(f"\n{pkg}: {debs} packages, {mb} MB of .debs")
     for kind in ("cold", "warm"):
         for cmd, m in res[kind].items():
-            print(f"  {kind:4}  {cmd:42} {m*1000:10.1f} ms")
+            extra = f"   cpu {cpu[cmd]:6.2f} s" if kind == "cold" else ""
+            print(f"  {kind:4}  {cmd:42} {m*1000:10.1f} ms{extra}")
     print(f"  cold: apt/envcache = {out['ratio_cold_apt_over_envcache']}x   warm: apt/envcache = {out['ratio_warm_apt_over_envcache']}x")
     print(f"  cold: envcache's whole build takes {out['ratio_cold_envcache_over_dpkg_x']}x the time of dpkg -x alone")
+    e = pick(cpu, "envcache")
+    print(f"  cold: envcache used {e:.2f} s of CPU: on {cpus} CPUs it cannot take less than {e / cpus:.2f} s")
 PY

@@ -343,6 +343,32 @@ static void layer_pack__golden_small_tree(void **state)
     ect_rmdir(t);
 }
 
+/* $ENVCACHE_PACK_LEVEL picks the level: the same tree and the same tar, another blob
+ * (level 3 gives the digest the golden file had before level 1 became the default); a
+ * value that is not a level is refused by name. */
+static void layer_pack__level_from_the_environment(void **state)
+{
+    struct ect_store_fixture *fx = *state;
+    char *t = ect_tmpdir();
+    make_small_tree(t);
+    ec_layer_info one = pack(fx->st, t, 1);
+    setenv("ENVCACHE_PACK_LEVEL", "3", 1);
+    ec_layer_info three = pack(fx->st, t, 1);
+    char hex[EC_DIGEST_HEX_LEN];
+    assert_string_equal(ec_digest_hex(hex, &three.digest),
+                        "24b3585647399448dbb6f52c3ad716e573aef5b7b284730543647b71e7be77b7");
+    assert_true(ec_digest_eq(&one.diff_id, &three.diff_id));
+    assert_false(ec_digest_eq(&one.digest, &three.digest));
+    assert_true(three.size < one.size);
+    setenv("ENVCACHE_PACK_LEVEL", "fast", 1);
+    ec_layer_info info;
+    ec_err err = {0};
+    assert_int_equal(ec_layer_pack_dir(&info, fx->st, t, NULL, &err), EC_EINVAL);
+    assert_non_null(strstr(err.msg, "ENVCACHE_PACK_LEVEL=fast is not a zstd level"));
+    unsetenv("ENVCACHE_PACK_LEVEL");
+    ect_rmdir(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +384,8 @@ int main(void)
                                         ect_store_teardown),
         cmocka_unit_test_setup_teardown(layer_pack__golden_small_tree, ect_store_setup,
                                         ect_store_teardown),
+        cmocka_unit_test_setup_teardown(layer_pack__level_from_the_environment,
+                                        ect_store_setup, ect_store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
