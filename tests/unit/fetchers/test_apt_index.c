@@ -202,21 +202,45 @@ static json_t *solve_tiny(const ec_apt_index *idx, size_t n, ec_apt_pool *pool)
     return out;
 }
 
+/* Suite @suite's indexes, the first fed to a pool as it downloads. */
+struct fed {
+    struct afx *f;
+    ec_apt_sources s;
+    ec_apt_pool *pool;
+    ec_apt_index *idx;
+    size_t n;
+    int rc;
+};
+
+static struct fed fed_get(const char *suite)
+{
+    struct fed r = {.f = afx_new(suite, "keyring.gpg")};
+    ec_err err = {0};
+    assert_int_equal(ec_apt_sources_load(&r.s, &r.f->ctx, &err), EC_OK);
+    assert_int_equal(ec_apt_pool_new(&r.pool, NULL, &err), EC_OK);
+    r.rc = ec_apt_indexes_get(&r.idx, &r.n, &r.f->ctx, &r.s, r.pool, &err);
+    return r;
+}
+
+static void fed_free(struct fed *r)
+{
+    ec_apt_pool_free(r->pool);
+    ec_apt_indexes_free(r->idx, r->n);
+    ec_apt_sources_fini(&r->s);
+    afx_free(r->f);
+}
+
 /* The first index is parsed into the pool as it inflates: kept once verified, and the
  * solve on it answers as one that parses the stored file. */
 static void apt_index__gz_is_parsed_while_it_downloads(void **state)
 {
     (void)state;
     AFX_SKIP_WITHOUT_TOOLS();
-    struct afx *f = afx_new("gzipped", "keyring.gpg");
-    ec_apt_sources s;
-    ec_apt_index *idx = NULL;
-    size_t n = 0;
-    ec_err err = {0};
-    ec_apt_pool *pool = NULL;
-    assert_int_equal(ec_apt_sources_load(&s, &f->ctx, &err), EC_OK);
-    assert_int_equal(ec_apt_pool_new(&pool, NULL, &err), EC_OK);
-    assert_int_equal(ec_apt_indexes_get(&idx, &n, &f->ctx, &s, pool, &err), EC_OK);
+    struct fed r = fed_get("gzipped");
+    assert_int_equal(r.rc, EC_OK);
+    ec_apt_pool *pool = r.pool;
+    ec_apt_index *idx = r.idx;
+    size_t n = r.n;
     assert_true(pool->first_ok);
     assert_true(ec_digest_eq(&pool->first_blob, &idx[0].blob));
     assert_true(pool->first->nsolvables > 0);
@@ -225,10 +249,7 @@ static void apt_index__gz_is_parsed_while_it_downloads(void **state)
     assert_int_equal(json_array_size(fed), 1);
     json_decref(fed);
     json_decref(parsed);
-    ec_apt_pool_free(pool);
-    ec_apt_indexes_free(idx, n);
-    ec_apt_sources_fini(&s);
-    afx_free(f);
+    fed_free(&r);
 }
 
 /* Text that the Release does not vouch for is parsed on the way, then dropped. */
@@ -236,21 +257,12 @@ static void apt_index__tampered_gz_is_not_kept_parsed(void **state)
 {
     (void)state;
     AFX_SKIP_WITHOUT_TOOLS();
-    struct afx *f = afx_new("gztampered", "keyring.gpg");
-    ec_apt_sources s;
-    ec_apt_index *idx = NULL;
-    size_t n = 0;
-    ec_err err = {0};
-    ec_apt_pool *pool = NULL;
-    assert_int_equal(ec_apt_sources_load(&s, &f->ctx, &err), EC_OK);
-    assert_int_equal(ec_apt_pool_new(&pool, NULL, &err), EC_OK);
-    assert_int_equal(ec_apt_indexes_get(&idx, &n, &f->ctx, &s, pool, &err), EC_EINTEGRITY);
-    assert_false(pool->first_ok);
-    assert_null(pool->first);
-    assert_int_equal(pool->pool->nsolvables, 2); /* the two reserved ones: nothing stayed */
-    ec_apt_pool_free(pool);
-    ec_apt_sources_fini(&s);
-    afx_free(f);
+    struct fed r = fed_get("gztampered");
+    assert_int_equal(r.rc, EC_EINTEGRITY);
+    assert_false(r.pool->first_ok);
+    assert_null(r.pool->first);
+    assert_int_equal(r.pool->pool->nsolvables, 2); /* the two reserved ones: nothing stayed */
+    fed_free(&r);
 }
 
 static void apt_index__wrong_keyring_is_a_signature_error(void **state)
