@@ -244,9 +244,13 @@ static int run_step(ec_store *st, const struct lowers *l, const char *staging,
     };
     (void)st;
     dprintf(log_fd, "==> %s\n", s->what);
+    int64_t t0 = ec_mono_us();
     int r = ec_sandbox_exec(&res, &so, err);
     if (r < 0)
         return r;
+    long long ms = (long long)(ec_mono_us() - t0) / 1000;
+    dprintf(log_fd, "<== %lld ms\n", ms);
+    ec_debug("sandbox: %.60s%s: %lld ms", s->what, strlen(s->what) > 60 ? "…" : "", ms);
     return ec_sandbox_ok(&res) ? EC_OK : step_fail(err, s, &res);
 }
 

@@ -288,8 +288,11 @@ static void order_by_size(shared *sh)
 static int unpack_all(shared *sh, ec_err *err)
 {
     order_by_size(sh);
+    /* One thread more than CPUs: an unpacking thread also blocks (the page cache's
+     * writeback, a stream's next bytes), and the CPUs idled then. On 2 CPUs, ffmpeg's
+     * cold build took 11.3 s against 11.9 s (7 runs each, interleaved). */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nt = cpus > 0 ? (size_t)cpus : 2;
+    size_t nt = cpus > 0 ? (size_t)cpus + 1 : 2;
     if (nt > MAX_THREADS)
         nt = MAX_THREADS;
     if (nt > sh->n)
