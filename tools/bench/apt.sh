@@ -36,6 +36,10 @@ bin=${ENVCACHE_BIN:-./build/tools/envcache}
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 for t in hyperfine python3 unshare chroot; do command -v $t >/dev/null || die "$t is needed"; done
 cached=${XDG_CACHE_HOME:-$HOME/.cache}/envcache-tests/base-bookworm-minbase.tar.zst
+# Nothing is deleted until the end (see fresh.sh below): each cold run keeps a store and
+# an apt root, each warm run an apt root, about 6 GB per run for ffmpeg.
+need=$((runs * 6)) free=$(df -P -BG "${TMPDIR:-/tmp}" | awk 'NR == 2 {print $4 + 0}')
+[ "$free" -ge "$need" ] || die "needs about $need GB free in ${TMPDIR:-/tmp} for $runs run(s); $free GB are (set TMPDIR, or fewer --runs)"
 W=$(mktemp -d "${TMPDIR:-/tmp}/bench-apt.XXXXXX")
 H=$W/home
 ec() { "$bin" --home "$H" "$@"; }
@@ -43,6 +47,8 @@ cleanup() {
   for s in $(ec session ls --json 2>/dev/null | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]' 2>/dev/null); do
     ec umount --session "$s" >/dev/null 2>&1 || true
   done
+  # the warm rows' mount lives in the environment's store, not the base's
+  [ -e "$W/eh" ] && "$bin" --home "$W/eh" umount "$W/target" >/dev/null 2>&1 || true
   [ "$keep" = 1 ] || rm -rf "$W"
 }
 trap cleanup EXIT
