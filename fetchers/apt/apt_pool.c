@@ -209,10 +209,10 @@ static void *feed_main(void *arg)
     FILE *f = fdopen(p->rfd, "re");
     if (!f) {
         close(p->rfd);
-        p->feed_failed = true;
+        p->parse_failed = true;
         return NULL;
     }
-    p->feed_failed = repo_add_debpackages(p->first, f, 0) != 0;
+    p->parse_failed = repo_add_debpackages(p->first, f, 0) != 0;
     /* the writer must never block on a reader that stopped early */
     char sink[1 << 14];
     while (fread(sink, 1, sizeof sink, f) > 0)
@@ -240,7 +240,7 @@ void ec_apt_pool_feed_begin(ec_apt_pool *p)
     (void)fcntl(fds[1], F_SETPIPE_SZ, FEED_PIPE_SIZE);
     p->first = repo_create(p->pool, "first index");
     p->rfd = fds[0];
-    p->feed_failed = false;
+    p->parse_failed = p->write_failed = false;
     if (pthread_create(&p->th, NULL, feed_main, p) != 0) {
         close(fds[0]);
         close(fds[1]);
@@ -260,7 +260,7 @@ void ec_apt_pool_feed(ec_apt_pool *p, const void *buf, size_t n)
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0) { /* the reader gets an early end; the result is discarded */
-            p->feed_failed = true;
+            p->write_failed = true;
             close(ec_steal_fd(&p->wfd));
             return;
         }
@@ -278,7 +278,7 @@ void ec_apt_pool_feed_end(ec_apt_pool *p, const ec_digest *verified)
         close(ec_steal_fd(&p->wfd));
         pthread_join(p->th, NULL);
     }
-    if (verified && fed && !p->feed_failed) {
+    if (verified && fed && !p->parse_failed && !p->write_failed) {
         p->first_ok = true;
         p->first_blob = *verified;
         return;

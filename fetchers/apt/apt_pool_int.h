@@ -18,7 +18,8 @@ struct ec_apt_pool {
     ec_digest first_blob;
     int rfd, wfd;       /* the pipe; wfd -1 when no feed runs */
     pthread_t th;
-    bool feed_failed;
+    bool parse_failed;  /* set by the feed thread, read after the join */
+    bool write_failed;  /* set by the feeding thread */
 };
 
 /** Loads @idx into the pool in order, the first from its verified feed when it matches;
