@@ -133,9 +133,9 @@ static void deb_tee_reset(void *ud)
     ec_artifact_stream_restart(ud);
 }
 
-/* The biggest .debs are unpacked first, by as many threads as there are CPUs, and they
- * are the last to arrive: those few are offered as streams, so that their unpacking starts
- * with their first bytes. Each is held in memory until it is unpacked. */
+/* The biggest .debs are unpacked first, one per unpacking thread (a CPU's worth and one
+ * more), and they are the last to arrive: those few are offered as streams, so that their
+ * unpacking starts with their first bytes. Each is held in memory until it is unpacked. */
 #define DEB_STREAMS_PER_CPU 2
 #define DEB_STREAM_MAX ((json_int_t)256 << 20)
 
