@@ -68,6 +68,7 @@ n=\$1-\$(date +%s%N)
 mkdir -p "$W/\$n/dev" "$W/\$n/proc"
 [ -z "\${2:-}" ] || cp -a "\$2/." "$W/\$n/"
 ln -sfn "$W/\$n" "$W/\$1"
+sync
 SH
 # fresh_store: a new empty store with the base and the environment, at $W/eh (a link)
 cat > "$W/fresh_store.sh" <<SH
@@ -76,6 +77,7 @@ n=$W/eh-\$(date +%s%N)
 "$bin" --home "\$n" base import "$W/base.tar.zst" >/dev/null
 "$bin" --home "\$n" env create -f "$W/env.json" --base "$base" >/dev/null
 ln -sfn "\$n" "$W/eh"
+sync # the import's writeback is not the timed run's
 SH
 cat > "$W/inroot.sh" <<'SH'
 #!/bin/sh
@@ -104,7 +106,7 @@ hyperfine --runs "$runs" --export-json "$W/cold.json" --style basic \
   --prepare "'$W/fresh.sh' coldroot" \
   -n "apt-get update + install (cold apt cache)" \
   "'$W/inroot.sh' '$W/coldroot' 'apt-get -qq update && apt-get -qq install -y --no-install-recommends $pkg' >/dev/null" \
-  --prepare "d='$W'/dx-\$(date +%s%N) && mkdir \$d && ln -sfn \$d '$W/dx'" \
+  --prepare "d='$W'/dx-\$(date +%s%N) && mkdir \$d && ln -sfn \$d '$W/dx' && sync" \
   -n "dpkg -x of each .deb (unpack only)" \
   "for f in '$W'/seed/var/cache/apt/archives/*.deb; do dpkg -x \$f '$W/dx/'; done"
 
