@@ -79,20 +79,18 @@ static int install(const struct sock_filter *f, size_t n)
 }
 #endif
 
+#ifdef EC_AUDIT_ARCH
+#define INSTALL(f) install((f), sizeof(f) / sizeof((f)[0]))
+#else
+#define INSTALL(f) (-ENOSYS) /* no filter for this architecture: only slower */
+#endif
+
 int ec_sandbox__skip_sleeps(void)
 {
-#ifdef EC_AUDIT_ARCH
-    return install(sleep_filter, sizeof sleep_filter / sizeof sleep_filter[0]);
-#else
-    return -ENOSYS;
-#endif
+    return INSTALL(sleep_filter);
 }
 
 int ec_sandbox__skip_syncs(void)
 {
-#ifdef EC_AUDIT_ARCH
-    return install(sync_filter, sizeof sync_filter / sizeof sync_filter[0]);
-#else
-    return -ENOSYS;
-#endif
+    return INSTALL(sync_filter);
 }

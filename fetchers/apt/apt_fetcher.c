@@ -85,7 +85,7 @@ typedef struct deb_run {
     int rc;
     ec_err err;
     uint64_t done, total, bytes, bytes_total;
-    size_t streams;
+    size_t streams, max_streams;
 } deb_run;
 
 static void deb_done(ec_http_req *req, void *ud)
@@ -139,12 +139,16 @@ static void deb_tee_reset(void *ud)
 #define DEB_STREAMS_PER_CPU 2
 #define DEB_STREAM_MAX ((json_int_t)256 << 20)
 
-static bool deb_streamed(const deb_run *run, const json_t *pkg)
+static size_t deb_max_streams(const ec_fetch_ctx *ctx)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t k = (size_t)(cpus > 0 ? cpus : 1) * DEB_STREAMS_PER_CPU;
+    return ctx->gate ? (size_t)(cpus > 0 ? cpus : 1) * DEB_STREAMS_PER_CPU : 0;
+}
+
+static bool deb_streamed(const deb_run *run, const json_t *pkg)
+{
     json_int_t size = json_integer_value(json_object_get(pkg, "size"));
-    return run->ctx->gate && run->streams < k && size > 0 && size <= DEB_STREAM_MAX;
+    return run->streams < run->max_streams && size > 0 && size <= DEB_STREAM_MAX;
 }
 
 static int deb_prepare(deb_job *j, deb_run *run, json_t *pkg, ec_err *err)
@@ -203,7 +207,7 @@ static int apt_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err)
     json_t *pkg;
     size_t n = json_array_size(pkgs), i;
     deb_job *jobs = ec_xcalloc(n ? n : 1, sizeof *jobs);
-    deb_run run = {.ctx = ctx};
+    deb_run run = {.ctx = ctx, .max_streams = deb_max_streams(ctx)};
     EC_AUTO(ec_http_batch) b = NULL;
     int r = EC_OK;
     json_array_foreach(pkgs, i, pkg) {

@@ -30,16 +30,26 @@ static size_t read_all(ec_artifact_stream *s, char *out, size_t cap)
     }
 }
 
+/* A stream of @name offered on @g (*@p, the producer's side) and taken by a waiting
+ * reader (returned). */
+static ec_artifact_stream *claimed(ec_store *st, ec_artifact_gate *g, const char *name,
+                                   ec_artifact_stream **p)
+{
+    ec_digest d = digest_of(name);
+    ec_artifact_stream *r = NULL;
+    *p = ec_artifact_gate_stream_new(g, &d);
+    assert_int_equal(ec_artifact_gate_wait_stream(g, st, &d, &r, NULL), EC_OK);
+    assert_non_null(r);
+    return r;
+}
+
 /* A retry restarts the body: the reader goes on from where it was, in the new attempt. */
 static void test_restart(void **state)
 {
     struct ect_store_fixture *f = *state;
     ec_artifact_gate g;
     ec_artifact_gate_init(&g);
-    ec_digest d = digest_of("body");
-    ec_artifact_stream *p = ec_artifact_gate_stream_new(&g, &d), *r = NULL;
-    assert_int_equal(ec_artifact_gate_wait_stream(&g, f->st, &d, &r, NULL), EC_OK);
-    assert_non_null(r);
+    ec_artifact_stream *p, *r = claimed(f->st, &g, "body", &p);
 
     ec_artifact_stream_append(p, "0123456789", 10);
     char buf[64] = {0};
@@ -64,8 +74,7 @@ static void test_failed(void **state)
     ec_artifact_gate g;
     ec_artifact_gate_init(&g);
     ec_digest d = digest_of("failing");
-    ec_artifact_stream *p = ec_artifact_gate_stream_new(&g, &d), *r = NULL;
-    assert_int_equal(ec_artifact_gate_wait_stream(&g, f->st, &d, &r, NULL), EC_OK);
+    ec_artifact_stream *p, *r = claimed(f->st, &g, "failing", &p);
     ec_artifact_stream_append(p, "abc", 3);
     ec_artifact_stream_end(p, false);
     char buf[8];
