@@ -7,7 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "cache/mount_int.h" /* EC_MOUNT_* flags and modes */
+#include "cache/mount/mount.h" /* EC_MOUNT_* flags and modes */
 #include "store/store.h"
 
 typedef struct ec_cache ec_cache;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `envcache base import|bootstrap|default`. */
 #include "tools/cli.h"
-#include "cache/base.h"
+#include "cache/env/base.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `envcache keys create --workspace W`: a new API key, shown once, stored only hashed. */
 #include "tools/cli.h"
-#include "cache/auth.h"
+#include "cache/api/auth.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* `envcache sandbox run`: one command in the prebuild sandbox, for debugging. */
 #include "tools/cli.h"
-#include "cache/base.h"
-#include "cache/sandbox.h"
+#include "cache/env/base.h"
+#include "cache/sandbox/sandbox.h"
 #include "store/util/mem.h"
 
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `envcache serve`: the API and the mirror on one port until SIGTERM or SIGINT. */
 #include "tools/cli.h"
-#include "cache/server.h"
+#include "cache/api/server.h"
 
 #include <signal.h>
 #include <stdio.h>

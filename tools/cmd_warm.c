@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cache/warm.h"
+#include "cache/warm/warm.h"
 #include "store/util/auto.h"
 #include "store/util/fs.h"
 #include "store/util/log.h"

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cache/base.h"
-#include "cache/sandbox.h"
+#include "cache/env/base.h"
+#include "cache/sandbox/sandbox.h"
 
 static void base_sources__deb822_and_one_line(void **state)
 {

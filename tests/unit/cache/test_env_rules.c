@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache/env_rules_int.h"
+#include "cache/env/env_rules_int.h"
 
 /* --- helpers --- */
 

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "cache/layer_key.h"
+#include "cache/warm/layer_key.h"
 
 static ec_digest dg(unsigned char v)
 {

@@ -12,7 +12,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "cache/mount_int.h"
+#include "cache/mount/mount.h"
 #include "store/util/fs.h"
 #include "store/util/mem.h"
 

@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache/auth.h"
-#include "cache/server.h"
+#include "cache/api/auth.h"
+#include "cache/api/server.h"
 #include "store/util/mem.h"
 
 static atomic_bool gate_open;

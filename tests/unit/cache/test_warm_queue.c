@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cache/warm_queue.h"
+#include "cache/warm/warm_queue.h"
 #include "store/util/mem.h"
 
 static atomic_int calls, running, max_running;

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/* The mirror's dispatch (/mirror/<manager>/… to the manager's fetcher) and the writing of
+ * file bodies: sendfile from a store blob, HEAD, ETag, one byte range (206/416). */
+#include "cache/cache_int.h"
+#include "cache/api/server_int.h"
+#include "fetchers/fetcher.h"
+#include "store/util/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* --- file bodies --- */
+
+/* "bytes=A-B", "bytes=A-", "bytes=-N" against @size: 1 = satisfiable, 0 = not, -1 = a
+ * form we do not serve (several ranges, other units): ignore it and send everything. */
+static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *len)
+{
+    if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+        return -1;
+    const char *p = h + 6;
+    char *end;
+    if (*p == '-') {
+        uint64_t n = strtoull(p + 1, &end, 10);
+        if (*end || end == p + 1)
+            return -1;
+        if (n == 0 || size == 0)
+            return 0;
+        *len = n > size ? size : n;
+        *start = size - *len;
+        return 1;
+    }
+    uint64_t a = strtoull(p, &end, 10);
+    if (end == p || *end != '-')
+        return -1;
+    p = end + 1;
+    uint64_t b = size ? size - 1 : 0;
+    if (*p) {
+        b = strtoull(p, &end, 10);
+        if (*end || b < a)
+            return -1;
+        if (size && b >= size)
+            b = size - 1;
+    }
+    if (a >= size)
+        return 0;
+    *start = a;
+    *len = b - a + 1;
+    return 1;
+}
+
+static bool etag_matches(const ec_req *rq, const char *etag)
+{
+    const char *inm = ec_req_header(rq, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    return etag && *etag && inm && (strcmp(inm, "*") == 0 || strstr(inm, etag) != NULL);
+}
+
+/* Answers with the file on @fd (consumed) at [@off, @off+@size). */
+static void reply_fd(ec_req *rq, int fd, uint64_t off, uint64_t size, const char *ctype,
+                     const char *etag)
+{
+    uint64_t start = 0, len = size;
+    int status = 200, rr = -1;
+    const char *range = ec_req_header(rq, MHD_HTTP_HEADER_RANGE);
+    char cr[96] = "";
+    if (etag_matches(rq, etag)) {
+        close(fd);
+        ec_reply_text(rq, 304, ctype, "", 0);
+    } else if (range && (rr = parse_range(range, size, &start, &len)) == 0) {
+        close(fd);
+        ec_reply_fail(rq, 416, "range %s is outside the %" PRIu64 " bytes", range, size);
+        snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
+        MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        return;
+    } else {
+        if (rr == 1) {
+            status = 206;
+            snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start,
+                     start + len - 1, size);
+        }
+        if (rq->resp)
+            MHD_destroy_response(rq->resp);
+        /* MHD sends it with sendfile and closes @fd when the response is destroyed. */
+        rq->resp = MHD_create_response_from_fd_at_offset64(len, fd, off + start);
+        rq->status = status;
+        rq->resp_bytes = strcmp(rq->method, "HEAD") == 0 ? 0 : len;
+        MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+        if (cr[0])
+            MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+    }
+    MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    if (etag && *etag)
+        MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_ETAG, etag);
+}
+
+static void reply_mirror(ec_req *rq, ec_mirror_resp *m)
+{
+    const char *ctype = m->content_type[0] ? m->content_type : "application/octet-stream";
+    rq->upstream = m->from_upstream;
+    if (m->fd >= 0 && m->status == 200)
+        return reply_fd(rq, ec_steal_fd(&m->fd), m->offset, m->length, ctype, m->etag);
+    ec_reply_text(rq, m->status ? m->status : 500, ctype, ec_buf_str(&m->body), m->body.n);
+    if (m->etag[0])
+        MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_ETAG, m->etag);
+}
+
+/* --- /mirror/<manager>/… --- */
+
+static const char *mirror_header(const ec_mirror_req *r, const char *name)
+{
+    return ec_req_header(r->server_ud, name);
+}
+
+/* Answers from the fetcher; with @cache_only, EC_EBUSY (nothing sent) when the answer
+ * needs upstream or a download in flight. */
+static int mirror_serve(ec_req *rq, bool cache_only)
+{
+    const ec_fetcher *f = ec_fetcher_find(rq->manager);
+    const char *rest = rq->raw_uri + strlen("/mirror/") + strlen(rq->manager);
+    rest += *rest == '/';
+    const char *host = ec_req_header(rq, MHD_HTTP_HEADER_HOST);
+    EC_AUTOFREE char *base = host ? ec_xasprintf("http://%s/mirror/%s", host, rq->manager)
+                                   : ec_xasprintf("http://127.0.0.1:%u/mirror/%s",
+                                                  rq->srv->port, rq->manager);
+    ec_fetch_ctx ctx;
+    ec_err err = {0};
+    if (ec_cache__fetch_ctx(&ctx, rq->srv->c, rq->manager, &err) < 0) {
+        ec_reply_fail(rq, 502, "mirror %s: %s", rq->manager, err.msg);
+        return EC_OK;
+    }
+    ctx.cache_only = cache_only;
+    ec_mirror_req mreq = {.method = rq->method, .path = rest, .base_url = base,
+                          .header = mirror_header, .server_ud = rq};
+    ec_mirror_resp resp;
+    ec_mirror_resp_init(&resp);
+    int r = f->serve(&ctx, &mreq, &resp, &err);
+    if (r == EC_EBUSY && cache_only) {
+        ec_mirror_resp_fini(&resp);
+        return EC_EBUSY;
+    }
+    if (r < 0)
+        ec_reply_fail(rq, 502, "%s", err.msg);
+    else
+        reply_mirror(rq, &resp);
+    ec_mirror_resp_fini(&resp);
+    return EC_OK;
+}
+
+static void mirror_work(ec_req *rq)
+{
+    mirror_serve(rq, false);
+}
+
+void ec_api_mirror(ec_req *rq, const char *manager, const char *rest)
+{
+    (void)rest; /* the deferred work finds it again in the raw URI */
+    const ec_fetcher *f = ec_fetcher_find(manager);
+    if (!f || !f->serve)
+        return ec_reply_fail(rq, 404, "no mirror for manager %s", manager);
+    snprintf(rq->manager, sizeof rq->manager, "%s", manager);
+    /* A hit is a store lookup: answered here. A miss pulls from upstream: never on an MHD
+     * pool thread. */
+    if (f->serve_cache_only && mirror_serve(rq, true) == EC_OK)
+        return;
+    ec_req_defer(rq, mirror_work);
+}
+
+/* --- /cache/blobs/sha256:<hex> --- */
+
+void ec_api_blob(ec_req *rq, const char *text)
+{
+    ec_digest d;
+    ec_err err = {0};
+    int fd = -1;
+    struct stat stt;
+    if (ec_digest_parse(&d, text, &err) < 0)
+        return ec_reply_fail(rq, 404, "blob %s not found: %s", text, err.msg);
+    if (ec_blob_open(&fd, ec_cache_store(rq->srv->c), &d, &err) < 0)
+        return ec_reply_err(rq, &err);
+    if (fstat(fd, &stt) < 0) {
+        int e = errno;
+        close(fd);
+        return ec_reply_fail(rq, 500, "blob %s: %s", text, strerror(e));
+    }
+    char etag[EC_DIGEST_STR_LEN + 2], ds[EC_DIGEST_STR_LEN];
+    snprintf(etag, sizeof etag, "\"%s\"", ec_digest_format(ds, &d));
+    snprintf(rq->manager, sizeof rq->manager, "blobs");
+    reply_fd(rq, fd, 0, (uint64_t)stt.st_size, "application/octet-stream", etag);
+}

@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: MIT */
+/* The MHD daemon's life cycle and each request's: context, body with a cap, deferral to
+ * a thread, request ids, access log and request metrics, graceful stop. */
+#include "cache/api/server_int.h"
+#include "cache/metrics.h"
+#include "store/util/mem.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_LISTEN "127.0.0.1:8080"
+#define DEFAULT_BODY_MAX (1u << 20)
+#define DEFAULT_HEADER_MAX (32u << 10)
+#define DEFAULT_CONNS 1024
+#define DEFAULT_TIMEOUT_S 30
+#define DEFAULT_GRACE_MS 30000
+#define DEFAULT_SESSION_WAIT_MS 120000
+
+/* --- request context --- */
+
+/* MHD calls this first for every request with the raw URI, and its result becomes the
+ * request's context: the only place the still-encoded path is available. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    ec_server *s = cls;
+    ec_req *rq = ec_xcalloc(1, sizeof *rq);
+    rq->srv = s;
+    rq->conn = conn;
+    rq->raw_uri = ec_xstrdup(uri);
+    rq->body.max = s->o.max_body_bytes;
+    rq->route = "unmatched";
+    ec_id_new(rq->id, "req");
+    clock_gettime(CLOCK_MONOTONIC, &rq->t0);
+    atomic_fetch_add(&s->inflight, 1);
+    return rq;
+}
+
+static double elapsed(const ec_req *rq)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - rq->t0.tv_sec) + (double)(now.tv_nsec - rq->t0.tv_nsec) / 1e9;
+}
+
+static void access_log(const ec_req *rq, double secs)
+{
+    FILE *f = rq->srv->o.access_log;
+    if (!f)
+        return;
+    char ts[32];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char addr[INET6_ADDRSTRLEN] = "";
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, addr,
+                  sizeof addr);
+    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, addr,
+                  sizeof addr);
+    json_t *line = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:i, s:I, s:I, s:s?, s:s}", "ts", ts,
+                             "request_id", rq->id, "method", rq->method, "path", rq->raw_uri,
+                             "route", rq->route, "status", rq->status, "bytes",
+                             (json_int_t)rq->resp_bytes, "duration_us", (json_int_t)(secs * 1e6),
+                             "workspace", rq->ws, "remote", addr);
+    char *s = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    json_decref(line);
+    if (s) {
+        /* One write per line under the stream's lock: lines never interleave. */
+        flockfile(f);
+        fputs(s, f);
+        fputc('\n', f);
+        fflush(f);
+        funlockfile(f);
+        free(s);
+    }
+}
+
+static void count_request(const ec_req *rq, double secs)
+{
+    char route[160], labels[224];
+    ec_metrics_label_escape(route, sizeof route, rq->route);
+    snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"", route, rq->status);
+    ec_metrics_inc(EC_M_HTTP_REQUESTS, labels, 1);
+    snprintf(labels, sizeof labels, "route=\"%s\"", route);
+    ec_metrics_observe(EC_M_HTTP_LATENCY, labels, secs);
+    if (rq->manager[0]) {
+        snprintf(labels, sizeof labels, "manager=\"%s\"", rq->manager);
+        ec_metrics_inc(EC_M_BYTES_SERVED, labels, rq->resp_bytes);
+        snprintf(labels, sizeof labels, "manager=\"%s\",result=\"%s\"", rq->manager,
+                 rq->upstream ? "miss" : "hit");
+        if (rq->status < 400)
+            ec_metrics_inc(EC_M_CACHE_REQUESTS, labels, 1);
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    ec_server *s = cls;
+    ec_req *rq = *con_cls;
+    (void)conn;
+    if (!rq)
+        return;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && rq->status == 0)
+        rq->status = 499; /* the client went away or timed out before an answer */
+    double secs = elapsed(rq);
+    access_log(rq, secs);
+    count_request(rq, secs);
+    if (rq->resp)
+        MHD_destroy_response(rq->resp);
+    ec_buf_fini(&rq->body);
+    free(rq->raw_uri);
+    free(rq->ws);
+    free(rq);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+/* --- deferral --- */
+
+static void *deferred_main(void *arg)
+{
+    ec_req *rq = arg;
+    ec_server *s = rq->srv;
+    rq->work(rq);
+    atomic_store(&rq->state, EC_REQ_READY);
+    MHD_resume_connection(rq->conn);
+    atomic_fetch_sub(&s->deferred, 1);
+    return NULL;
+}
+
+void ec_req_defer(ec_req *rq, ec_req_work work)
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    rq->work = work;
+    atomic_store(&rq->state, EC_REQ_DEFERRED);
+    atomic_fetch_add(&rq->srv->deferred, 1);
+    MHD_suspend_connection(rq->conn);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, deferred_main, rq) != 0) {
+        /* No thread: do the work here; slower for this pool thread, but answered. */
+        deferred_main(rq);
+    }
+    pthread_attr_destroy(&attr);
+}
+
+/* --- the access handler --- */
+
+static enum MHD_Result send_reply(ec_req *rq)
+{
+    if (!rq->resp)
+        ec_reply_fail(rq, 500, "the handler gave no answer");
+    MHD_add_response_header(rq->resp, "request-id", rq->id);
+    if (atomic_load(&rq->srv->stopping))
+        MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    atomic_store(&rq->state, EC_REQ_SENT);
+    return MHD_queue_response(rq->conn, (unsigned)rq->status, rq->resp);
+}
+
+static bool declared_too_large(ec_req *rq)
+{
+    const char *cl = ec_req_header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl)
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return errno != 0 || *end || n > rq->body.max;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    ec_req *rq = *con_cls;
+    (void)cls;
+    (void)conn;
+    (void)version;
+    int state = atomic_load(&rq->state);
+    if (state == EC_REQ_DEFERRED)
+        return MHD_YES; /* spurious call while the work runs */
+    if (state == EC_REQ_READY)
+        return send_reply(rq);
+    if (!rq->method) { /* first call: headers are in, no body yet */
+        rq->method = method;
+        rq->url = url;
+        if (!declared_too_large(rq))
+            return MHD_YES;
+        /* Refused before reading it; MHD closes the connection after the answer. */
+        ec_reply_fail(rq, 413, "the request body is over %zu bytes", rq->body.max);
+        return send_reply(rq);
+    }
+    if (*upload_size) {
+        if (!rq->too_large && ec_buf_add(&rq->body, upload_data, *upload_size, NULL) < 0)
+            rq->too_large = true; /* keep reading (and dropping) so the answer gets through */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (rq->too_large)
+        ec_reply_fail(rq, 413, "the request body is over %zu bytes", rq->body.max);
+    else
+        ec_api_route(rq);
+    if (atomic_load(&rq->state) == EC_REQ_DEFERRED)
+        return MHD_YES;
+    return send_reply(rq);
+}
+
+/* --- request accessors --- */
+
+const char *ec_req_header(const ec_req *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+const char *ec_req_query(const ec_req *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+json_t *ec_req_json_body(ec_req *rq)
+{
+    json_error_t jerr;
+    if (rq->body.n == 0) {
+        ec_reply_fail(rq, 400, "body: a JSON object is required");
+        return NULL;
+    }
+    json_t *j = json_loadb(rq->body.p, rq->body.n, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j) {
+        ec_reply_fail(rq, 400, "body: not valid JSON at line %d, column %d: %s", jerr.line,
+                      jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        ec_reply_fail(rq, 400, "body: must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/* --- start and stop --- */
+
+static int parse_listen(struct sockaddr_storage *ss, const char *listen, ec_err *err)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    size_t hl = colon ? (size_t)(colon - listen) : 0;
+    if (!colon || hl == 0 || hl >= sizeof host)
+        return ec_fail(err, EC_EINVAL, "listen address \"%s\": use HOST:PORT", listen);
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || port < 0 || port > 65535)
+        return ec_fail(err, EC_EINVAL, "listen address \"%s\": bad port", listen);
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        return EC_OK;
+    }
+    if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &v6->sin6_addr) == 1) {
+            v6->sin6_family = AF_INET6;
+            v6->sin6_port = htons((uint16_t)port);
+            return EC_OK;
+        }
+    }
+    return ec_fail(err, EC_EINVAL, "listen address \"%s\": the host must be an IP address",
+                   listen);
+}
+
+static void defaults(ec_server_opts *o)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!o->listen)
+        o->listen = DEFAULT_LISTEN;
+    if (!o->threads)
+        o->threads = cpus > 2 ? (unsigned)cpus * 2 : 4;
+    if (!o->max_connections)
+        o->max_connections = DEFAULT_CONNS;
+    if (!o->conn_timeout_s)
+        o->conn_timeout_s = DEFAULT_TIMEOUT_S;
+    if (!o->max_header_bytes)
+        o->max_header_bytes = DEFAULT_HEADER_MAX;
+    if (!o->max_body_bytes)
+        o->max_body_bytes = DEFAULT_BODY_MAX;
+    if (!o->session_wait_ms)
+        o->session_wait_ms = DEFAULT_SESSION_WAIT_MS;
+    if (!o->shutdown_grace_ms)
+        o->shutdown_grace_ms = DEFAULT_GRACE_MS;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    fputs("envcache: serve: ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
+static int start_daemon(ec_server *s, const struct sockaddr_storage *ss, ec_err *err)
+{
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (ss->ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    errno = 0;
+    s->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, ss,
+        MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_CONNECTION_LIMIT,
+        s->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, s->o.conn_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->o.max_header_bytes,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    if (!s->d)
+        return ec_fail_sys(err, errno ? errno : EADDRINUSE, "cannot listen on %s",
+                           s->o.listen);
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : 0;
+    return EC_OK;
+}
+
+int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec_err *err)
+{
+    ec_server *s = ec_xcalloc(1, sizeof *s);
+    s->c = c;
+    if (opts)
+        s->o = *opts;
+    defaults(&s->o);
+    struct sockaddr_storage ss;
+    int r = parse_listen(&ss, s->o.listen, err);
+    if (r == EC_OK) { /* also with EC_WARM_OFF: POST …/cache/warm still works */
+        ec_warm_queue_opts qo = {.concurrency = s->o.warm_concurrency, .warm = s->o.warm_fn};
+        r = ec_warm_queue_start(&s->wq, c, &qo, err);
+    }
+    if (r == EC_OK)
+        r = start_daemon(s, &ss, err);
+    if (r < 0) {
+        ec_warm_queue_stop(s->wq);
+        free(s);
+        return r;
+    }
+    *out = s;
+    return EC_OK;
+}
+
+uint16_t ec_server_port(const ec_server *s)
+{
+    return s->port;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void ec_server_stop(ec_server *s)
+{
+    if (!s)
+        return;
+    atomic_store(&s->stopping, true);
+    /* The listening socket is closed only after MHD has stopped: MHD's polling thread
+     * takes it out of its epoll set some time after quiesce returns, and panics if the
+     * descriptor is already closed then (seen as a rare abort in the server tests). */
+    MHD_socket lfd = MHD_quiesce_daemon(s->d);
+    /* Warm-ups stop first, so sessions waiting on them answer now instead of at the end of
+     * their wait; the jobs stay queued in WARM and the next start resumes them. */
+    if (s->wq)
+        ec_warm_queue_shutdown(s->wq);
+    for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < s->o.shutdown_grace_ms;
+         waited += 10)
+        sleep_ms(10);
+    /* A suspended connection must be resumed before MHD stops: wait for deferred work. */
+    while (atomic_load(&s->deferred) > 0)
+        sleep_ms(10);
+    MHD_stop_daemon(s->d);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    ec_warm_queue_stop(s->wq);
+    free(s);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* `envcache serve`: the environments API (API.md), the mirror's dispatch, /healthz and
+ * /metrics on one port, on libmicrohttpd.
+ *
+ * The server runs a pool of MHD threads, each with its own epoll loop. Handlers that may
+ * block for long (a session waiting for its environment's warm-up, then mounting) suspend
+ * their connection and run on a thread of their own, so a pool thread never waits.
+ * Threads: start and stop from one thread; everything else is internal.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cache/cache.h"
+#include "cache/warm/warm_queue.h"
+
+typedef struct ec_server ec_server;
+
+/** When an environment is warmed. */
+typedef enum ec_warm_policy {
+    EC_WARM_EAGER = 0,  /* on create and on every update that changes its config */
+    EC_WARM_ON_SESSION, /* when the first session asks for it */
+    EC_WARM_OFF,        /* never: sessions mount whatever stack the environment has */
+} ec_warm_policy;
+
+typedef struct ec_server_opts {
+    const char *listen;        /* "HOST:PORT" (IPv4, or [IPv6]:PORT); port 0 = any free one;
+                                  NULL = "127.0.0.1:8080" */
+    unsigned threads;          /* MHD pool threads; 0 = 2 per CPU, at least 4 */
+    unsigned max_connections;  /* 0 = 1024 */
+    unsigned conn_timeout_s;   /* a connection idle or stalled this long is closed; 0 = 30 */
+    size_t max_header_bytes;   /* per-connection buffer for the request line and headers;
+                                  0 = 32 KiB (MHD answers 431 past it) */
+    size_t max_body_bytes;     /* request bodies past this are 413; 0 = 1 MiB */
+    bool no_auth;              /* every API request works on the default workspace, no key */
+    bool mirror_auth;          /* /mirror/ needs a key too (package managers send none) */
+    ec_warm_policy warm;
+    unsigned warm_concurrency; /* environments warmed at once; 0 = 4 */
+    ec_warm_fn warm_fn;        /* NULL = ec_warm_env; tests inject fakes */
+    int session_wait_ms;       /* how long POST /v1/sessions waits for a warm-up; 0 = 120 s */
+    int shutdown_grace_ms;     /* how long in-flight requests get at stop; 0 = 30 s */
+    FILE *access_log;          /* one JSON line per request, or NULL */
+} ec_server_opts;
+
+/** Binds, starts the warm-up queue (resuming unfinished warm-ups) and the MHD threads.
+ *  @c is borrowed and must outlive the server. EC_EINVAL for a bad listen address,
+ *  EC_ESYS when the address cannot be bound. */
+int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec_err *err);
+
+/** The port bound (useful with port 0). */
+uint16_t ec_server_port(const ec_server *s);
+
+/** Graceful stop: stops accepting connections, stops warm-ups at their next safe point
+ *  (they resume on the next start), lets in-flight requests finish (up to the grace
+ *  period), then closes every connection and frees @s. NULL is fine. */
+void ec_server_stop(ec_server *s);

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to the server files: the server and request structs, replies, the handlers. */
+#pragma once
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "cache/api/server.h"
+#include "store/util/buf.h"
+
+struct ec_server {
+    ec_cache *c;
+    ec_server_opts o;
+    struct MHD_Daemon *d;
+    ec_warm_queue *wq;
+    uint16_t port;
+    atomic_int inflight; /* requests begun and not completed */
+    atomic_int deferred; /* handler threads running (their connections are suspended) */
+    atomic_bool stopping;
+};
+
+enum ec_req_state { EC_REQ_READING, EC_REQ_DEFERRED, EC_REQ_READY, EC_REQ_SENT };
+
+typedef struct ec_req ec_req;
+typedef void (*ec_req_work)(ec_req *rq);
+
+struct ec_req {
+    ec_server *srv;
+    struct MHD_Connection *conn;
+    char id[64];       /* req_… */
+    char *raw_uri;     /* as the client sent it, query included, still percent-encoded */
+    const char *method;
+    const char *url;   /* MHD's decoded path; lives as long as the request */
+    ec_buf body;
+    bool too_large;
+    char *ws;          /* the workspace the key maps to, once authenticated */
+    const char *route; /* template for logs and metrics: "GET /v1/environments/{id}" */
+    char manager[16];  /* mirror requests: the manager, for metrics */
+    bool upstream;     /* the mirror needed upstream for this answer */
+    int status;
+    struct MHD_Response *resp;
+    uint64_t resp_bytes;
+    _Atomic int state; /* enum ec_req_state */
+    ec_req_work work;
+    struct timespec t0;
+};
+
+/* --- replies (api_errors.c) --- */
+
+/** Replies @status with @j as the body (consumes @j). */
+void ec_reply_json(ec_req *rq, int status, json_t *j);
+/** Replies with the API error shape; status and type from @err's code. */
+void ec_reply_err(ec_req *rq, const ec_err *err);
+/** Replies with the API error shape for @status; the message is formatted. */
+void ec_reply_fail(ec_req *rq, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/** Replies @status with @text (copied) as @ctype. */
+void ec_reply_text(ec_req *rq, int status, const char *ctype, const char *text, size_t n);
+/** The HTTP status for an ec_code. */
+int ec_api_status(int code);
+
+/* --- the handlers --- */
+
+/** Reads the request, finds its route and calls its handler (api_router.c). */
+void ec_api_route(ec_req *rq);
+/** Runs @work on a thread of its own with the connection suspended (server.c). */
+void ec_req_defer(ec_req *rq, ec_req_work work);
+/** A request header, or NULL. */
+const char *ec_req_header(const ec_req *rq, const char *name);
+/** A query argument, or NULL. */
+const char *ec_req_query(const ec_req *rq, const char *name);
+/** Parses the body as a JSON object; replies 400 and returns NULL when it is not one. */
+json_t *ec_req_json_body(ec_req *rq);
+
+void ec_api_env_create(ec_req *rq);
+void ec_api_env_list(ec_req *rq);
+void ec_api_env_get(ec_req *rq, const char *id);
+void ec_api_env_update(ec_req *rq, const char *id);
+void ec_api_env_archive(ec_req *rq, const char *id);
+void ec_api_env_delete(ec_req *rq, const char *id);
+void ec_api_session_create(ec_req *rq);
+void ec_api_session_get(ec_req *rq, const char *id);
+void ec_api_session_delete(ec_req *rq, const char *id);
+void ec_api_cache_get(ec_req *rq, const char *id);
+void ec_api_cache_warm(ec_req *rq, const char *id);
+void ec_api_healthz(ec_req *rq);
+void ec_api_metrics(ec_req *rq);
+/** /mirror/<manager>/…: @rest is the raw path after the manager's segment. */
+void ec_api_mirror(ec_req *rq, const char *manager, const char *rest);
+/** GET|HEAD /cache/blobs/sha256:<hex>: a store blob, with sendfile and Range. */
+void ec_api_blob(ec_req *rq, const char *digest);

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/* Base images: import, bootstrap with mmdebstrap (keyed by the archive's state), default. */
+#include "cache/env/base.h"
+#include "cache/cache_int.h"
+#include "fetchers/release_probe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/util/buf.h"
+#include "store/util/fs.h"
+#include "store/util/log.h"
+#include "store/util/mem.h"
+
+extern char **environ;
+
+static const char base_key_tag[] = "envcache-base-v1";
+
+int ec_base_import(ec_layer_info *out, ec_cache *c, const char *path, ec_err *err)
+{
+    return ec_layer_import(out, c->st, path, EC_LAYER_BASE, NULL, NULL, err);
+}
+
+/* --- default base --- */
+
+
+/* --- bootstrap --- */
+
+struct boot {
+    const char *suite, *variant;
+    char *mirror, *includes; /* includes sorted and comma-joined */
+    ec_digest release;
+    char date[64];
+    ec_digest key;
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "b,a,,b" -> "a,b": the order and repetition of --include do not change the base. */
+static char *sort_includes(const char *list)
+{
+    if (!list || !*list)
+        return ec_xstrdup("");
+    EC_AUTOFREE char *copy = ec_xstrdup(list);
+    EC_AUTOFREE char **v = ec_xcalloc(strlen(list) + 1, sizeof *v);
+    size_t n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+        v[n++] = t;
+    if (n)
+        qsort(v, n, sizeof *v, cmp_str);
+    ec_buf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (i && strcmp(v[i], v[i - 1]) == 0)
+            continue;
+        ec_buf_addf(&b, NULL, "%s%s", b.n ? "," : "", v[i]);
+    }
+    return b.p ? ec_buf_steal(&b) : ec_xstrdup("");
+}
+
+static void put_str(ec_sha256 *h, const char *s)
+{
+    size_t n = strlen(s);
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++)
+        le[i] = (unsigned char)((uint64_t)n >> (8 * i));
+    ec_sha256_update(h, le, sizeof le);
+    ec_sha256_update(h, s, n);
+}
+
+static void boot_key(struct boot *b)
+{
+    char rel[EC_DIGEST_STR_LEN];
+    EC_AUTO(ec_sha256) h = ec_sha256_new();
+    put_str(h, base_key_tag);
+    put_str(h, b->suite);
+    put_str(h, b->variant);
+    put_str(h, b->includes);
+    put_str(h, b->mirror);
+    put_str(h, ec_digest_format(rel, &b->release));
+    put_str(h, b->date);
+    ec_sha256_final(ec_steal(&h), &b->key);
+}
+
+/* The layer recorded under the key, if it and its blob are still there. */
+static bool boot_lookup(ec_layer_info *out, ec_cache *c, const struct boot *b)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    const void *v;
+    size_t vl;
+    ec_digest d;
+    if (ec_txn_begin(&txn, c->st, EC_TXN_READ, NULL) < 0 ||
+        ec_kv_get(txn, EC_TBL_LAYER_KEYS, b->key.b, sizeof b->key.b, &v, &vl, NULL) < 0 ||
+        vl != sizeof d.b)
+        return false;
+    memcpy(d.b, v, sizeof d.b);
+    if (ec_layer_lookup(out, txn, &d, NULL) < 0)
+        return false;
+    ec_txn_abort(ec_steal(&txn));
+    return ec_store_has_blob(c->st, &d);
+}
+
+static int boot_record(ec_cache *c, const struct boot *b, const ec_layer_info *l, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    int r = ec_txn_begin(&txn, c->st, 0, err);
+    if (r == EC_OK)
+        r = ec_kv_put(txn, EC_TBL_LAYER_KEYS, b->key.b, sizeof b->key.b, l->digest.b,
+                      sizeof l->digest.b, 0, err);
+    if (r < 0)
+        return r;
+    return ec_txn_commit(ec_steal(&txn), err);
+}
+
+/* The last few lines of mmdebstrap's log, for the error message. */
+static void log_tail(char *out, size_t n, const char *path)
+{
+    EC_AUTOFREE char *text = NULL;
+    size_t len = 0;
+    out[0] = '\0';
+    if (ec_read_file(&text, &len, path, 64 << 20, NULL) < 0)
+        return;
+    const char *p = text + len;
+    for (int lines = 0; p > text && lines < 9; p--)
+        lines += p[-1] == '\n';
+    snprintf(out, n, "%s", p);
+}
+
+static int run_mmdebstrap(const struct boot *b, const char *tar, const char *log,
+                          bool quiet, ec_err *err)
+{
+    EC_AUTOFREE char *variant = ec_xasprintf("--variant=%s", b->variant);
+    EC_AUTOFREE char *include = ec_xasprintf("--include=%s", b->includes);
+    /* --skip=output/dev: the store refuses device nodes; the sandbox makes its own /dev. */
+    const char *argv[11] = {"mmdebstrap", "--mode=root", variant, "--format=tar",
+                            "--skip=output/dev"};
+    size_t k = 5;
+    if (b->includes[0])
+        argv[k++] = include;
+    argv[k++] = b->suite;
+    argv[k++] = tar;
+    argv[k++] = b->mirror;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    pid_t pid;
+    int e = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (e != 0)
+        return ec_fail_sys(err, e, "cannot run mmdebstrap (install the Debian package "
+                           "mmdebstrap)");
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (!quiet) {
+        char tail[900];
+        log_tail(tail, sizeof tail, log);
+        ec_info("mmdebstrap: %s", tail);
+    }
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return EC_OK;
+    char tail[700];
+    log_tail(tail, sizeof tail, log);
+    return ec_fail(err, EC_EBUILD, "mmdebstrap %s %s %s failed (%s %d); last lines of its "
+                   "log:\n%s", b->variant, b->suite, b->mirror,
+                   WIFEXITED(st) ? "exit status" : "signal",
+                   WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), tail);
+}
+
+static int boot_build(ec_layer_info *out, ec_cache *c, const struct boot *b, bool quiet,
+                      ec_err *err)
+{
+    char rnd[17];
+    ec_random_hex(rnd, 8);
+    EC_AUTOFREE char *rel = ec_xasprintf("sandbox/bootstrap-%s", rnd);
+    EC_AUTOFREE char *dir = ec_store_path(c->st, rel);
+    EC_AUTOFREE char *tar = ec_xasprintf("%s/rootfs.tar", dir);
+    EC_AUTOFREE char *log = ec_xasprintf("%s/mmdebstrap.log", dir);
+    int r = ec_mkdir_p(dir, 0700, err);
+    if (r == EC_OK)
+        r = run_mmdebstrap(b, tar, log, quiet, err);
+    if (r == EC_OK)
+        r = ec_base_import(out, c, tar, err);
+    if (r == EC_OK)
+        r = boot_record(c, b, out, err);
+    ec_rm_rf(dir, NULL);
+    return r;
+}
+
+static int boot_prepare(struct boot *b, const ec_base_bootstrap_opts *o, ec_err *err)
+{
+    b->suite = o->suite ? o->suite : "bookworm";
+    b->variant = o->variant ? o->variant : "minbase";
+    b->includes = sort_includes(o->include);
+    int r = o->mirror ? (b->mirror = ec_xstrdup(o->mirror), EC_OK)
+                      : ec_apt_sources_mirror(&b->mirror, o->apt_dir, b->suite, err);
+    if (r < 0)
+        return r;
+    EC_AUTOFREE char *url = ec_xasprintf("%s/dists/%s/InRelease", b->mirror, b->suite);
+    r = ec_release_probe(&b->release, b->date, url, err);
+    if (r < 0) {
+        ec_err_prefix(err, "cannot read the archive's state");
+        return r;
+    }
+    boot_key(b);
+    return EC_OK;
+}
+
+int ec_base_bootstrap(ec_layer_info *out, bool *reused_out, ec_cache *c,
+                      const ec_base_bootstrap_opts *o, ec_err *err)
+{
+    static const ec_base_bootstrap_opts defaults = {0};
+    struct boot b = {0};
+    bool reused = false;
+    if (!out || !c)
+        return ec_fail(err, EC_EINVAL, "base bootstrap: missing argument");
+    int r = boot_prepare(&b, o ? o : &defaults, err);
+    if (r == EC_OK && !(o && o->force) && boot_lookup(out, c, &b)) {
+        reused = true;
+        ec_layer_touch(c->st, &out->digest, NULL);
+    } else if (r == EC_OK) {
+        r = boot_build(out, c, &b, o && o->quiet, err);
+    }
+    free(b.mirror);
+    free(b.includes);
+    if (r == EC_OK && reused_out)
+        *reused_out = reused;
+    return r;
+}

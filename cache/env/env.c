@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+/* Environments: the API object's life cycle in LMDB (create, list, get, update, archive,
+ * delete), with the name index per workspace. Validation lives in env_rules.c. */
+#include "cache/env/base.h"
+#include "cache/cache_int.h"
+#include "cache/env/env_rules_int.h"
+#include "store/util/fs.h"
+#include "store/util/mem.h"
+
+#include <string.h>
+
+#define EC_LIST_LIMIT_DEFAULT 20
+#define EC_LIST_LIMIT_MAX 1000
+
+static json_t *env_object(const char *id, const json_t *fields, const char *created,
+                          const char *updated)
+{
+    return json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:n, s:s, s:s}", "id", id, "type",
+                     "environment", "name", json_object_get(fields, "name"), "description",
+                     json_object_get(fields, "description"), "config",
+                     json_object_get(fields, "config"), "metadata",
+                     json_object_get(fields, "metadata"), "archived_at", "created_at", created,
+                     "updated_at", updated);
+}
+
+int ec_cache__env_load(json_t **out, ec_txn *txn, const char *ws, const char *id, ec_err *err)
+{
+    if (!ec_id_valid(id, "env"))
+        return ec_cache__env_not_found(err, id);
+    EC_AUTOFREE char *key = ec_cache__wskey(ws, id);
+    int r = ec_cache__json_get(out, txn, EC_TBL_ENVS, key, err);
+    return r == EC_ENOTFOUND ? ec_cache__env_not_found(err, id) : r;
+}
+
+static int name_taken(ec_err *err, const char *name)
+{
+    return ec_fail(err, EC_ECONFLICT,
+                   "name: an environment named \"%s\" already exists in this workspace "
+                   "(archived environments keep their names)",
+                   name);
+}
+
+/* The stack a new environment starts with: [base] or []. */
+static int initial_stack(json_t **out, ec_cache *c, const ec_digest *base, ec_err *err)
+{
+    ec_digest d;
+    char s[EC_DIGEST_STR_LEN];
+    int r = EC_OK;
+    if (base) {
+        EC_AUTO(ec_txn) txn = NULL;
+        ec_layer_info l;
+        r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+        if (r == EC_OK)
+            r = ec_layer_lookup(&l, txn, base, err);
+        if (r == EC_ENOTFOUND)
+            ec_err_prefix(err, "base %s", ec_digest_format(s, base));
+        d = *base;
+    } else {
+        r = ec_base_default_get(&d, c, NULL);
+        if (r == EC_ENOTFOUND) {
+            *out = json_array();
+            return EC_OK;
+        }
+    }
+    if (r < 0)
+        return r;
+    *out = json_pack("[s]", ec_digest_format(s, &d));
+    return EC_OK;
+}
+
+int ec_env_create(json_t **out, ec_cache *c, const char *ws, const json_t *body, ec_err *err)
+{
+    return ec_env_create_on(out, c, ws, body, NULL, err);
+}
+
+int ec_env_create_on(json_t **out, ec_cache *c, const char *ws, const json_t *body,
+                     const ec_digest *base, ec_err *err)
+{
+    EC_AUTO(json_t) fields = NULL;
+    EC_AUTO(json_t) stack = NULL;
+    int r = ec_env_rules_create(&fields, body, err);
+    if (r == EC_OK)
+        r = initial_stack(&stack, c, base, err);
+    if (r < 0)
+        return r;
+    char id[64], now[32];
+    ec_id_new(id, "env");
+    ec_cache__rfc3339(now, ec_now());
+    EC_AUTO(json_t) env = env_object(id, fields, now, now);
+    EC_AUTO(json_t) rec = json_pack("{s:O, s:O}", "env", env, "stack", stack);
+    const char *name = json_string_value(json_object_get(fields, "name"));
+    EC_AUTOFREE char *name_key = ec_cache__wskey(ws, name);
+    EC_AUTOFREE char *env_key = ec_cache__wskey(ws, id);
+    EC_AUTO(ec_txn) txn = NULL;
+    if ((r = ec_txn_begin(&txn, c->st, 0, err)) < 0)
+        return r;
+    r = ec_kv_put(txn, EC_TBL_NAMES, name_key, strlen(name_key), id, strlen(id),
+                  EC_KV_NOOVERWRITE, err);
+    if (r == EC_ECONFLICT)
+        return name_taken(err, name);
+    if (r < 0 || (r = ec_cache__json_put(txn, EC_TBL_ENVS, env_key, rec, 0, err)) < 0)
+        return r;
+    if ((r = ec_txn_commit(ec_steal(&txn), err)) < 0)
+        return r;
+    *out = ec_steal(&env);
+    return EC_OK;
+}
+
+int ec_env_get(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    EC_AUTO(json_t) rec = NULL;
+    int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+    if (r < 0 || (r = ec_cache__env_load(&rec, txn, ws, id, err)) < 0)
+        return r;
+    *out = json_incref(json_object_get(rec, "env"));
+    return EC_OK;
+}
+
+int ec_env_stack(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    EC_AUTO(json_t) rec = NULL;
+    int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+    if (r < 0 || (r = ec_cache__env_load(&rec, txn, ws, id, err)) < 0)
+        return r;
+    json_t *stack = json_object_get(rec, "stack");
+    *out = json_is_array(stack) ? json_incref(stack) : json_array();
+    return EC_OK;
+}
+
+/* --- listing --- */
+
+struct list_ctx {
+    json_t *data;
+    int want; /* limit + 1: one more than shown tells whether a next page exists */
+    bool include_archived;
+    ec_err *err;
+};
+
+static int list_one(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+{
+    struct list_ctx *l = payload;
+    (void)k;
+    (void)kl;
+    json_t *rec = json_loadb(v, vl, 0, NULL);
+    if (!rec)
+        return ec_fail(l->err, EC_EFORMAT, "an environment record is not valid JSON");
+    json_t *env = json_object_get(rec, "env");
+    if (l->include_archived || json_is_null(json_object_get(env, "archived_at")))
+        json_array_append(l->data, env);
+    json_decref(rec);
+    return (int)json_array_size(l->data) >= l->want;
+}
+
+static int parse_cursor(char **after_out, const char *ws, const char *page, ec_err *err)
+{
+    *after_out = NULL;
+    if (!page || !*page)
+        return EC_OK;
+    if (strncmp(page, "page_", 5) != 0 || !ec_id_valid(page + 5, "env"))
+        return ec_fail(err, EC_EINVAL, "page: \"%s\" is not a cursor this server gave", page);
+    *after_out = ec_cache__wskey(ws, page + 5);
+    return EC_OK;
+}
+
+int ec_env_list(json_t **out, ec_cache *c, const char *ws, const ec_env_list_opts *opts,
+                ec_err *err)
+{
+    int limit = opts->limit ? opts->limit : EC_LIST_LIMIT_DEFAULT;
+    if (limit < 1 || limit > EC_LIST_LIMIT_MAX)
+        return ec_fail(err, EC_EINVAL, "limit: must be between 1 and %d, got %d",
+                       EC_LIST_LIMIT_MAX, limit);
+    EC_AUTOFREE char *after = NULL;
+    int r = parse_cursor(&after, ws, opts->page, err);
+    if (r < 0)
+        return r;
+    EC_AUTOFREE char *prefix = ec_cache__wskey(ws, "");
+    EC_AUTO(json_t) data = json_array();
+    struct list_ctx l = {data, limit + 1, opts->include_archived, err};
+    EC_AUTO(ec_txn) txn = NULL;
+    if ((r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err)) < 0)
+        return r;
+    r = ec_kv_each(txn, EC_TBL_ENVS, prefix, strlen(prefix), true, after,
+                   after ? strlen(after) : 0, list_one, &l, err);
+    if (r < 0)
+        return r;
+    json_t *next = json_null();
+    if ((int)json_array_size(data) > limit) {
+        json_array_remove(data, (size_t)limit);
+        const char *last = json_string_value(json_object_get(json_array_get(data, (size_t)limit - 1), "id"));
+        EC_AUTOFREE char *cursor = ec_xasprintf("page_%s", last);
+        next = json_string(cursor);
+    }
+    *out = json_pack("{s:O, s:o}", "data", data, "next_page", next);
+    return EC_OK;
+}
+
+/* --- changes --- */
+
+static int save(ec_txn *txn, const char *ws, const char *id, json_t *rec, ec_err *err)
+{
+    EC_AUTOFREE char *key = ec_cache__wskey(ws, id);
+    return ec_cache__json_put(txn, EC_TBL_ENVS, key, rec, 0, err);
+}
+
+static int rename_env(ec_txn *txn, const char *ws, const char *id, const char *old_name,
+                      const char *new_name, ec_err *err)
+{
+    if (strcmp(old_name, new_name) == 0)
+        return EC_OK;
+    EC_AUTOFREE char *new_key = ec_cache__wskey(ws, new_name);
+    EC_AUTOFREE char *old_key = ec_cache__wskey(ws, old_name);
+    int r = ec_kv_put(txn, EC_TBL_NAMES, new_key, strlen(new_key), id, strlen(id),
+                      EC_KV_NOOVERWRITE, err);
+    if (r == EC_ECONFLICT)
+        return name_taken(err, new_name);
+    if (r < 0)
+        return r;
+    r = ec_kv_del(txn, EC_TBL_NAMES, old_key, strlen(old_key), err);
+    return r == EC_ENOTFOUND ? EC_OK : r;
+}
+
+int ec_cache__env_archived(ec_err *err, const char *id, const char *what)
+{
+    int r = ec_fail(err, EC_EARCHIVED, "environment %s is archived: %s", id, what);
+    ec_err_detail(err, "environment_archived");
+    return r;
+}
+
+int ec_env_update(json_t **out, ec_cache *c, const char *ws, const char *id,
+                  const json_t *patch, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    EC_AUTO(json_t) rec = NULL;
+    EC_AUTO(json_t) fields = NULL;
+    int r = ec_txn_begin(&txn, c->st, 0, err);
+    if (r < 0 || (r = ec_cache__env_load(&rec, txn, ws, id, err)) < 0)
+        return r;
+    json_t *env = json_object_get(rec, "env");
+    if (!json_is_null(json_object_get(env, "archived_at")))
+        return ec_cache__env_archived(err, id, "it cannot be changed");
+    if ((r = ec_env_rules_update(&fields, env, patch, err)) < 0)
+        return r;
+    r = rename_env(txn, ws, id, json_string_value(json_object_get(env, "name")),
+                   json_string_value(json_object_get(fields, "name")), err);
+    if (r < 0)
+        return r;
+    char now[32];
+    ec_cache__rfc3339(now, ec_now());
+    json_object_update_existing(env, fields);
+    json_object_set_new(env, "updated_at", json_string(now));
+    if ((r = save(txn, ws, id, rec, err)) < 0 || (r = ec_txn_commit(ec_steal(&txn), err)) < 0)
+        return r;
+    *out = json_incref(env);
+    return EC_OK;
+}
+
+int ec_env_archive(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    EC_AUTO(json_t) rec = NULL;
+    int r = ec_txn_begin(&txn, c->st, 0, err);
+    if (r < 0 || (r = ec_cache__env_load(&rec, txn, ws, id, err)) < 0)
+        return r;
+    json_t *env = json_object_get(rec, "env");
+    if (json_is_null(json_object_get(env, "archived_at"))) {
+        char now[32];
+        ec_cache__rfc3339(now, ec_now());
+        json_object_set_new(env, "archived_at", json_string(now));
+        json_object_set_new(env, "updated_at", json_string(now));
+        if ((r = save(txn, ws, id, rec, err)) < 0 ||
+            (r = ec_txn_commit(ec_steal(&txn), err)) < 0)
+            return r;
+    }
+    *out = json_incref(env);
+    return EC_OK;
+}
+
+int ec_env_delete(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    EC_AUTO(json_t) rec = NULL;
+    int r = ec_txn_begin(&txn, c->st, 0, err);
+    if (r < 0 || (r = ec_cache__env_load(&rec, txn, ws, id, err)) < 0)
+        return r;
+    if (ec_cache__env_in_use(txn, id))
+        return ec_fail(err, EC_EBUSY,
+                       "environment %s is used by a live session; delete the session first "
+                       "(`envcache session ls`, `envcache umount`)",
+                       id);
+    EC_AUTOFREE char *env_key = ec_cache__wskey(ws, id);
+    EC_AUTOFREE char *name_key =
+        ec_cache__wskey(ws, json_string_value(json_object_get(json_object_get(rec, "env"), "name")));
+    if ((r = ec_kv_del(txn, EC_TBL_ENVS, env_key, strlen(env_key), err)) < 0)
+        return r;
+    r = ec_kv_del(txn, EC_TBL_NAMES, name_key, strlen(name_key), err);
+    if ((r < 0 && r != EC_ENOTFOUND) || (r = ec_txn_commit(ec_steal(&txn), err)) < 0)
+        return r;
+    *out = json_pack("{s:s, s:s}", "id", id, "type", "environment_deleted");
+    return EC_OK;
+}
+
+int ec_env_resolve_id(char **id_out, ec_cache *c, const char *ws, const char *id_or_name,
+                      ec_err *err)
+{
+    if (ec_id_valid(id_or_name, "env")) {
+        *id_out = ec_xstrdup(id_or_name);
+        return EC_OK;
+    }
+    EC_AUTO(ec_txn) txn = NULL;
+    EC_AUTOFREE char *key = ec_cache__wskey(ws, id_or_name);
+    const void *v;
+    size_t n;
+    int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+    if (r < 0)
+        return r;
+    r = ec_kv_get(txn, EC_TBL_NAMES, key, strlen(key), &v, &n, err);
+    if (r == EC_ENOTFOUND)
+        return ec_cache__env_not_found(err, id_or_name);
+    if (r < 0)
+        return r;
+    *id_out = ec_xstrndup(v, n);
+    return EC_OK;
+}

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/* Sandboxed builds: lower layers from the store in, a layer and its build log out. */
+#include "cache/cache_int.h"
+#include "cache/sandbox/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/util/fs.h"
+#include "store/util/log.h"
+#include "store/util/mem.h"
+
+/* Lines of the log's end that a failure's message quotes. */
+#define TAIL_LINES 8
+
+struct lowers {
+    char **dirs;
+    size_t n;
+};
+
+static void lowers_fini(struct lowers *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->dirs[i]);
+    free(l->dirs);
+}
+
+static int lower_add(struct lowers *l, ec_store *st, const ec_digest *d, ec_err *err)
+{
+    ec_layer_info info;
+    EC_AUTO(ec_txn) txn = NULL;
+    char s[EC_DIGEST_STR_LEN];
+    int r = ec_txn_begin(&txn, st, EC_TXN_READ, err);
+    if (r == EC_OK)
+        r = ec_layer_lookup(&info, txn, d, err);
+    ec_txn_abort(ec_steal(&txn));
+    if (r == EC_ENOTFOUND)
+        ec_err_prefix(err, "sandbox: layer %s", ec_digest_format(s, d));
+    if (r == EC_OK)
+        r = ec_layer_ensure_unpacked(&l->dirs[l->n], st, &info, err);
+    if (r < 0)
+        return r;
+    l->n++;
+    ec_layer_touch(st, d, NULL);
+    return EC_OK;
+}
+
+static int lowers_load(struct lowers *l, ec_store *st, const ec_sandbox_build_opts *o,
+                       ec_err *err)
+{
+    l->dirs = ec_xcalloc(o->nlayers + 2, sizeof *l->dirs);
+    int r = o->base ? lower_add(l, st, o->base, err) : EC_OK;
+    for (size_t i = 0; r == EC_OK && i < o->nlayers; i++)
+        r = lower_add(l, st, &o->layers[i], err);
+    return r;
+}
+
+/* "`sh -c …` exited with status 3" and the like. */
+static void describe_end(char *out, size_t n, const ec_sandbox_result *r, int64_t timeout_ms)
+{
+    if (r->timed_out)
+        snprintf(out, n, "timed out after %lld s and was killed",
+                 (long long)((timeout_ms > 0 ? timeout_ms : EC_SANDBOX_DEFAULT_TIMEOUT_MS) / 1000));
+    else if (r->oom)
+        snprintf(out, n, "was killed at the memory limit (%s)", r->limit);
+    else if (r->signal)
+        snprintf(out, n, "was killed by signal %d (%s)", r->signal, strsignal(r->signal));
+    else
+        snprintf(out, n, "exited with status %d", r->status);
+}
+
+static const char *last_lines(const char *tail, int lines)
+{
+    const char *end = tail + strlen(tail);
+    while (end > tail && end[-1] == '\n')
+        end--;
+    const char *p = end;
+    while (p > tail && lines > 0) {
+        p--;
+        if (*p == '\n')
+            lines--;
+    }
+    return p == tail ? p : p + 1;
+}
+
+static int fail_command(ec_err *err, const ec_sandbox_build_opts *o, const ec_sandbox_result *r)
+{
+    char cmd[256] = "", how[128];
+    size_t len = 0;
+    for (size_t i = 0; o->argv[i] && len < sizeof cmd - 1; i++)
+        len += (size_t)snprintf(cmd + len, sizeof cmd - len, "%s%s", i ? " " : "", o->argv[i]);
+    describe_end(how, sizeof how, r, o->timeout_ms);
+    const char *tail = last_lines(r->tail, TAIL_LINES);
+    int n = (int)strlen(tail);
+    while (n > 0 && tail[n - 1] == '\n')
+        n--;
+    return ec_fail(err, EC_EBUILD, "sandbox: command `%s` %s; memory limit: %s; last lines "
+                   "of its log:\n%.*s", cmd, how, r->limit, n ? n : 7, n ? tail : "(empty)");
+}
+
+static int record_log(ec_store *st, const ec_digest *layer, const ec_digest *log, ec_err *err);
+
+int ec_sandbox_record_log(ec_cache *c, const ec_digest *layer, const ec_digest *log,
+                          ec_err *err)
+{
+    return record_log(c->st, layer, log, err);
+}
+
+static int record_log(ec_store *st, const ec_digest *layer, const ec_digest *log, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    int r = ec_txn_begin(&txn, st, 0, err);
+    if (r == EC_OK)
+        r = ec_kv_put(txn, EC_TBL_BUILD_LOGS, layer->b, sizeof layer->b, log->b, sizeof log->b,
+                      0, err);
+    if (r < 0)
+        return r;
+    return ec_txn_commit(ec_steal(&txn), err);
+}
+
+/* The command succeeded: what it wrote, minus noise, becomes the layer. */
+static int keep_result(ec_sandbox_build *out, ec_store *st, const char *workdir,
+                       const char *log_path, ec_err *err)
+{
+    EC_AUTOFREE char *upper = ec_xasprintf("%s/upper", workdir);
+    int r = ec_sandbox_prune_noise(upper, err);
+    if (r == EC_OK)
+        r = ec_layer_import(&out->layer, st, upper, 0, NULL, NULL, err);
+    if (r == EC_OK)
+        r = ec_blob_put_file(&out->log, st, log_path, NULL, err);
+    if (r == EC_OK)
+        r = record_log(st, &out->layer.digest, &out->log, err);
+    return r;
+}
+
+/* Copies the whole log to stderr, for people watching a build. */
+static void echo_log(const char *path)
+{
+    EC_AUTOFILE FILE *f = fopen(path, "re");
+    char buf[8192];
+    size_t n;
+    while (f && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, stderr);
+}
+
+static int run_in(ec_sandbox_build *out, ec_store *st, const ec_sandbox_build_opts *o,
+                  const struct lowers *l, const char *workdir, ec_err *err)
+{
+    EC_AUTOFREE char *log_path = ec_xasprintf("%s/build.log", workdir);
+    EC_AUTOFD int log_fd = open(log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (log_fd < 0)
+        return ec_fail_sys(err, errno, "sandbox: cannot create %s", log_path);
+    EC_AUTOFREE char *inner = ec_xasprintf("%s/run", workdir);
+    const ec_sandbox_opts so = {
+        .lowers = (const char *const *)l->dirs, .nlowers = l->n, .argv = o->argv,
+        .env = o->env, .nenv = o->nenv, .cwd = o->cwd, .timeout_ms = o->timeout_ms,
+        .memory = o->memory, .mirror_port = o->mirror_port, .workdir = inner,
+        .skip_sleeps = o->skip_sleeps, .skip_syncs = o->skip_syncs,
+        .log_fd = log_fd,
+    };
+    int r = ec_sandbox_exec(&out->run, &so, err);
+    if (r < 0)
+        return r;
+    if (o->echo)
+        echo_log(log_path);
+    if (!ec_sandbox_ok(&out->run))
+        return fail_command(err, o, &out->run);
+    if (o->discard)
+        return EC_OK;
+    return keep_result(out, st, inner, log_path, err);
+}
+
+int ec_sandbox_build_layer(ec_sandbox_build *out, ec_cache *c, const ec_sandbox_build_opts *o,
+                           ec_err *err)
+{
+    if (!out || !c || !o || !o->argv || !o->argv[0])
+        return ec_fail(err, EC_EINVAL, "sandbox: a command is required");
+    *out = (ec_sandbox_build){0};
+    struct lowers l = {0};
+    char rnd[17];
+    ec_random_hex(rnd, 8);
+    EC_AUTOFREE char *rel = ec_xasprintf("sandbox/%s", rnd);
+    EC_AUTOFREE char *workdir = ec_store_path(c->st, rel);
+    int r = lowers_load(&l, c->st, o, err);
+    if (r == EC_OK)
+        r = ec_mkdir_p(workdir, 0700, err);
+    if (r == EC_OK)
+        r = run_in(out, c->st, o, &l, workdir, err);
+    lowers_fini(&l);
+    /* Success or not, the tree is either in the store now or not wanted. */
+    ec_err rm = {0};
+    if (ec_rm_rf(workdir, &rm) < 0)
+        ec_warn("sandbox: cannot remove %s: %s", workdir, rm.msg);
+    return r;
+}
+
+int ec_sandbox_log_lookup(ec_digest *out, ec_cache *c, const ec_digest *layer, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    const void *v;
+    size_t vl;
+    int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+    if (r == EC_OK)
+        r = ec_kv_get(txn, EC_TBL_BUILD_LOGS, layer->b, sizeof layer->b, &v, &vl, err);
+    if (r < 0)
+        return r;
+    if (vl != sizeof out->b)
+        return ec_fail(err, EC_EFORMAT, "build_logs: a record of %zu bytes", vl);
+    memcpy(out->b, v, sizeof out->b);
+    return EC_OK;
+}
+
+/* --- an install's build steps, over its staging tree --- */
+
+static int step_fail(ec_err *err, const ec_build_step *s, const ec_sandbox_result *r)
+{
+    char how[128];
+    describe_end(how, sizeof how, r, 0);
+    const char *tail = last_lines(r->tail, TAIL_LINES);
+    int n = (int)strlen(tail);
+    while (n > 0 && tail[n - 1] == '\n')
+        n--;
+    return ec_fail(err, EC_EBUILD, "%s: `%s` %s; last lines of its log:\n%.*s", s->what,
+                   s->argv[0], how, n ? n : 7, n ? tail : "(empty)");
+}
+
+static int run_step(ec_store *st, const struct lowers *l, const char *staging,
+                    const ec_build_step *s, int mirror_port, int log_fd, const char *workdir,
+                    ec_err *err)
+{
+    size_t nenv = 0;
+    while (s->env && s->env[nenv])
+        nenv++;
+    ec_sandbox_result res;
+    const ec_sandbox_opts so = {
+        .lowers = (const char *const *)l->dirs, .nlowers = l->n,
+        .argv = (const char *const *)s->argv, .env = (const char *const *)s->env,
+        .nenv = nenv, .cwd = s->cwd, .mirror_port = s->needs_mirror ? mirror_port : 0,
+        .workdir = workdir, .upper = staging, .log_fd = log_fd, .skip_sleeps = true,
+        .skip_syncs = true,
+    };
+    (void)st;
+    dprintf(log_fd, "==> %s\n", s->what);
+    int64_t t0 = ec_mono_us();
+    int r = ec_sandbox_exec(&res, &so, err);
+    if (r < 0)
+        return r;
+    long long ms = (long long)(ec_mono_us() - t0) / 1000;
+    dprintf(log_fd, "<== %lld ms\n", ms);
+    ec_debug("sandbox: %.60s%s: %lld ms", s->what, strlen(s->what) > 60 ? "…" : "", ms);
+    return ec_sandbox_ok(&res) ? EC_OK : step_fail(err, s, &res);
+}
+
+int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lowers,
+                         size_t nlowers, const char *staging, const ec_build_step *steps,
+                         size_t nsteps, int mirror_port, ec_err *err)
+{
+    struct lowers l = {0};
+    char rnd[17];
+    ec_random_hex(rnd, 8);
+    EC_AUTOFREE char *rel = ec_xasprintf("sandbox/%s", rnd);
+    EC_AUTOFREE char *workdir = ec_store_path(c->st, rel);
+    EC_AUTOFREE char *log_path = ec_xasprintf("%s/build.log", workdir);
+    int r = ec_mkdir_p(workdir, 0700, err);
+    l.dirs = ec_xcalloc(nlowers + 1, sizeof *l.dirs);
+    for (size_t i = 0; r == EC_OK && i < nlowers; i++)
+        r = lower_add(&l, c->st, &lowers[i], err);
+    EC_AUTOFD int log_fd = r == EC_OK ? open(log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                                             0600)
+                                      : -1;
+    if (r == EC_OK && log_fd < 0)
+        r = ec_fail_sys(err, errno, "sandbox: cannot create %s", log_path);
+    for (size_t i = 0; r == EC_OK && i < nsteps; i++) {
+        EC_AUTOFREE char *inner = ec_xasprintf("%s/run-%zu", workdir, i);
+        r = run_step(c->st, &l, staging, &steps[i], mirror_port, log_fd, inner, err);
+    }
+    if (r == EC_OK)
+        r = ec_sandbox_prune_noise(staging, err);
+    if (r == EC_OK)
+        r = ec_blob_put_file(log_out, c->st, log_path, NULL, err);
+    lowers_fini(&l);
+    ec_err rm = {0};
+    if (ec_rm_rf(workdir, &rm) < 0)
+        ec_warn("sandbox: cannot remove %s: %s", workdir, rm.msg);
+    return r;
+}
