@@ -24,6 +24,8 @@ void ec_cache_close(ec_cache *c)
 {
     if (!c)
         return;
+    if (c->mirror_release) /* before the client: a mirror it started uses it */
+        c->mirror_release(c->mirror_payload);
     if (c->http_free) /* set by whoever made the client: a cache never links HTTP itself */
         c->http_free(c->http);
     json_decref(c->fetch_memo);
@@ -32,6 +34,28 @@ void ec_cache_close(ec_cache *c)
     free(c);
 }
 
+
+void ec_cache_set_mirror(ec_cache *c, ec_mirror_port_fn fn, void *payload,
+                         void (*release)(void *payload))
+{
+    pthread_mutex_lock(&c->mu);
+    c->mirror_port = fn;
+    c->mirror_payload = payload;
+    c->mirror_release = release;
+    pthread_mutex_unlock(&c->mu);
+}
+
+int ec_cache__mirror_port(uint16_t *port, ec_cache *c, ec_err *err)
+{
+    pthread_mutex_lock(&c->mu);
+    ec_mirror_port_fn fn = c->mirror_port;
+    void *payload = c->mirror_payload;
+    pthread_mutex_unlock(&c->mu);
+    if (!fn)
+        return ec_fail(err, EC_EUNSUPPORTED, "this build fetches through the mirror, and this "
+                       "process serves none");
+    return fn(port, payload, err);
+}
 
 ec_store *ec_cache_store(ec_cache *c)
 {

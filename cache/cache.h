@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "cache/mount/mount.h" /* EC_MOUNT_* flags and modes */
 #include "store/store.h"
@@ -19,6 +20,15 @@ typedef struct ec_cache ec_cache;
 int ec_cache_open(ec_cache **out, const char *home, ec_err *err);
 void ec_cache_close(ec_cache *c);
 EC_DEFINE_AUTO(ec_cache, ec_cache_close)
+/** Answers the loopback port of a mirror that serves this cache (starting one on first
+ *  use, if that is how it works). */
+typedef int (*ec_mirror_port_fn)(uint16_t *port, void *payload, ec_err *err);
+/** Sets where build steps that fetch through the mirror reach it (`envcache serve` sets
+ *  its own port; a warm-up from the command line, a mirror started on demand). @release
+ *  (may be NULL) runs at ec_cache_close. Threads: set before warm-ups start. */
+void ec_cache_set_mirror(ec_cache *c, ec_mirror_port_fn fn, void *payload,
+                         void (*release)(void *payload));
+
 /** The underlying store; borrowed for the cache's lifetime. */
 ec_store *ec_cache_store(ec_cache *c);
 

@@ -7,6 +7,7 @@
 #include "cache/cache.h"
 #include "fetchers/fetcher.h"
 #include "fetchers/http/http.h"
+#include "fetchers/manager.h"
 
 struct ec_cache {
     ec_store *st;
@@ -14,7 +15,14 @@ struct ec_cache {
     ec_http *http;      /* one connection pool for every fetch of this process */
     void (*http_free)(ec_http *h); /* how to free it (upstream.c makes it) */
     json_t *fetch_memo; /* manager -> {"upstream": url, "config": {…}}, found once */
+    ec_mirror_port_fn mirror_port; /* where build steps reach the mirror (or NULL) */
+    void *mirror_payload;
+    void (*mirror_release)(void *payload);
 };
+
+/** The loopback port of a mirror serving this cache, for build steps that fetch through
+ *  it (ec_cache_set_mirror). EC_EUNSUPPORTED when nothing serves one. */
+int ec_cache__mirror_port(uint16_t *port, ec_cache *c, ec_err *err);
 
 /** The shared HTTP client, made on first use; borrowed for the cache's lifetime. */
 int ec_cache__http(ec_http **out, ec_cache *c, ec_err *err);
@@ -40,14 +48,14 @@ int ec_cache__env_load(json_t **out, ec_txn *txn, const char *ws, const char *id
 /** True when some session references environment @id. */
 bool ec_cache__env_in_use(ec_txn *txn, const char *id);
 
-/** The upstream base URL of @manager (no trailing slash): $ENVCACHE_<MGR>_REGISTRY, else
- *  the host's own configuration of the manager. EC_ENOTFOUND when there is none. */
-int ec_cache__upstream(char **out, ec_cache *c, const char *manager, ec_err *err);
+/** The upstream base URL of @m (no trailing slash), found by its rule (manager.h:
+ *  ec_upstream_rule). EC_ENOTFOUND when there is none; the message says what to set. */
+int ec_cache__upstream(char **out, ec_cache *c, const ec_manager *m, ec_err *err);
 
-/** The manager's own settings for its fetcher (fetch ctx "config"); new reference. npm:
- *  {"node_version": the host node's, or $ENVCACHE_NODE_VERSION}. */
-json_t *ec_cache__fetch_config(ec_cache *c, const char *manager);
+/** The host facts @m's fetcher needs (ec_host_fact), as its fetch ctx "config"; new
+ *  reference. */
+json_t *ec_cache__fetch_config(ec_cache *c, const ec_manager *m);
 
-/** Fills @ctx for @manager's fetcher: store, shared HTTP client, upstream and config (both
+/** Fills @ctx for @mgr's fetcher: store, shared HTTP client, upstream and config (both
  *  found once per process and borrowed from @c). */
-int ec_cache__fetch_ctx(ec_fetch_ctx *ctx, ec_cache *c, const char *manager, ec_err *err);
+int ec_cache__fetch_ctx(ec_fetch_ctx *ctx, ec_cache *c, const ec_manager *mgr, ec_err *err);

@@ -9,7 +9,7 @@
  *
  * A lock is canonical JSON (jansson, keys sorted, compact) with this shape for
  * every manager:
- *   {"manager":"npm","version":1,"specs":[…as written…],
+ *   {"manager":<name>,"version":1,"specs":[…as written…],
  *    "packages":[{"name":…,"version":…,"url":…,"integrity":"sha512-…",
  *                 "sha256":"…" (once fetched, the artifact blob), …manager fields}]}
  * The lock digest (sha256 of those bytes) names the resolution; the layer key
@@ -105,9 +105,10 @@ typedef struct ec_fetch_ctx {
     ec_store *store;
     ec_http *http;
     const char *upstream;   /* registry / archive base URL from configuration */
-    const json_t *config;   /* the manager's own settings (may be NULL) */
-    const char *base_root;  /* the unpacked base (read-only), or NULL: apt reads its
-                               dpkg status and sources, pip its Python */
+    const json_t *config;   /* the manager's own settings and host facts (may be NULL) */
+    const char *lowers_root; /* the layers beneath, merged and read-only (the base alone
+                                when there is nothing else), or NULL: apt reads its dpkg
+                                status and sources there, pip its Python */
     const char *platform;   /* "linux/amd64" */
     bool offline;           /* resolve from cached metadata only; no network */
     ec_artifact_gate *gate; /* non-NULL: artifacts may still be arriving (see above) */
@@ -116,6 +117,24 @@ typedef struct ec_fetch_ctx {
     ec_progress_fn progress;
     void *progress_ud;
 } ec_fetch_ctx;
+
+/** What one resolution works from, in one piece: the specs parsed once (by the manager's
+ *  parse) and as written, the layers beneath, the target, the upstream and the progress
+ *  sink. Everything is borrowed for the call. */
+typedef struct ec_resolve_req {
+    const ec_spec *specs;        /* parsed, in the order written */
+    const char *const *texts;    /* the same specs as written (they go into the lock) */
+    size_t nspecs;
+    const ec_digest *lowers;     /* the layers beneath, the base first */
+    size_t nlowers;
+    const char *lowers_root;     /* their merged tree, read-only, for managers that
+                                    resolve against it (EC_MANAGER_RESOLVES_ON_LOWERS);
+                                    else NULL */
+    const char *platform;        /* "linux/amd64" */
+    const char *upstream;
+    ec_progress_fn progress;     /* may be NULL */
+    void *progress_ud;
+} ec_resolve_req;
 
 /** A command that must run in the prebuild sandbox after install (npm install
  *  scripts, dpkg maintainer scripts, `cargo install` …). cache/ runs them in
@@ -128,12 +147,45 @@ typedef struct ec_build_step {
     bool needs_mirror; /* the manager fetches through the mirror on loopback */
 } ec_build_step;
 
+/** What a note says; each manager renders its own words (ec_manager.render_note). */
+typedef enum ec_note_kind {
+    EC_NOTE_SCRIPTS_NOT_RUN,  /* a package's install scripts were not run (warned) */
+    EC_NOTE_SCRIPTS,          /* a package's scripts run as build steps */
+    EC_NOTE_SKIPPED_OPTIONAL, /* an optional dependency was left out */
+    EC_NOTE_UPGRADE,          /* a package of the layers beneath is upgraded */
+    EC_NOTE_UPGRADE_LEFTOVER, /* a file the upgrade dropped could not be hidden */
+    EC_NOTE_TRIGGER,          /* a trigger of a package beneath was activated */
+    EC_NOTE_FILE_CONFLICT,    /* two packages ship one path; one copy was kept */
+    EC_NOTE__COUNT
+} ec_note_kind;
+
+/** One warning or remark of an install, for people and for the warm-up record. */
+typedef struct ec_note {
+    ec_note_kind kind;
+    char *package;  /* owned; NULL when the note is not about one package */
+    char *version;  /* owned; may be NULL */
+    json_t *detail; /* owned object of the manager's own fields (path, trigger …), or NULL */
+} ec_note;
+
+/** "scripts_not_run", …: the kind's name in records; "note" for an unknown kind. */
+const char *ec_note_kind_name(ec_note_kind k);
+/** The kind named @name; false when none is. */
+bool ec_note_kind_parse(ec_note_kind *out, const char *name);
+/** True for kinds a warm-up prints as warnings (people must act or know). */
+bool ec_note_kind_warns(ec_note_kind k);
+
 typedef struct ec_install_result {
     ec_build_step *steps;
     size_t nsteps;
-    json_t *notes; /* array of warnings for people (unrun scripts, skipped optionals), or NULL */
+    ec_note *notes;
+    size_t nnotes;
 } ec_install_result;
 void ec_install_result_fini(ec_install_result *r);
+/** Adds a note; consumes @detail (may be NULL). */
+void ec_install_note(ec_install_result *r, ec_note_kind kind, const char *package,
+                     const char *version, json_t *detail);
+/** The notes as a JSON array of {"kind", "package", "version", …detail} for records. */
+json_t *ec_install_notes_json(const ec_install_result *r);
 
 /* --- the mirror's server-neutral request and response --- */
 
@@ -159,22 +211,19 @@ typedef struct ec_mirror_resp {
 void ec_mirror_resp_init(ec_mirror_resp *r);
 void ec_mirror_resp_fini(ec_mirror_resp *r);
 
+/** A manager's operations (curl's handler split: the entry's data lives in manager.h; a
+ *  NULL op means "not supported"). */
 typedef struct ec_fetcher {
-    const char *name;           /* "npm" */
     unsigned builder_version;   /* bump when install output changes; part of the layer key */
     bool serve_cache_only;      /* serve honours ctx->cache_only: the server tries hits on
                                    its own threads and hands only misses to a worker */
     bool fetch_in_install;      /* the lock names every artifact's digest at resolve, and
                                    install fetches them itself, overlapping downloads with
-                                   unpacking: the warm-up does not call fetch first */
-    bool runs_code;             /* install always produces build steps: the layer key
-                                   includes the layers beneath (a lock may say so too,
-                                   with "runs_code": true) */
+                                   unpacking: the warm-up does not call fetch */
 
-    int (*parse)(ec_spec *out, const char *text, ec_err *err);
-    /** @specs as written → a new canonical lock in *@lock_out. Errors name the spec. */
-    int (*resolve)(ec_fetch_ctx *ctx, const char *const *specs, size_t nspecs,
-                   json_t **lock_out, ec_err *err);
+    /** @req → a new canonical lock in *@lock_out. Errors name the spec. */
+    int (*resolve)(ec_fetch_ctx *ctx, const ec_resolve_req *req, json_t **lock_out,
+                   ec_err *err);
     /** Downloads every artifact of @lock into the store, verifying each; fills each
      *  package's "sha256". Nothing unverified is kept. */
     int (*fetch)(ec_fetch_ctx *ctx, json_t *lock, ec_err *err);
@@ -186,13 +235,6 @@ typedef struct ec_fetcher {
     int (*serve)(ec_fetch_ctx *ctx, const ec_mirror_req *req, ec_mirror_resp *resp,
                  ec_err *err);
 } ec_fetcher;
-
-/* Each manager's table (fetchers/<mgr>/<mgr>_fetcher.c). */
-const ec_fetcher *ec_apt_fetcher(void);
-const ec_fetcher *ec_npm_fetcher(void);
-
-/** The fetcher for @manager, or NULL when it is not built yet. */
-const ec_fetcher *ec_fetcher_find(const char *manager);
 
 /** Canonical bytes of @lock (sorted keys, compact) and their sha256. Caller frees. */
 char *ec_lock_dump(const json_t *lock);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Dispatch of spec checks by manager name, and the scanners the managers' checkers share. */
+/* Spec messages and the scanners the managers' parsers share (checks by manager name are
+ * lookups in the manager table, fetchers/managers.c). */
 #include "fetchers/spec.h"
 
 #include <assert.h>
@@ -9,39 +10,6 @@
 #include <string.h>
 
 #include "store/util/auto.h"
-
-const char *const ec_spec_managers[EC_SPEC_MANAGER_COUNT] = {
-    "apt", "cargo", "gem", "go", "npm", "pip",
-};
-
-typedef int (*spec_check_fn)(const char *text, ec_err *err);
-
-/* Same order as ec_spec_managers; a table keeps the dispatch greppable. */
-static const spec_check_fn spec_checkers[EC_SPEC_MANAGER_COUNT] = {
-    ec_apt_spec_check, ec_cargo_spec_check, ec_gem_spec_check,
-    ec_go_spec_check,  ec_npm_spec_check,   ec_pip_spec_check,
-};
-
-static int spec_manager_index(const char *manager)
-{
-    for (size_t i = 0; manager && i < EC_ARRAY_LEN(ec_spec_managers); i++)
-        if (strcmp(manager, ec_spec_managers[i]) == 0)
-            return (int)i;
-    return -1;
-}
-
-bool ec_spec_manager_known(const char *manager)
-{
-    return spec_manager_index(manager) >= 0;
-}
-
-int ec_spec_check(const char *manager, const char *text, ec_err *err)
-{
-    int i = spec_manager_index(manager);
-    if (i < 0)
-        return ec_fail(err, EC_EINVAL, "unknown package manager \"%.32s\"", manager ? manager : "");
-    return spec_checkers[i](text, err);
-}
 
 /* --- messages --- */
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Syntax checks for package list entries, one checker per manager, dispatched by name.
+/* The parsed form of package list entries, checks by manager name, and the scanners the
+ * managers' parsers share.
  *
  * A spec is one entry of an environment's package list as the user wrote it
  * (`pandas==2.2.0`, `jq=1.6-2.1`). These checkers only decide whether the text
@@ -19,16 +20,8 @@
 
 /** Longest spec text accepted, in characters (API.md: 512 per entry). */
 #define EC_SPEC_TEXT_MAX 512
-/** Number of managers; ec_spec_managers has this many entries. */
-#define EC_SPEC_MANAGER_COUNT 6
-
-/** The managers in stack order (apt, cargo, gem, go, npm, pip), as used for
- *  config keys, list names and mirror routes. */
-extern const char *const ec_spec_managers[EC_SPEC_MANAGER_COUNT];
-
-/** The parsed form of a spec, filled by each manager's parser. Fields are
- *  slices of the text copied out, "" when absent. The fetcher `parse` op will
- *  return this; the checkers below already build it, so they cannot drift. */
+/** The parsed form of a spec, filled by the manager's parse (fetchers/manager.h), the
+ *  one parser of its specs. Fields are slices of the text copied out, "" when absent. */
 typedef struct ec_spec {
     char name[EC_SPEC_TEXT_MAX + 1];       /* package, crate, gem, module path, npm name */
     char qualifier[EC_SPEC_TEXT_MAX + 1];  /* apt architecture, pip extras ("a,b") */
@@ -36,7 +29,7 @@ typedef struct ec_spec {
     char marker[EC_SPEC_TEXT_MAX + 1];     /* pip environment marker */
 } ec_spec;
 
-/** True when @manager is one of ec_spec_managers (case-sensitive). */
+/** True when @manager names an entry of the manager table (case-sensitive). */
 bool ec_spec_manager_known(const char *manager);
 
 /** Checks @text against @manager's syntax.
@@ -44,23 +37,7 @@ bool ec_spec_manager_known(const char *manager);
  *  message quotes the text and says why). */
 int ec_spec_check(const char *manager, const char *text, ec_err *err);
 
-/* --- one checker per manager (fetchers/<mgr>/<mgr>_spec.c); same contract --- */
-
-/** `name`, `name=version`, `name:arch`, `name:arch=version` (Debian rules). */
-int ec_apt_spec_check(const char *text, ec_err *err);
-/** `crate` or `crate@version-or-requirement` (semver, comma-separated comparators). */
-int ec_cargo_spec_check(const char *text, ec_err *err);
-/** `gem` or `gem:version-or-requirement` (RubyGems, e.g. `rails:~> 7.1`). */
-int ec_gem_spec_check(const char *text, ec_err *err);
-/** `module/path[/cmd][@version]` with version latest, vX.Y.Z[-pre][+build] or a commit hash. */
-int ec_go_spec_check(const char *text, ec_err *err);
-/** `name`, `@scope/name`, either with `@version-range-or-tag`; git/url/file/alias specs
- *  are EC_EINVAL too ("is not supported"). */
-int ec_npm_spec_check(const char *text, ec_err *err);
-/** A PEP 508 requirement without a URL: name[extras] specifiers ; marker. */
-int ec_pip_spec_check(const char *text, ec_err *err);
-
-/* --- helpers shared by the managers' checkers --- */
+/* --- helpers shared by the managers' parsers --- */
 
 /** Records `"TEXT" is not a valid WHAT: REASON` (the text escaped and cut to
  *  EC_SPEC_TEXT_MAX characters) and returns EC_EINVAL. */

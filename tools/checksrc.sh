@@ -34,5 +34,10 @@ for f in $(git ls-files '*.c' '*.h'); do
   if grep -nE "#include $bad" "$f" >/dev/null; then say "$f includes upwards: $(grep -nE "#include $bad" "$f" | head -1)"; fi
   [ "$layer" = cache ] && check_room "$f"
 done
+# No manager's name outside its folder and the table: cache/, tools/ and fetchers/' shared
+# files ask the table (fetchers/manager.h) instead.
+names=$(git ls-files -co --exclude-standard '*.c' '*.h' |
+  grep -E '^(cache/|tools/|fetchers/[^/]+$|fetchers/http/)' | grep -v '^fetchers/managers\.c$')
+perl tools/checknames.pl $names >&2 || fail=1
 [ "$fail" -eq 0 ] && echo "checksrc: ok"
 exit $fail

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cache/api/server.h"
 #include "cache/warm/warm.h"
+#include "fetchers/manager.h"
 #include "store/util/auto.h"
 #include "store/util/fs.h"
 #include "store/util/log.h"
@@ -15,9 +17,13 @@ static const char warm_usage[] =
     "Usage: envcache warm [--refresh] [--json] ENV\n\n"
     "Resolves, fetches and builds the layers of environment ENV (an id or a name), one per\n"
     "package manager, reusing every lock, artifact and layer the store already holds, and\n"
-    "records the environment's stack so `envcache mount --env ENV` mounts it.\n\n"
+    "records the environment's stack so `envcache mount ENV TARGET` mounts it. A manager\n"
+    "that fails does not stop the others; each failure is printed with its manager, and\n"
+    "the exit status is 1 when any failed.\n\n"
     "  --refresh   resolve again even if the specs are unchanged (unpinned ones move)\n"
-    "  --json      print progress events and the result as JSON lines\n\n"
+    "  --json      print progress events as JSON lines, then one result line\n"
+    "              ({\"event\":\"done\"} or {\"event\":\"failed\"}, with every manager)\n"
+    "  -q, --quiet print no progress\n\n"
     "Progress redraws one line on a terminal and prints plain lines elsewhere.\n";
 
 static const char *const phase_names[] = {"resolving", "downloading", "installing",
@@ -55,13 +61,38 @@ static void print_summary(const json_t *res, double secs)
     json_t *m;
     char hs[32];
     json_object_foreach(json_object_get(res, "managers"), mgr, m) {
+        if (json_object_get(m, "error")) {
+            fprintf(stderr, "envcache: warm: %s\n", json_string_value(json_object_get(
+                                                         json_object_get(m, "error"),
+                                                         "message")));
+            continue;
+        }
         printf("%s: %lld packages, layer %s (%s), %s\n", mgr,
                (long long)json_integer_value(json_object_get(m, "packages")),
                json_string_value(json_object_get(m, "layer")),
                ec_cli_human(hs, (uint64_t)json_integer_value(json_object_get(m, "size"))),
                json_is_true(json_object_get(m, "reused")) ? "reused" : "built");
     }
-    printf("warmed %s in %.2f s\n", json_string_value(json_object_get(res, "env")), secs);
+    size_t nf = json_array_size(json_object_get(res, "failed"));
+    if (nf)
+        printf("%s: %zu of %zu package managers failed (%.2f s); `envcache warm %s` again once "
+               "fixed\n", json_string_value(json_object_get(res, "env")), nf,
+               json_object_size(json_object_get(res, "managers")), secs,
+               json_string_value(json_object_get(res, "env")));
+    else
+        printf("warmed %s in %.2f s\n", json_string_value(json_object_get(res, "env")), secs);
+}
+
+static void print_json_result(json_t *res, int r, const ec_err *err)
+{
+    json_object_set_new(res, "event", json_string(r == EC_OK ? "done" : "failed"));
+    if (r < 0)
+        json_object_set_new(res, "error", json_pack("{s:s, s:s}", "type", ec_code_name(err->code),
+                                                    "message", err->msg));
+    char *s = json_dumps(res, JSON_COMPACT | JSON_SORT_KEYS);
+    printf("%s\n", s);
+    fflush(stdout);
+    free(s);
 }
 
 int ec_cmd_warm(ec_cli *cli, int argc, char **argv)
@@ -91,21 +122,21 @@ int ec_cmd_warm(ec_cli *cli, int argc, char **argv)
     json_t *res = NULL;
     ec_warm_opts wo = {.env = argv[optind], .refresh = refresh, .progress = on_progress,
                        .progress_ud = cli};
+    ec_server_mirror_on_demand(c); /* for builds whose steps fetch through the mirror */
     int64_t t0 = ec_mono_us();
     int r = ec_warm_env(&res, c, &wo, &err);
     if (!cli->json && !cli->quiet)
         ec_progress(true, "%s", r == EC_OK ? "done" : "failed");
-    if (r < 0)
+    if (!res && cli->json) /* failed before any manager ran: still one result line */
+        res = json_pack("{s:s}", "env", argv[optind]);
+    if (!res)
         return ec_cli_fail(cli, &err);
-    if (cli->json) {
-        json_object_set_new(res, "event", json_string("done"));
-        char *s = json_dumps(res, JSON_COMPACT | JSON_SORT_KEYS);
-        printf("%s\n", s);
-        free(s);
-    } else
+    if (cli->json)
+        print_json_result(res, r, &err);
+    else
         print_summary(res, (double)(ec_mono_us() - t0) / 1e6);
     json_decref(res);
-    return EC_EXIT_OK;
+    return r == EC_OK ? EC_EXIT_OK : EC_EXIT_FAIL;
 }
 
 int ec_cmd_env_lock(ec_cli *cli, int argc, char **argv)
@@ -116,7 +147,7 @@ int ec_cmd_env_lock(ec_cli *cli, int argc, char **argv)
         return EC_EXIT_OK;
     }
     if (argc != 3)
-        return ec_cli_usage(cli, "lock takes ENV and MANAGER (apt, cargo, gem, go, npm, pip)");
+        return ec_cli_usage(cli, "lock takes ENV and MANAGER (%s)", ec_manager_names());
     EC_AUTO(ec_cache) c = NULL;
     if (ec_cli_open(&c, cli) < 0)
         return EC_EXIT_FAIL;

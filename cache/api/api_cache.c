@@ -7,8 +7,6 @@
 
 #include <string.h>
 
-static const char *const managers[] = {"apt", "cargo", "gem", "go", "npm", "pip"};
-
 /* A manager's state follows its own WARM record ("<id>/<mgr>", written by the warm-up)
  * when there is one, else the environment's job. */
 static json_t *manager_state(ec_txn *txn, const char *id, const char *mgr, const json_t *specs,
@@ -38,11 +36,13 @@ static json_t *managers_of(ec_cache *c, const json_t *env, const char *id, const
     json_t *out = json_object();
     EC_AUTO(ec_txn) txn = NULL;
     ec_txn_begin(&txn, ec_cache_store(c), EC_TXN_READ, NULL);
-    for (size_t i = 0; i < EC_ARRAY_LEN(managers); i++) {
-        json_t *specs = json_object_get(pk, managers[i]);
+    size_t n;
+    const ec_manager *const *managers = ec_managers(&n);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = managers[i]->name;
+        json_t *specs = json_object_get(pk, name);
         if (json_array_size(specs) > 0)
-            json_object_set_new(out, managers[i],
-                                manager_state(txn, id, managers[i], specs, job_state));
+            json_object_set_new(out, name, manager_state(txn, id, name, specs, job_state));
     }
     return out;
 }

@@ -120,7 +120,7 @@ static const char *mirror_header(const ec_mirror_req *r, const char *name)
  * needs upstream or a download in flight. */
 static int mirror_serve(ec_req *rq, bool cache_only)
 {
-    const ec_fetcher *f = ec_fetcher_find(rq->manager);
+    const ec_manager *m = ec_manager_find(rq->manager);
     const char *rest = rq->raw_uri + strlen("/mirror/") + strlen(rq->manager);
     rest += *rest == '/';
     const char *host = ec_req_header(rq, MHD_HTTP_HEADER_HOST);
@@ -129,7 +129,7 @@ static int mirror_serve(ec_req *rq, bool cache_only)
                                                   rq->srv->port, rq->manager);
     ec_fetch_ctx ctx;
     ec_err err = {0};
-    if (ec_cache__fetch_ctx(&ctx, rq->srv->c, rq->manager, &err) < 0) {
+    if (ec_cache__fetch_ctx(&ctx, rq->srv->c, m, &err) < 0) {
         ec_reply_fail(rq, 502, "mirror %s: %s", rq->manager, err.msg);
         return EC_OK;
     }
@@ -138,7 +138,7 @@ static int mirror_serve(ec_req *rq, bool cache_only)
                           .header = mirror_header, .server_ud = rq};
     ec_mirror_resp resp;
     ec_mirror_resp_init(&resp);
-    int r = f->serve(&ctx, &mreq, &resp, &err);
+    int r = m->ops->serve(&ctx, &mreq, &resp, &err);
     if (r == EC_EBUSY && cache_only) {
         ec_mirror_resp_fini(&resp);
         return EC_EBUSY;
@@ -159,7 +159,8 @@ static void mirror_work(ec_req *rq)
 void ec_api_mirror(ec_req *rq, const char *manager, const char *rest)
 {
     (void)rest; /* the deferred work finds it again in the raw URI */
-    const ec_fetcher *f = ec_fetcher_find(manager);
+    const ec_manager *m = ec_manager_find(manager);
+    const ec_fetcher *f = m ? m->ops : NULL;
     if (!f || !f->serve)
         return ec_reply_fail(rq, 404, "no mirror for manager %s", manager);
     snprintf(rq->manager, sizeof rq->manager, "%s", manager);

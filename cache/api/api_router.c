@@ -196,7 +196,7 @@ void ec_api_route(ec_req *rq)
     snprintf(path, sizeof path, "%s", rq->url);
     if (!split(path, segs, &n) || n == 0)
         return ec_reply_fail(rq, 404, "no route for %s %s", rq->method, rq->url);
-    if (strcmp(segs[0], "v1") == 0)
+    if (strcmp(segs[0], "v1") == 0 && !rq->srv->o.mirror_only)
         return route_v1(rq, segs, n);
     if (n == 1 && strcmp(segs[0], "healthz") == 0) {
         rq->route = "GET /healthz";

@@ -335,6 +335,13 @@ static int start_daemon(ec_server *s, const struct sockaddr_storage *ss, ec_err 
     return EC_OK;
 }
 
+static int own_port(uint16_t *port, void *payload, ec_err *err)
+{
+    (void)err;
+    *port = ec_server_port(payload);
+    return EC_OK;
+}
+
 int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec_err *err)
 {
     ec_server *s = ec_xcalloc(1, sizeof *s);
@@ -344,7 +351,7 @@ int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec
     defaults(&s->o);
     struct sockaddr_storage ss;
     int r = parse_listen(&ss, s->o.listen, err);
-    if (r == EC_OK) { /* also with EC_WARM_OFF: POST …/cache/warm still works */
+    if (r == EC_OK && !s->o.mirror_only) { /* with EC_WARM_OFF too: POST …/cache/warm works */
         ec_warm_queue_opts qo = {.concurrency = s->o.warm_concurrency, .warm = s->o.warm_fn};
         r = ec_warm_queue_start(&s->wq, c, &qo, err);
     }
@@ -355,8 +362,50 @@ int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec
         free(s);
         return r;
     }
+    if (!s->o.mirror_only) /* build steps of this process's warm-ups use this mirror */
+        ec_cache_set_mirror(c, own_port, s, NULL);
     *out = s;
     return EC_OK;
+}
+
+/* --- a mirror for build steps, started on demand --- */
+
+struct on_demand {
+    pthread_mutex_t mu;
+    ec_cache *c;
+    ec_server *srv;
+};
+
+static int on_demand_port(uint16_t *port, void *payload, ec_err *err)
+{
+    struct on_demand *d = payload;
+    int r = EC_OK;
+    pthread_mutex_lock(&d->mu);
+    if (!d->srv) {
+        ec_server_opts o = {.listen = "127.0.0.1:0", .threads = 2, .mirror_only = true,
+                            .warm = EC_WARM_OFF};
+        r = ec_server_start(&d->srv, d->c, &o, err);
+    }
+    if (r == EC_OK)
+        *port = ec_server_port(d->srv);
+    pthread_mutex_unlock(&d->mu);
+    return r;
+}
+
+static void on_demand_release(void *payload)
+{
+    struct on_demand *d = payload;
+    ec_server_stop(d->srv);
+    pthread_mutex_destroy(&d->mu);
+    free(d);
+}
+
+void ec_server_mirror_on_demand(ec_cache *c)
+{
+    struct on_demand *d = ec_xcalloc(1, sizeof *d);
+    pthread_mutex_init(&d->mu, NULL);
+    d->c = c;
+    ec_cache_set_mirror(c, on_demand_port, d, on_demand_release);
 }
 
 uint16_t ec_server_port(const ec_server *s)
@@ -374,6 +423,8 @@ void ec_server_stop(ec_server *s)
 {
     if (!s)
         return;
+    if (!s->o.mirror_only)
+        ec_cache_set_mirror(s->c, NULL, NULL, NULL);
     atomic_store(&s->stopping, true);
     /* The listening socket is closed only after MHD has stopped: MHD's polling thread
      * takes it out of its epoll set some time after quiesce returns, and panics if the

@@ -43,12 +43,19 @@ typedef struct ec_server_opts {
     int session_wait_ms;       /* how long POST /v1/sessions waits for a warm-up; 0 = 120 s */
     int shutdown_grace_ms;     /* how long in-flight requests get at stop; 0 = 30 s */
     FILE *access_log;          /* one JSON line per request, or NULL */
+    bool mirror_only;          /* the mirror and blobs alone: no API, no warm-up queue (the
+                                  mirror a command-line warm-up starts for build steps) */
 } ec_server_opts;
 
 /** Binds, starts the warm-up queue (resuming unfinished warm-ups) and the MHD threads.
  *  @c is borrowed and must outlive the server. EC_EINVAL for a bad listen address,
  *  EC_ESYS when the address cannot be bound. */
 int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec_err *err);
+
+/** Makes @c's build steps reach a mirror: a mirror-only server on 127.0.0.1, started the
+ *  first time a build needs it and stopped when @c closes. For processes that warm without
+ *  serving (`envcache warm`). */
+void ec_server_mirror_on_demand(ec_cache *c);
 
 /** The port bound (useful with port 0). */
 uint16_t ec_server_port(const ec_server *s);

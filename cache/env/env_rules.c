@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Environment body rules: field checks, defaults and the update merge, as API.md states them. */
 #include "cache/env/env_rules_int.h"
+#include "fetchers/manager.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -331,40 +332,44 @@ static json_t *rules_packages_from(const json_t *base)
 {
     json_t *pkgs = json_object();
     json_object_set_new(pkgs, "type", json_string("packages"));
-    for (size_t i = 0; i < EC_SPEC_MANAGER_COUNT; i++) {
-        const json_t *list = base ? json_object_get(base, ec_spec_managers[i]) : NULL;
-        json_object_set_new(pkgs, ec_spec_managers[i],
+    size_t n;
+    const ec_manager *const *m = ec_managers(&n);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *list = base ? json_object_get(base, m[i]->name) : NULL;
+        json_object_set_new(pkgs, m[i]->name,
                             json_is_array(list) ? json_deep_copy(list) : json_array());
     }
     return pkgs;
 }
 
-static int rules_package_entry(const json_t *v, const char *mgr, size_t i, ec_err *err)
+static int rules_package_entry(const json_t *v, const ec_manager *mgr, size_t i, ec_err *err)
 {
     char path[48];
-    snprintf(path, sizeof path, "config.packages.%s[%zu]", mgr, i);
+    snprintf(path, sizeof path, "config.packages.%s[%zu]", mgr->name, i);
     int r = rules_string(v, path, 0, EC_ENV_PACKAGE_TEXT_MAX, err);
     if (r < 0)
         return r;
     ec_err why = {0}; /* the checker's message goes after the path */
-    if ((r = ec_spec_check(mgr, json_string_value(v), &why)) < 0)
+    if ((r = ec_manager_spec_check(mgr, json_string_value(v), &why)) < 0)
         return ec_fail(err, r, "%s: %s", path, why.msg);
     return EC_OK;
 }
 
-static int rules_package_list(json_t *pkgs, const json_t *v, const char *mgr, ec_err *err)
+static int rules_package_list(json_t *pkgs, const json_t *v, const ec_manager *mgr,
+                              ec_err *err)
 {
     if (!json_is_array(v))
-        return ec_fail(err, EC_EINVAL, "config.packages.%s: must be an array of strings", mgr);
+        return ec_fail(err, EC_EINVAL, "config.packages.%s: must be an array of strings",
+                       mgr->name);
     if (json_array_size(v) > EC_ENV_PACKAGES_MAX)
-        return ec_fail(err, EC_EINVAL, "config.packages.%s: at most %d entries (got %zu)", mgr,
-                       EC_ENV_PACKAGES_MAX, json_array_size(v));
+        return ec_fail(err, EC_EINVAL, "config.packages.%s: at most %d entries (got %zu)",
+                       mgr->name, EC_ENV_PACKAGES_MAX, json_array_size(v));
     for (size_t i = 0; i < json_array_size(v); i++) {
         int r = rules_package_entry(json_array_get(v, i), mgr, i, err);
         if (r < 0)
             return r;
     }
-    json_object_set_new(pkgs, mgr, json_deep_copy(v)); /* replaces that list only */
+    json_object_set_new(pkgs, mgr->name, json_deep_copy(v)); /* replaces that list only */
     return EC_OK;
 }
 
@@ -381,9 +386,11 @@ static int rules_packages(json_t *pkgs, const json_t *v, ec_err *err)
     const json_t *type = rules_given(v, "type");
     if (type && (!json_is_string(type) || strcmp(json_string_value(type), "packages") != 0))
         return ec_fail(err, EC_EINVAL, "config.packages.type: must be \"packages\"");
-    for (size_t i = 0; i < EC_SPEC_MANAGER_COUNT; i++) {
-        const json_t *list = rules_given(v, ec_spec_managers[i]);
-        if (list && (r = rules_package_list(pkgs, list, ec_spec_managers[i], err)) < 0)
+    size_t n;
+    const ec_manager *const *m = ec_managers(&n);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *list = rules_given(v, m[i]->name);
+        if (list && (r = rules_package_list(pkgs, list, m[i], err)) < 0)
             return r;
     }
     return EC_OK;
@@ -417,13 +424,15 @@ static int rules_config_coherent(const json_t *net, const json_t *pkgs, ec_err *
     if (!type || strcmp(type, "limited") != 0 ||
         json_is_true(json_object_get(net, "allow_package_managers")))
         return EC_OK;
-    for (size_t i = 0; i < EC_SPEC_MANAGER_COUNT; i++)
-        if (json_array_size(json_object_get(pkgs, ec_spec_managers[i])) > 0)
+    size_t n;
+    const ec_manager *const *m = ec_managers(&n);
+    for (size_t i = 0; i < n; i++)
+        if (json_array_size(json_object_get(pkgs, m[i]->name)) > 0)
             return ec_fail(err, EC_EINVAL,
                            "config.networking.allow_package_managers: must be true when "
                            "networking is limited and packages are listed "
                            "(config.packages.%s), or the packages could not be installed",
-                           ec_spec_managers[i]);
+                           m[i]->name);
     return EC_OK;
 }
 

@@ -3,7 +3,6 @@
  * configuration of that manager. No upstream is written into envcache itself. */
 #include "cache/cache_int.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <limits.h>
@@ -14,35 +13,6 @@
 #include "store/util/auto.h"
 #include "store/util/fs.h"
 #include "store/util/mem.h"
-
-/* "registry=URL" in an npmrc file (later lines win, as npm reads them). */
-static char *npmrc_registry(const char *path)
-{
-    EC_AUTOFREE char *text = NULL;
-    size_t len;
-    if (!path || ec_read_file(&text, &len, path, 1 << 20, NULL) < 0)
-        return NULL;
-    char *found = NULL;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        while (isspace((unsigned char)*line))
-            line++;
-        if (strncmp(line, "registry", 8) != 0)
-            continue;
-        char *p = line + 8;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p++ != '=')
-            continue;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        size_t n = strcspn(p, " \t\r");
-        free(found);
-        found = ec_xasprintf("%.*s", (int)n, p);
-    }
-    return found;
-}
-
 
 /* --- answers of the host's own tools, remembered per tool binary --- */
 
@@ -76,7 +46,7 @@ static char *run_line(const char *cmd)
     return ok && *line ? ec_xstrdup(line) : NULL;
 }
 
-/* Running npm costs a third of a second; its answer only changes with npm itself, so it
+/* Running a client costs a third of a second; its answer only changes with npm itself, so it
  * is kept in the store's meta table under the binary's path and change time. */
 static char *tool_says(ec_cache *c, const char *prog, const char *cmd)
 {
@@ -99,31 +69,6 @@ static char *tool_says(ec_cache *c, const char *prog, const char *cmd)
     return out;
 }
 
-static char *npm_registry(ec_cache *c)
-{
-    const char *env[] = {"ENVCACHE_NPM_REGISTRY", "npm_config_registry",
-                         "NPM_CONFIG_REGISTRY"};
-    for (size_t i = 0; i < EC_ARRAY_LEN(env); i++)
-        if (getenv(env[i]) && *getenv(env[i]))
-            return ec_xstrdup(getenv(env[i]));
-    EC_AUTOFREE char *user = getenv("HOME") ? ec_xasprintf("%s/.npmrc", getenv("HOME")) : NULL;
-    char *r = npmrc_registry(getenv("npm_config_userconfig"));
-    if (!r)
-        r = npmrc_registry(user);
-    if (!r)
-        r = npmrc_registry("/etc/npmrc");
-    if (!r)
-        r = npmrc_registry("/usr/etc/npmrc");
-    if (!r) { /* npm's built-in default lives in npm: ask it */
-        r = tool_says(c, "npm", "npm config get registry 2>/dev/null");
-        if (r && strncmp(r, "http", 4) != 0) {
-            free(r);
-            r = NULL;
-        }
-    }
-    return r;
-}
-
 static char *strip_slash(char *url)
 {
     size_t n = strlen(url);
@@ -132,39 +77,66 @@ static char *strip_slash(char *url)
     return url;
 }
 
-int ec_cache__upstream(char **out, ec_cache *c, const char *manager, ec_err *err)
+/* The rule's order: envcache's variable and the client's, the client's own files, then
+ * what the client reports as its default (which lives in the client: ask it). */
+static char *upstream_found(ec_cache *c, const ec_upstream_rule *u)
 {
-    char *url = NULL;
-    if (strcmp(manager, "npm") == 0)
-        url = npm_registry(c);
-    else if (strcmp(manager, "apt") == 0) /* apt reads its sources itself (config, base, host) */
-        url = ec_xstrdup("apt-sources");
+    for (size_t i = 0; i < EC_ARRAY_LEN(u->env) && u->env[i]; i++)
+        if (getenv(u->env[i]) && *getenv(u->env[i]))
+            return ec_xstrdup(getenv(u->env[i]));
+    char *r = u->from_client_config ? u->from_client_config() : NULL;
+    if (!r && u->client && u->client_query) {
+        r = tool_says(c, u->client, u->client_query);
+        if (r && strncmp(r, "http", 4) != 0) { /* not a URL: an error or "undefined" */
+            free(r);
+            r = NULL;
+        }
+    }
+    return r;
+}
+
+/* "set ENVCACHE_X_REGISTRY (or NATIVE_VAR), or configure <client> on this host" */
+static int upstream_missing(ec_err *err, const ec_manager *m)
+{
+    const ec_upstream_rule *u = &m->upstream;
+    char vars[256] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < EC_ARRAY_LEN(u->env) && u->env[i] && o < sizeof vars; i++)
+        o += (size_t)snprintf(vars + o, sizeof vars - o, "%s%s", i ? " or " : "", u->env[i]);
+    if (!*vars)
+        return ec_fail(err, EC_EUNSUPPORTED, "%s has no way to find its upstream yet",
+                       m->name);
+    return ec_fail(err, EC_ENOTFOUND, "no %s upstream is configured: set %s, or configure "
+                   "%s on this host", m->name, vars, u->client ? u->client : m->name);
+}
+
+int ec_cache__upstream(char **out, ec_cache *c, const ec_manager *m, ec_err *err)
+{
+    if (m->upstream.self_configured) { /* the fetcher reads its own sources */
+        *out = ec_xstrdup(m->upstream.self_configured);
+        return EC_OK;
+    }
+    char *url = upstream_found(c, &m->upstream);
     if (!url)
-        return ec_fail(err, EC_ENOTFOUND,
-                       "no %s upstream is configured: set ENVCACHE_%s_REGISTRY, or configure "
-                       "%s on this host", manager, strcmp(manager, "npm") == 0 ? "NPM" : "APT",
-                       manager);
+        return upstream_missing(err, m);
     *out = strip_slash(url);
     return EC_OK;
 }
 
-json_t *ec_cache__fetch_config(ec_cache *c, const char *manager)
+json_t *ec_cache__fetch_config(ec_cache *c, const ec_manager *m)
 {
     json_t *j = json_object();
-    if (strcmp(manager, "npm") == 0) {
-        /* npm checks engines against the node that runs it; the host's node runs these */
-        const char *env = getenv("ENVCACHE_NODE_VERSION");
-        char *v = env && *env ? ec_xstrdup(env) : tool_says(c, "node", "node --version");
-        if (v && v[0] == 'v')
-            memmove(v, v + 1, strlen(v));
+    for (const ec_host_fact *f = m->facts; f && f->key; f++) {
+        const char *env = f->env ? getenv(f->env) : NULL;
+        char *v = env && *env ? ec_xstrdup(env) : tool_says(c, f->program, f->query);
         if (v)
-            json_object_set_new(j, "node_version", json_string(v));
+            json_object_set_new(j, f->key, json_string(v));
         free(v);
     }
     return j;
 }
 
-int ec_cache__fetch_ctx(ec_fetch_ctx *ctx, ec_cache *c, const char *manager, ec_err *err)
+int ec_cache__fetch_ctx(ec_fetch_ctx *ctx, ec_cache *c, const ec_manager *mgr, ec_err *err)
 {
     memset(ctx, 0, sizeof *ctx);
     ctx->store = c->st;
@@ -175,19 +147,19 @@ int ec_cache__fetch_ctx(ec_fetch_ctx *ctx, ec_cache *c, const char *manager, ec_
     pthread_mutex_lock(&c->mu);
     if (!c->fetch_memo)
         c->fetch_memo = json_object();
-    json_t *m = json_object_get(c->fetch_memo, manager);
+    json_t *m = json_object_get(c->fetch_memo, mgr->name);
     pthread_mutex_unlock(&c->mu);
     if (!m) { /* found outside the lock: it may run a program; a race finds the same */
         char *up = NULL;
-        if ((r = ec_cache__upstream(&up, c, manager, err)) < 0)
+        if ((r = ec_cache__upstream(&up, c, mgr, err)) < 0)
             return r;
         json_t *fresh = json_pack("{s:s, s:o}", "upstream", up, "config",
-                                  ec_cache__fetch_config(c, manager));
+                                  ec_cache__fetch_config(c, mgr));
         free(up);
         pthread_mutex_lock(&c->mu);
-        if (!json_object_get(c->fetch_memo, manager))
-            json_object_set(c->fetch_memo, manager, fresh);
-        m = json_object_get(c->fetch_memo, manager);
+        if (!json_object_get(c->fetch_memo, mgr->name))
+            json_object_set(c->fetch_memo, mgr->name, fresh);
+        m = json_object_get(c->fetch_memo, mgr->name);
         pthread_mutex_unlock(&c->mu);
         json_decref(fresh);
     }

@@ -13,18 +13,21 @@
 
 static void mgr_fini(ec_warm_mgr *m)
 {
-    free((char *)m->ctx.base_root);
+    ec_warm__lowers_close(&m->lowers);
+    free(m->parsed);
+    free(m->texts);
     json_decref(m->lock);
     json_decref(m->notes);
 }
 
 /* Manager state in the WARM table ("<env id>/<manager>"), read by `/cache`. */
-static json_t *mgr_state(const ec_warm_mgr *m, const char *state, const ec_err *err)
+static json_t *mgr_state(const ec_manager *mgr, const ec_warm_mgr *m, const char *state,
+                         const ec_err *err)
 {
     char lock[EC_DIGEST_STR_LEN], layer[EC_DIGEST_STR_LEN], now[32];
     ec_cache__rfc3339(now, ec_now());
-    json_t *j = json_pack("{s:s, s:s, s:s}", "manager", m->f ? m->f->name : "?", "state",
-                          state, "updated_at", now);
+    json_t *j = json_pack("{s:s, s:s, s:s}", "manager", mgr->name, "state", state,
+                          "updated_at", now);
     if (strcmp(state, "ready") == 0) {
         json_object_set_new(j, "lock", json_string(ec_digest_format(lock, &m->lock_digest)));
         json_object_set_new(j, "layer", json_string(ec_digest_format(layer,
@@ -93,48 +96,61 @@ static int base_of(json_t **out, ec_cache *c, const char *ws, const char *id, ec
     return EC_OK;
 }
 
-/* The unpacked base the fetchers read (dpkg status, sources), when the stack has one. */
-static int base_root(const char **out, ec_cache *c, const json_t *stack, ec_err *err)
+/* Each spec parsed once, by its manager: the resolution gets them typed. */
+static int parse_specs(ec_warm_mgr *m, ec_err *err)
 {
-    ec_digest d;
-    ec_layer_info l;
-    EC_AUTO(ec_txn) txn = NULL;
-    *out = NULL;
-    if (!json_array_size(stack) ||
-        ec_digest_parse(&d, json_string_value(json_array_get(stack, 0)), NULL) < 0)
-        return EC_OK;
-    int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
-    if (r == EC_OK)
-        r = ec_layer_lookup(&l, txn, &d, err);
-    ec_txn_abort(ec_steal(&txn));
-    if (r < 0 || !(l.flags & EC_LAYER_BASE))
-        return r < 0 ? r : EC_OK;
-    char *dir = NULL;
-    r = ec_layer_ensure_unpacked(&dir, c->st, &l, err);
-    *out = dir;
-    return r;
+    m->nspecs = json_array_size(m->specs);
+    m->parsed = ec_xcalloc(m->nspecs ? m->nspecs : 1, sizeof *m->parsed);
+    m->texts = ec_xcalloc(m->nspecs ? m->nspecs : 1, sizeof *m->texts);
+    for (size_t i = 0; i < m->nspecs; i++) {
+        m->texts[i] = json_string_value(json_array_get(m->specs, i));
+        int r = m->texts[i] ? m->mgr->parse(&m->parsed[i], m->texts[i], err)
+                            : ec_fail(err, EC_EINVAL, "spec %zu is not a string", i + 1);
+        if (r < 0)
+            return r;
+    }
+    return EC_OK;
 }
 
-static int mgr_init(ec_warm_mgr *m, ec_cache *c, const char *mgr, json_t *specs,
+static int mgr_init(ec_warm_mgr *m, ec_cache *c, const ec_manager *mgr, json_t *specs,
                     const ec_warm_opts *o, ec_err *err)
 {
     memset(m, 0, sizeof *m);
     m->c = c;
+    m->mgr = mgr;
     m->specs = specs;
-    m->f = ec_fetcher_find(mgr);
-    if (!m->f)
+    if (!ec_manager_installs(mgr))
         return ec_fail(err, EC_EUNSUPPORTED, "%s packages cannot be installed yet: this "
-                       "envcache has no %s fetcher", mgr, mgr);
-    int r = ec_cache__fetch_ctx(&m->ctx, c, mgr, err);
+                       "envcache has no %s fetcher", mgr->name, mgr->name);
+    int r = parse_specs(m, err);
+    if (r == EC_OK)
+        r = ec_cache__fetch_ctx(&m->ctx, c, mgr, err);
     m->ctx.progress = o->progress;
     m->ctx.progress_ud = o->progress_ud;
+    return r;
+}
+
+/* The layers beneath, as the manager needs them: a manager that reads or installs onto
+ * them gets one merged tree; the others the base alone (where scripts would run). */
+static int mgr_lowers(ec_warm_mgr *m, const json_t *stack, ec_err *err)
+{
+    unsigned f = m->mgr->flags;
+    bool merged = f & (EC_MANAGER_RESOLVES_ON_LOWERS | EC_MANAGER_NEEDS_BASE);
+    m->lower_stack = stack;
+    int r = ec_warm__lowers_open(&m->lowers, m->c->st, stack, merged, err);
+    if (r == EC_OK)
+        m->ctx.lowers_root = m->lowers.root;
+    if (r == EC_OK && (f & EC_MANAGER_NEEDS_BASE) && !m->lowers.root)
+        r = ec_fail(err, EC_EINVAL, "%s packages need a base (%s) to install on: give the "
+                    "environment one, or set the store's default base", m->mgr->name,
+                    m->mgr->base_needs ? m->mgr->base_needs : "a root file system");
     return r;
 }
 
 static json_t *mgr_summary(const ec_warm_mgr *m)
 {
     char lock[EC_DIGEST_STR_LEN], layer[EC_DIGEST_STR_LEN];
-    return json_pack("{s:s, s:s, s:b, s:b, s:I, s:I}", "lock",
+    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:I, s:I}", "state", "ready", "lock",
                      ec_digest_format(lock, &m->lock_digest), "layer",
                      ec_digest_format(layer, &m->layer.digest), "reused", m->reused,
                      "resolved", m->resolved, "packages",
@@ -155,31 +171,95 @@ static void count_build(const ec_warm_mgr *m, const char *mgr, int r)
     }
 }
 
-static int warm_one(ec_cache *c, const char *id, const char *mgr, json_t *specs,
-                    const ec_warm_opts *o, json_t *stack, json_t *managers, ec_err *err)
+/* One warm-up of one environment: the stack so far and what each manager came to. */
+typedef struct warm_run {
+    ec_cache *c;
+    const ec_warm_opts *o;
+    const char *id;
+    json_t *stack;    /* the base, then each manager's layer */
+    json_t *managers; /* name -> summary, or {"state":"failed","error":{…}} */
+    json_t *failed;   /* names of the managers that failed, in order */
+    ec_err first;     /* the first failure's error, for the return */
+} warm_run;
+
+static void run_failed(warm_run *w, const ec_manager *mgr, const ec_err *e)
+{
+    json_object_set_new(w->managers, mgr->name,
+                        json_pack("{s:s, s:{s:s, s:s}}", "state", "failed", "error", "type",
+                                  ec_code_name(e->code), "message", e->msg));
+    json_array_append_new(w->failed, json_string(mgr->name));
+    if (!w->first.code)
+        w->first = *e;
+}
+
+/* A manager whose layer depends on the ones beneath is not built on a stack that lacks
+ * a failed one: its layer would be keyed on (and resolved against) the wrong lowers. */
+static bool blocked_by_failure(const warm_run *w, const ec_manager *mgr, ec_err *err)
+{
+    if (!json_array_size(w->failed) ||
+        !(mgr->flags & (EC_MANAGER_RESOLVES_ON_LOWERS | EC_MANAGER_RUNS_CODE)))
+        return false;
+    ec_fail(err, EC_EBUILD, "%s was not built: it builds on the layers beneath, and %s "
+            "failed", mgr->name, json_string_value(json_array_get(w->failed, 0)));
+    return true;
+}
+
+static void warm_one(warm_run *w, const ec_manager *mgr, json_t *specs)
 {
     ec_warm_mgr m;
-    int r = mgr_init(&m, c, mgr, specs, o, err);
+    ec_err err = {0};
+    int r = blocked_by_failure(w, mgr, &err) ? EC_EBUILD : EC_OK;
     if (r == EC_OK)
-        r = base_root(&m.ctx.base_root, c, stack, err);
-    if (r == EC_OK && m.f->runs_code && !m.ctx.base_root) /* dpkg and its scripts need one */
-        r = ec_fail(err, EC_EINVAL, "%s packages need a base (a Debian root file system) "
-                    "to install on: give the environment one with `envcache env create "
-                    "--base DIGEST` or set `envcache base default DIGEST` (see `envcache "
-                    "base bootstrap`)", mgr);
-    save_state(c, id, mgr, mgr_state(&m, "building", NULL));
+        r = mgr_init(&m, w->c, mgr, specs, w->o, &err);
+    else
+        memset(&m, 0, sizeof m);
     if (r == EC_OK)
-        r = ec_warm__manager(&m, stack, o->refresh, err);
-    save_state(c, id, mgr, mgr_state(&m, r == EC_OK ? "ready" : "failed", err));
-    count_build(&m, mgr, r);
+        r = mgr_lowers(&m, w->stack, &err);
+    save_state(w->c, w->id, mgr->name, mgr_state(mgr, &m, "building", NULL));
+    if (r == EC_OK)
+        r = ec_warm__manager(&m, w->o->refresh, &err);
+    if (r < 0 && strncmp(err.msg, mgr->name, strlen(mgr->name)) != 0)
+        ec_err_prefix(&err, "%s", mgr->name); /* every failure names its manager */
+    save_state(w->c, w->id, mgr->name, mgr_state(mgr, &m, r == EC_OK ? "ready" : "failed",
+                                                 &err));
+    count_build(&m, mgr->name, r);
     if (r == EC_OK) {
         char s[EC_DIGEST_STR_LEN];
-        json_array_append_new(stack, json_string(ec_digest_format(s, &m.layer.digest)));
-        json_object_set_new(managers, mgr, mgr_summary(&m));
+        json_array_append_new(w->stack, json_string(ec_digest_format(s, &m.layer.digest)));
+        json_object_set_new(w->managers, mgr->name, mgr_summary(&m));
     } else
-        ec_err_prefix(err, "%s", mgr);
+        run_failed(w, mgr, &err);
     mgr_fini(&m);
-    return r;
+}
+
+/* Every manager with packages, in stack order; a failure does not stop the others. */
+static int warm_all(warm_run *w, const json_t *packages, ec_err *err)
+{
+    size_t n;
+    const ec_manager *const *mgrs = ec_managers(&n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *specs = json_object_get(packages, mgrs[i]->name);
+        if (w->o->cancel && *w->o->cancel)
+            return ec_fail(err, EC_EBUSY, "the warm-up of %s was cancelled", w->id);
+        if (json_array_size(specs))
+            warm_one(w, mgrs[i], specs);
+    }
+    size_t nf = json_array_size(w->failed);
+    if (nf == 0)
+        return EC_OK;
+    if (nf == 1) {
+        *err = w->first;
+        return err->code;
+    }
+    return ec_fail(err, w->first.code, "%zu package managers failed; the first: %s", nf,
+                   w->first.msg);
+}
+
+static json_t *run_result(const warm_run *w, int64_t upstream_requests)
+{
+    return json_pack("{s:s, s:O, s:O, s:O, s:I}", "env", w->id, "stack", w->stack,
+                     "managers", w->managers, "failed", w->failed, "upstream_requests",
+                     (json_int_t)upstream_requests);
 }
 
 int ec_warm_env(json_t **out, ec_cache *c, const ec_warm_opts *o, ec_err *err)
@@ -195,30 +275,26 @@ int ec_warm_env(json_t **out, ec_cache *c, const ec_warm_opts *o, ec_err *err)
     if (!json_is_null(json_object_get(env, "archived_at")))
         return ec_cache__env_archived(err, id, "it cannot be warmed");
     json_t *packages = json_object_get(json_object_get(env, "config"), "packages");
-    EC_AUTO(json_t) stack = NULL;
-    if ((r = base_of(&stack, c, ws, id, err)) < 0)
+    warm_run w = {.c = c, .o = o, .id = id, .managers = json_object(), .failed = json_array()};
+    if ((r = base_of(&w.stack, c, ws, id, err)) < 0) {
+        json_decref(w.managers);
+        json_decref(w.failed);
         return r;
-    EC_AUTO(json_t) managers = json_object();
+    }
     ec_http_stats before = {0}, after = {0};
     ec_http *http = NULL;
     if (ec_cache__http(&http, c, NULL) == EC_OK)
         ec_http_stats_get(http, &before);
-    for (size_t i = 0; r == EC_OK && i < EC_SPEC_MANAGER_COUNT; i++) {
-        const char *mgr = ec_spec_managers[i];
-        json_t *specs = json_object_get(packages, mgr);
-        if (o->cancel && *o->cancel)
-            return ec_fail(err, EC_EBUSY, "the warm-up of %s was cancelled", id);
-        if (json_array_size(specs))
-            r = warm_one(c, id, mgr, specs, o, stack, managers, err);
-    }
-    if (r == EC_OK)
-        r = save_stack(c, ws, id, stack, err);
+    r = warm_all(&w, packages, err);
+    if (r == EC_OK) /* a failed warm-up keeps the stack that last worked */
+        r = save_stack(c, ws, id, w.stack, err);
     if (http)
         ec_http_stats_get(http, &after);
-    if (r == EC_OK && out) /* requests of this process while we ran: tests count them */
-        *out = json_pack("{s:s, s:O, s:O, s:I}", "env", id, "stack", stack, "managers",
-                         managers, "upstream_requests",
-                         (json_int_t)(after.requests - before.requests));
+    if (out && r != EC_EBUSY) /* requests of this process while we ran: tests count them */
+        *out = run_result(&w, (int64_t)(after.requests - before.requests));
+    json_decref(w.stack);
+    json_decref(w.managers);
+    json_decref(w.failed);
     return r;
 }
 

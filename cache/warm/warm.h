@@ -27,9 +27,15 @@ typedef struct ec_warm_opts {
     volatile int *cancel;    /* non-NULL and set: stop at the next safe point (EC_EBUSY) */
 } ec_warm_opts;
 
-/** Warms one environment. On success *@out (may be NULL) is
- *  {"env":id,"stack":[…digests…],"managers":{"npm":{"lock":"sha256:…","layer":"sha256:…",
- *   "reused":bool,"packages":N}},"upstream_requests":N}. */
+/** Warms one environment: every manager with packages, in stack order. A manager that
+ *  fails does not stop the others (but one whose layer builds on the layers beneath is
+ *  not built over a failed one). *@out (may be NULL) is set on success and on failure
+ *  (not on cancel):
+ *  {"env":id,"stack":[…digests…],"managers":{"<manager>":{"state":"ready","lock":…,
+ *   "layer":…,"reused":bool,"resolved":bool,"packages":N,"size":N} or {"state":"failed",
+ *   "error":{"type","message"}}},"failed":[names],"upstream_requests":N}.
+ *  The error names the manager (and the package, as its fetcher words it); with several
+ *  failures it counts them and gives the first. The stack is recorded only on success. */
 int ec_warm_env(json_t **out, ec_cache *c, const ec_warm_opts *opts, ec_err *err);
 
 /** The lock of @manager last built for environment @env (id or name), as stored:

@@ -31,11 +31,11 @@ static char *digest_str(const ec_digest *d)
 /* What a lock was resolved from; equal specs against the same upstream share a lock. */
 static char *specs_key(const ec_warm_mgr *m)
 {
-    EC_AUTO(json_t) j = json_pack("{s:s, s:s, s:O, s:s, s:O?}", "manager", m->f->name,
+    EC_AUTO(json_t) j = json_pack("{s:s, s:s, s:O, s:s, s:O?}", "manager", m->mgr->name,
                                   "upstream", m->ctx.upstream, "specs", m->specs, "platform",
                                   PLATFORM, "config", (json_t *)m->ctx.config);
-    if (m->f->runs_code) /* apt solves against the base's installed packages */
-        json_object_set(j, "lowers", (json_t *)m->lowers);
+    if (m->mgr->flags & EC_MANAGER_RESOLVES_ON_LOWERS) /* what is installed beneath counts */
+        json_object_set(j, "lowers", (json_t *)m->lower_stack);
     ec_digest d;
     ec_lock_digest(j, &d);
     char hex[EC_DIGEST_HEX_LEN];
@@ -76,37 +76,42 @@ static int lock_save(ec_store *st, const char *skey, const json_t *lock, ec_dige
 
 static int lock_resolve(ec_warm_mgr *m, json_t **lock_out, ec_err *err)
 {
-    size_t n = json_array_size(m->specs);
-    const char **specs = ec_xcalloc(n + 1, sizeof *specs);
-    for (size_t i = 0; i < n; i++)
-        specs[i] = json_string_value(json_array_get(m->specs, i));
-    int r = m->f->resolve(&m->ctx, specs, n, lock_out, err);
-    free(specs);
+    bool on_lowers = m->mgr->flags & EC_MANAGER_RESOLVES_ON_LOWERS;
+    ec_resolve_req req = {.specs = m->parsed, .texts = m->texts, .nspecs = m->nspecs,
+                          .lowers = m->lowers.digests, .nlowers = m->lowers.n,
+                          .lowers_root = on_lowers ? m->lowers.root : NULL,
+                          .platform = PLATFORM, .upstream = m->ctx.upstream,
+                          .progress = m->ctx.progress, .progress_ud = m->ctx.progress_ud};
+    int r = m->mgr->ops->resolve(&m->ctx, &req, lock_out, err);
     m->resolved = r == EC_OK;
     return r;
 }
 
+/* Fetch is decided here alone: a fetcher that fetches in install never is; a lock
+ * resolved now is fetched before it is saved (so the saved lock names every artifact's
+ * blob); a reused lock is fetched when its layer is built. */
+static bool fetch_needed(const ec_warm_mgr *m, bool at_resolve)
+{
+    return !m->mgr->ops->fetch_in_install && at_resolve == m->resolved;
+}
+
+static int fetch_if_needed(ec_warm_mgr *m, json_t *lock, bool at_resolve, ec_err *err)
+{
+    return fetch_needed(m, at_resolve) ? m->mgr->ops->fetch(&m->ctx, lock, err) : EC_OK;
+}
+
 /* --- layer keys --- */
 
-int ec_warm__layer_key(ec_digest *out, const ec_warm_mgr *m, const json_t *lowers,
-                       ec_err *err)
+int ec_warm__layer_key(ec_digest *out, const ec_warm_mgr *m, ec_err *err)
 {
-    size_t n = json_array_size(lowers);
-    ec_digest *ds = ec_xcalloc(n ? n : 1, sizeof *ds);
     char builder[32];
-    snprintf(builder, sizeof builder, "%u", m->f->builder_version);
-    int r = EC_OK;
-    for (size_t i = 0; i < n && r == EC_OK; i++)
-        r = ec_digest_parse(&ds[i], json_string_value(json_array_get(lowers, i)), err);
-    ec_layer_key_in in = {.manager = m->f->name, .lock = &m->lock_digest,
+    snprintf(builder, sizeof builder, "%u", m->mgr->ops->builder_version);
+    ec_layer_key_in in = {.manager = m->mgr->name, .lock = &m->lock_digest,
                           .platform = PLATFORM, .builder = builder,
-                          .runs_code = m->f->runs_code ||
+                          .runs_code = (m->mgr->flags & EC_MANAGER_RUNS_CODE) ||
                                        json_is_true(json_object_get(m->lock, "runs_code")),
-                          .lowers = ds, .nlowers = n};
-    if (r == EC_OK)
-        r = ec_layer_key(out, &in, err);
-    free(ds);
-    return r;
+                          .lowers = m->lowers.digests, .nlowers = m->lowers.n};
+    return ec_layer_key(out, &in, err);
 }
 
 static bool layer_for_key(ec_store *st, const ec_digest *key, ec_layer_info *out)
@@ -141,21 +146,28 @@ static void progress(ec_warm_mgr *m, ec_phase phase)
 {
     if (!m->ctx.progress)
         return;
-    ec_progress_event p = {.manager = m->f->name, .phase = phase};
+    ec_progress_event p = {.manager = m->mgr->name, .phase = phase};
     m->ctx.progress(&p, m->ctx.progress_ud);
 }
 
-static void warn_notes(ec_warm_mgr *m, const json_t *notes)
+static void warn_notes(const ec_warm_mgr *m, const ec_install_result *res)
 {
-    size_t i;
-    json_t *n;
-    json_array_foreach(notes, i, n) {
-        if (strcmp(json_string_value(json_object_get(n, "kind")), "scripts_not_run") == 0)
-            ec_warn("%s: %s@%s has install scripts; they were not run (the prebuild sandbox "
-                    "will run them) — the lock marks it", m->f->name,
-                    json_string_value(json_object_get(n, "name")),
-                    json_string_value(json_object_get(n, "version")));
+    for (size_t i = 0; i < res->nnotes; i++) {
+        if (!ec_note_kind_warns(res->notes[i].kind))
+            continue;
+        ec_buf line = EC_BUF_INIT;
+        ec_note_render(&line, m->mgr, &res->notes[i]);
+        ec_warn("%s: %s", m->mgr->name, line.n ? line.p : "?");
+        ec_buf_fini(&line);
     }
+}
+
+static bool steps_need_mirror(const ec_warm_mgr *m, const ec_install_result *res)
+{
+    bool need = m->mgr->flags & EC_MANAGER_BUILD_NEEDS_MIRROR;
+    for (size_t i = 0; i < res->nsteps; i++)
+        need |= res->steps[i].needs_mirror;
+    return need;
 }
 
 /* Scripts and maintainer scripts run once, here, on the layers beneath, writing into the
@@ -163,17 +175,15 @@ static void warn_notes(ec_warm_mgr *m, const json_t *notes)
 static int run_steps(ec_warm_mgr *m, const char *staging, const ec_install_result *res,
                      ec_err *err)
 {
-    size_t n = json_array_size(m->lowers);
-    ec_digest *ds = ec_xcalloc(n ? n : 1, sizeof *ds);
+    uint16_t port = 0;
     int r = EC_OK;
-    for (size_t i = 0; i < n && r == EC_OK; i++)
-        r = ec_digest_parse(&ds[i], json_string_value(json_array_get(m->lowers, i)), err);
+    if (steps_need_mirror(m, res))
+        r = ec_cache__mirror_port(&port, m->c, err);
     progress(m, EC_PHASE_BUILDING);
     if (r == EC_OK)
-        r = ec_sandbox_run_steps(&m->log, m->c, ds, n, staging, res->steps, res->nsteps, 0,
-                                 err);
+        r = ec_sandbox_run_steps(&m->log, m->c, m->lowers.digests, m->lowers.n, staging,
+                                 res->steps, res->nsteps, port, err);
     m->ran_code = r == EC_OK;
-    free(ds);
     return r;
 }
 
@@ -215,10 +225,9 @@ static int build_in(ec_warm_mgr *m, json_t *lock, const char *staging, ec_layer_
 {
     ec_install_result res = {0};
     struct flush fl = {.fd = -1};
-    /* a lock resolved just now was fetched before it was saved */
-    int r = m->f->fetch_in_install || m->resolved ? EC_OK : m->f->fetch(&m->ctx, lock, err);
+    int r = fetch_if_needed(m, lock, false, err);
     if (r == EC_OK)
-        r = m->f->install(&m->ctx, lock, staging, &res, err);
+        r = m->mgr->ops->install(&m->ctx, lock, staging, &res, err);
     /* The times the layer will have (0), before the steps run: caches that scripts build
      * and key on directory mtimes (fontconfig's, made by fc-cache) then match the layer.
      * fc-cache even drops a cache at once when its directory changed this second. */
@@ -229,24 +238,24 @@ static int build_in(ec_warm_mgr *m, json_t *lock, const char *staging, ec_layer_
     if (r == EC_OK && res.nsteps) {
         int64_t t0 = ec_mono_us();
         r = run_steps(m, staging, &res, err);
-        ec_debug("warm: %s build steps ran in %lld ms", m->f->name,
+        ec_debug("warm: %s build steps ran in %lld ms", m->mgr->name,
                  (long long)(ec_mono_us() - t0) / 1000);
     }
     if (r == EC_OK) {
-        warn_notes(m, res.notes);
+        warn_notes(m, &res);
         json_decref(m->notes);
-        m->notes = json_incref(res.notes);
+        m->notes = res.nnotes ? ec_install_notes_json(&res) : NULL;
         progress(m, EC_PHASE_PACKING);
         int64_t t0 = ec_mono_us();
         r = ec_layer_pack_dir(out, m->ctx.store, staging, NULL, err);
-        ec_debug("warm: %s layer packed in %lld ms", m->f->name,
+        ec_debug("warm: %s layer packed in %lld ms", m->mgr->name,
                  (long long)(ec_mono_us() - t0) / 1000);
     }
     int64_t t1 = ec_mono_us();
     flush_join(&fl);
     if (r == EC_OK) /* the first mount then has nothing to extract */
         r = ec_layer_adopt_dir(m->ctx.store, out, staging, err);
-    ec_debug("warm: %s layer adopted in %lld ms", m->f->name,
+    ec_debug("warm: %s layer adopted in %lld ms", m->mgr->name,
              (long long)(ec_mono_us() - t1) / 1000);
     ec_install_result_fini(&res);
     return r;
@@ -257,7 +266,7 @@ static int build_layer(ec_warm_mgr *m, json_t *lock, ec_layer_info *out, ec_err 
     char rnd[17];
     ec_random_hex(rnd, 8);
     EC_AUTOFREE char *staging = ec_xasprintf("%s/tmp/stage-%s-%s",
-                                             ec_store_home(m->ctx.store), m->f->name, rnd);
+                                             ec_store_home(m->ctx.store), m->mgr->name, rnd);
     int r = ec_mkdir_p(staging, 0755, err);
     if (r == EC_OK)
         r = build_in(m, lock, staging, out, err);
@@ -302,9 +311,8 @@ static int build_and_record(ec_warm_mgr *m, json_t *lock, const ec_digest *key, 
     return r;
 }
 
-int ec_warm__manager(ec_warm_mgr *m, const json_t *lowers, bool refresh, ec_err *err)
+int ec_warm__manager(ec_warm_mgr *m, bool refresh, ec_err *err)
 {
-    m->lowers = lowers;
     EC_AUTOFREE char *skey = specs_key(m);
     EC_AUTO(json_t) lock = NULL;
     int r = EC_OK;
@@ -313,9 +321,7 @@ int ec_warm__manager(ec_warm_mgr *m, const json_t *lowers, bool refresh, ec_err 
         json_decref(ec_steal(&lock));
         if ((r = lock_resolve(m, &lock, err)) < 0)
             return r;
-        /* Fetch before saving: the saved lock names every artifact's blob (unless the
-         * resolution named them already). */
-        if ((!m->f->fetch_in_install && (r = m->f->fetch(&m->ctx, lock, err)) < 0) ||
+        if ((r = fetch_if_needed(m, lock, true, err)) < 0 ||
             (r = lock_save(m->ctx.store, skey, lock, &m->lock_digest, err)) < 0)
             return r;
     } else
@@ -323,7 +329,7 @@ int ec_warm__manager(ec_warm_mgr *m, const json_t *lowers, bool refresh, ec_err 
     m->lock = json_incref(lock);
 
     ec_digest key;
-    if ((r = ec_warm__layer_key(&key, m, lowers, err)) < 0)
+    if ((r = ec_warm__layer_key(&key, m, err)) < 0)
         return r;
     if (layer_for_key(m->ctx.store, &key, &m->layer)) {
         m->reused = true;

@@ -5,11 +5,30 @@
 #include "cache/cache_int.h"
 #include "cache/warm/warm.h"
 
+/** The layers beneath a manager's layer (warm_lowers.c). */
+typedef struct ec_warm_lowers {
+    ec_digest *digests; /* the base first */
+    size_t n;
+    char *root;         /* their tree (merged when asked), or NULL when there are none */
+    char *mount_dir;    /* the overlay's directory when @root is a mount, else NULL */
+} ec_warm_lowers;
+
+/** Opens the layers of @stack (digest strings): @merged mounts a stack of more than one
+ *  layer as one tree; without it, @root is the bottom layer's directory. */
+int ec_warm__lowers_open(ec_warm_lowers *lw, ec_store *st, const json_t *stack, bool merged,
+                         ec_err *err);
+void ec_warm__lowers_close(ec_warm_lowers *lw);
+
 typedef struct ec_warm_mgr {
     ec_cache *c;
-    const ec_fetcher *f;
+    const ec_manager *mgr;
     ec_fetch_ctx ctx;
     json_t *specs;       /* borrowed: the environment's list for this manager */
+    ec_spec *parsed;     /* owned: @specs parsed by the manager, once */
+    const char **texts;  /* owned array of borrowed strings: @specs as written */
+    size_t nspecs;
+    ec_warm_lowers lowers;
+    const json_t *lower_stack; /* borrowed: digest strings of the layers beneath */
     /* results */
     json_t *lock;        /* owned */
     ec_digest lock_digest;
@@ -17,16 +36,14 @@ typedef struct ec_warm_mgr {
     bool resolved;       /* the lock was resolved now, not reused */
     bool reused;         /* the layer existed */
     int64_t build_us;
-    json_t *notes;       /* owned: warnings from install */
-    const json_t *lowers; /* borrowed: digests of the layers beneath, the base first */
+    json_t *notes;       /* owned: install's notes as records */
     bool ran_code;       /* build steps ran in the sandbox */
     ec_digest log;       /* their log, when they ran */
 } ec_warm_mgr;
 
-/** The layer key of @m's lock (see DESIGN.md): @lowers (digest strings of the layers
- *  beneath) count only for fetchers that run code. */
-int ec_warm__layer_key(ec_digest *out, const ec_warm_mgr *m, const json_t *lowers,
-                       ec_err *err);
+/** The layer key of @m's lock (see DESIGN.md): the layers beneath count only for builds
+ *  that run code. */
+int ec_warm__layer_key(ec_digest *out, const ec_warm_mgr *m, ec_err *err);
 
 /** Lock (reused unless @refresh), then the layer (reused or built once). */
-int ec_warm__manager(ec_warm_mgr *m, const json_t *lowers, bool refresh, ec_err *err);
+int ec_warm__manager(ec_warm_mgr *m, bool refresh, ec_err *err);

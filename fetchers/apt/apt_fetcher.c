@@ -2,6 +2,7 @@
 /* The apt fetcher: its table; resolve (sources → verified indexes → libsolv against the
  * base's dpkg status) and fetch (every .deb in parallel, checked against Packages). */
 #include "fetchers/apt/apt_int.h"
+#include "fetchers/manager.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -24,16 +25,16 @@ static json_t *sources_json(const ec_apt_index *idx, size_t n)
     return a;
 }
 
-static int apt_resolve(ec_fetch_ctx *ctx, const char *const *specs, size_t nspecs,
-                       json_t **lock_out, ec_err *err)
+static int apt_resolve(ec_fetch_ctx *ctx, const ec_resolve_req *req, json_t **lock_out,
+                       ec_err *err)
 {
     ec_apt_sources src = {0};
     ec_apt_index *idx = NULL;
     size_t nidx = 0;
     json_t *pkgs = NULL;
-    EC_AUTOFREE char *status = ctx->base_root
-                                   ? ec_xasprintf("%s/var/lib/dpkg/status", ctx->base_root)
-                                   : NULL;
+    EC_AUTOFREE char *status = req->lowers_root ? ec_xasprintf("%s/var/lib/dpkg/status",
+                                                               req->lowers_root)
+                                                : NULL;
     json_t *rec = json_object_get(ctx->config, "recommends");
     int64_t t0 = ec_mono_us();
     EC_AUTO(ec_apt_pool) pool = NULL;
@@ -49,15 +50,15 @@ static int apt_resolve(ec_fetch_ctx *ctx, const char *const *specs, size_t nspec
                  (long long)(t1 - t0) / 1000);
         ec_apt_solve_opts o = {.recommends = json_is_true(rec), .status = status,
                                .arch = src.arch, .pool = pool};
-        r = ec_apt_solve(&pkgs, idx, nidx, specs, nspecs, &o, err);
+        r = ec_apt_solve(&pkgs, idx, nidx, req->specs, req->nspecs, &o, err);
     }
     if (r == EC_OK)
         ec_debug("apt: %zu packages solved in %lld ms", json_array_size(pkgs),
                  (long long)(ec_mono_us() - t1) / 1000);
     if (r == EC_OK) {
         json_t *list = json_array();
-        for (size_t i = 0; i < nspecs; i++)
-            json_array_append_new(list, json_string(specs[i]));
+        for (size_t i = 0; i < req->nspecs; i++)
+            json_array_append_new(list, json_string(req->texts[i]));
         /* maintainer scripts run on the base: the layer key names the layers beneath */
         *lock_out = json_pack("{s:s, s:i, s:o, s:o, s:o, s:b, s:b}", "manager", "apt",
                               "version", 1, "specs", list, "sources",
@@ -292,19 +293,22 @@ static int apt_install(ec_fetch_ctx *ctx, const json_t *lock, const char *stagin
     return rc;
 }
 
-static const ec_fetcher apt_fetcher = {
-    .name = "apt",
+static const ec_fetcher apt_ops = {
     .builder_version = 1,
     .fetch_in_install = true,
-    .runs_code = true,
-    .parse = ec_apt_spec_parse,
     .resolve = apt_resolve,
     .fetch = apt_fetch,
     .install = apt_install,
     .serve = ec_apt_serve,
 };
 
-const ec_fetcher *ec_apt_fetcher(void)
-{
-    return &apt_fetcher;
-}
+const ec_manager ec_apt_manager = {
+    .name = "apt",
+    .spec_what = "apt package",
+    .flags = EC_MANAGER_NEEDS_BASE | EC_MANAGER_RESOLVES_ON_LOWERS | EC_MANAGER_RUNS_CODE,
+    .base_needs = "a Debian root file system (dpkg and its database)",
+    .parse = ec_apt_spec_parse,
+    .ops = &apt_ops,
+    /* the sources: the fetcher config's, else the base's sources.list, else the host's */
+    .upstream = {.self_configured = "apt-sources"},
+};

@@ -425,6 +425,27 @@ static void names_add(ec_buf *b, const char *const *names, size_t n)
  * that only prepare (users, diversions, alternatives) work the same; one that inspects the
  * files it is about to replace sees the new ones.
  */
+/* The notes the install gathered as JSON (the dpkg database writer adds to them, and the
+ * preinst calls read the upgrades back) become the result's typed notes. */
+static void notes_take(ec_install_result *out, const json_t *notes)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(notes, i, v) {
+        ec_note_kind kind;
+        if (!ec_note_kind_parse(&kind, json_string_value(json_object_get(v, "kind"))))
+            continue; /* every kind written in this folder has a name; see fetcher.c */
+        json_t *detail = json_deep_copy(v);
+        json_object_del(detail, "kind");
+        json_object_del(detail, "package");
+        const char *ver = json_string_value(json_object_get(v, "version"));
+        if (ver)
+            json_object_del(detail, "version");
+        ec_install_note(out, kind, json_string_value(json_object_get(v, "package")),
+                        ver ? ver : json_string_value(json_object_get(v, "to")), detail);
+    }
+}
+
 /* The version of the base's package that @name upgrades, from the upgrade notes. */
 static const char *upgraded_from(const json_t *notes, const char *name)
 {
@@ -439,8 +460,8 @@ static const char *upgraded_from(const json_t *notes, const char *name)
     return NULL;
 }
 
-static void steps_make(ec_install_result *out, const ec_apt_deb *debs, size_t n,
-                       const bool *unpacked, bool triggers)
+static void steps_make(ec_install_result *out, const json_t *notes, const ec_apt_deb *debs,
+                       size_t n, const bool *unpacked, bool triggers)
 {
     const char **names = ec_xcalloc(n ? n : 1, sizeof *names);
     size_t k = 0;
@@ -450,7 +471,7 @@ static void steps_make(ec_install_result *out, const ec_apt_deb *debs, size_t n,
         if (!has_ctl(&debs[i], EC_APT_CTL_PREINST))
             continue;
         EC_AUTOFREE char *stem = ec_apt__deb_stem(&debs[i]);
-        const char *from = upgraded_from(out->notes, debs[i].name);
+        const char *from = upgraded_from(notes, debs[i].name);
         /* names, arches and versions were checked by lock_read: nothing to quote */
         (void)ec_buf_addf(&script, NULL,
                           "DPKG_MAINTSCRIPT_PACKAGE=%s DPKG_MAINTSCRIPT_ARCH=%s "
@@ -645,15 +666,14 @@ static int install_run(shared *sh, const json_t *lock, ec_install_result *out, e
                               .refuse_whiteouts = true,
                               .alias_from = (const char *const *)from,
                               .alias_to = (const char *const *)to};
-    sh->x.naliases = aliases_load(sh->ctx->base_root, from, to);
+    sh->x.naliases = aliases_load(sh->ctx->lowers_root, from, to);
     rc = unpack_all(sh, err);
     if (rc == EC_OK)
         rc = settle_dirs(sh, err);
     if (rc < 0)
         return rc;
-    if (!out->notes)
-        out->notes = json_array();
-    settle_conflicts(sh, out->notes);
+    EC_AUTO(json_t) notes = json_array();
+    settle_conflicts(sh, notes);
     bool *unpacked = ec_xcalloc(sh->n ? sh->n : 1, sizeof *unpacked);
     bool triggers = false, pending = false;
     for (size_t i = 0; i < sh->n; i++) {
@@ -661,15 +681,17 @@ static int install_run(shared *sh, const json_t *lock, ec_install_result *out, e
         /* postinst (and debconf's config, which it drives) must run: dpkg --configure */
         unpacked[i] = has_ctl(d, EC_APT_CTL_POSTINST) || has_ctl(d, EC_APT_CTL_CONFIG);
         triggers = triggers || has_ctl(d, EC_APT_CTL_TRIGGERS);
-        note_scripts(out->notes, d);
+        note_scripts(notes, d);
     }
-    ec_apt_db_in in = {.base_root = sh->ctx->base_root, .staging = sh->staging,
+    ec_apt_db_in in = {.base_root = sh->ctx->lowers_root, .staging = sh->staging,
                        .debs = sh->debs, .ndebs = sh->n, .unpacked = unpacked,
-                       .notes = out->notes, .alias_from = sh->x.alias_from,
+                       .notes = notes, .alias_from = sh->x.alias_from,
                        .alias_to = sh->x.alias_to, .naliases = sh->x.naliases};
     rc = ec_apt__dpkgdb_write(&in, &pending, err);
     if (rc == EC_OK)
-        steps_make(out, sh->debs, sh->n, unpacked, pending || triggers);
+        steps_make(out, notes, sh->debs, sh->n, unpacked, pending || triggers);
+    if (rc == EC_OK)
+        notes_take(out, notes);
     free(unpacked);
     return rc;
 }

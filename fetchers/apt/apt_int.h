@@ -40,7 +40,7 @@ typedef struct ec_apt_sources {
 } ec_apt_sources;
 
 /** Reads the sources: ctx->config "sources" ([{uri, suite, components[], signed_by?}])
- *  when set, else the base's (ctx->base_root) /etc/apt/sources.list(.d) in both the
+ *  when set, else the base's (ctx->lowers_root) /etc/apt/sources.list(.d) in both the
  *  one-line and deb822 forms, else the host's. EC_ENOTFOUND when there is none. */
 int ec_apt_sources_load(ec_apt_sources *out, const ec_fetch_ctx *ctx, ec_err *err);
 void ec_apt_sources_fini(ec_apt_sources *s);
@@ -71,9 +71,9 @@ void ec_apt_indexes_free(ec_apt_index *v, size_t n);
 
 /* --- resolution --- */
 
-/** Parses an apt list entry (the ec_apt_spec_check syntax) into @out: name, qualifier
+/** Parses an apt list entry (`name`, `name=version`, `name:arch`, `name:arch=version`) into @out: name, qualifier
  *  (architecture, "" when absent) and constraint (exact version, "" for the candidate).
- *  EC_EINVAL as ec_apt_spec_check. */
+ *  EC_EINVAL naming the rule broken. */
 int ec_apt_spec_parse(ec_spec *out, const char *text, ec_err *err);
 
 /** The libsolv pool a resolution solves in, begun before the indexes arrive: the base's
@@ -94,7 +94,7 @@ typedef struct ec_apt_solve_opts {
     ec_apt_pool *pool;      /* begun by the caller (status then ignored), or NULL; spent */
 } ec_apt_solve_opts;
 
-/** Solves @specs ("name", "name=version", "name:arch") against @idx with libsolv, the
+/** Solves @specs (parsed by ec_apt_spec_parse) against @idx with libsolv, the
  *  base's installed packages taken as installed. *@out is the lock's "packages" array:
  *  one object per package to install, sorted by name then arch, with
  *  "name", "version", "arch", "multi_arch", "url" (source uri + Filename), "filename",
@@ -102,13 +102,17 @@ typedef struct ec_apt_solve_opts {
  *  "source" (the archive route name). Errors: unknown package, virtual package with
  *  several providers (the message lists them), unsatisfiable (libsolv's problem text). */
 int ec_apt_solve(json_t **out, const ec_apt_index *idx, size_t nidx,
-                 const char *const *specs, size_t nspecs, const ec_apt_solve_opts *o,
+                 const ec_spec *specs, size_t nspecs, const ec_apt_solve_opts *o,
                  ec_err *err);
+/** ec_apt_solve of specs as written (drivers and tests: the warm-up parses them once). */
+int ec_apt_solve_texts(json_t **out, const ec_apt_index *idx, size_t nidx,
+                       const char *const *texts, size_t n, const ec_apt_solve_opts *o,
+                       ec_err *err);
 
 /* --- install --- */
 
 /** Unpacks every .deb of @lock (blobs named by "sha256") into @staging and writes the dpkg
- *  database there: the base's status (from ctx->base_root) plus one stanza per package,
+ *  database there: the base's status (from ctx->lowers_root) plus one stanza per package,
  *  info/<pkg>.list (".." arch-qualified for Multi-Arch: same), .md5sums, .conffiles and
  *  the maintainer scripts. Packages whose scripts must run are left "unpacked" and a build
  *  step `dpkg --configure --pending` is returned for the prebuild sandbox. */

@@ -279,15 +279,12 @@ static void apt_providers(const struct apt_ctx *c, Id name, Queue *out)
     }
 }
 
-static int apt_spec_job(Queue *job, const struct apt_ctx *c, const char *text, ec_err *err)
+static int apt_spec_job(Queue *job, const struct apt_ctx *c, const ec_spec *sp, ec_err *err)
 {
     Pool *pool = c->pool;
-    ec_spec sp;
-    int r = ec_apt_spec_parse(&sp, text, err);
-    if (r < 0)
-        return r;
-    Id name = pool_str2id(pool, sp.name, 0);
-    Id arch = sp.qualifier[0] ? pool_str2id(pool, sp.qualifier, 1) : 0;
+    int r;
+    Id name = pool_str2id(pool, sp->name, 0);
+    Id arch = sp->qualifier[0] ? pool_str2id(pool, sp->qualifier, 1) : 0;
     bool real = false;
     Id p, pp;
     if (name)
@@ -300,7 +297,7 @@ static int apt_spec_job(Queue *job, const struct apt_ctx *c, const char *text, e
         queue_init(&prov);
         if (name)
             apt_providers(c, name, &prov);
-        if (prov.count == 1 && !sp.constraint[0]) {
+        if (prov.count == 1 && !sp->constraint[0]) {
             /* apt: "Note, selecting 'X' instead of 'virtual'" */
             name = prov.elements[0];
             queue_free(&prov);
@@ -308,7 +305,7 @@ static int apt_spec_job(Queue *job, const struct apt_ctx *c, const char *text, e
             queue_free(&prov);
             ec_buf b = EC_BUF_INIT;
             apt_sources_text(&b, c);
-            r = ec_fail(err, EC_ENOTFOUND, "apt: no package named %s in %s", sp.name,
+            r = ec_fail(err, EC_ENOTFOUND, "apt: no package named %s in %s", sp->name,
                         ec_buf_str(&b));
             ec_buf_fini(&b);
             return r;
@@ -326,10 +323,10 @@ static int apt_spec_job(Queue *job, const struct apt_ctx *c, const char *text, e
                 r = ec_fail(err, EC_EINVAL,
                             "apt: %s is a virtual package provided by %s: name that package "
                             "to pick a version",
-                            sp.name, ec_buf_str(&b));
+                            sp->name, ec_buf_str(&b));
             else
                 r = ec_fail(err, EC_EINVAL,
-                            "apt: %s is a virtual package provided by %s: pick one", sp.name,
+                            "apt: %s is a virtual package provided by %s: pick one", sp->name,
                             ec_buf_str(&b));
             ec_buf_fini(&b);
             free(names);
@@ -338,7 +335,7 @@ static int apt_spec_job(Queue *job, const struct apt_ctx *c, const char *text, e
         }
     }
 
-    Id evr = sp.constraint[0] ? pool_str2id(pool, sp.constraint, 1) : 0;
+    Id evr = sp->constraint[0] ? pool_str2id(pool, sp->constraint, 1) : 0;
     Id cand = apt_candidate(c, name, arch, evr);
     if (!cand) {
         ec_buf b = EC_BUF_INIT;
@@ -354,12 +351,12 @@ static int apt_spec_job(Queue *job, const struct apt_ctx *c, const char *text, e
         }
         if (evr)
             r = ec_fail(err, EC_ENOTFOUND, "apt: version %s of %s%s%s is not available (%s%s)",
-                        sp.constraint, pool_id2str(pool, name), arch ? ":" : "",
-                        arch ? sp.qualifier : "", nv ? "available: " : "none available",
+                        sp->constraint, pool_id2str(pool, name), arch ? ":" : "",
+                        arch ? sp->qualifier : "", nv ? "available: " : "none available",
                         ec_buf_str(&b));
         else
             r = ec_fail(err, EC_ENOTFOUND, "apt: no package %s for architecture %s (%s%s)",
-                        pool_id2str(pool, name), arch ? sp.qualifier : pool_id2str(pool, c->native),
+                        pool_id2str(pool, name), arch ? sp->qualifier : pool_id2str(pool, c->native),
                         nv ? "available: " : "none available", ec_buf_str(&b));
         ec_buf_fini(&b);
         return r;
@@ -730,7 +727,7 @@ static void apt_set_flags(Solver *solv, const ec_apt_solve_opts *o)
     solver_set_flag(solv, SOLVER_FLAG_ADD_ALREADY_RECOMMENDED, 0);
 }
 
-int ec_apt_solve(json_t **out, const ec_apt_index *idx, size_t nidx, const char *const *specs,
+int ec_apt_solve(json_t **out, const ec_apt_index *idx, size_t nidx, const ec_spec *specs,
                  size_t nspecs, const ec_apt_solve_opts *o, ec_err *err)
 {
     if (!out || !o || !o->arch || !*o->arch || (nidx && !idx) || (nspecs && !specs))
@@ -782,7 +779,7 @@ int ec_apt_solve(json_t **out, const ec_apt_index *idx, size_t nidx, const char 
     queue_init(&job);
     queue_init(&favored);
     for (size_t i = 0; i < nspecs && r == EC_OK; i++)
-        r = apt_spec_job(&job, &c, specs[i], err);
+        r = apt_spec_job(&job, &c, &specs[i], err);
 
     EC_AUTO(Solver) solv = NULL;
     for (int round = 0; r == EC_OK; round++) {
@@ -800,5 +797,19 @@ int ec_apt_solve(json_t **out, const ec_apt_index *idx, size_t nidx, const char 
         r = apt_output(out, solv, idx, nidx, err);
     queue_free(&favored);
     queue_free(&job);
+    return r;
+}
+
+int ec_apt_solve_texts(json_t **out, const ec_apt_index *idx, size_t nidx,
+                       const char *const *texts, size_t n, const ec_apt_solve_opts *o,
+                       ec_err *err)
+{
+    ec_spec *specs = ec_xcalloc(n ? n : 1, sizeof *specs);
+    int r = EC_OK;
+    for (size_t i = 0; i < n && r == EC_OK; i++)
+        r = ec_apt_spec_parse(&specs[i], texts[i], err);
+    if (r == EC_OK)
+        r = ec_apt_solve(out, idx, nidx, specs, n, o, err);
+    free(specs);
     return r;
 }

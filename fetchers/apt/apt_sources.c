@@ -329,8 +329,8 @@ int ec_apt_sources_load(ec_apt_sources *out, const ec_fetch_ctx *ctx, ec_err *er
             return rc;
         }
     } else {
-        if (ctx && ctx->base_root)
-            read_root(out, ctx->base_root);
+        if (ctx && ctx->lowers_root)
+            read_root(out, ctx->lowers_root);
         if (!out->n)
             read_root(out, "");
     }
@@ -338,7 +338,7 @@ int ec_apt_sources_load(ec_apt_sources *out, const ec_fetch_ctx *ctx, ec_err *er
         ec_apt_sources_fini(out);
         return ec_fail(err, EC_ENOTFOUND, "no apt sources: neither the config's \"sources\" "
                        "nor a \"deb\" entry in %s/etc/apt or the host's /etc/apt",
-                       ctx && ctx->base_root ? ctx->base_root : "");
+                       ctx && ctx->lowers_root ? ctx->lowers_root : "");
     }
     return EC_OK;
 }

@@ -118,9 +118,3 @@ int ec_apt_spec_parse(ec_spec *out, const char *text, ec_err *err)
     }
     return EC_OK;
 }
-
-int ec_apt_spec_check(const char *text, ec_err *err)
-{
-    ec_spec spec;
-    return ec_apt_spec_parse(&spec, text, err);
-}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Syntax of a cargo list entry: crate[@version-or-requirement], as `cargo install` takes it. */
-#include "fetchers/spec.h"
+#include "fetchers/cargo/cargo_int.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -117,7 +117,7 @@ static const char *cargo_requirement_problem(const char *p)
     }
 }
 
-static int cargo_spec_parse(ec_spec *out, const char *text, ec_err *err)
+int cargo_spec_parse(ec_spec *out, const char *text, ec_err *err)
 {
     int r = ec_spec_check_text(text, CARGO_WHAT, err);
     if (r < 0)
@@ -136,10 +136,4 @@ static int cargo_spec_parse(ec_spec *out, const char *text, ec_err *err)
         ec_spec_copy(out->constraint, req, strlen(req));
     }
     return EC_OK;
-}
-
-int ec_cargo_spec_check(const char *text, ec_err *err)
-{
-    ec_spec spec;
-    return cargo_spec_parse(&spec, text, err);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Syntax of a gem list entry: gem[:version-or-requirement], RubyGems' name and version rules. */
-#include "fetchers/spec.h"
+#include "fetchers/gem/gem_int.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -86,7 +86,7 @@ static const char *gem_requirement_problem(const char *p)
     }
 }
 
-static int gem_spec_parse(ec_spec *out, const char *text, ec_err *err)
+int gem_spec_parse(ec_spec *out, const char *text, ec_err *err)
 {
     int r = ec_spec_check_text(text, GEM_WHAT, err);
     if (r < 0)
@@ -105,10 +105,4 @@ static int gem_spec_parse(ec_spec *out, const char *text, ec_err *err)
         ec_spec_copy(out->constraint, req, strlen(req));
     }
     return EC_OK;
-}
-
-int ec_gem_spec_check(const char *text, ec_err *err)
-{
-    ec_spec spec;
-    return gem_spec_parse(&spec, text, err);
 }

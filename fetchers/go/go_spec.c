@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Syntax of a go list entry: module/path[/cmd][@version], as `go install` takes it. */
-#include "fetchers/spec.h"
+#include "fetchers/go/go_int.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -83,7 +83,7 @@ static const char *go_version_problem(const char *p)
     return "the version must be latest, vMAJOR.MINOR.PATCH (or a pseudo-version) or a commit hash";
 }
 
-static int go_spec_parse(ec_spec *out, const char *text, ec_err *err)
+int go_spec_parse(ec_spec *out, const char *text, ec_err *err)
 {
     int r = ec_spec_check_text(text, GO_WHAT, err);
     if (r < 0)
@@ -102,10 +102,4 @@ static int go_spec_parse(ec_spec *out, const char *text, ec_err *err)
         ec_spec_copy(out->constraint, version, strlen(version));
     }
     return EC_OK;
-}
-
-int ec_go_spec_check(const char *text, ec_err *err)
-{
-    ec_spec spec;
-    return go_spec_parse(&spec, text, err);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The npm fetcher: its table, and resolve, which feeds the arborist tree builder from the
  * metadata cache one breadth-first level at a time, each level fetched in parallel. */
+#include "fetchers/manager.h"
 #include "fetchers/npm/npm_int.h"
 
 #include <stdio.h>
@@ -189,16 +190,13 @@ static int on_doc(const char *name, const char *body, size_t len, void *ud, ec_e
 }
 
 /* Everything the specs are likely to need, fetched together. */
-static int speculate(reg_state *s, const char *const *specs, size_t n, ec_err *err)
+static int speculate(reg_state *s, const ec_spec *specs, size_t n, ec_err *err)
 {
     ec_npm_meta_run_new(&s->run, s->ctx, EC_NPM_ABBREV, EC_NPM_META_TTL, on_doc, s);
     ec_npm_meta_run_tolerate(s->run);
     s->pool = ec_npm_parse_pool_new();
-    for (size_t i = 0; i < n; i++) {
-        ec_spec sp;
-        if (ec_npm_spec_parse(&sp, specs[i], NULL) == EC_OK)
-            note_edge(s, sp.name, sp.constraint);
-    }
+    for (size_t i = 0; i < n; i++)
+        note_edge(s, specs[i].name, specs[i].constraint);
     int r = EC_OK;
     for (uint64_t before = UINT64_MAX; r == EC_OK && before != s->added;) {
         before = s->added;
@@ -246,21 +244,21 @@ static int reg_get(void *ud, const char *name, const ec_npm_packument **out, ec_
 
 /* --- the operations --- */
 
-static int npm_resolve(ec_fetch_ctx *ctx, const char *const *specs, size_t nspecs,
-                       json_t **lock_out, ec_err *err)
+static int npm_resolve(ec_fetch_ctx *ctx, const ec_resolve_req *req, json_t **lock_out,
+                       ec_err *err)
 {
     reg_state s = {.ctx = ctx, .pick = {.plat = EC_NPM_PLATFORM_DEFAULT}};
-    s.pick.plat.node_version = json_string_value(json_object_get(ctx->config,
-                                                                 "node_version"));
+    const char *node = json_string_value(json_object_get(ctx->config, "node_version"));
+    s.pick.plat.node_version = node && node[0] == 'v' ? node + 1 : node; /* "v20.11.0" */
     ec_npm_registry reg = {.get = reg_get, .prefetch = reg_prefetch, .ud = &s};
     EC_AUTO(ec_npm_tree) tree = NULL;
-    int r = speculate(&s, specs, nspecs, err);
+    int r = speculate(&s, req->specs, req->nspecs, err);
     if (r == EC_OK)
-        r = ec_npm_tree_build(&tree, &reg, specs, nspecs, &s.pick, err);
+        r = ec_npm_tree_build(&tree, &reg, req->specs, req->nspecs, &s.pick, err);
     if (r == EC_OK) {
         json_t *list = json_array();
-        for (size_t i = 0; i < nspecs; i++)
-            json_array_append_new(list, json_string(specs[i]));
+        for (size_t i = 0; i < req->nspecs; i++)
+            json_array_append_new(list, json_string(req->texts[i]));
         *lock_out = json_pack("{s:s, s:i, s:o, s:o}", "manager", "npm", "version", 1, "specs",
                               list, "packages", ec_npm_tree_lock_packages(tree));
         if (json_array_size(tree->notes))
@@ -277,19 +275,43 @@ static int npm_resolve(ec_fetch_ctx *ctx, const char *const *specs, size_t nspec
     return r;
 }
 
-static const ec_fetcher npm_fetcher = {
-    .name = "npm",
+static const ec_fetcher npm_ops = {
     .builder_version = 1,
-    .runs_code = false, /* a lock with install scripts says so itself ("runs_code") */
     .serve_cache_only = true,
-    .parse = ec_npm_spec_parse,
     .resolve = npm_resolve,
     .fetch = ec_npm_fetch,
     .install = ec_npm_install,
     .serve = ec_npm_serve,
 };
 
-const ec_fetcher *ec_npm_fetcher(void)
+static const ec_host_fact npm_facts[] = {
+    /* npm checks engines against the node that runs it; the host's node runs these */
+    {"node_version", "ENVCACHE_NODE_VERSION", "node", "node --version"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static void npm_render_note(ec_buf *out, const ec_note *n)
 {
-    return &npm_fetcher;
+    if (n->kind == EC_NOTE_SCRIPTS_NOT_RUN)
+        (void)ec_buf_addf(out, NULL, "%s@%s has install scripts; they were not run (the "
+                          "prebuild sandbox will run them) — the lock marks it",
+                          n->package ? n->package : "?", n->version ? n->version : "?");
+    else
+        (void)ec_buf_addf(out, NULL, "%s@%s: %s", n->package ? n->package : "",
+                          n->version ? n->version : "", ec_note_kind_name(n->kind));
 }
+
+/* A lock with install scripts says so itself ("runs_code"): the flag is not set here. */
+const ec_manager ec_npm_manager = {
+    .name = "npm",
+    .spec_what = "npm spec",
+    .parse = ec_npm_spec_parse,
+    .ops = &npm_ops,
+    .upstream = {.env = {"ENVCACHE_NPM_REGISTRY", "npm_config_registry",
+                         "NPM_CONFIG_REGISTRY", NULL},
+                 .from_client_config = ec_npm_registry_configured,
+                 .client = "npm",
+                 .client_query = "npm config get registry 2>/dev/null"},
+    .facts = npm_facts,
+    .render_note = npm_render_note,
+};

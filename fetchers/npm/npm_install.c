@@ -234,13 +234,10 @@ static void script_steps(ec_install_result *out, const char *staging, json_t *pk
 
 static void note_scripts(ec_install_result *out, json_t *pkg)
 {
-    if (!out->notes)
-        out->notes = json_array();
-    json_array_append_new(out->notes,
-                          json_pack("{s:s, s:O, s:O, s:O}", "kind", "scripts_not_run", "path",
-                                    json_object_get(pkg, "path"), "name",
-                                    json_object_get(pkg, "name"), "version",
-                                    json_object_get(pkg, "version")));
+    ec_install_note(out, EC_NOTE_SCRIPTS_NOT_RUN,
+                    json_string_value(json_object_get(pkg, "name")),
+                    json_string_value(json_object_get(pkg, "version")),
+                    json_pack("{s:O}", "path", json_object_get(pkg, "path")));
 }
 
 static int path_cmp(const void *a, const void *b)
@@ -280,7 +277,7 @@ int ec_npm_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
     for (size_t i = n; i-- > 0 && rc == EC_OK;) {
         if (!json_is_true(json_object_get(order[i], "scripts")))
             continue;
-        if (ctx->base_root)
+        if (ctx->lowers_root)
             script_steps(out, staging, order[i]);
         else
             note_scripts(out, order[i]);

@@ -102,3 +102,7 @@ int ec_npm_serve(ec_fetch_ctx *ctx, const ec_mirror_req *req, ec_mirror_resp *re
 
 /** The npm spec parser (npm_spec.c): the `parse` op. */
 int ec_npm_spec_parse(ec_spec *out, const char *text, ec_err *err);
+
+/** The registry the host's npm configuration names (npm_config_userconfig, ~/.npmrc,
+ *  /etc/npmrc, /usr/etc/npmrc, the first that sets one), or NULL; caller frees. */
+char *ec_npm_registry_configured(void);

@@ -231,9 +231,3 @@ int ec_npm_spec_parse(ec_spec *out, const char *text, ec_err *err)
     ec_spec_copy(out->constraint, version, strlen(version));
     return EC_OK;
 }
-
-int ec_npm_spec_check(const char *text, ec_err *err)
-{
-    ec_spec spec;
-    return ec_npm_spec_parse(&spec, text, err);
-}

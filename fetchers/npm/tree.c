@@ -535,15 +535,15 @@ static void prune_extraneous(tbuild *b)
 
 /* --- entry --- */
 
-static int root_edges(tnode *root, const char *const *specs, size_t n, ec_err *err)
+/* The specs come parsed (ec_npm_spec_parse): name and range, "" for the latest. */
+static int root_edges(tnode *root, const ec_spec *specs, size_t n, ec_err *err)
 {
     root->edges = ec_xcalloc(n + 1, sizeof(*root->edges));
     for (size_t i = 0; i < n; i++) {
-        const char *s = specs[i], *at = s[0] ? strchr(s + 1, '@') : NULL;
-        if (!*s || at == s + 1)
-            return ec_fail(err, EC_EINVAL, "\"%s\" is not a valid npm spec", s);
-        const char *name = at ? ec_xstrndup(s, (size_t)(at - s)) : ec_xstrdup(s);
-        edge_set(&root->edges, &root->nedges, name, at ? at + 1 : "", TE_PROD);
+        if (!specs[i].name[0])
+            return ec_fail(err, EC_EINVAL, "spec %zu has no package name", i + 1);
+        edge_set(&root->edges, &root->nedges, ec_xstrdup(specs[i].name),
+                 specs[i].constraint, TE_PROD);
     }
     return EC_OK;
 }
@@ -566,7 +566,7 @@ static void build_fini(tbuild *b)
     json_decref(b->notes);
 }
 
-int ec_npm_tree_build(ec_npm_tree **out, const ec_npm_registry *reg, const char *const *specs,
+int ec_npm_tree_build(ec_npm_tree **out, const ec_npm_registry *reg, const ec_spec *specs,
                       size_t nspecs, const ec_npm_pick_opts *opts, ec_err *err)
 {
     tbuild b = {.reg = reg, .opts = opts, .notes = json_array()};

@@ -28,6 +28,7 @@
 #include <stddef.h>
 
 #include "fetchers/npm/packument.h"
+#include "fetchers/spec.h"
 #include "store/util/auto.h"
 #include "store/util/err.h"
 
@@ -62,14 +63,14 @@ typedef struct ec_npm_tree {
     json_t *notes;      /* array of strings: skipped optionals and the like */
 } ec_npm_tree;
 
-/** Resolves @specs (each "name", "name@range", "name@version", "name@tag",
- *  "@scope/name@…") into the install tree. Returns an owned tree
+/** Resolves @specs (parsed by ec_npm_spec_parse: a name, "@scope/name", and a range,
+ *  version or tag, "" for the latest) into the install tree. Returns an owned tree
  *  (ec_npm_tree_free). Errors: EC_ENOTFOUND (no such package or version: the
  *  message names the package, the range and its dependent), EC_ECONFLICT (no
  *  place satisfies arborist's rules: npm's ERESOLVE), EC_EINVAL (a spec or a
  *  dependency spec that is not a registry spec), and whatever the registry
  *  returns. */
-int ec_npm_tree_build(ec_npm_tree **out, const ec_npm_registry *reg, const char *const *specs,
+int ec_npm_tree_build(ec_npm_tree **out, const ec_npm_registry *reg, const ec_spec *specs,
                       size_t nspecs, const ec_npm_pick_opts *opts, ec_err *err);
 void ec_npm_tree_free(ec_npm_tree *t);
 EC_DEFINE_AUTO(ec_npm_tree, ec_npm_tree_free)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Syntax of a pip list entry: a PEP 508 requirement without a URL, with PEP 440 versions. */
-#include "fetchers/spec.h"
+#include "fetchers/pip/pip_int.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -465,7 +465,7 @@ static int pip_scan_requirement(struct pip_scan *s, ec_spec *out)
     return EC_OK;
 }
 
-static int pip_spec_parse(ec_spec *out, const char *text, ec_err *err)
+int pip_spec_parse(ec_spec *out, const char *text, ec_err *err)
 {
     int r = ec_spec_check_text(text, PIP_WHAT, err);
     if (r < 0)
@@ -478,10 +478,4 @@ static int pip_spec_parse(ec_spec *out, const char *text, ec_err *err)
     if (memmem(text, strcspn(text, ";"), "://", 3))
         return pip_fail(&s, "URL requirements are not supported");
     return pip_scan_requirement(&s, out);
-}
-
-int ec_pip_spec_check(const char *text, ec_err *err)
-{
-    ec_spec spec;
-    return pip_spec_parse(&spec, text, err);
 }

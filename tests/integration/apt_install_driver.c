@@ -39,7 +39,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: not JSON\n", argv[4]);
         return 1;
     }
-    ec_fetch_ctx ctx = {.store = st, .base_root = argv[2][0] == '-' ? NULL : argv[2],
+    ec_fetch_ctx ctx = {.store = st, .lowers_root = argv[2][0] == '-' ? NULL : argv[2],
                         .platform = "linux/amd64"};
     ec_install_result res = {0};
     int rc = ec_apt_install(&ctx, lock, argv[3], &res, &err);
@@ -59,8 +59,8 @@ int main(int argc, char **argv)
                                                res.steps[i].what, "cwd", res.steps[i].cwd,
                                                "argv", a, "env", e));
     }
-    json_t *out = json_pack("{s:o, s:O, s:I, s:I}", "steps", steps, "notes",
-                            res.notes ? res.notes : json_null(), "store_ms",
+    json_t *out = json_pack("{s:o, s:o, s:I, s:I}", "steps", steps, "notes",
+                            ec_install_notes_json(&res), "store_ms",
                             (json_int_t)((t1 - t0) / 1000), "install_ms",
                             (json_int_t)((t2 - t1) / 1000));
     json_dumpf(out, stdout, JSON_INDENT(1));

@@ -78,7 +78,7 @@ int main(int argc, char **argv)
         return 1;
     }
     o.pool = pool;
-    int r = ec_apt_solve(&out, idx, nidx, (const char *const *)argv + i, (size_t)(argc - i), &o,
+    int r = ec_apt_solve_texts(&out, idx, nidx, (const char *const *)argv + i, (size_t)(argc - i), &o,
                          &err);
     if (r < 0) {
         fprintf(stderr, "error (%s): %s\n", ec_code_name(r), err.msg);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fetchers/manager.h"
 #include "fetchers/npm/tree.h"
 #include "store/util/mem.h"
 
@@ -194,7 +195,14 @@ int main(int argc, char **argv)
     ec_npm_registry reg = {reg_get, reg_prefetch, &r};
     ec_npm_tree *t = NULL;
     ec_err err = {0};
-    int rc = ec_npm_tree_build(&t, &reg, (const char *const *)argv + i, (size_t)(argc - i), &opts, &err);
+    size_t nspecs = (size_t)(argc - i);
+    ec_spec *specs = ec_xcalloc(nspecs, sizeof *specs);
+    int rc = EC_OK;
+    for (size_t k = 0; k < nspecs && rc == EC_OK; k++)
+        rc = ec_manager_find("npm")->parse(&specs[k], argv[i + (int)k], &err);
+    if (rc == EC_OK)
+        rc = ec_npm_tree_build(&t, &reg, specs, nspecs, &opts, &err);
+    free(specs);
     if (rc < 0) {
         fprintf(stderr, "npm-resolve: %s\n", err.msg);
     } else if (as_json) {

@@ -5,12 +5,23 @@
  * of it stays (no blob, an empty staging root). */
 #include "tests/unit/fetchers/apt_fixture.h"
 
+#include "fetchers/manager.h"
+
+static const ec_fetcher *apt_ops(void)
+{
+    return ec_manager_find("apt")->ops;
+}
+
 static json_t *resolve(struct afx *f, const char *spec)
 {
-    const ec_fetcher *ap = ec_fetcher_find("apt");
+    const ec_manager *m = ec_manager_find("apt");
     json_t *lock = NULL;
     ec_err err = {0};
-    int r = ap->resolve(&f->ctx, &spec, 1, &lock, &err);
+    ec_spec parsed;
+    assert_int_equal(m->parse(&parsed, spec, NULL), EC_OK);
+    ec_resolve_req req = {.specs = &parsed, .texts = &spec, .nspecs = 1,
+                          .lowers_root = f->ctx.lowers_root, .platform = "linux/amd64"};
+    int r = m->ops->resolve(&f->ctx, &req, &lock, &err);
     if (r)
         print_error("%s\n", err.msg);
     assert_int_equal(r, EC_OK);
@@ -27,7 +38,7 @@ static void apt_fetcher__install_downloads_while_unpacking(void **state)
     assert_int_equal(ec_mkdir_p(stage, 0755, NULL), EC_OK);
     ec_install_result res = {0};
     ec_err err = {0};
-    int r = ec_fetcher_find("apt")->install(&f->ctx, lock, stage, &res, &err);
+    int r = apt_ops()->install(&f->ctx, lock, stage, &res, &err);
     if (r)
         print_error("%s\n", err.msg);
     assert_int_equal(r, EC_OK);
@@ -54,7 +65,7 @@ static void apt_fetcher__tampered_deb_fails_the_install(void **state)
     assert_int_equal(ec_mkdir_p(stage, 0755, NULL), EC_OK);
     ec_install_result res = {0};
     ec_err err = {0};
-    assert_int_equal(ec_fetcher_find("apt")->install(&f->ctx, lock, stage, &res, &err),
+    assert_int_equal(apt_ops()->install(&f->ctx, lock, stage, &res, &err),
                      EC_EINTEGRITY);
     assert_non_null(strstr(err.msg, "evil_1.0_all.deb")); /* the download's error, named */
     ec_digest bad;

@@ -198,7 +198,7 @@ static json_t *solve_tiny(const ec_apt_index *idx, size_t n, ec_apt_pool *pool)
     ec_apt_solve_opts o = {.arch = "amd64", .pool = pool};
     json_t *out = NULL;
     ec_err err = {0};
-    assert_int_equal(ec_apt_solve(&out, idx, n, specs, 1, &o, &err), EC_OK);
+    assert_int_equal(ec_apt_solve_texts(&out, idx, n, specs, 1, &o, &err), EC_OK);
     return out;
 }
 

@@ -53,7 +53,7 @@ static char *solve(size_t nidx, bool status, bool recommends, const char *spec)
     const char *specs[1] = {spec};
     json_t *out = NULL;
     ec_err err = {0};
-    int r = ec_apt_solve(&out, fx_idx, nidx, specs, 1, &o, &err);
+    int r = ec_apt_solve_texts(&out, fx_idx, nidx, specs, 1, &o, &err);
     if (r < 0) {
         assert_null(out);
         return ec_xasprintf("ERR %s: %s", ec_code_name(r), err.msg);
@@ -210,7 +210,7 @@ static void apt_solve__upgrade_of_base_noted(void **state)
     const char *specs[] = {"upgrader"};
     json_t *out = NULL;
     ec_err err = {0};
-    assert_int_equal(ec_apt_solve(&out, fx_idx, 1, specs, 1, &o, &err), EC_OK);
+    assert_int_equal(ec_apt_solve_texts(&out, fx_idx, 1, specs, 1, &o, &err), EC_OK);
     assert_int_equal(json_array_size(out), 2);
     json_t *bl = json_array_get(out, 0);
     assert_string_equal(json_string_value(json_object_get(bl, "name")), "base-lib");
@@ -226,7 +226,7 @@ static void apt_solve__lock_fields(void **state)
     const char *specs[] = {"docs", "libc6"};
     json_t *out = NULL;
     ec_err err = {0};
-    assert_int_equal(ec_apt_solve(&out, fx_idx, 1, specs, 2, &o, &err), EC_OK);
+    assert_int_equal(ec_apt_solve_texts(&out, fx_idx, 1, specs, 2, &o, &err), EC_OK);
     json_t *d = json_array_get(out, 1);
     assert_string_equal(json_string_value(json_object_get(d, "name")), "docs");
     assert_string_equal(json_string_value(json_object_get(d, "arch")), "all");

@@ -57,7 +57,7 @@ static void apt_sources__base_one_line_and_deb822(void **state)
               0644);
     ect_write(root, "etc/apt/sources.list.d/z.list.disabled", "deb http://e.example/x y z\n",
               0644);
-    ec_fetch_ctx ctx = {.base_root = root};
+    ec_fetch_ctx ctx = {.lowers_root = root};
     ec_apt_sources s;
     ec_err err = {0};
     assert_int_equal(ec_apt_sources_load(&s, &ctx, &err), EC_OK);
@@ -101,7 +101,7 @@ static void apt_sources__config_wins(void **state)
                             "http://m.example/debian/", "suite", "bookworm", "components",
                             "main", "contrib", "signed_by", "/k.gpg", "arch", "arm64",
                             "keyring", "/default.gpg");
-    ec_fetch_ctx ctx = {.config = cfg, .base_root = "/nonexistent"};
+    ec_fetch_ctx ctx = {.config = cfg, .lowers_root = "/nonexistent"};
     ec_apt_sources s;
     ec_err err = {0};
     assert_int_equal(ec_apt_sources_load(&s, &ctx, &err), EC_OK);
@@ -126,7 +126,7 @@ static void apt_sources__empty_base_falls_back_to_host(void **state)
 {
     (void)state;
     char *root = ect_tmpdir();
-    ec_fetch_ctx ctx = {.base_root = root};
+    ec_fetch_ctx ctx = {.lowers_root = root};
     ec_apt_sources s;
     ec_err err = {0};
     int rc = ec_apt_sources_load(&s, &ctx, &err);

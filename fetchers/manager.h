@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/* The manager table: one entry per package manager, and everything cache/ and tools/ may
+ * know of a manager without naming it.
+ *
+ * A manager is one folder, fetchers/<mgr>/, which defines one entry (ec_<mgr>_manager),
+ * and one line in fetchers/managers.c. The entry says, as data, what cache/ would
+ * otherwise have to branch on: whether the manager needs a base, whether its resolution
+ * reads the layers beneath it, whether its builds run code or fetch through the mirror,
+ * where its upstream is found, which facts of the host its fetcher needs, and how its
+ * notes read. cache/ and tools/ iterate the table; they never compare manager names.
+ *
+ * Threads: the table is constant; every function here is reentrant.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fetchers/fetcher.h"
+#include "fetchers/spec.h"
+#include "store/util/buf.h"
+#include "store/util/err.h"
+
+enum {
+    /* Installs onto a root file system of the base (dpkg's database, a Python, a Ruby):
+     * a warm-up without a base fails at once and says what the base must hold. */
+    EC_MANAGER_NEEDS_BASE = 1u << 0,
+    /* Resolution reads the layers beneath (apt: the base's dpkg status; pip: its Python):
+     * they are part of what a lock was resolved from, and resolve gets their merged root. */
+    EC_MANAGER_RESOLVES_ON_LOWERS = 1u << 1,
+    /* Every build runs code (maintainer scripts, compilers): the layer key includes the
+     * layers beneath. A lock may say so for one build ("runs_code": true). */
+    EC_MANAGER_RUNS_CODE = 1u << 2,
+    /* Build steps fetch through the mirror on loopback inside the sandbox. */
+    EC_MANAGER_BUILD_NEEDS_MIRROR = 1u << 3,
+};
+
+/**
+ * Where a manager's upstream comes from, in this order: the first variable of @env that
+ * is set and not empty (envcache's own first, then the native client's); else
+ * @from_client_config (the client's own configuration files, in the client's order);
+ * else what the client itself reports as its default (@client_query, a shell command
+ * whose first line is the URL, run once per client binary and remembered). No upstream
+ * is ever written into envcache.
+ *
+ * A manager that reads its upstreams from its own configuration and the base (apt's
+ * sources) sets @self_configured instead: the words that name them in messages and keys.
+ */
+typedef struct ec_upstream_rule {
+    const char *env[4];                   /* NULL-terminated */
+    char *(*from_client_config)(void);    /* owned URL, or NULL */
+    const char *client;                   /* program on PATH whose default is asked */
+    const char *client_query;             /* e.g. "<client> config get registry" */
+    const char *self_configured;
+} ec_upstream_rule;
+
+/** A fact of the host that a fetcher needs (the node version npm's engines checks use):
+ *  @env when set, else the first line of @query run once per @program binary. It reaches
+ *  the fetcher as ctx->config[@key]. */
+typedef struct ec_host_fact {
+    const char *key;
+    const char *env;
+    const char *program;
+    const char *query;
+} ec_host_fact;
+
+typedef struct ec_manager {
+    const char *name;        /* config key, package list name, mirror route, log prefix */
+    const char *spec_what;   /* "npm package spec": what a spec is, for messages */
+    unsigned flags;          /* EC_MANAGER_* */
+    const char *base_needs;  /* with NEEDS_BASE: what the base must be, for the error */
+    /** Spec text → parsed spec; EC_EINVAL with a message naming the rule broken. The
+     *  only parser of a manager's specs: checks at create time and the warm-up use it. */
+    int (*parse)(ec_spec *out, const char *text, ec_err *err);
+    const ec_fetcher *ops;   /* NULL: the manager checks specs but cannot install yet */
+    ec_upstream_rule upstream;
+    const ec_host_fact *facts; /* terminated by an entry with key NULL; may be NULL */
+    /** One line for people about @n (may be NULL: ec_note_render's generic words). */
+    void (*render_note)(ec_buf *out, const ec_note *n);
+} ec_manager;
+
+/** The managers, in stack order (apt, cargo, gem, go, npm, pip, then any only the tests
+ *  build). Borrowed, constant. */
+const ec_manager *const *ec_managers(size_t *n_out);
+/** The entry named @name, or NULL. */
+const ec_manager *ec_manager_find(const char *name);
+/** True when @m has fetcher ops (it can warm, install and mirror). */
+bool ec_manager_installs(const ec_manager *m);
+/** Checks @text as one of @m's specs (ec_spec_check for one manager). */
+int ec_manager_spec_check(const ec_manager *m, const char *text, ec_err *err);
+/** The managers' names joined with ", " (for usage texts); static storage. */
+const char *ec_manager_names(void);
+
+/** Appends the line for people about @n: @m's own words, else generic ones. */
+void ec_note_render(ec_buf *out, const ec_manager *m, const ec_note *n);
