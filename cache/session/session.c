@@ -242,8 +242,7 @@ int ec_session_get(json_t **out, ec_cache *c, const char *ws, const char *id_or_
                                  err)) < 0)
         return r;
     if (!f.found)
-        return ec_fail(err, EC_ENOTFOUND, "session %s not found (see `envcache session ls`)",
-                       id_or_target);
+        return ec_fail(err, EC_ENOTFOUND, "session %s not found", id_or_target);
     *out = f.found;
     return EC_OK;
 }

@@ -171,6 +171,8 @@ static void expect_error(struct fx *f, const char *method, const char *path, con
     const char *msg = json_string_value(json_object_get(e, "message"));
     if (!msg || !strstr(msg, text))
         fail_msg("%s %s: message \"%s\" lacks \"%s\"", method, path, msg, text);
+    if (strstr(msg, "`envcache")) /* an API client has no CLI to run */
+        fail_msg("%s %s: message \"%s\" points at a CLI command", method, path, msg);
     assert_int_equal(strncmp(json_string_value(json_object_get(j, "request_id")), "req_", 4), 0);
     if (detail)
         assert_string_equal(json_string_value(json_object_get(json_object_get(e, "details"),
@@ -189,6 +191,19 @@ static char *create_env(struct fx *f, const char *key, const char *name)
     char *id = ec_xstrdup(json_string_value(json_object_get(j, "id")));
     json_decref(j);
     return id;
+}
+
+/* Writes a session record that references @env_id, standing in for a mounted session. */
+static void put_fake_session(struct fx *f, const char *sid, const char *env_id)
+{
+    char sval[256];
+    snprintf(sval, sizeof sval, "{\"id\":\"%s\",\"environment_id\":\"%s\",\"workspace\":\"a\"}",
+             sid, env_id);
+    ec_txn *txn = NULL;
+    assert_int_equal(ec_txn_begin(&txn, ec_cache_store(f->c), 0, NULL), EC_OK);
+    assert_int_equal(ec_kv_put(txn, EC_TBL_SESSIONS, sid, strlen(sid), sval, strlen(sval), 0,
+                               NULL), EC_OK);
+    assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
 }
 
 /* --- tests --- */
@@ -276,14 +291,9 @@ static void server__environment_errors(void **state)
     expect_error(f, "GET", "/v1/sessions/sesn_000000000000000000000000", k, NULL, 0, 404,
                  "not_found_error", "not found", NULL);
     /* Deleting while a session references it is 409; the record stands in for a mount. */
-    char skey[] = "sesn_000000000000000000000001", sval[256];
-    snprintf(sval, sizeof sval, "{\"id\":\"%s\",\"environment_id\":\"%s\",\"workspace\":\"a\"}",
-             skey, id);
+    char skey[] = "sesn_000000000000000000000001";
+    put_fake_session(f, skey, id);
     ec_txn *txn = NULL;
-    assert_int_equal(ec_txn_begin(&txn, ec_cache_store(f->c), 0, NULL), EC_OK);
-    assert_int_equal(ec_kv_put(txn, EC_TBL_SESSIONS, skey, strlen(skey), sval, strlen(sval), 0,
-                               NULL), EC_OK);
-    assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
     expect_error(f, "DELETE", path, k, NULL, 0, 409, "invalid_request_error", "session", NULL);
     assert_int_equal(ec_txn_begin(&txn, ec_cache_store(f->c), 0, NULL), EC_OK);
     assert_int_equal(ec_kv_del(txn, EC_TBL_SESSIONS, skey, strlen(skey), NULL), EC_OK);
@@ -293,6 +303,24 @@ static void server__environment_errors(void **state)
     json_decref(j);
     expect_error(f, "GET", path, k, NULL, 0, 404, "not_found_error", "not found",
                  "environment_not_found");
+}
+
+/* The errors that once told clients to run `envcache session ls` or `envcache umount`
+ * now say what to do through the API (expect_error refuses any CLI command). */
+static void server__errors_speak_api(void **state)
+{
+    struct fx *f = *state;
+    const char *unknown = "/v1/sessions/sesn_000000000000000000000009";
+    expect_error(f, "GET", unknown, f->key_a, NULL, 0, 404, "not_found_error",
+                 "session sesn_000000000000000000000009 not found", NULL);
+    expect_error(f, "DELETE", unknown, f->key_a, NULL, 0, 404, "not_found_error",
+                 "session sesn_000000000000000000000009 not found", NULL);
+    EC_AUTOFREE char *id = create_env(f, f->key_a, "in-use");
+    put_fake_session(f, "sesn_000000000000000000000002", id);
+    char path[256];
+    snprintf(path, sizeof path, "/v1/environments/%s", id);
+    expect_error(f, "DELETE", path, f->key_a, NULL, 0, 409, "invalid_request_error",
+                 "delete its sessions first (DELETE /v1/sessions/{id})", NULL);
 }
 
 static void server__workspaces_are_isolated(void **state)
@@ -561,6 +589,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(server__headers_and_keys),
         T(server__environment_errors),
+        T(server__errors_speak_api),
         T(server__workspaces_are_isolated),
         T(server__pages_2500_without_loss_or_duplicates),
         T(server__concurrent_creates_of_one_name_one_wins),
