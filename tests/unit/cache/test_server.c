@@ -206,6 +206,17 @@ static void put_fake_session(struct fx *f, const char *sid, const char *env_id)
     assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
 }
 
+/* GET @path answers @want exactly: the same keys with the same values. */
+static void expect_same_object(struct fx *f, const char *path, const json_t *want)
+{
+    json_t *got = NULL;
+    assert_int_equal(call(f, "GET", path, f->key_a, NULL, 0, &got, NULL), 200);
+    if (!json_equal(got, want))
+        fail_msg("GET %s: %s, but create answered %s", path, json_dumps(got, JSON_SORT_KEYS),
+                 json_dumps(want, JSON_SORT_KEYS));
+    json_decref(got);
+}
+
 /* --- tests --- */
 
 static void server__headers_and_keys(void **state)
@@ -459,10 +470,11 @@ static void server__warm_join_failure_and_session_wait(void **state)
     char sid[64];
     snprintf(sid, sizeof sid, "%s", json_string_value(json_object_get(j, "id")));
     assert_string_equal(json_string_value(json_object_get(j, "status")), "idle");
-    json_decref(j);
+    assert_string_equal(json_string_value(json_object_get(j, "agent")), "agt_1");
     snprintf(path, sizeof path, "/v1/sessions/%s", sid);
     expect_error(f, "GET", path, f->key_b, NULL, 0, 404, "not_found_error", "not found", NULL);
-    assert_int_equal(call(f, "GET", path, f->key_a, NULL, 0, NULL, NULL), 200);
+    expect_same_object(f, path, j);
+    json_decref(j);
     snprintf(path, sizeof path, "/v1/environments/%s", id);
     expect_error(f, "DELETE", path, f->key_a, NULL, 0, 409, "invalid_request_error", "session",
                  NULL);
