@@ -69,6 +69,17 @@ fi
 check "metrics" bash -c "curl -s $B/metrics | grep -q '^envcache_http_requests_total{route=\"POST /v1/environments\",status=\"200\"} 1'"
 check "access log lines are JSON" bash -c "tail -1 '$T/access.log' | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"request_id\"].startswith(\"req_\")'"
 
+# The cache of an environment nobody warmed (--warm off): API.md's states, an empty lock.
+pe=$(api $B/v1/environments -d '{"name":"unwarmed","config":{"packages":{"pip":["pandas==2.2.0"]}}}' | json_get id)
+api $B/v1/environments/$pe/cache > "$T/cache.json"
+check "cache: API.md's states, the lock's packages (none yet)" python3 -c "
+import json, sys
+c = json.load(open(sys.argv[1]))
+states = {'pending', 'building', 'ready', 'failed'}
+assert c['state'] in states, c
+pip = c['managers']['pip']
+assert pip['state'] == 'pending' and pip['packages'] == [] and pip['specs'] == ['pandas==2.2.0'], c" "$T/cache.json"
+
 kill -TERM $pid
 wait $pid; rc=$?
 check "SIGTERM stops cleanly" test $rc -eq 0

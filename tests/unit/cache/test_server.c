@@ -15,6 +15,8 @@
 #include "cache/api/server.h"
 #include "store/util/mem.h"
 
+#define EC_TEST_LOCK "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 static atomic_bool gate_open;
 static atomic_int warm_calls;
 
@@ -193,17 +195,22 @@ static char *create_env(struct fx *f, const char *key, const char *name)
     return id;
 }
 
+/* Writes @val under @key in @t, as the service's own writers would. */
+static void put_record(struct fx *f, enum ec_table t, const char *key, const char *val)
+{
+    ec_txn *txn = NULL;
+    assert_int_equal(ec_txn_begin(&txn, ec_cache_store(f->c), 0, NULL), EC_OK);
+    assert_int_equal(ec_kv_put(txn, t, key, strlen(key), val, strlen(val), 0, NULL), EC_OK);
+    assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
+}
+
 /* Writes a session record that references @env_id, standing in for a mounted session. */
 static void put_fake_session(struct fx *f, const char *sid, const char *env_id)
 {
     char sval[256];
     snprintf(sval, sizeof sval, "{\"id\":\"%s\",\"environment_id\":\"%s\",\"workspace\":\"a\"}",
              sid, env_id);
-    ec_txn *txn = NULL;
-    assert_int_equal(ec_txn_begin(&txn, ec_cache_store(f->c), 0, NULL), EC_OK);
-    assert_int_equal(ec_kv_put(txn, EC_TBL_SESSIONS, sid, strlen(sid), sval, strlen(sval), 0,
-                               NULL), EC_OK);
-    assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
+    put_record(f, EC_TBL_SESSIONS, sid, sval);
 }
 
 /* GET @path answers @want exactly: the same keys with the same values. */
@@ -334,6 +341,96 @@ static void server__errors_speak_api(void **state)
                  "delete its sessions first (DELETE /v1/sessions/{id})", NULL);
 }
 
+/* Polls GET @path until the warm-up is ready; *@out is that last answer. */
+static void wait_ready(struct fx *f, const char *path, json_t **out)
+{
+    for (int i = 0; i < 400; i++) {
+        assert_int_equal(call(f, "GET", path, f->key_a, NULL, 0, out, NULL), 200);
+        if (strcmp(json_string_value(json_object_get(*out, "state")), "ready") == 0)
+            return;
+        json_decref(*out);
+        usleep(10000);
+    }
+    fail_msg("GET %s: never ready", path);
+}
+
+static bool is_api_state(const json_t *obj)
+{
+    const char *st = json_string_value(json_object_get(obj, "state"));
+    return st && (!strcmp(st, "pending") || !strcmp(st, "building") || !strcmp(st, "ready") ||
+                  !strcmp(st, "failed"));
+}
+
+/* Records as the warm-up writes them: one per manager, and the lock under its digest. A
+ * record older than the latest warm-up belongs to an earlier one and shows as pending. */
+static void put_cache_records(struct fx *f, const char *id)
+{
+    static const struct {
+        const char *mgr, *rec;
+    } recs[] = {
+        {"pip", "{\"state\":\"ready\",\"updated_at\":\"2100-01-01T00:00:00Z\",\"lock\":\""
+                EC_TEST_LOCK "\",\"packages\":2,\"size\":4096}"},
+        {"npm", "{\"state\":\"failed\",\"updated_at\":\"2100-01-01T00:00:00Z\",\"error\":"
+                "{\"type\":\"EINVAL\",\"message\":\"express@4.18.0: no such version\"}}"},
+        {"cargo", "{\"state\":\"building\",\"updated_at\":\"2100-01-01T00:00:00Z\"}"},
+        {"gem", "{\"state\":\"ready\",\"updated_at\":\"2000-01-01T00:00:00Z\",\"lock\":\""
+                EC_TEST_LOCK "\"}"},
+    };
+    char key[128];
+    for (size_t i = 0; i < EC_ARRAY_LEN(recs); i++) {
+        snprintf(key, sizeof key, "%s/%s", id, recs[i].mgr);
+        put_record(f, EC_TBL_WARM, key, recs[i].rec);
+    }
+    put_record(f, EC_TBL_LOCKS, "lock/" EC_TEST_LOCK,
+               "{\"manager\":\"pip\",\"version\":1,\"specs\":[\"pandas==2.2.0\"],\"packages\":"
+               "[{\"name\":\"numpy\",\"version\":\"1.26.4\",\"url\":\"u1\"},"
+               "{\"name\":\"pandas\",\"version\":\"2.2.0\",\"url\":\"u2\"}]}");
+}
+
+/* GET /cache: the lock's packages with exact versions per manager, and only API.md's
+ * states (pending, building, ready, failed), whatever envcache calls them inside. */
+static void server__cache_lists_locked_packages(void **state)
+{
+    struct fx *f = *state;
+    json_t *j = NULL;
+    assert_int_equal(call(f, "POST", "/v1/environments", f->key_a,
+                          "{\"name\":\"locked\",\"config\":{\"type\":\"cloud\",\"packages\":"
+                          "{\"pip\":[\"pandas==2.2.0\"],\"npm\":[\"express@4.18.0\"],"
+                          "\"cargo\":[\"ripgrep@14.0.0\"],\"gem\":[\"rails:7.1.0\"]}}}",
+                          0, &j, NULL), 200);
+    char path[256];
+    snprintf(path, sizeof path, "/v1/environments/%s/cache",
+             json_string_value(json_object_get(j, "id")));
+    put_cache_records(f, json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    wait_ready(f, path, &j);
+    json_t *m = json_object_get(j, "managers");
+    json_t *pip = json_object_get(m, "pip");
+    json_t *want = json_loads("[{\"name\":\"numpy\",\"version\":\"1.26.4\"},"
+                              "{\"name\":\"pandas\",\"version\":\"2.2.0\"}]", 0, NULL);
+    if (!json_equal(json_object_get(pip, "packages"), want))
+        fail_msg("pip packages: %s", json_dumps(json_object_get(pip, "packages"), 0));
+    json_decref(want);
+    assert_string_equal(json_string_value(json_object_get(pip, "state")), "ready");
+    assert_string_equal(json_string_value(json_object_get(pip, "lock")), EC_TEST_LOCK);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(pip, "specs"), 0)),
+                        "pandas==2.2.0");
+    json_t *npm = json_object_get(m, "npm");
+    assert_string_equal(json_string_value(json_object_get(npm, "state")), "failed");
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(npm, "error"),
+                                                             "message")), "express@4.18.0"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "cargo"), "state")),
+                        "building");
+    json_t *gem = json_object_get(m, "gem"); /* its record predates the warm-up */
+    assert_string_equal(json_string_value(json_object_get(gem, "state")), "pending");
+    assert_int_equal(json_array_size(json_object_get(gem, "packages")), 0);
+    assert_true(is_api_state(j) && is_api_state(json_object_get(j, "warm_up")));
+    const char *k;
+    json_object_foreach(m, k, pip)
+        assert_true(is_api_state(pip));
+    json_decref(j);
+}
+
 static void server__workspaces_are_isolated(void **state)
 {
     struct fx *f = *state;
@@ -447,7 +544,9 @@ static void server__warm_join_failure_and_session_wait(void **state)
     json_decref(j);
     snprintf(path, sizeof path, "/v1/environments/%s/cache", id);
     assert_int_equal(call(f, "GET", path, f->key_a, NULL, 0, &j, NULL), 200);
-    assert_string_equal(json_string_value(json_object_get(j, "state")), "running");
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "building");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "warm_up"), "state")),
+                        "building");
     json_decref(j);
     /* A session on a warming environment waits, here past its 400 ms limit: 503. */
     snprintf(body, sizeof body, "{\"agent\":{\"type\":\"agent\",\"id\":\"agt_1\"},"
@@ -602,6 +701,7 @@ int main(void)
         T(server__headers_and_keys),
         T(server__environment_errors),
         T(server__errors_speak_api),
+        T(server__cache_lists_locked_packages),
         T(server__workspaces_are_isolated),
         T(server__pages_2500_without_loss_or_duplicates),
         T(server__concurrent_creates_of_one_name_one_wins),
