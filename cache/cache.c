@@ -62,6 +62,12 @@ ec_store *ec_cache_store(ec_cache *c)
     return c->st;
 }
 
+int ec_cache__lock_get(json_t **out, ec_txn *txn, const char *digest, ec_err *err)
+{
+    EC_AUTOFREE char *key = ec_xasprintf("lock/%s", digest);
+    return ec_cache__json_get(out, txn, EC_TBL_LOCKS, key, err);
+}
+
 char *ec_cache__wskey(const char *ws, const char *rest)
 {
     return ec_xasprintf("%s/%s", ws ? ws : EC_DEFAULT_WORKSPACE, rest);

@@ -83,6 +83,7 @@ typedef struct ec_session_opts {
     const char *session_id;  /* NULL = a new sesn_… id */
     const char *target;      /* where the root file system appears (created if missing) */
     unsigned flags;          /* EC_MOUNT_* */
+    const json_t *agent;     /* the API's agent, kept with the session; NULL = none */
 } ec_session_opts;
 
 /** Unpacks what is needed and mounts the stack at opts->target, recording a session.

@@ -34,6 +34,9 @@ int ec_cache__json_get(json_t **out, ec_txn *txn, enum ec_table t, const char *k
 /** Stores @val (compact, sorted keys) under @key in @t. */
 int ec_cache__json_put(ec_txn *txn, enum ec_table t, const char *key, const json_t *val,
                        unsigned flags, ec_err *err);
+/** The canonical lock stored under @digest ("sha256:…") in LOCKS; EC_ENOTFOUND. The one
+ *  place in cache/ outside warm/ that knows the "lock/<digest>" key layout. */
+int ec_cache__lock_get(json_t **out, ec_txn *txn, const char *digest, ec_err *err);
 /** "<ws>/<rest>": the key layout of per-workspace tables; caller frees. */
 char *ec_cache__wskey(const char *ws, const char *rest);
 /** RFC 3339 UTC ("2026-03-15T10:00:00Z") of @t into @out. */

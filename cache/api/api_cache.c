@@ -7,30 +7,83 @@
 
 #include <string.h>
 
-/* A manager's state follows its own WARM record ("<id>/<mgr>", written by the warm-up)
- * when there is one, else the environment's job. */
-static json_t *manager_state(ec_txn *txn, const char *id, const char *mgr, const json_t *specs,
-                             const char *job_state)
+/* --- states --- */
+
+/* API.md lists four states; the job queue and the warm-up records also say queued and
+ * running. Anything else (a state a newer envcache wrote) reads as not built yet. */
+static const char *api_state(const char *internal)
 {
     static const struct {
-        const char *job, *mgr;
-    } map[] = {{"queued", "pending"}, {"running", "building"}, {"ready", "ready"},
-               {"failed", "failed"}};
-    const char *st = "pending";
-    for (size_t i = 0; job_state && i < EC_ARRAY_LEN(map); i++)
-        if (strcmp(job_state, map[i].job) == 0)
-            st = map[i].mgr;
-    json_t *m = json_pack("{s:s, s:O}", "state", st, "packages", specs);
+        const char *internal, *api;
+    } map[] = {{"queued", "pending"},   {"pending", "pending"}, {"running", "building"},
+               {"building", "building"}, {"ready", "ready"},     {"failed", "failed"}};
+    for (size_t i = 0; internal && i < EC_ARRAY_LEN(map); i++)
+        if (strcmp(internal, map[i].internal) == 0)
+            return map[i].api;
+    return "pending";
+}
+
+/* Rewrites the job object's own state in API.md's terms, so that no answer of this file
+ * shows a state the contract does not list. */
+static json_t *api_job(json_t *job)
+{
+    const char *st = json_string_value(json_object_get(job, "state"));
+    if (st)
+        json_object_set_new(job, "state", json_string(api_state(st)));
+    return job;
+}
+
+/* A manager record written before the latest warm-up started (or, while it waits, before
+ * it was queued) belongs to an earlier warm-up: an older config, or a run cut short. */
+static bool record_current(const json_t *rec, const json_t *job)
+{
+    const char *st = json_string_value(json_object_get(job, "state"));
+    const char *since = json_string_value(
+        json_object_get(job, st && strcmp(st, "queued") == 0 ? "queued_at" : "started_at"));
+    const char *at = json_string_value(json_object_get(rec, "updated_at"));
+    return !since || (at && strcmp(at, since) >= 0);
+}
+
+/* --- managers --- */
+
+/* The lock's packages as API.md promises them: each name with its exact version. */
+static json_t *resolved_packages(ec_txn *txn, const json_t *rec)
+{
+    json_t *out = json_array();
+    const char *digest = json_string_value(json_object_get(rec, "lock"));
+    EC_AUTO(json_t) lock = NULL;
+    if (!digest || ec_cache__lock_get(&lock, txn, digest, NULL) < 0)
+        return out;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(lock, "packages"), i, p)
+        json_array_append_new(out, json_pack("{s:O?, s:O?}", "name", json_object_get(p, "name"),
+                                             "version", json_object_get(p, "version")));
+    return out;
+}
+
+/* A manager's state, lock, layer, timings and failure come from its own WARM record
+ * ("<id>/<mgr>", written by the warm-up) when that record is current; without one the
+ * manager is still to be built. */
+static json_t *manager_state(ec_txn *txn, const char *id, const char *mgr, json_t *specs,
+                             const json_t *job)
+{
     EC_AUTOFREE char *key = ec_xasprintf("%s/%s", id, mgr);
-    json_t *rec = NULL;
-    if (txn && ec_cache__json_get(&rec, txn, EC_TBL_WARM, key, NULL) == EC_OK) {
-        json_object_update(m, rec); /* lock, layer, sizes, timings, failure: as recorded */
-        json_decref(rec);
-    }
+    EC_AUTO(json_t) rec = NULL;
+    if (txn && ec_cache__json_get(&rec, txn, EC_TBL_WARM, key, NULL) == EC_OK &&
+        !record_current(rec, job))
+        json_decref(ec_steal(&rec));
+    json_t *m = json_object();
+    if (rec)
+        json_object_update(m, rec); /* lock, layer, size, timings, failure: as recorded */
+    const char *st = json_string_value(json_object_get(rec, "state"));
+    json_object_set_new(m, "state", json_string(api_state(st)));
+    json_object_set(m, "specs", specs);
+    json_object_set_new(m, "packages", resolved_packages(txn, rec));
     return m;
 }
 
-static json_t *managers_of(ec_cache *c, const json_t *env, const char *id, const char *job_state)
+static json_t *managers_of(ec_cache *c, const json_t *env, const char *id, const json_t *job)
 {
     json_t *pk = json_object_get(json_object_get(env, "config"), "packages");
     json_t *out = json_object();
@@ -42,10 +95,12 @@ static json_t *managers_of(ec_cache *c, const json_t *env, const char *id, const
         const char *name = managers[i]->name;
         json_t *specs = json_object_get(pk, name);
         if (json_array_size(specs) > 0)
-            json_object_set_new(out, name, manager_state(txn, id, name, specs, job_state));
+            json_object_set_new(out, name, manager_state(txn, id, name, specs, job));
     }
     return out;
 }
+
+/* --- handlers --- */
 
 void ec_api_cache_get(ec_req *rq, const char *id)
 {
@@ -58,10 +113,11 @@ void ec_api_cache_get(ec_req *rq, const char *id)
         return ec_reply_err(rq, &err);
     if (ec_warm_queue_status(&job, rq->srv->wq, id, NULL) < 0)
         job = json_null();
-    const char *st = json_string_value(json_object_get(job, "state"));
+    json_t *managers_out = managers_of(c, env, id, job); /* before api_job: reads raw states */
+    const char *st = api_state(json_string_value(json_object_get(job, "state")));
     json_t *out = json_pack("{s:s, s:s, s:s, s:o, s:O, s:o}", "type", "environment_cache",
-                            "environment_id", id, "state", st ? st : "pending", "managers",
-                            managers_of(c, env, id, st), "stack", stack, "warm_up", job);
+                            "environment_id", id, "state", st, "managers", managers_out,
+                            "stack", stack, "warm_up", api_job(job));
     ec_reply_json(rq, 200, out);
 }
 
@@ -82,7 +138,7 @@ void ec_api_cache_warm(ec_req *rq, const char *id)
     json_t *job = NULL;
     if (ec_warm_queue_submit(&job, rq->srv->wq, &wr, &err) < 0)
         return ec_reply_fail(rq, 503, "%s", err.msg);
-    ec_reply_json(rq, 200, job);
+    ec_reply_json(rq, 200, api_job(job));
 }
 
 void ec_api_healthz(ec_req *rq)

@@ -130,12 +130,12 @@ static void create_work(ec_req *rq)
     ec_id_new(id, "sesn");
     EC_AUTOFREE char *target =
         ec_xasprintf("%s/sessions/%s/root", ec_store_home(ec_cache_store(rq->srv->c)), id);
+    /* The agent is stored with the session, so that GET answers what create answered. */
     ec_session_opts so = {.ws = rq->ws, .env_id = env_id, .session_id = id, .target = target,
-                          .flags = EC_MOUNT_ALLOW_COPY};
+                          .flags = EC_MOUNT_ALLOW_COPY, .agent = json_object_get(body, "agent")};
     json_t *out = NULL;
     if (ec_session_create(&out, rq->srv->c, &so, &err) < 0)
         return ec_reply_err(rq, &err);
-    json_object_set(out, "agent", json_object_get(body, "agent"));
     ec_reply_json(rq, 200, out);
 }
 

@@ -286,8 +286,8 @@ int ec_env_delete(json_t **out, ec_cache *c, const char *ws, const char *id, ec_
         return r;
     if (ec_cache__env_in_use(txn, id))
         return ec_fail(err, EC_EBUSY,
-                       "environment %s is used by a live session; delete the session first "
-                       "(`envcache session ls`, `envcache umount`)",
+                       "environment %s is used by a live session; delete its sessions first "
+                       "(DELETE /v1/sessions/{id})",
                        id);
     EC_AUTOFREE char *env_key = ec_cache__wskey(ws, id);
     EC_AUTOFREE char *name_key =

@@ -105,11 +105,11 @@ static json_t *session_object(const char *id, const ec_session_opts *o, const ch
 {
     char now[32];
     ec_cache__rfc3339(now, ec_now());
-    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:O, s:s?, s:s, s:s}", "id", id, "type",
-                     "session", "environment_id", o->env_id, "workspace",
+    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:O, s:s?, s:s, s:s, s:O*}", "id", id,
+                     "type", "session", "environment_id", o->env_id, "workspace",
                      o->ws ? o->ws : EC_DEFAULT_WORKSPACE, "status", "idle", "target", target,
                      "layers", digests, "base", o->base_dir, "mode", "pending", "created_at",
-                     now);
+                     now, "agent", o->agent);
 }
 
 static int put_session(ec_cache *c, const char *id, const json_t *s, unsigned flags, ec_err *err)
@@ -242,8 +242,7 @@ int ec_session_get(json_t **out, ec_cache *c, const char *ws, const char *id_or_
                                  err)) < 0)
         return r;
     if (!f.found)
-        return ec_fail(err, EC_ENOTFOUND, "session %s not found (see `envcache session ls`)",
-                       id_or_target);
+        return ec_fail(err, EC_ENOTFOUND, "session %s not found", id_or_target);
     *out = f.found;
     return EC_OK;
 }

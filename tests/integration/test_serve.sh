@@ -40,7 +40,16 @@ root=$(printf '%s' "$s" | json_get target)
 echo hello > "$root/written" 2>/dev/null
 check "the session's root is writable" test "$(cat "$root/written" 2>/dev/null)" = hello
 check "session retrievable" test "$(status "${H[@]}" -H "x-api-key: $key" $B/v1/sessions/$sid)" = 200
+api $B/v1/sessions/$sid > "$T/got.json"; printf '%s' "$s" > "$T/created.json"
+check "GET answers what create answered, agent included" python3 -c "
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+assert a == b and a['agent'] == 'agt_1', (a, b)" "$T/created.json" "$T/got.json"
 check "delete env with a session: 409" test "$(status -X DELETE "${H[@]}" -H "x-api-key: $key" $B/v1/environments/$id)" = 409
+busy=$(api -X DELETE $B/v1/environments/$id | json_get error.message)
+check "the 409 says what to do through the API" bash -c "[[ '$busy' == *'DELETE /v1/sessions/'* && '$busy' != *'envcache '* ]]"
+gone=$(api $B/v1/sessions/sesn_000000000000000000000009 | json_get error.message)
+check "an unknown session's 404 names no CLI command" bash -c "[[ '$gone' == *'not found'* && '$gone' != *'envcache '* ]]"
 check "session deleted" bash -c "curl -s -X DELETE ${H[*]/#/} -H 'anthropic-version: 2023-06-01' -H 'anthropic-beta: managed-agents-2026-04-01' -H 'x-api-key: $key' $B/v1/sessions/$sid | grep -q session_deleted"
 check "its writes are gone" test ! -e "$root/written"
 check "no mount left" bash -c "! grep -q ' $root ' /proc/self/mountinfo"
@@ -59,6 +68,17 @@ if [ -n "$blob" ]; then
 fi
 check "metrics" bash -c "curl -s $B/metrics | grep -q '^envcache_http_requests_total{route=\"POST /v1/environments\",status=\"200\"} 1'"
 check "access log lines are JSON" bash -c "tail -1 '$T/access.log' | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"request_id\"].startswith(\"req_\")'"
+
+# The cache of an environment nobody warmed (--warm off): API.md's states, an empty lock.
+pe=$(api $B/v1/environments -d '{"name":"unwarmed","config":{"packages":{"pip":["pandas==2.2.0"]}}}' | json_get id)
+api $B/v1/environments/$pe/cache > "$T/cache.json"
+check "cache: API.md's states, the lock's packages (none yet)" python3 -c "
+import json, sys
+c = json.load(open(sys.argv[1]))
+states = {'pending', 'building', 'ready', 'failed'}
+assert c['state'] in states, c
+pip = c['managers']['pip']
+assert pip['state'] == 'pending' and pip['packages'] == [] and pip['specs'] == ['pandas==2.2.0'], c" "$T/cache.json"
 
 kill -TERM $pid
 wait $pid; rc=$?

@@ -15,6 +15,8 @@
 #include "cache/api/server.h"
 #include "store/util/mem.h"
 
+#define EC_TEST_LOCK "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 static atomic_bool gate_open;
 static atomic_int warm_calls;
 
@@ -171,6 +173,8 @@ static void expect_error(struct fx *f, const char *method, const char *path, con
     const char *msg = json_string_value(json_object_get(e, "message"));
     if (!msg || !strstr(msg, text))
         fail_msg("%s %s: message \"%s\" lacks \"%s\"", method, path, msg, text);
+    if (strstr(msg, "`envcache")) /* an API client has no CLI to run */
+        fail_msg("%s %s: message \"%s\" points at a CLI command", method, path, msg);
     assert_int_equal(strncmp(json_string_value(json_object_get(j, "request_id")), "req_", 4), 0);
     if (detail)
         assert_string_equal(json_string_value(json_object_get(json_object_get(e, "details"),
@@ -189,6 +193,35 @@ static char *create_env(struct fx *f, const char *key, const char *name)
     char *id = ec_xstrdup(json_string_value(json_object_get(j, "id")));
     json_decref(j);
     return id;
+}
+
+/* Writes @val under @key in @t, as the service's own writers would. */
+static void put_record(struct fx *f, enum ec_table t, const char *key, const char *val)
+{
+    ec_txn *txn = NULL;
+    assert_int_equal(ec_txn_begin(&txn, ec_cache_store(f->c), 0, NULL), EC_OK);
+    assert_int_equal(ec_kv_put(txn, t, key, strlen(key), val, strlen(val), 0, NULL), EC_OK);
+    assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
+}
+
+/* Writes a session record that references @env_id, standing in for a mounted session. */
+static void put_fake_session(struct fx *f, const char *sid, const char *env_id)
+{
+    char sval[256];
+    snprintf(sval, sizeof sval, "{\"id\":\"%s\",\"environment_id\":\"%s\",\"workspace\":\"a\"}",
+             sid, env_id);
+    put_record(f, EC_TBL_SESSIONS, sid, sval);
+}
+
+/* GET @path answers @want exactly: the same keys with the same values. */
+static void expect_same_object(struct fx *f, const char *path, const json_t *want)
+{
+    json_t *got = NULL;
+    assert_int_equal(call(f, "GET", path, f->key_a, NULL, 0, &got, NULL), 200);
+    if (!json_equal(got, want))
+        fail_msg("GET %s: %s, but create answered %s", path, json_dumps(got, JSON_SORT_KEYS),
+                 json_dumps(want, JSON_SORT_KEYS));
+    json_decref(got);
 }
 
 /* --- tests --- */
@@ -276,14 +309,9 @@ static void server__environment_errors(void **state)
     expect_error(f, "GET", "/v1/sessions/sesn_000000000000000000000000", k, NULL, 0, 404,
                  "not_found_error", "not found", NULL);
     /* Deleting while a session references it is 409; the record stands in for a mount. */
-    char skey[] = "sesn_000000000000000000000001", sval[256];
-    snprintf(sval, sizeof sval, "{\"id\":\"%s\",\"environment_id\":\"%s\",\"workspace\":\"a\"}",
-             skey, id);
+    char skey[] = "sesn_000000000000000000000001";
+    put_fake_session(f, skey, id);
     ec_txn *txn = NULL;
-    assert_int_equal(ec_txn_begin(&txn, ec_cache_store(f->c), 0, NULL), EC_OK);
-    assert_int_equal(ec_kv_put(txn, EC_TBL_SESSIONS, skey, strlen(skey), sval, strlen(sval), 0,
-                               NULL), EC_OK);
-    assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
     expect_error(f, "DELETE", path, k, NULL, 0, 409, "invalid_request_error", "session", NULL);
     assert_int_equal(ec_txn_begin(&txn, ec_cache_store(f->c), 0, NULL), EC_OK);
     assert_int_equal(ec_kv_del(txn, EC_TBL_SESSIONS, skey, strlen(skey), NULL), EC_OK);
@@ -293,6 +321,114 @@ static void server__environment_errors(void **state)
     json_decref(j);
     expect_error(f, "GET", path, k, NULL, 0, 404, "not_found_error", "not found",
                  "environment_not_found");
+}
+
+/* The errors that once told clients to run `envcache session ls` or `envcache umount`
+ * now say what to do through the API (expect_error refuses any CLI command). */
+static void server__errors_speak_api(void **state)
+{
+    struct fx *f = *state;
+    const char *unknown = "/v1/sessions/sesn_000000000000000000000009";
+    expect_error(f, "GET", unknown, f->key_a, NULL, 0, 404, "not_found_error",
+                 "session sesn_000000000000000000000009 not found", NULL);
+    expect_error(f, "DELETE", unknown, f->key_a, NULL, 0, 404, "not_found_error",
+                 "session sesn_000000000000000000000009 not found", NULL);
+    EC_AUTOFREE char *id = create_env(f, f->key_a, "in-use");
+    put_fake_session(f, "sesn_000000000000000000000002", id);
+    char path[256];
+    snprintf(path, sizeof path, "/v1/environments/%s", id);
+    expect_error(f, "DELETE", path, f->key_a, NULL, 0, 409, "invalid_request_error",
+                 "delete its sessions first (DELETE /v1/sessions/{id})", NULL);
+}
+
+/* Polls GET @path until the warm-up is ready; *@out is that last answer. */
+static void wait_ready(struct fx *f, const char *path, json_t **out)
+{
+    for (int i = 0; i < 400; i++) {
+        assert_int_equal(call(f, "GET", path, f->key_a, NULL, 0, out, NULL), 200);
+        if (strcmp(json_string_value(json_object_get(*out, "state")), "ready") == 0)
+            return;
+        json_decref(*out);
+        usleep(10000);
+    }
+    fail_msg("GET %s: never ready", path);
+}
+
+static bool is_api_state(const json_t *obj)
+{
+    const char *st = json_string_value(json_object_get(obj, "state"));
+    return st && (!strcmp(st, "pending") || !strcmp(st, "building") || !strcmp(st, "ready") ||
+                  !strcmp(st, "failed"));
+}
+
+/* Records as the warm-up writes them: one per manager, and the lock under its digest. A
+ * record older than the latest warm-up belongs to an earlier one and shows as pending. */
+static void put_cache_records(struct fx *f, const char *id)
+{
+    static const struct {
+        const char *mgr, *rec;
+    } recs[] = {
+        {"pip", "{\"state\":\"ready\",\"updated_at\":\"2100-01-01T00:00:00Z\",\"lock\":\""
+                EC_TEST_LOCK "\",\"packages\":2,\"size\":4096}"},
+        {"npm", "{\"state\":\"failed\",\"updated_at\":\"2100-01-01T00:00:00Z\",\"error\":"
+                "{\"type\":\"EINVAL\",\"message\":\"express@4.18.0: no such version\"}}"},
+        {"cargo", "{\"state\":\"building\",\"updated_at\":\"2100-01-01T00:00:00Z\"}"},
+        {"gem", "{\"state\":\"ready\",\"updated_at\":\"2000-01-01T00:00:00Z\",\"lock\":\""
+                EC_TEST_LOCK "\"}"},
+    };
+    char key[128];
+    for (size_t i = 0; i < EC_ARRAY_LEN(recs); i++) {
+        snprintf(key, sizeof key, "%s/%s", id, recs[i].mgr);
+        put_record(f, EC_TBL_WARM, key, recs[i].rec);
+    }
+    put_record(f, EC_TBL_LOCKS, "lock/" EC_TEST_LOCK,
+               "{\"manager\":\"pip\",\"version\":1,\"specs\":[\"pandas==2.2.0\"],\"packages\":"
+               "[{\"name\":\"numpy\",\"version\":\"1.26.4\",\"url\":\"u1\"},"
+               "{\"name\":\"pandas\",\"version\":\"2.2.0\",\"url\":\"u2\"}]}");
+}
+
+/* GET /cache: the lock's packages with exact versions per manager, and only API.md's
+ * states (pending, building, ready, failed), whatever envcache calls them inside. */
+static void server__cache_lists_locked_packages(void **state)
+{
+    struct fx *f = *state;
+    json_t *j = NULL;
+    assert_int_equal(call(f, "POST", "/v1/environments", f->key_a,
+                          "{\"name\":\"locked\",\"config\":{\"type\":\"cloud\",\"packages\":"
+                          "{\"pip\":[\"pandas==2.2.0\"],\"npm\":[\"express@4.18.0\"],"
+                          "\"cargo\":[\"ripgrep@14.0.0\"],\"gem\":[\"rails:7.1.0\"]}}}",
+                          0, &j, NULL), 200);
+    char path[256];
+    snprintf(path, sizeof path, "/v1/environments/%s/cache",
+             json_string_value(json_object_get(j, "id")));
+    put_cache_records(f, json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    wait_ready(f, path, &j);
+    json_t *m = json_object_get(j, "managers");
+    json_t *pip = json_object_get(m, "pip");
+    json_t *want = json_loads("[{\"name\":\"numpy\",\"version\":\"1.26.4\"},"
+                              "{\"name\":\"pandas\",\"version\":\"2.2.0\"}]", 0, NULL);
+    if (!json_equal(json_object_get(pip, "packages"), want))
+        fail_msg("pip packages: %s", json_dumps(json_object_get(pip, "packages"), 0));
+    json_decref(want);
+    assert_string_equal(json_string_value(json_object_get(pip, "state")), "ready");
+    assert_string_equal(json_string_value(json_object_get(pip, "lock")), EC_TEST_LOCK);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(pip, "specs"), 0)),
+                        "pandas==2.2.0");
+    json_t *npm = json_object_get(m, "npm");
+    assert_string_equal(json_string_value(json_object_get(npm, "state")), "failed");
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(npm, "error"),
+                                                             "message")), "express@4.18.0"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "cargo"), "state")),
+                        "building");
+    json_t *gem = json_object_get(m, "gem"); /* its record predates the warm-up */
+    assert_string_equal(json_string_value(json_object_get(gem, "state")), "pending");
+    assert_int_equal(json_array_size(json_object_get(gem, "packages")), 0);
+    assert_true(is_api_state(j) && is_api_state(json_object_get(j, "warm_up")));
+    const char *k;
+    json_object_foreach(m, k, pip)
+        assert_true(is_api_state(pip));
+    json_decref(j);
 }
 
 static void server__workspaces_are_isolated(void **state)
@@ -408,7 +544,9 @@ static void server__warm_join_failure_and_session_wait(void **state)
     json_decref(j);
     snprintf(path, sizeof path, "/v1/environments/%s/cache", id);
     assert_int_equal(call(f, "GET", path, f->key_a, NULL, 0, &j, NULL), 200);
-    assert_string_equal(json_string_value(json_object_get(j, "state")), "running");
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "building");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "warm_up"), "state")),
+                        "building");
     json_decref(j);
     /* A session on a warming environment waits, here past its 400 ms limit: 503. */
     snprintf(body, sizeof body, "{\"agent\":{\"type\":\"agent\",\"id\":\"agt_1\"},"
@@ -431,10 +569,11 @@ static void server__warm_join_failure_and_session_wait(void **state)
     char sid[64];
     snprintf(sid, sizeof sid, "%s", json_string_value(json_object_get(j, "id")));
     assert_string_equal(json_string_value(json_object_get(j, "status")), "idle");
-    json_decref(j);
+    assert_string_equal(json_string_value(json_object_get(j, "agent")), "agt_1");
     snprintf(path, sizeof path, "/v1/sessions/%s", sid);
     expect_error(f, "GET", path, f->key_b, NULL, 0, 404, "not_found_error", "not found", NULL);
-    assert_int_equal(call(f, "GET", path, f->key_a, NULL, 0, NULL, NULL), 200);
+    expect_same_object(f, path, j);
+    json_decref(j);
     snprintf(path, sizeof path, "/v1/environments/%s", id);
     expect_error(f, "DELETE", path, f->key_a, NULL, 0, 409, "invalid_request_error", "session",
                  NULL);
@@ -561,6 +700,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(server__headers_and_keys),
         T(server__environment_errors),
+        T(server__errors_speak_api),
+        T(server__cache_lists_locked_packages),
         T(server__workspaces_are_isolated),
         T(server__pages_2500_without_loss_or_duplicates),
         T(server__concurrent_creates_of_one_name_one_wins),
