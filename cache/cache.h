@@ -104,5 +104,10 @@ typedef struct ec_gc_opts {
 } ec_gc_opts;
 
 /** Marks from live environments' stacks and sessions, then sweeps (see store gc).
- *  *@out is a report: {"removed":[{kind,id,bytes,reason}], "kept_bytes", "freed_bytes"}. */
+ *  *@out is a report: "items" (what was or would be removed: kind, object, reason, bytes,
+ *  removed), "size_before", "size_after", "freed", "roots", "dry_run", and the budget's
+ *  outcome: "max_size", "grace", "budget_met", "over_budget" (bytes above the budget after
+ *  the plan), "held_bytes" {"pinned": live sessions' layers, "grace": used within the grace
+ *  period, "referenced": mirror entries and build logs}, and "held" (what stays over the
+ *  budget and why, each with kind "pinned", "grace" or "referenced"; empty when met). */
 int ec_cache_gc(json_t **out, ec_cache *c, const ec_gc_opts *opts, ec_err *err);
