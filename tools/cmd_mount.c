@@ -26,10 +26,13 @@ static const char mount_usage[] =
 
 static const char umount_usage[] =
     "Usage: envcache umount (TARGET | --session ID)\n\n"
-    "Unmounts a session, discards its writes and forgets it.\n";
+    "Unmounts a session, discards its writes and forgets it. TARGET may be relative to\n"
+    "the current directory.\n";
 
 static const char session_usage[] =
-    "Usage: envcache session ls [--json]\n\nLists the sessions of the store.\n";
+    "Usage: envcache session ls [--json]\n\n"
+    "Lists the sessions of the store, first forgetting those whose mount is gone\n"
+    "(unmounted by hand, a reboot), with their writes.\n";
 
 static size_t split_layers(char ***out, char *list)
 {
