@@ -88,7 +88,9 @@ typedef struct ec_session_opts {
 
 /** Unpacks what is needed and mounts the stack at opts->target, recording a session.
  *  *@out is the session object (id, environment_id, target, mode, layers, …).
- *  EC_EARCHIVED for archived environments, EC_ECONFLICT when the session id exists. */
+ *  EC_EARCHIVED for archived environments; EC_ECONFLICT when the session id exists, when
+ *  another session is mounted at the target (detail "target_in_use"), or when the
+ *  environment's warm-up has not run or failed (detail "environment_not_ready"). */
 int ec_session_create(json_t **out, ec_cache *c, const ec_session_opts *opts, ec_err *err);
 /** Finds a session by id or by target path. */
 int ec_session_get(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
@@ -98,6 +100,11 @@ int ec_session_delete(json_t **out, ec_cache *c, const char *ws, const char *id_
                       ec_err *err);
 /** All sessions of @ws (NULL = every workspace) as a JSON array. */
 int ec_session_list(json_t **out, ec_cache *c, const char *ws, ec_err *err);
+/** Forgets the sessions of @ws (NULL = every workspace) whose mount is gone (unmounted by
+ *  hand, a reboot), removing their directories and writes. Sessions still being mounted,
+ *  or mounted in another mount namespace, are left alone. *@out (if not NULL) is the array
+ *  of the session objects forgotten. */
+int ec_session_reap(json_t **out, ec_cache *c, const char *ws, ec_err *err);
 
 /* --- garbage collection policy --- */
 
@@ -108,5 +115,10 @@ typedef struct ec_gc_opts {
 } ec_gc_opts;
 
 /** Marks from live environments' stacks and sessions, then sweeps (see store gc).
- *  *@out is a report: {"removed":[{kind,id,bytes,reason}], "kept_bytes", "freed_bytes"}. */
+ *  *@out is a report: "items" (what was or would be removed: kind, object, reason, bytes,
+ *  removed), "size_before", "size_after", "freed", "roots", "dry_run", and the budget's
+ *  outcome: "max_size", "grace", "budget_met", "over_budget" (bytes above the budget after
+ *  the plan), "held_bytes" {"pinned": live sessions' layers, "grace": used within the grace
+ *  period, "referenced": mirror entries and build logs}, and "held" (what stays over the
+ *  budget and why, each with kind "pinned", "grace" or "referenced"; empty when met). */
 int ec_cache_gc(json_t **out, ec_cache *c, const ec_gc_opts *opts, ec_err *err);

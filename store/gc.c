@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Garbage collection: sweep what no root references, then evict LRU layers to a budget. */
+/* Garbage collection: sweep what no root references, then evict LRU layers to a budget,
+ * and say what keeps the store over the budget when it cannot be met. */
 #include "store/scan.h"
 #include "store/util/fs.h"
 #include "store/util/mem.h"
@@ -168,6 +169,53 @@ static int evict_to_budget(struct gc *g)
     return EC_OK;
 }
 
+/* --- what keeps the store over its budget --- */
+
+/* Said only when the budget cannot be met, so that a plan that stays over it says why: a
+ * "held_*" finding per layer or blob that stays, never removed. Every layer still here
+ * then is pinned or within the grace period, or eviction would have taken it. */
+static void hold_layer(struct gc *g, const ec_layer_info *l)
+{
+    char name[EC_DIGEST_STR_LEN + 8];
+    snprintf(name, sizeof name, "layer ");
+    ec_digest_format(name + 6, &l->digest);
+    if (is_pinned(g, &l->digest))
+        say(g, "held_pinned", name, "a live session uses it", layer_bytes(g, l), false);
+    else
+        say(g, "held_grace", name, "used within the grace period", layer_bytes(g, l), false);
+}
+
+/* A loose blob (no layer's own) stays for what references it, or for its age. */
+static void hold_blob(struct gc *g, const ec_blob_rec *b)
+{
+    char name[EC_DIGEST_STR_LEN + 8];
+    snprintf(name, sizeof name, "blob ");
+    ec_digest_format(name + 5, &b->d);
+    if (ec_snapshot_mirror_refs(&g->snap, &b->d))
+        say(g, "held_referenced", name, "a mirror entry references it", b->info.size, false);
+    else if (log_of_kept_layer(g, &b->d))
+        say(g, "held_referenced", name, "the build log of a layer that stays", b->info.size,
+            false);
+    else if (is_pinned(g, &b->d))
+        say(g, "held_pinned", name, "a live session uses it", b->info.size, false);
+    else if (b->info.last_used > g->cutoff)
+        say(g, "held_grace", name, "used within the grace period", b->info.size, false);
+    else
+        say(g, "held_referenced", name, "an environment references it", b->info.size, false);
+}
+
+static void report_held(struct gc *g)
+{
+    if (!g->o->max_size || g->stats->size_after <= g->o->max_size || !g->fn)
+        return;
+    for (size_t i = 0; i < g->snap.nlayers; i++)
+        if (!g->layer_gone[i])
+            hold_layer(g, &g->snap.layers[i]);
+    for (size_t i = 0; i < g->snap.nblobs; i++)
+        if (!g->blob_gone[i] && !ec_snapshot_layer(&g->snap, &g->snap.blobs[i].d))
+            hold_blob(g, &g->snap.blobs[i]);
+}
+
 static int sweep_leftover(const char *dir, const char *name, void *payload)
 {
     struct gc *g = payload;
@@ -215,6 +263,8 @@ int ec_store_gc(ec_gc_stats *out, ec_store *st, const ec_store_gc_opts *opts, ec
         r = sweep_blobs(&g);
     if (r == EC_OK)
         r = evict_to_budget(&g);
+    if (r == EC_OK)
+        report_held(&g);
     EC_AUTOFREE char *layers = ec_store_path(st, EC_DIR_LAYERS);
     EC_AUTOFREE char *tmp = ec_store_path(st, EC_DIR_TMP);
     if (r == EC_OK)

@@ -5,9 +5,11 @@
 #include "store/util/log.h"
 #include "store/util/mem.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char mount_usage[] =
     "Usage: envcache mount (ENV | --layers D1,D2,…) [--session ID] TARGET [--base DIR] [--copy]\n\n"
@@ -24,10 +26,13 @@ static const char mount_usage[] =
 
 static const char umount_usage[] =
     "Usage: envcache umount (TARGET | --session ID)\n\n"
-    "Unmounts a session, discards its writes and forgets it.\n";
+    "Unmounts a session, discards its writes and forgets it. TARGET may be relative to\n"
+    "the current directory.\n";
 
 static const char session_usage[] =
-    "Usage: envcache session ls [--json]\n\nLists the sessions of the store.\n";
+    "Usage: envcache session ls [--json]\n\n"
+    "Lists the sessions of the store, first forgetting those whose mount is gone\n"
+    "(unmounted by hand, a reboot), with their writes.\n";
 
 static size_t split_layers(char ***out, char *list)
 {
@@ -41,6 +46,16 @@ static size_t split_layers(char ***out, char *list)
     }
     *out = v;
     return n;
+}
+
+/* The cache's message speaks to API clients as well; what to run is the CLI's to say. */
+static int mount_fail(const ec_cli *cli, const ec_err *err, const char *env)
+{
+    int rc = ec_cli_fail(cli, err);
+    if (env && strcmp(err->detail, "environment_not_ready") == 0)
+        fprintf(stderr, "envcache: hint: run `envcache warm %s` (after fixing its packages, "
+                        "if a warm-up failed), then mount again\n", env);
+    return rc;
 }
 
 int ec_cmd_mount(ec_cli *cli, int argc, char **argv)
@@ -103,7 +118,7 @@ int ec_cmd_mount(ec_cli *cli, int argc, char **argv)
     json_t *s = NULL;
     int64_t t0 = ec_mono_us();
     if (ec_session_create(&s, c, &so, &err) < 0)
-        return ec_cli_fail(cli, &err);
+        return mount_fail(cli, &err, layers ? NULL : argv[optind]);
     if (cli->json)
         ec_cli_print_json(s);
     else
@@ -119,11 +134,39 @@ int ec_cmd_mount(ec_cli *cli, int argc, char **argv)
     return EC_EXIT_OK;
 }
 
+/* Sessions record absolute targets; TARGET is relative to the cwd. The directory may be
+ * gone (a reboot cleared a tmpfs), so realpath is not enough. */
+static char *absolute_target(const char *path)
+{
+    char cwd[PATH_MAX];
+    char *abs = realpath(path, NULL);
+    if (abs)
+        return abs;
+    if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
+        return ec_xstrdup(path);
+    return ec_xasprintf("%s/%s", cwd, path);
+}
+
+/* TARGET first; a bare word that is no session's target may still be an id, as before. */
+static int delete_session(json_t **out, ec_cache *c, const char *which, bool by_id,
+                          ec_err *err)
+{
+    if (by_id)
+        return ec_session_delete(out, c, EC_DEFAULT_WORKSPACE, which, err);
+    EC_AUTOFREE char *target = absolute_target(which);
+    int r = ec_session_delete(out, c, EC_DEFAULT_WORKSPACE, target, err);
+    if (r != EC_ENOTFOUND || strchr(which, '/'))
+        return r;
+    ec_err_clear(err);
+    return ec_session_delete(out, c, EC_DEFAULT_WORKSPACE, which, err);
+}
+
 int ec_cmd_umount(ec_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {EC_CLI_COMMON_LONGOPTS,
                                          {"session", required_argument, NULL, 's'}, {0}};
     const char *which = NULL;
+    bool by_id = false;
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
@@ -132,7 +175,7 @@ int ec_cmd_umount(ec_cli *cli, int argc, char **argv)
         if (o == 'h')
             return fputs(umount_usage, stdout), EC_EXIT_OK;
         if (o == 's')
-            which = optarg;
+            which = optarg, by_id = true;
         else
             return ec_cli_usage(cli, "bad option");
     }
@@ -147,7 +190,7 @@ int ec_cmd_umount(ec_cli *cli, int argc, char **argv)
         return EC_EXIT_FAIL;
     ec_err err = {0};
     json_t *out = NULL;
-    if (ec_session_delete(&out, c, EC_DEFAULT_WORKSPACE, which, &err) < 0)
+    if (delete_session(&out, c, which, by_id, &err) < 0)
         return ec_cli_fail(cli, &err);
     if (cli->json)
         ec_cli_print_json(out);
@@ -156,6 +199,23 @@ int ec_cmd_umount(ec_cli *cli, int argc, char **argv)
                json_string_value(json_object_get(out, "id")));
     json_decref(out);
     return EC_EXIT_OK;
+}
+
+/* A reboot or a manual umount leaves a record without a mount: forget it, saying so. */
+static int reap_sessions(const ec_cli *cli, ec_cache *c, ec_err *err)
+{
+    json_t *gone = NULL;
+    int r = ec_session_reap(&gone, c, NULL, err);
+    size_t i;
+    json_t *s;
+    json_array_foreach(gone, i, s) {
+        if (!cli->quiet)
+            fprintf(stderr, "envcache: forgot session %s: nothing is mounted at %s any more\n",
+                    json_string_value(json_object_get(s, "id")),
+                    json_string_value(json_object_get(s, "target")));
+    }
+    json_decref(gone);
+    return r;
 }
 
 int ec_cmd_session(ec_cli *cli, int argc, char **argv)
@@ -180,12 +240,12 @@ int ec_cmd_session(ec_cli *cli, int argc, char **argv)
         return EC_EXIT_FAIL;
     ec_err err = {0};
     json_t *list = NULL;
-    if (ec_session_list(&list, c, NULL, &err) < 0)
+    if (reap_sessions(cli, c, &err) < 0 || ec_session_list(&list, c, NULL, &err) < 0)
         return ec_cli_fail(cli, &err);
     size_t i;
     json_t *s;
-    /* A reboot or a manual umount leaves a record without a mount: show it, so that
-     * `envcache umount` can be run to forget it. */
+    /* Sessions still being mounted, or mounted in another mount namespace, show as not
+     * mounted here. */
     json_array_foreach(list, i, s) {
         const char *mode = json_string_value(json_object_get(s, "mode"));
         const char *target = json_string_value(json_object_get(s, "target"));

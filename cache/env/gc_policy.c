@@ -62,11 +62,49 @@ static int collect_roots(struct roots *roots, struct roots *pins, ec_cache *c, e
     return rc;
 }
 
+/* What was removed goes to "items"; what keeps the store over its budget (the store's
+ * "held_*" findings) to "held", summed by cause. */
+struct report {
+    json_t *items;
+    json_t *held;
+    json_t *held_bytes; /* cause -> bytes */
+};
+
 static void report(const ec_finding *f, void *payload)
 {
-    json_array_append_new(payload, json_pack("{s:s, s:s, s:s, s:I, s:b}", "kind", f->kind,
-                                             "object", f->object, "reason", f->reason, "bytes",
-                                             (json_int_t)f->bytes, "removed", f->removed));
+    struct report *rp = payload;
+    json_t *it = json_pack("{s:s, s:s, s:s, s:I, s:b}", "kind", f->kind, "object", f->object,
+                           "reason", f->reason, "bytes", (json_int_t)f->bytes, "removed",
+                           f->removed);
+    if (strncmp(f->kind, "held_", 5) != 0) {
+        json_array_append_new(rp->items, it);
+        return;
+    }
+    const char *cause = f->kind + 5;
+    json_t *sum = json_object_get(rp->held_bytes, cause);
+    json_object_set_new(rp->held_bytes, cause,
+                        json_integer(json_integer_value(sum) + (json_int_t)f->bytes));
+    json_object_set_new(it, "kind", json_string(cause));
+    json_array_append_new(rp->held, it);
+}
+
+/* The budget's outcome: met or not, by how much, and which bytes stay for which cause. */
+static void add_budget(json_t *out, const ec_gc_opts *opts, const ec_gc_stats *stats,
+                       struct report *rp)
+{
+    bool met = !opts->max_size || stats->size_after <= opts->max_size;
+    json_object_set_new(out, "max_size", json_integer((json_int_t)opts->max_size));
+    json_object_set_new(out, "grace", json_integer(opts->grace));
+    json_object_set_new(out, "budget_met", json_boolean(met));
+    json_object_set_new(out, "over_budget", json_integer(met ? 0 : (json_int_t)(
+                                                                   stats->size_after -
+                                                                   opts->max_size)));
+    static const char *const causes[] = {"pinned", "grace", "referenced"};
+    for (size_t i = 0; i < EC_ARRAY_LEN(causes); i++) /* every cause, 0 when none */
+        if (!json_object_get(rp->held_bytes, causes[i]))
+            json_object_set_new(rp->held_bytes, causes[i], json_integer(0));
+    json_object_set(out, "held_bytes", rp->held_bytes);
+    json_object_set(out, "held", rp->held);
 }
 
 int ec_cache_gc(json_t **out, ec_cache *c, const ec_gc_opts *opts, ec_err *err)
@@ -74,11 +112,14 @@ int ec_cache_gc(json_t **out, ec_cache *c, const ec_gc_opts *opts, ec_err *err)
     struct roots roots = {0}, pins = {0};
     int r = collect_roots(&roots, &pins, c, err);
     EC_AUTO(json_t) items = json_array();
+    EC_AUTO(json_t) held = json_array();
+    EC_AUTO(json_t) held_bytes = json_object();
+    struct report rp = {items, held, held_bytes};
     ec_gc_stats stats;
     ec_store_gc_opts so = {roots.d, roots.n, pins.d,        pins.n,
                            opts->dry_run, opts->max_size, opts->grace};
     if (r == EC_OK)
-        r = ec_store_gc(&stats, c->st, &so, report, items, err);
+        r = ec_store_gc(&stats, c->st, &so, report, &rp, err);
     free(roots.d);
     free(pins.d);
     if (r < 0)
@@ -87,5 +128,6 @@ int ec_cache_gc(json_t **out, ec_cache *c, const ec_gc_opts *opts, ec_err *err)
                      opts->dry_run, "roots", (json_int_t)(roots.n + pins.n), "size_before",
                      (json_int_t)stats.size_before, "size_after", (json_int_t)stats.size_after,
                      "freed", (json_int_t)(stats.size_before - stats.size_after));
+    add_budget(*out, opts, &stats, &rp);
     return EC_OK;
 }

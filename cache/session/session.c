@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* Sessions: a stack of unpacked layers mounted at a target with a private upper, recorded
  * in LMDB so that GC keeps its layers and deleting its environment is refused. */
-#include "cache/cache_int.h"
+#include "cache/session/session_int.h"
 #include "store/util/fs.h"
 #include "store/util/log.h"
 #include "store/util/mem.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,7 +26,8 @@ static int check_session_id(const char *id, ec_err *err)
     return EC_OK;
 }
 
-/* The environment's stack, refusing archived environments (no new session may use them). */
+/* The environment's stack, refusing archived environments (no new session may use them)
+ * and those whose packages are not warmed (the root would be missing them). */
 static int env_layers(json_t **stack_out, ec_cache *c, const char *ws, const char *env_id,
                       ec_err *err)
 {
@@ -35,6 +37,8 @@ static int env_layers(json_t **stack_out, ec_cache *c, const char *ws, const cha
         return r;
     if (!json_is_null(json_object_get(env, "archived_at")))
         return ec_cache__env_archived(err, env_id, "no new session may use it");
+    if ((r = ec_session__env_ready(c, env, err)) < 0)
+        return r;
     return ec_env_stack(stack_out, c, ws, env_id, err);
 }
 
@@ -112,10 +116,34 @@ static json_t *session_object(const char *id, const ec_session_opts *o, const ch
                      now, "agent", o->agent);
 }
 
+static int find_in(json_t **out, ec_txn *txn, const char *ws, const char *key, ec_err *err);
+
+/* Two sessions on one target would stack a second overlay over the first (or copy into
+ * it), and unmounting either would pull the root from under the other. */
+static int check_target_free(ec_txn *txn, const char *target, ec_err *err)
+{
+    EC_AUTO(json_t) holder = NULL;
+    int r = find_in(&holder, txn, NULL, target, err);
+    if (r < 0)
+        return r;
+    if (!holder)
+        return EC_OK;
+    const char *other = json_string_value(json_object_get(holder, "id"));
+    r = ec_fail(err, EC_ECONFLICT, "%s is already the target of session %s; unmount it first "
+                "(`envcache umount --session %s`) or pick another target", target, other, other);
+    ec_err_detail(err, "target_in_use");
+    return r;
+}
+
+/* The first put checks the target in the same write txn, so two mounts racing for one
+ * target cannot both pass. */
 static int put_session(ec_cache *c, const char *id, const json_t *s, unsigned flags, ec_err *err)
 {
     EC_AUTO(ec_txn) txn = NULL;
+    const char *target = json_string_value(json_object_get(s, "target"));
     int r = ec_txn_begin(&txn, c->st, EC_TXN_LAZY, err);
+    if (r == EC_OK && (flags & EC_KV_NOOVERWRITE))
+        r = check_target_free(txn, target, err);
     if (r < 0)
         return r;
     r = ec_cache__json_put(txn, EC_TBL_SESSIONS, id, s, flags, err);
@@ -133,15 +161,41 @@ static void forget_session(ec_cache *c, const char *id)
         ec_txn_commit(ec_steal(&txn), NULL);
 }
 
+static char *session_dir(ec_cache *c, const char *id)
+{
+    return ec_xasprintf("%s/sessions/%s", ec_store_home(c->st), id);
+}
+
+int ec_session__forget(ec_cache *c, const char *id, ec_err *err)
+{
+    EC_AUTOFREE char *sdir = session_dir(c, id);
+    int r = ec_rm_rf(sdir, err);
+    if (r == EC_OK)
+        forget_session(c, id);
+    return r;
+}
+
+/* Which mount namespace mounted it: a session mounted in another (a service's private
+ * one) is not visible here, and must not be taken for a vanished one. */
+static void note_mount_ns(const char *sdir)
+{
+    char ns[32];
+    EC_AUTOFREE char *path = ec_xasprintf("%s/" EC_SESSION_MOUNT_NS, sdir);
+    int n = snprintf(ns, sizeof ns, "%llu\n", (unsigned long long)ec_session__mount_ns());
+    ec_write_file_atomic(path, ns, (size_t)n, 0644, NULL);
+}
+
 static int mount_session(enum ec_mount_mode *mode, ec_cache *c, const char *id, char **dirs,
                          size_t n, const char *target, unsigned flags, ec_err *err)
 {
-    EC_AUTOFREE char *sdir = ec_xasprintf("%s/sessions/%s", ec_store_home(c->st), id);
+    EC_AUTOFREE char *sdir = session_dir(c, id);
     EC_AUTOFREE char *upper = ec_xasprintf("%s/upper", sdir);
     EC_AUTOFREE char *work = ec_xasprintf("%s/work", sdir);
     int r = ec_mkdir_p(upper, 0755, err);
     if (r == EC_OK)
         r = ec_mkdir_p(work, 0700, err);
+    if (r == EC_OK)
+        note_mount_ns(sdir);
     if (r == EC_OK)
         r = ec_mkdir_p(target, 0755, err);
     if (r == EC_OK)
@@ -168,6 +222,7 @@ int ec_session_create(json_t **out, ec_cache *c, const ec_session_opts *o, ec_er
     if (ec_mkdir_p(o->target, 0755, err) < 0 || !realpath(o->target, target))
         return ec_fail_sys(err, errno, "cannot use %s as the session's target", o->target);
     EC_AUTO(json_t) s = session_object(id, o, target, digests);
+    ec_session__reap_target(c, target);
     /* Recorded before mounting: GC must see its layers as roots while we unpack. */
     if ((r = put_session(c, id, s, EC_KV_NOOVERWRITE, err)) < 0)
         return r;
@@ -229,21 +284,31 @@ static int find_one(const void *k, size_t kl, const void *v, size_t vl, void *pa
     return 0;
 }
 
+/* The session of @ws (NULL = any) with id or target @key; *@out is NULL when none has. */
+static int find_in(json_t **out, ec_txn *txn, const char *ws, const char *key, ec_err *err)
+{
+    struct find_ctx f = {ws, key, NULL, NULL};
+    *out = NULL;
+    int r = ec_kv_each(txn, EC_TBL_SESSIONS, NULL, 0, false, NULL, 0, find_one, &f, err);
+    if (r < 0)
+        return r;
+    *out = f.found;
+    return EC_OK;
+}
+
 int ec_session_get(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
                    ec_err *err)
 {
     char abs[PATH_MAX];
-    struct find_ctx f = {ws, id_or_target, NULL, NULL};
+    const char *key = id_or_target;
     if (strchr(id_or_target, '/') && realpath(id_or_target, abs))
-        f.key = abs;
+        key = abs;
     EC_AUTO(ec_txn) txn = NULL;
     int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
-    if (r < 0 || (r = ec_kv_each(txn, EC_TBL_SESSIONS, NULL, 0, false, NULL, 0, find_one, &f,
-                                 err)) < 0)
+    if (r < 0 || (r = find_in(out, txn, ws, key, err)) < 0)
         return r;
-    if (!f.found)
+    if (!*out)
         return ec_fail(err, EC_ENOTFOUND, "session %s not found", id_or_target);
-    *out = f.found;
     return EC_OK;
 }
 
@@ -260,7 +325,7 @@ int ec_session_list(json_t **out, ec_cache *c, const char *ws, ec_err *err)
     return EC_OK;
 }
 
-static enum ec_mount_mode mode_of(const json_t *s)
+enum ec_mount_mode ec_session__mode(const json_t *s)
 {
     const char *m = json_string_value(json_object_get(s, "mode"));
     if (m && strcmp(m, "copy") == 0)
@@ -279,7 +344,7 @@ int ec_session_delete(json_t **out, ec_cache *c, const char *ws, const char *id_
         return r;
     const char *id = json_string_value(json_object_get(s, "id"));
     const char *target = json_string_value(json_object_get(s, "target"));
-    enum ec_mount_mode mode = mode_of(s);
+    enum ec_mount_mode mode = ec_session__mode(s);
     if (mode) {
         r = ec_umount_target(target, mode, err);
         /* Already gone (a reboot, a manual umount) is fine: forget the session anyway. */
@@ -287,10 +352,8 @@ int ec_session_delete(json_t **out, ec_cache *c, const char *ws, const char *id_
             return r;
         ec_err_clear(err);
     }
-    EC_AUTOFREE char *sdir = ec_xasprintf("%s/sessions/%s", ec_store_home(c->st), id);
-    if ((r = ec_rm_rf(sdir, err)) < 0)
+    if ((r = ec_session__forget(c, id, err)) < 0)
         return r;
-    forget_session(c, id);
     *out = json_pack("{s:s, s:s}", "id", id, "type", "session_deleted");
     return EC_OK;
 }

@@ -48,10 +48,50 @@ mkdir -p "$T/base/bin"; echo basefile > "$T/base/bin/tool"
 ec mount --layers "$b" --base "$T/base" --session with-base "$T/r6" >/dev/null
 check "base is the lowest layer" test "$(cat "$T/r6/bin/tool")" = basefile -a "$(cat "$T/r6/etc/conf")" = top
 ec umount --session with-base >/dev/null
-# A mount that vanished behind our back (reboot, manual umount) shows, and umount forgets it.
+# A mount that vanished behind our back (reboot, manual umount): umount forgets it, and so
+# does session ls, with its directories, instead of listing it forever.
 ec mount --layers "$a" --session vanish "$T/r7" >/dev/null
 umount "$T/r7"
-check "a vanished mount shows as not mounted" bash -c "ec session ls --json | python3 -c 'import json,sys; s=[x for x in json.load(sys.stdin) if x[\"id\"]==\"vanish\"][0]; assert s[\"mounted\"] is False, s'"
 check "umount forgets a vanished session" bash -c "ec umount --session vanish >/dev/null && ! ec session ls | grep -q vanish"
-check "help exists" bash -c "ec mount --help | grep -q overlayfs"
+ec mount --layers "$a" --session vanish2 "$T/r7" >/dev/null
+umount "$T/r7"
+check "session ls forgets a vanished session, saying so" bash -c "ec session ls 2>&1 >/dev/null | grep -q 'forgot session vanish2' && ! ec session ls 2>&1 | grep -q vanish2"
+check "…and removes its directories" test ! -e "$ENVCACHE_HOME/sessions/vanish2"
+ec mount --layers "$a" --session vanish3 "$T/r7" >/dev/null
+umount "$T/r7"
+check "a vanished session does not hold its target" bash -c "ec mount --layers '$a' --session again '$T/r7' >/dev/null && ! ec session ls 2>&1 | grep -q vanish3"
+ec umount --session again >/dev/null
+
+# umount takes a target relative to the cwd.
+ec mount --layers "$a" --session rel "$T/r8" >/dev/null
+check "umount of a relative target" bash -c "cd '$T' && ec umount r8 >/dev/null && ! grep -q ' $T/r8 ' /proc/self/mountinfo && ! ec session ls | grep -q ' rel '"
+ec mount --layers "$a" --session rel2 "$T/r8" >/dev/null
+check "umount of a relative target with a slash" bash -c "cd '$T/r8/..' && ec umount ./r8/ >/dev/null && ! ec session ls | grep -q rel2"
+
+# Two sessions on one target: the second is refused, naming the first.
+ec mount --layers "$a" --session first "$T/r9" >/dev/null
+expect_fail "a second session on a taken target names the first" 'already the target of session first' \
+  ec mount --layers "$b" --session second "$T/r9"
+check "…and leaves the first as it was" bash -c "test -f '$T/r9/gone/file' && ec session ls | grep -q first && ! ec session ls | grep -q second"
+expect_fail "…copy mode too" 'already the target of session first' ec mount --copy --layers "$b" --session third "$T/r9"
+ec umount --session first >/dev/null
+
+# An environment whose warm-up never ran or failed is refused by both mount paths, naming
+# each manager that is not ready and what to run; one with no packages (busy, above) mounts.
+# apt without a base fails its warm-up at once, offline, and then npm never starts.
+hook=$(dirname "$ENVCACHE_BIN")/envcache-mount
+echo '{"name": "cold", "config": {"packages": {"apt": ["jq"], "npm": ["left-pad@1.3.0"]}}}' |
+  ec env create -f - >/dev/null
+expect_fail "mount refuses an environment never warmed" 'npm packages are not warmed yet' ec mount cold "$T/c1"
+expect_fail "…naming every manager" 'apt packages are not warmed yet' ec mount cold "$T/c1"
+expect_fail "…and says what to run" 'envcache warm cold' ec mount cold "$T/c1"
+expect_fail "the start-up hook refuses it too" 'npm packages are not warmed yet' "$hook" cold "$T/c1"
+expect_fail "…and says what to run" 'envcache warm cold' "$hook" cold "$T/c1"
+ec warm cold >/dev/null 2>&1
+expect_fail "mount refuses an environment whose warm-up failed, with the reason" \
+  'the warm-up of its apt packages failed: apt packages need a base' ec mount cold "$T/c1"
+expect_fail "…and names the manager the failure left unwarmed" 'npm packages are not warmed yet' ec mount cold "$T/c1"
+expect_fail "the hook too" 'the warm-up of its apt packages failed' "$hook" cold "$T/c1"
+check "no session and no mount are left" bash -c "! ec session ls | grep -q '$T/c1' && ! grep -q ' $T/c1 ' /proc/self/mountinfo"
+check "--layers mounts are unaffected" bash -c "ec mount --layers '$a' --session lay '$T/c2' >/dev/null && ec umount --session lay >/dev/null"
 finish

@@ -148,5 +148,9 @@ int main(int argc, char **argv)
         return 1;
     }
     fprintf(stderr, "envcache-mount: error: %s\n", err.msg);
+    /* The cache's message speaks to API clients as well; what to run is ours to say. */
+    if (strcmp(err.detail, "environment_not_ready") == 0)
+        fprintf(stderr, "envcache-mount: hint: run `envcache warm %s` (after fixing its "
+                        "packages, if a warm-up failed), then start again\n", argv[optind]);
     return 1;
 }

@@ -584,6 +584,27 @@ static void server__warm_join_failure_and_session_wait(void **state)
     expect_error(f, "GET", path, f->key_a, NULL, 0, 404, "not_found_error", "not found", NULL);
 }
 
+/* The fake warm-up records no manager as ready, as a warm-up that never ran would: the
+ * session is refused with the API's error, which names no CLI command. */
+static void server__session_on_unwarmed_environment_is_409(void **state)
+{
+    struct fx *f = *state;
+    char body[256];
+    json_t *j = NULL;
+    assert_int_equal(call(f, "POST", "/v1/environments", f->key_a,
+                          "{\"name\":\"cold\",\"config\":{\"type\":\"cloud\",\"packages\":"
+                          "{\"npm\":[\"left-pad@1.3.0\"]}}}", 0, &j, NULL), 200);
+    snprintf(body, sizeof body, "{\"agent\":\"agt_1\",\"environment_id\":\"%s\"}",
+             json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    expect_error(f, "POST", "/v1/sessions", f->key_a, body, 0, 409, "invalid_request_error",
+                 "npm packages are not warmed yet", "environment_not_ready");
+    assert_int_equal(call(f, "POST", "/v1/sessions", f->key_a, body, 0, &j, NULL), 409);
+    const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    assert_null(strstr(msg, "envcache"));
+    json_decref(j);
+}
+
 static void server__blobs_mirror_metrics(void **state)
 {
     struct fx *f = *state;
@@ -708,6 +729,7 @@ int main(void)
         T(server__blobs_mirror_metrics),
         T(server__stop_is_graceful_and_warm_ups_resume),
         T(server__warm_join_failure_and_session_wait),
+        T(server__session_on_unwarmed_environment_is_409),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

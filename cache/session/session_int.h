@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to cache/session/: what session.c asks before it mounts an environment. */
+#pragma once
+
+#include "cache/cache_int.h"
+
+/** EC_OK when every manager with packages in environment @env's config (the API object)
+ *  has a ready warm-up; an environment with no packages is ready. Otherwise EC_ECONFLICT
+ *  with detail "environment_not_ready" and a message naming each manager that is not
+ *  ready and why. The message speaks to API clients too, so it names no CLI command:
+ *  the CLI adds its own hint (see the detail). */
+int ec_session__env_ready(ec_cache *c, const json_t *env, ec_err *err);
+
+/* The file in a session's directory that names the mount namespace it was mounted in. */
+#define EC_SESSION_MOUNT_NS "mount_ns"
+
+/** The mount mode recorded in session @s; 0 while it is still being mounted ("pending"). */
+enum ec_mount_mode ec_session__mode(const json_t *s);
+/** Removes session @id's directory (its upper, its writes), then its record. */
+int ec_session__forget(ec_cache *c, const char *id, ec_err *err);
+/** The inode of this process's mount namespace (/proc/self/ns/mnt); 0 if unknown. */
+uint64_t ec_session__mount_ns(void);
+/** Forgets the session that holds @target if its mount is gone, so a new one may use it. */
+void ec_session__reap_target(ec_cache *c, const char *target);

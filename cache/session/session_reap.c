@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* Sessions whose mount is gone (unmounted by hand, a reboot): forgotten with their
+ * directories, so that they are not listed forever and do not hold their target or pin
+ * their layers against GC. */
+#include "cache/session/session_int.h"
+#include "store/util/fs.h"
+#include "store/util/mem.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+uint64_t ec_session__mount_ns(void)
+{
+    struct stat sb;
+    return stat("/proc/self/ns/mnt", &sb) == 0 ? (uint64_t)sb.st_ino : 0;
+}
+
+/* The namespace recorded at mount time; 0 for sessions made before it was recorded. */
+static uint64_t recorded_mount_ns(ec_cache *c, const char *id)
+{
+    EC_AUTOFREE char *path =
+        ec_xasprintf("%s/sessions/%s/" EC_SESSION_MOUNT_NS, ec_store_home(c->st), id);
+    EC_AUTOFREE char *text = NULL;
+    size_t n = 0;
+    if (ec_read_file(&text, &n, path, 64, NULL) < 0)
+        return 0;
+    return strtoull(text, NULL, 10);
+}
+
+static bool dir_exists(const char *p)
+{
+    struct stat sb;
+    return p && stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* Gone only when we can tell: a session still being mounted ("pending"), or mounted in
+ * another mount namespace, whose mounts we cannot see, counts as live. */
+static bool session_gone(ec_cache *c, const json_t *s)
+{
+    const char *id = json_string_value(json_object_get(s, "id"));
+    const char *target = json_string_value(json_object_get(s, "target"));
+    uint64_t ns = recorded_mount_ns(c, id);
+    switch (ec_session__mode(s)) {
+    case EC_MOUNT_OVERLAY:
+        if (ns && ns != ec_session__mount_ns())
+            return false;
+        return !ec_mount_is_mountpoint(target);
+    case EC_MOUNT_COPY: /* a copy is plain files: gone when its directory is */
+        return !dir_exists(target);
+    }
+    return false;
+}
+
+int ec_session_reap(json_t **out, ec_cache *c, const char *ws, ec_err *err)
+{
+    EC_AUTO(json_t) all = NULL;
+    EC_AUTO(json_t) gone = json_array();
+    int r = ec_session_list(&all, c, ws, err);
+    size_t i;
+    json_t *s;
+    json_array_foreach(all, i, s) {
+        if (r < 0 || !session_gone(c, s))
+            continue;
+        r = ec_session__forget(c, json_string_value(json_object_get(s, "id")), err);
+        if (r == EC_OK)
+            json_array_append(gone, s);
+    }
+    if (r == EC_OK && out)
+        *out = ec_steal(&gone);
+    return r;
+}
+
+void ec_session__reap_target(ec_cache *c, const char *target)
+{
+    EC_AUTO(json_t) holder = NULL;
+    if (ec_session_get(&holder, c, NULL, target, NULL) == EC_OK && session_gone(c, holder))
+        ec_session__forget(c, json_string_value(json_object_get(holder, "id")), NULL);
+}
