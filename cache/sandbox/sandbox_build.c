@@ -11,6 +11,7 @@
 
 #include "store/util/fs.h"
 #include "store/util/log.h"
+#include "store/util/auto.h"
 #include "store/util/mem.h"
 
 /* Lines of the log's end that a failure's message quotes. */
@@ -234,11 +235,20 @@ static int run_step(ec_store *st, const struct lowers *l, const char *staging,
     size_t nenv = 0;
     while (s->env && s->env[nenv])
         nenv++;
+    /* The mirror listens on the same port inside the sandbox; the step is told where. */
+    const char **env = ec_xcalloc(nenv + 2, sizeof *env);
+    memcpy(env, s->env ? (const char **)s->env : env, nenv * sizeof *env);
+    EC_AUTOFREE char *mirror = mirror_port > 0
+                                   ? ec_xasprintf("ENVCACHE_MIRROR=http://127.0.0.1:%d/mirror",
+                                                  mirror_port)
+                                   : NULL;
+    if (mirror)
+        env[nenv++] = mirror;
     ec_sandbox_result res;
     const ec_sandbox_opts so = {
         .lowers = (const char *const *)l->dirs, .nlowers = l->n,
-        .argv = (const char *const *)s->argv, .env = (const char *const *)s->env,
-        .nenv = nenv, .cwd = s->cwd, .mirror_port = s->needs_mirror ? mirror_port : 0,
+        .argv = (const char *const *)s->argv, .env = env,
+        .nenv = nenv, .cwd = s->cwd, .mirror_port = mirror_port,
         .workdir = workdir, .upper = staging, .log_fd = log_fd, .skip_sleeps = true,
         .skip_syncs = true,
     };
@@ -246,6 +256,7 @@ static int run_step(ec_store *st, const struct lowers *l, const char *staging,
     dprintf(log_fd, "==> %s\n", s->what);
     int64_t t0 = ec_mono_us();
     int r = ec_sandbox_exec(&res, &so, err);
+    free(env);
     if (r < 0)
         return r;
     long long ms = (long long)(ec_mono_us() - t0) / 1000;

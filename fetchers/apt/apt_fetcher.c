@@ -306,7 +306,7 @@ const ec_manager ec_apt_manager = {
     .name = "apt",
     .spec_what = "apt package",
     .flags = EC_MANAGER_NEEDS_BASE | EC_MANAGER_RESOLVES_ON_LOWERS | EC_MANAGER_RUNS_CODE,
-    .base_needs = "a Debian root file system (dpkg and its database)",
+    .base_needs = "a Debian root file system with dpkg",
     .parse = ec_apt_spec_parse,
     .ops = &apt_ops,
     /* the sources: the fetcher config's, else the base's sources.list, else the host's */
