@@ -17,7 +17,8 @@ static const char env_usage[] =
     "       envcache env lock ENV MANAGER\n\n"
     "FILE is a JSON body as the environments API takes it (\"-\" reads stdin); ENV is an\n"
     "environment's id or name. Output is the API's JSON objects. An environment's stack\n"
-    "starts with --base, else with the store's default base (envcache base default).\n";
+    "starts with --base, else with the store's default base (envcache base default).\n"
+    EC_CLI_WS_HELP;
 
 struct env_args {
     const char *file;
@@ -89,7 +90,7 @@ static int run(ec_cli *cli, const char *verb, struct env_args *a, const char *ar
         return EC_EXIT_FAIL;
     ec_err err = {0};
     json_t *out = NULL, *body = NULL;
-    const char *ws = EC_DEFAULT_WORKSPACE;
+    const char *ws = ec_cli_ws(cli);
     EC_AUTOFREE char *id = NULL;
     int r = EC_OK;
     if (a->file && (r = ec_cli_read_json(&body, a->file, &err)) < 0)
