@@ -17,7 +17,8 @@ static const char env_usage[] =
     "       envcache env lock ENV MANAGER\n\n"
     "FILE is a JSON body as the environments API takes it (\"-\" reads stdin); ENV is an\n"
     "environment's id or name. Output is the API's JSON objects. An environment's stack\n"
-    "starts with --base, else with the store's default base (envcache base default).\n"
+    "starts with --base, else with the store's default base (envcache base default) of\n"
+    "the time of each warm-up.\n"
     EC_CLI_WS_HELP;
 
 struct env_args {
@@ -104,8 +105,11 @@ static int run(ec_cli *cli, const char *verb, struct env_args *a, const char *ar
         json_decref(body);
         return ec_cli_fail(cli, &err);
     }
+    ec_env_base_choice choice = {.mode = EC_ENV_BASE_EXPLICIT};
+    if (a->base)
+        choice.digest = base.digest;
     if (strcmp(verb, "create") == 0)
-        r = ec_env_create_on(&out, c, ws, body, a->base ? &base.digest : NULL, &err);
+        r = ec_env_create_on(&out, c, ws, body, a->base ? &choice : NULL, &err);
     else if (strcmp(verb, "list") == 0) {
         ec_env_list_opts lo = {a->limit, a->page, a->include_archived};
         r = ec_env_list(&out, c, ws, &lo, &err);
