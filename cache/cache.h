@@ -41,14 +41,46 @@ bool ec_id_valid(const char *id, const char *prefix);
 
 /* --- environments (API.md) --- */
 
+/** How an environment chooses the base layer at the bottom of its stack. An envcache
+ *  extension: the API's environment object does not show it. */
+typedef enum ec_env_base_mode {
+    EC_ENV_BASE_DEFAULT = 0, /* the store's default base at each warm-up, if one is set */
+    EC_ENV_BASE_EXPLICIT,    /* the layer in .digest */
+    EC_ENV_BASE_NONE,        /* no base */
+} ec_env_base_mode;
+
+typedef struct ec_env_base_choice {
+    ec_env_base_mode mode;
+    ec_digest digest; /* EC_ENV_BASE_EXPLICIT only */
+} ec_env_base_choice;
+
+/** "default", "explicit" or "none": the mode's name in records and the CLI's output. */
+const char *ec_env_base_mode_name(ec_env_base_mode mode);
+
 /** Creates an environment from an API create body. EC_EINVAL (message names the field),
  *  EC_ECONFLICT when the name is taken in @ws. *@out is the environment object. */
 int ec_env_create(json_t **out, ec_cache *c, const char *ws, const json_t *body, ec_err *err);
-/** Like ec_env_create, with the stack starting at the base layer @base; NULL = the store's
- *  default base (envcache base default), or no base when none is set. EC_ENOTFOUND when
- *  @base is not a recorded layer. */
+/** Like ec_env_create, with the base chosen by @base; NULL = EC_ENV_BASE_DEFAULT.
+ *  EC_ENOTFOUND when an explicit base is not a recorded layer. */
 int ec_env_create_on(json_t **out, ec_cache *c, const char *ws, const json_t *body,
-                     const ec_digest *base, ec_err *err);
+                     const ec_env_base_choice *base, ec_err *err);
+/** Records a new base choice for environment @id of @ws and bumps updated_at. The stack
+ *  already built stays until the next warm-up, which uses the new choice.
+ *  EC_ENOTFOUND (unknown environment, or an explicit base that is not a recorded layer),
+ *  EC_EARCHIVED. */
+int ec_env_set_base(ec_cache *c, const char *ws, const char *id, const ec_env_base_choice *base,
+                    ec_err *err);
+/** The base choice recorded for environment @id of @ws. Records from before the choice
+ *  was recorded count as explicit when their stack starts with a base layer, else as
+ *  default. EC_ENOTFOUND. */
+int ec_env_base_choice_lookup(ec_env_base_choice *out, ec_cache *c, const char *ws,
+                              const char *id, ec_err *err);
+/** The base layer environment @id of @ws should be built on now: the explicit layer, the
+ *  store's current default base (ec_base_default_get), or none (*@has_base false, *@out
+ *  untouched). A warm-up calls this once and builds on the answer. EC_ENOTFOUND for an
+ *  unknown environment; an unset default base is not an error. */
+int ec_env_base(ec_digest *out, bool *has_base, ec_cache *c, const char *ws, const char *id,
+                ec_err *err);
 /** EC_ENOTFOUND (detail environment_not_found) for unknown ids and other workspaces' ids. */
 int ec_env_get(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err);
 typedef struct ec_env_list_opts {
@@ -69,7 +101,8 @@ int ec_env_delete(json_t **out, ec_cache *c, const char *ws, const char *id, ec_
 /** Accepts an id or a name of @ws; *@id_out is the id (caller frees). EC_ENOTFOUND. */
 int ec_env_resolve_id(char **id_out, ec_cache *c, const char *ws, const char *id_or_name,
                       ec_err *err);
-/** The environment's stack: a JSON array of layer digests, lowest first (new reference). */
+/** The environment's stack: a JSON array of layer digests, lowest first (new reference):
+ *  the one the last warm-up recorded, else (never warmed) the base ec_env_base gives now. */
 int ec_env_stack(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err);
 
 /* --- sessions and mounts --- */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Shared plumbing of the envcache subcommands: errors, options, sizes, JSON output. */
 #include "tools/cli.h"
+#include "cache/api/auth.h"
 #include "store/util/log.h"
 
 #include <errno.h>
@@ -26,6 +27,21 @@ int ec_cli_usage(const ec_cli *cli, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry '%s --help'.\n", cli->prog);
     return EC_EXIT_USAGE;
+}
+
+const char *ec_cli_ws(const ec_cli *cli)
+{
+    return cli->ws ? cli->ws : EC_DEFAULT_WORKSPACE;
+}
+
+int ec_cli_set_ws(ec_cli *cli, const char *ws, const char *from)
+{
+    /* Workspaces prefix the store's keys, so a bad name must stop here, not in a lookup. */
+    if (!ec_workspace_valid(ws))
+        return ec_cli_usage(cli, "%s \"%s\" is not a workspace name: use 1-64 letters, "
+                                 "digits, '.', '_' or '-'", from, ws);
+    cli->ws = ws;
+    return EC_EXIT_OK;
 }
 
 int ec_cli_open(ec_cache **out, const ec_cli *cli)

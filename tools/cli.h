@@ -14,7 +14,13 @@ typedef struct ec_cli {
     bool json;        /* --json: output is data */
     bool quiet;
     const char *prog; /* "envcache layer import" for messages */
+    const char *ws;   /* --workspace, else $ENVCACHE_WORKSPACE; NULL = neither given */
 } ec_cli;
+
+/* The paragraph each --help of a command on environments or sessions ends with. */
+#define EC_CLI_WS_HELP                                                                     \
+    "\nWorks in one workspace: 'envcache --workspace W COMMAND …' (before the command),\n" \
+    "else $ENVCACHE_WORKSPACE, else \"" EC_DEFAULT_WORKSPACE "\".\n"
 
 typedef int (*ec_cmd_fn)(ec_cli *cli, int argc, char **argv);
 
@@ -31,6 +37,12 @@ enum { EC_EXIT_OK = 0, EC_EXIT_FAIL = 1, EC_EXIT_USAGE = 2 };
 int ec_cli_fail(const ec_cli *cli, const ec_err *err);
 /** Prints a usage error naming the command, points at --help, returns EC_EXIT_USAGE. */
 int ec_cli_usage(const ec_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** The workspace commands on environments and sessions work in: cli->ws, else
+ *  EC_DEFAULT_WORKSPACE. */
+const char *ec_cli_ws(const ec_cli *cli);
+/** Takes workspace @ws from @from ("--workspace", "ENVCACHE_WORKSPACE") if it is a valid
+ *  name; else prints a usage error and returns EC_EXIT_USAGE. */
+int ec_cli_set_ws(ec_cli *cli, const char *ws, const char *from);
 /** Opens the cache at the CLI's home, printing the error on failure. */
 int ec_cli_open(ec_cache **out, const ec_cli *cli);
 /** Prints @j as indented JSON to stdout. */

@@ -18,7 +18,8 @@ static const char base_usage[] =
     "           --mirror  the archive URL (default: the host's apt sources for the suite)\n"
     "           --apt-dir where sources.list(.d) live (default /etc/apt)\n"
     "           --force   build even when the archive is unchanged\n"
-    "default    print, set or clear the base new environments start with\n";
+    "default    print, set or clear the default base: environments without a base of\n"
+    "           their own build on it at each warm-up\n";
 
 static void print_layer(const ec_cli *cli, const ec_layer_info *l, int reused)
 {

@@ -8,10 +8,13 @@
 #include <string.h>
 
 static const char keys_usage[] =
-    "Usage: envcache keys create --workspace W [--json]\n\n"
+    "Usage: envcache keys create --workspace W [--json]\n"
+    "       envcache --workspace W keys create [--json]\n\n"
     "Makes a new API key for workspace W and prints it. The key is shown this once: the\n"
     "store keeps only its sha256. Requests to `envcache serve` send it as x-api-key (or\n"
-    "authorization: Bearer) and see only W's environments and sessions.\n";
+    "authorization: Bearer) and see only W's environments and sessions. W is the option\n"
+    "after `create`, else the global --workspace or $ENVCACHE_WORKSPACE; a key is never\n"
+    "made for the default workspace unless it is named.\n";
 
 int ec_cmd_keys(ec_cli *cli, int argc, char **argv)
 {
@@ -24,7 +27,7 @@ int ec_cmd_keys(ec_cli *cli, int argc, char **argv)
     }
     if (strcmp(argv[1], "create") != 0)
         return ec_cli_usage(cli, "'%s' is not a keys command (create)", argv[1]);
-    const char *ws = NULL;
+    const char *ws = cli->ws; /* the global choice, unless create names another */
     int o;
     optind = 1;
     while ((o = getopt_long(argc - 1, argv + 1, "hqw:", opts, NULL)) != -1) {

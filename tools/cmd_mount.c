@@ -22,17 +22,18 @@ static const char mount_usage[] =
     "  --base DIR     an extra read-only directory below every layer\n"
     "  --copy         copy instead of trying overlayfs\n"
     "  --no-copy      fail instead of copying when overlayfs is refused\n"
-    "  --json         print the session object\n";
+    "  --json         print the session object\n" EC_CLI_WS_HELP;
 
 static const char umount_usage[] =
     "Usage: envcache umount (TARGET | --session ID)\n\n"
     "Unmounts a session, discards its writes and forgets it. TARGET may be relative to\n"
-    "the current directory.\n";
+    "the current directory.\n" EC_CLI_WS_HELP;
 
 static const char session_usage[] =
-    "Usage: envcache session ls [--json]\n\n"
-    "Lists the sessions of the store, first forgetting those whose mount is gone\n"
-    "(unmounted by hand, a reboot), with their writes.\n";
+    "Usage: envcache session ls [--all-workspaces] [--json]\n\n"
+    "Lists the sessions of the workspace, each with its workspace, first forgetting those\n"
+    "whose mount is gone (unmounted by hand, a reboot), with their writes.\n\n"
+    "  --all-workspaces  list the sessions of every workspace\n" EC_CLI_WS_HELP;
 
 static size_t split_layers(char ***out, char *list)
 {
@@ -67,7 +68,7 @@ int ec_cmd_mount(ec_cli *cli, int argc, char **argv)
                                          {"copy", no_argument, NULL, 'c'},
                                          {"no-copy", no_argument, NULL, 'n'},
                                          {0}};
-    ec_session_opts so = {.ws = EC_DEFAULT_WORKSPACE, .flags = EC_MOUNT_ALLOW_COPY};
+    ec_session_opts so = {.ws = ec_cli_ws(cli), .flags = EC_MOUNT_ALLOW_COPY};
     char *layers = NULL;
     int o;
     optind = 1;
@@ -148,17 +149,17 @@ static char *absolute_target(const char *path)
 }
 
 /* TARGET first; a bare word that is no session's target may still be an id, as before. */
-static int delete_session(json_t **out, ec_cache *c, const char *which, bool by_id,
-                          ec_err *err)
+static int delete_session(json_t **out, ec_cache *c, const char *ws, const char *which,
+                          bool by_id, ec_err *err)
 {
     if (by_id)
-        return ec_session_delete(out, c, EC_DEFAULT_WORKSPACE, which, err);
+        return ec_session_delete(out, c, ws, which, err);
     EC_AUTOFREE char *target = absolute_target(which);
-    int r = ec_session_delete(out, c, EC_DEFAULT_WORKSPACE, target, err);
+    int r = ec_session_delete(out, c, ws, target, err);
     if (r != EC_ENOTFOUND || strchr(which, '/'))
         return r;
     ec_err_clear(err);
-    return ec_session_delete(out, c, EC_DEFAULT_WORKSPACE, which, err);
+    return ec_session_delete(out, c, ws, which, err);
 }
 
 int ec_cmd_umount(ec_cli *cli, int argc, char **argv)
@@ -190,7 +191,7 @@ int ec_cmd_umount(ec_cli *cli, int argc, char **argv)
         return EC_EXIT_FAIL;
     ec_err err = {0};
     json_t *out = NULL;
-    if (delete_session(&out, c, which, by_id, &err) < 0)
+    if (delete_session(&out, c, ec_cli_ws(cli), which, by_id, &err) < 0)
         return ec_cli_fail(cli, &err);
     if (cli->json)
         ec_cli_print_json(out);
@@ -225,7 +226,9 @@ int ec_cmd_session(ec_cli *cli, int argc, char **argv)
         fputs(session_usage, help ? stdout : stderr);
         return help ? EC_EXIT_OK : EC_EXIT_USAGE;
     }
-    static const struct option opts[] = {EC_CLI_COMMON_LONGOPTS, {0}};
+    static const struct option opts[] = {EC_CLI_COMMON_LONGOPTS,
+                                         {"all-workspaces", no_argument, NULL, 'A'}, {0}};
+    const char *ws = ec_cli_ws(cli);
     int o;
     optind = 1;
     while ((o = getopt_long(argc - 1, argv + 1, "hq", opts, NULL)) != -1) {
@@ -233,14 +236,16 @@ int ec_cmd_session(ec_cli *cli, int argc, char **argv)
             continue;
         if (o == 'h')
             return fputs(session_usage, stdout), EC_EXIT_OK;
-        return ec_cli_usage(cli, "bad option");
+        if (o != 'A')
+            return ec_cli_usage(cli, "bad option");
+        ws = NULL; /* every workspace */
     }
     EC_AUTO(ec_cache) c = NULL;
     if (ec_cli_open(&c, cli) < 0)
         return EC_EXIT_FAIL;
     ec_err err = {0};
     json_t *list = NULL;
-    if (reap_sessions(cli, c, &err) < 0 || ec_session_list(&list, c, NULL, &err) < 0)
+    if (reap_sessions(cli, c, &err) < 0 || ec_session_list(&list, c, ws, &err) < 0)
         return ec_cli_fail(cli, &err);
     size_t i;
     json_t *s;
@@ -256,11 +261,13 @@ int ec_cmd_session(ec_cli *cli, int argc, char **argv)
     if (cli->json) {
         ec_cli_print_json(list);
     } else {
-        printf("%-32s %-8s %-8s %-7s %-30s %s\n", "SESSION", "MODE", "MOUNTED", "LAYERS",
-               "ENVIRONMENT", "TARGET");
+        printf("%-32s %-16s %-8s %-8s %-7s %-30s %s\n", "SESSION", "WORKSPACE", "MODE",
+               "MOUNTED", "LAYERS", "ENVIRONMENT", "TARGET");
         json_array_foreach(list, i, s) {
             const char *env = json_string_value(json_object_get(s, "environment_id"));
-            printf("%-32s %-8s %-8s %-7zu %-30s %s\n", json_string_value(json_object_get(s, "id")),
+            const char *sws = json_string_value(json_object_get(s, "workspace"));
+            printf("%-32s %-16s %-8s %-8s %-7zu %-30s %s\n",
+                   json_string_value(json_object_get(s, "id")), sws ? sws : "-",
                    json_string_value(json_object_get(s, "mode")),
                    json_is_true(json_object_get(s, "mounted")) ? "yes" : "NO",
                    json_array_size(json_object_get(s, "layers")), env ? env : "-",

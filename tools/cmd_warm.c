@@ -24,7 +24,7 @@ static const char warm_usage[] =
     "  --json      print progress events as JSON lines, then one result line\n"
     "              ({\"event\":\"done\"} or {\"event\":\"failed\"}, with every manager)\n"
     "  -q, --quiet print no progress\n\n"
-    "Progress redraws one line on a terminal and prints plain lines elsewhere.\n";
+    "Progress redraws one line on a terminal and prints plain lines elsewhere.\n" EC_CLI_WS_HELP;
 
 static const char *const phase_names[] = {"resolving", "downloading", "installing",
                                           "building", "packing"};
@@ -120,8 +120,8 @@ int ec_cmd_warm(ec_cli *cli, int argc, char **argv)
         return EC_EXIT_FAIL;
     ec_err err = {0};
     json_t *res = NULL;
-    ec_warm_opts wo = {.env = argv[optind], .refresh = refresh, .progress = on_progress,
-                       .progress_ud = cli};
+    ec_warm_opts wo = {.ws = ec_cli_ws(cli), .env = argv[optind], .refresh = refresh,
+                       .progress = on_progress, .progress_ud = cli};
     ec_server_mirror_on_demand(c); /* for builds whose steps fetch through the mirror */
     int64_t t0 = ec_mono_us();
     int r = ec_warm_env(&res, c, &wo, &err);
@@ -143,7 +143,7 @@ int ec_cmd_env_lock(ec_cli *cli, int argc, char **argv)
 {
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs("Usage: envcache env lock ENV MANAGER\n\nPrints the lock (canonical JSON) that "
-              "MANAGER's layer of ENV was built from.\n", stdout);
+              "MANAGER's layer of ENV was built from.\n" EC_CLI_WS_HELP, stdout);
         return EC_EXIT_OK;
     }
     if (argc != 3)
@@ -152,8 +152,14 @@ int ec_cmd_env_lock(ec_cli *cli, int argc, char **argv)
     if (ec_cli_open(&c, cli) < 0)
         return EC_EXIT_FAIL;
     ec_err err = {0};
-    json_t *lock = NULL;
-    if (ec_env_lock(&lock, c, NULL, argv[1], argv[2], &err) < 0)
+    json_t *lock = NULL, *env = NULL;
+    EC_AUTOFREE char *id = NULL;
+    /* ec_env_lock takes an id on trust: see that it is an environment of this workspace. */
+    if (ec_env_resolve_id(&id, c, ec_cli_ws(cli), argv[1], &err) < 0 ||
+        ec_env_get(&env, c, ec_cli_ws(cli), id, &err) < 0)
+        return ec_cli_fail(cli, &err);
+    json_decref(env);
+    if (ec_env_lock(&lock, c, ec_cli_ws(cli), argv[1], argv[2], &err) < 0)
         return ec_cli_fail(cli, &err);
     char *s = json_dumps(lock, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII);
     printf("%s\n", s);

@@ -5,6 +5,7 @@
 #include "store/util/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef EC_VERSION
@@ -28,30 +29,50 @@ static const ec_cmd commands[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: envcache [--home DIR] [--json] [--quiet] COMMAND [ARGS…]\n\n"
+    fprintf(f, "Usage: envcache [--home DIR] [--workspace W] [--json] [--quiet]\n"
+               "                COMMAND [ARGS…]\n\n"
                "A package cache and prebuild service: environments' packages resolved once,\n"
                "built into content-addressed layers, mounted under containers in milliseconds.\n\n"
                "Commands:\n");
     for (size_t i = 0; i < EC_ARRAY_LEN(commands); i++)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nOptions:\n"
-               "  --home DIR  the store (default: $ENVCACHE_HOME, else /var/lib/envcache)\n"
-               "  --json      print data as JSON\n"
-               "  --quiet     print only warnings and errors\n"
-               "  --verbose   also print debugging detail (phases and their times)\n"
-               "  --version   print the version\n\n"
+               "  --home DIR     the store (default: $ENVCACHE_HOME, else /var/lib/envcache)\n"
+               "  --workspace W  the workspace of environments and sessions (default:\n"
+               "                 $ENVCACHE_WORKSPACE, else \"" EC_DEFAULT_WORKSPACE "\");\n"
+               "                 env, warm, mount, umount, session and keys use it.\n"
+               "                 Give it before COMMAND.\n"
+               "  --json         print data as JSON\n"
+               "  --quiet        print only warnings and errors\n"
+               "  --verbose      also print debugging detail (phases and their times)\n"
+               "  --version      print the version\n\n"
                "Run 'envcache COMMAND --help' for a command's options.\n");
+}
+
+/* --workspace wins over $ENVCACHE_WORKSPACE; checked once the options are read, so that
+ * --help and --version work whatever the environment holds. */
+static int pick_workspace(ec_cli *cli, const char *opt)
+{
+    const char *env = getenv("ENVCACHE_WORKSPACE");
+    if (opt)
+        return ec_cli_set_ws(cli, opt, "--workspace");
+    return env && *env ? ec_cli_set_ws(cli, env, "ENVCACHE_WORKSPACE") : EC_EXIT_OK;
 }
 
 int main(int argc, char **argv)
 {
     ec_cli cli = {.prog = "envcache"};
+    const char *ws = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
             cli.home = argv[++i];
         else if (strncmp(argv[i], "--home=", 7) == 0)
             cli.home = argv[i] + 7;
+        else if (strcmp(argv[i], "--workspace") == 0 && i + 1 < argc)
+            ws = argv[++i];
+        else if (strncmp(argv[i], "--workspace=", 12) == 0)
+            ws = argv[i] + 12;
         else if (strcmp(argv[i], "--json") == 0)
             cli.json = true;
         else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0)
@@ -67,6 +88,9 @@ int main(int argc, char **argv)
         } else
             return ec_cli_usage(&cli, "unknown option %s", argv[i]);
     }
+    int r = pick_workspace(&cli, ws);
+    if (r != EC_EXIT_OK)
+        return r;
     if (i == argc) {
         usage(stderr);
         return EC_EXIT_USAGE;

@@ -37,5 +37,6 @@ int ec_apt_sources_mirror(char **url_out, const char *apt_dir, const char *suite
 
 /** The store's default base, set by ec_base_default_set. EC_ENOTFOUND when none is. */
 int ec_base_default_get(ec_digest *out, ec_cache *c, ec_err *err);
-/** Sets (@d a recorded layer) or clears (@d NULL) the default base of new environments. */
+/** Sets (@d a recorded layer) or clears (@d NULL) the default base: what environments
+ *  that follow it (EC_ENV_BASE_DEFAULT) build on at their next warm-up. */
 int ec_base_default_set(ec_cache *c, const ec_digest *d, ec_err *err);

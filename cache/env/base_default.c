@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The default base new environments start with (meta table). Apart from base.c so that
- * reading it never links the bootstrap's machinery (curl, mmdebstrap, the importer). */
+/* The default base that environments without a base of their own build on (meta table).
+ * Apart from base.c so that reading it never links the bootstrap's machinery (curl,
+ * mmdebstrap, the importer). */
 #include "cache/env/base.h"
 #include "cache/cache_int.h"
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Environments: the API object's life cycle in LMDB (create, list, get, update, archive,
  * delete), with the name index per workspace. Validation lives in env_rules.c. */
-#include "cache/env/base.h"
 #include "cache/cache_int.h"
+#include "cache/env/env_int.h"
 #include "cache/env/env_rules_int.h"
 #include "store/util/fs.h"
 #include "store/util/mem.h"
@@ -40,54 +40,29 @@ static int name_taken(ec_err *err, const char *name)
                    name);
 }
 
-/* The stack a new environment starts with: [base] or []. */
-static int initial_stack(json_t **out, ec_cache *c, const ec_digest *base, ec_err *err)
-{
-    ec_digest d;
-    char s[EC_DIGEST_STR_LEN];
-    int r = EC_OK;
-    if (base) {
-        EC_AUTO(ec_txn) txn = NULL;
-        ec_layer_info l;
-        r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
-        if (r == EC_OK)
-            r = ec_layer_lookup(&l, txn, base, err);
-        if (r == EC_ENOTFOUND)
-            ec_err_prefix(err, "base %s", ec_digest_format(s, base));
-        d = *base;
-    } else {
-        r = ec_base_default_get(&d, c, NULL);
-        if (r == EC_ENOTFOUND) {
-            *out = json_array();
-            return EC_OK;
-        }
-    }
-    if (r < 0)
-        return r;
-    *out = json_pack("[s]", ec_digest_format(s, &d));
-    return EC_OK;
-}
-
 int ec_env_create(json_t **out, ec_cache *c, const char *ws, const json_t *body, ec_err *err)
 {
     return ec_env_create_on(out, c, ws, body, NULL, err);
 }
 
 int ec_env_create_on(json_t **out, ec_cache *c, const char *ws, const json_t *body,
-                     const ec_digest *base, ec_err *err)
+                     const ec_env_base_choice *base, ec_err *err)
 {
+    static const ec_env_base_choice follow_default = {.mode = EC_ENV_BASE_DEFAULT};
     EC_AUTO(json_t) fields = NULL;
     EC_AUTO(json_t) stack = NULL;
+    base = base ? base : &follow_default;
     int r = ec_env_rules_create(&fields, body, err);
     if (r == EC_OK)
-        r = initial_stack(&stack, c, base, err);
+        r = ec_env__initial_stack(&stack, c, base, err);
     if (r < 0)
         return r;
     char id[64], now[32];
     ec_id_new(id, "env");
     ec_cache__rfc3339(now, ec_now());
     EC_AUTO(json_t) env = env_object(id, fields, now, now);
-    EC_AUTO(json_t) rec = json_pack("{s:O, s:O}", "env", env, "stack", stack);
+    EC_AUTO(json_t) rec = json_pack("{s:O, s:O, s:o}", "env", env, "stack", stack, "base",
+                                    ec_env__base_json(base));
     const char *name = json_string_value(json_object_get(fields, "name"));
     EC_AUTOFREE char *name_key = ec_cache__wskey(ws, name);
     EC_AUTOFREE char *env_key = ec_cache__wskey(ws, id);
@@ -125,7 +100,18 @@ int ec_env_stack(json_t **out, ec_cache *c, const char *ws, const char *id, ec_e
     if (r < 0 || (r = ec_cache__env_load(&rec, txn, ws, id, err)) < 0)
         return r;
     json_t *stack = json_object_get(rec, "stack");
-    *out = json_is_array(stack) ? json_incref(stack) : json_array();
+    if (json_array_size(stack)) {
+        *out = json_incref(stack);
+        return EC_OK;
+    }
+    /* Not warmed yet: the base it would be built on now, as a session of it mounts. */
+    ec_txn_abort(ec_steal(&txn));
+    ec_digest d;
+    bool has_base;
+    char s[EC_DIGEST_STR_LEN];
+    if ((r = ec_env_base(&d, &has_base, c, ws, id, err)) < 0)
+        return r;
+    *out = has_base ? json_pack("[s]", ec_digest_format(s, &d)) : json_array();
     return EC_OK;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* GC policy: what counts as a root (environments' stacks, sessions' layers), and the
- * report of what the store's sweep removed or would remove. */
+/* GC policy: what counts as a root (environments' stacks and bases, the default base,
+ * sessions' layers), and the report of what the store's sweep removed or would remove. */
 #include "cache/cache_int.h"
+#include "cache/env/base.h"
 #include "store/util/mem.h"
 
 #include <string.h>
@@ -11,20 +12,28 @@ struct roots {
     size_t n, cap;
 };
 
+static void push(struct roots *r, const ec_digest *d)
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 64;
+        r->d = ec_xrealloc(r->d, r->cap * sizeof *r->d);
+    }
+    r->d[r->n++] = *d;
+}
+
+static void add_digest(struct roots *r, const char *text)
+{
+    ec_digest d;
+    if (text && ec_digest_parse(&d, text, NULL) == EC_OK)
+        push(r, &d);
+}
+
 static void add_digests(struct roots *r, const json_t *arr)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v) {
-        ec_digest d;
-        if (!json_is_string(v) || ec_digest_parse(&d, json_string_value(v), NULL) < 0)
-            continue;
-        if (r->n == r->cap) {
-            r->cap = r->cap ? 2 * r->cap : 64;
-            r->d = ec_xrealloc(r->d, r->cap * sizeof *r->d);
-        }
-        r->d[r->n++] = d;
-    }
+    json_array_foreach(arr, i, v)
+        add_digest(r, json_string_value(v));
 }
 
 static int env_roots(const void *k, size_t kl, const void *v, size_t vl, void *payload)
@@ -32,8 +41,12 @@ static int env_roots(const void *k, size_t kl, const void *v, size_t vl, void *p
     (void)k;
     (void)kl;
     json_t *rec = json_loadb(v, vl, 0, NULL);
-    if (rec)
+    if (rec) {
         add_digests(payload, json_object_get(rec, "stack"));
+        /* A base chosen since the last warm-up is not in the stack yet. */
+        add_digest(payload, json_string_value(json_object_get(json_object_get(rec, "base"),
+                                                              "digest")));
+    }
     json_decref(rec);
     return 0;
 }
@@ -49,11 +62,15 @@ static int session_roots(const void *k, size_t kl, const void *v, size_t vl, voi
     return 0;
 }
 
-/* Environments' stacks are roots (kept by the sweep, evictable under a budget because a
+/* Environments' stacks and bases are roots (kept by the sweep, evictable under a budget because a
  * warm-up rebuilds them); live sessions' layers are pins (never removed). */
 static int collect_roots(struct roots *roots, struct roots *pins, ec_cache *c, ec_err *err)
 {
     EC_AUTO(ec_txn) txn = NULL;
+    ec_digest d;
+    /* Environments that follow the default base build on it at their next warm-up. */
+    if (ec_base_default_get(&d, c, NULL) == EC_OK)
+        push(roots, &d);
     int rc = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
     if (rc == EC_OK)
         rc = ec_kv_each(txn, EC_TBL_ENVS, NULL, 0, false, NULL, 0, env_roots, roots, err);

@@ -29,6 +29,10 @@ static json_t *mgr_state(const ec_manager *mgr, const ec_warm_mgr *m, const char
     json_t *j = json_pack("{s:s, s:s, s:s}", "manager", mgr->name, "state", state,
                           "updated_at", now);
     if (strcmp(state, "ready") == 0) {
+        /* which base the layer was built on: the default base may change later */
+        json_object_set_new(j, "base", m->lowers.n ? json_string(ec_digest_format(
+                                                         layer, &m->lowers.digests[0]))
+                                                   : json_null());
         json_object_set_new(j, "lock", json_string(ec_digest_format(lock, &m->lock_digest)));
         json_object_set_new(j, "layer", json_string(ec_digest_format(layer,
                                                                      &m->layer.digest)));
@@ -73,26 +77,19 @@ static int save_stack(ec_cache *c, const char *ws, const char *id, json_t *stack
     return r == EC_OK ? ec_txn_commit(ec_steal(&txn), err) : r;
 }
 
-/* The base layers the stack starts with (set at create); managers' layers follow. */
+/* The stack starts with the base the environment chooses now (an explicit one, or the
+ * store's default at this warm-up, not at create time); managers' layers follow. */
 static int base_of(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err)
 {
-    EC_AUTO(json_t) old = NULL;
-    int r = ec_env_stack(&old, c, ws, id, err);
+    ec_digest d;
+    bool has = false;
+    int r = ec_env_base(&d, &has, c, ws, id, err);
     if (r < 0)
         return r;
     *out = json_array();
-    EC_AUTO(ec_txn) txn = NULL;
-    if ((r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err)) < 0)
-        return r;
-    for (size_t i = 0; i < json_array_size(old); i++) {
-        ec_digest d;
-        ec_layer_info l;
-        json_t *s = json_array_get(old, i);
-        if (ec_digest_parse(&d, json_string_value(s), NULL) < 0 ||
-            ec_layer_lookup(&l, txn, &d, NULL) < 0 || !(l.flags & EC_LAYER_BASE))
-            break;
-        json_array_append(*out, s);
-    }
+    char s[EC_DIGEST_STR_LEN];
+    if (has)
+        json_array_append_new(*out, json_string(ec_digest_format(s, &d)));
     return EC_OK;
 }
 
@@ -255,11 +252,11 @@ static int warm_all(warm_run *w, const json_t *packages, ec_err *err)
                    w->first.msg);
 }
 
-static json_t *run_result(const warm_run *w, int64_t upstream_requests)
+static json_t *run_result(const warm_run *w, const json_t *base, int64_t upstream_requests)
 {
-    return json_pack("{s:s, s:O, s:O, s:O, s:I}", "env", w->id, "stack", w->stack,
-                     "managers", w->managers, "failed", w->failed, "upstream_requests",
-                     (json_int_t)upstream_requests);
+    return json_pack("{s:s, s:O, s:O, s:O, s:O, s:I}", "env", w->id, "base", base, "stack",
+                     w->stack, "managers", w->managers, "failed", w->failed,
+                     "upstream_requests", (json_int_t)upstream_requests);
 }
 
 int ec_warm_env(json_t **out, ec_cache *c, const ec_warm_opts *o, ec_err *err)
@@ -285,13 +282,15 @@ int ec_warm_env(json_t **out, ec_cache *c, const ec_warm_opts *o, ec_err *err)
     ec_http *http = NULL;
     if (ec_cache__http(&http, c, NULL) == EC_OK)
         ec_http_stats_get(http, &before);
+    EC_AUTO(json_t) base = json_array_size(w.stack) ? json_incref(json_array_get(w.stack, 0))
+                                                    : json_null();
     r = warm_all(&w, packages, err);
     if (r == EC_OK) /* a failed warm-up keeps the stack that last worked */
         r = save_stack(c, ws, id, w.stack, err);
     if (http)
         ec_http_stats_get(http, &after);
     if (out && r != EC_EBUSY) /* requests of this process while we ran: tests count them */
-        *out = run_result(&w, (int64_t)(after.requests - before.requests));
+        *out = run_result(&w, base, (int64_t)(after.requests - before.requests));
     json_decref(w.stack);
     json_decref(w.managers);
     json_decref(w.failed);

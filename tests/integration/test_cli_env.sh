@@ -1,6 +1,7 @@
 #!/bin/bash
 # Environments through the real CLI: create, list with paging, get, update, archive,
-# delete; validation errors name the field; names are unique per workspace.
+# delete; validation errors name the field; names are unique per workspace; the base
+# choice (--base, --no-base, --default-base) and the default base taken at warm-up time.
 . "$(dirname "$0")/lib.sh"
 
 cat > "$T/env.json" <<'J'
@@ -51,4 +52,31 @@ expect_fail "update of an archived environment" 'archived' ec env update e1 -f "
 check "delete" bash -c "ec env delete e2 | grep -q environment_deleted"
 expect_fail "deleted is not found" 'not found' ec env get e2
 check "help exists" bash -c "ec env --help | grep -q 'env create'"
+
+# Bases: an environment without an explicit base follows the store's default of the moment.
+for n in 1 2; do mkdir -p "$T/b$n/etc"; echo "$n" > "$T/b$n/etc/os-release"; done
+b1=$(ec base import "$T/b1" | tail -1); b2=$(ec base import "$T/b2" | tail -1)
+base_of() { ec env get "$1" | json_get base; }
+echo '{"name": "follows"}' | ec env create -f - >/dev/null
+check "create without a base follows the default" test "$(base_of follows)" = '{"mode": "default", "digest": null}'
+ec base default "$b1" >/dev/null
+check "a default set after create is its base" test "$(base_of follows)" = "{\"mode\": \"default\", \"digest\": \"$b1\"}"
+echo '{"name": "pinned"}' | ec env create -f - --base "${b2:0:20}" >/dev/null
+check "create --base PREFIX is explicit" test "$(base_of pinned)" = "{\"mode\": \"explicit\", \"digest\": \"$b2\"}"
+echo '{"name": "bare"}' | ec env create -f - --no-base >/dev/null
+check "create --no-base has none despite a default" test "$(base_of bare)" = '{"mode": "none", "digest": null}'
+check "update --base" bash -c "ec env update follows --base '$b2' | grep -q '\"mode\": \"explicit\"'"
+check "update --no-base" test "$(ec env update follows --no-base | json_get base.mode)" = none
+check "update --default-base" test "$(ec env update follows --default-base | json_get base.digest)" = "$b1"
+up=$(echo '{"description": "both"}' | ec env update bare -f - --base "$b1")
+check "update -f and --base apply both" bash -c "[ \"\$(printf '%s' '$up' | json_get description)\" = both ] && [ \"\$(printf '%s' '$up' | json_get base.mode)\" = explicit ]"
+expect_fail "update needs a body or a base option" 'needs -f FILE, --base' ec env update bare
+expect_fail "one base option at a time" 'give one of' ec env update bare --no-base --default-base
+expect_fail "get takes no base option" 'no base option' ec env get bare --no-base
+expect_fail "an unknown base is refused" 'not in the store' ec env update bare --base sha256:0123456789abcdef
+check "list keeps the API's objects" bash -c "! ec env list --limit 1000 | grep -q '\"base\"'"
+echo '{"name": "late"}' | ec env create -f - >/dev/null
+ec base default "$b2" >/dev/null
+check "warm builds on the default of warm-up time" test "$(ec --json warm late | tail -1 | json_get stack.0)" = "$b2"
+check "help names --no-base and --default-base" bash -c "ec env --help | grep -q -- --no-base && ec env --help | grep -q -- --default-base"
 finish

@@ -23,6 +23,8 @@ check "bearer key works" test "$(status "${H[@]}" -H "authorization: Bearer $key
 env=$(api $B/v1/environments -d '{"name":"web"}')
 id=$(printf '%s' "$env" | json_get id)
 check "create answers the environment" test "$(printf '%s' "$env" | json_get type)" = environment
+check "API objects carry no base field" bash -c "! printf '%s' '$env' | grep -q '\"base\"' && ! curl -s ${H[*]/#/} -H 'anthropic-version: 2023-06-01' -H 'anthropic-beta: managed-agents-2026-04-01' -H 'x-api-key: $key' $B/v1/environments/$id | grep -q '\"base\"'"
+check "the CLI sees the key's workspace and the base choice" test "$(ec --workspace ws1 env get web | json_get base.mode)" = default
 check "duplicate name: 409" test "$(status "${H[@]}" -H "x-api-key: $key" $B/v1/environments -d '{"name":"web"}')" = 409
 check "other workspace: 404" test "$(status "${H[@]}" -H "x-api-key: $key2" $B/v1/environments/$id)" = 404
 check "error shape" bash -c "curl -s ${H[*]/#/} -H 'anthropic-version: 2023-06-01' -H 'anthropic-beta: managed-agents-2026-04-01' -H 'x-api-key: $key2' $B/v1/environments/$id | json_get error.type | grep -qx not_found_error"
