@@ -1,7 +1,10 @@
 #!/bin/sh
-# Installs the Debian 12 packages envcache builds, tests and benchmarks with.
+# Installs the Debian 12 packages envcache builds, tests and benchmarks with, and an npm
+# whose rules the npm resolver follows when the host's is older (see below).
 # Runs as root (or through sudo when it is there); does nothing when all are present.
 set -eu
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 pkgs="build-essential cmake pkg-config git ca-certificates libarchive-dev libzstd-dev
   libcurl4-openssl-dev liblmdb-dev lmdb-utils libjansson-dev libssl-dev libmicrohttpd-dev
   libcmocka-dev libsolv-dev zlib1g-dev zstd tar attr libcap2-bin hyperfine python3 util-linux
@@ -15,9 +18,31 @@ missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "install-deps: installing:$missing" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if [ -n "$missing" ]; then
+  echo "install-deps: installing:$missing" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# The npm resolver follows npm 10 and later (tests/live/test_npm_diff.sh compares it with
+# `npm install -g` only there); Debian 12 ships npm 9. npm 10 is also the newest major that
+# runs on Debian 12's node 18 (npm 11 wants node 20.17). The host's own npm installs it,
+# from the registry the host is configured for, into /usr/local (first on PATH); it reads
+# the same global npmrc and keeps the same global prefix as the host's npm.
+npm_min=10
+npm_major() { npm --version 2>/dev/null | cut -d. -f1; }
+if [ "$(npm_major)" -lt "$npm_min" ] 2>/dev/null; then
+  echo "install-deps: npm $(npm --version) is older than $npm_min: installing npm@$npm_min in /usr/local" >&2
+  gconf=$(npm config get globalconfig) gprefix=$(npm config get prefix)
+  if $sudo npm install -g --prefix /usr/local --no-audit --no-fund --loglevel=error \
+      "npm@$npm_min" >/dev/null; then
+    printf 'globalconfig=%s\nprefix=%s\n' "$gconf" "$gprefix" |
+      $sudo tee /usr/local/lib/node_modules/npm/npmrc >/dev/null
+    hash -r
+    [ "$(npm_major)" -ge "$npm_min" ] 2>/dev/null ||
+      echo "install-deps: warning: npm on PATH is still $(command -v npm) $(npm --version):" \
+        "put /usr/local/bin before its directory" >&2
+  else
+    echo "install-deps: warning: could not install npm@$npm_min (the npm differential test will skip)" >&2
+  fi
+fi
