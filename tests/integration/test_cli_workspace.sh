@@ -34,6 +34,11 @@ check "session ls --all-workspaces" bash -c "ec session ls --all-workspaces | gr
 check "session ls --json carries the workspace" bash -c "[ \"\$(ENVCACHE_WORKSPACE=w2 ec session ls --json | json_get 0.workspace)\" = w2 ]"
 expect_fail "umount --session from another workspace" 'not found' ec umount --session s-w2
 check "umount --session in w2" bash -c "ec --workspace w2 umount --session s-w2 | grep -q s-w2 && ! grep -q ' $R ' /proc/self/mountinfo"
+hook=$(dirname "$ENVCACHE_BIN")/envcache-mount
+expect_fail "the hook looks in the default workspace unless told" 'not found' "$hook" "$id" "$R"
+check "the hook takes \$ENVCACHE_WORKSPACE" bash -c "ENVCACHE_WORKSPACE=w2 '$hook' --session h1 '$id' '$R' | grep -q 'mounted session h1'"
+check "…and umounts in it" bash -c "ec --workspace w2 umount --session h1 | grep -q h1"
+check "the hook takes --workspace" bash -c "'$hook' --workspace w2 --session h2 '$id' '$R' | grep -q 'mounted session h2' && ec --workspace w2 umount '$R' >/dev/null"
 check "delete in w2" bash -c "ec --workspace w2 env delete tool | grep -q environment_deleted"
 
 check "keys create --workspace W still works" bash -c "ec keys create --workspace k1 | grep -q ."

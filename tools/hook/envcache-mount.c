@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/api/auth.h"
 #include "cache/cache.h"
 #include "store/util/auto.h"
 #include "store/util/fs.h"
@@ -40,10 +41,12 @@ int ec_layer_ensure_unpacked(char **path_out, ec_store *st, const ec_layer_info 
 }
 
 static const char usage[] =
-    "Usage: envcache-mount [--home DIR] [--session ID] [--copy] [--json] ENV TARGET\n\n"
+    "Usage: envcache-mount [--home DIR] [--workspace W] [--session ID] [--copy] [--json]\n"
+    "                      ENV TARGET\n\n"
     "The container start-up hook: mounts environment ENV's layers at TARGET for a session,\n"
     "as `envcache mount ENV TARGET` does, with a private writable upper. Layers that are\n"
-    "not unpacked yet are handed to `envcache mount`, which unpacks them.\n";
+    "not unpacked yet are handed to `envcache mount`, which unpacks them. ENV is looked up\n"
+    "in workspace W, else $ENVCACHE_WORKSPACE, else \"default\".\n";
 
 /* `envcache` next to this binary, else on PATH. */
 static void hand_over(char **argv)
@@ -97,11 +100,14 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"home", required_argument, NULL, 'H'},
                                          {"session", required_argument, NULL, 's'},
+                                         {"workspace", required_argument, NULL, 'w'},
                                          {"copy", no_argument, NULL, 'c'},
                                          {"json", no_argument, NULL, 'J'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
-    ec_session_opts so = {.ws = EC_DEFAULT_WORKSPACE, .flags = EC_MOUNT_ALLOW_COPY};
+    const char *env_ws = getenv("ENVCACHE_WORKSPACE");
+    ec_session_opts so = {.ws = env_ws && *env_ws ? env_ws : EC_DEFAULT_WORKSPACE,
+                          .flags = EC_MOUNT_ALLOW_COPY};
     const char *home = NULL;
     bool json = false;
     int o;
@@ -109,6 +115,7 @@ int main(int argc, char **argv)
         switch (o) {
         case 'H': home = optarg; break;
         case 's': so.session_id = optarg; break;
+        case 'w': so.ws = optarg; break;
         case 'c': so.flags |= EC_MOUNT_FORCE_COPY; break;
         case 'J': json = true; break;
         case 'h': fputs(usage, stdout); return 0;
@@ -119,13 +126,17 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
+    if (!ec_workspace_valid(so.ws)) {
+        fprintf(stderr, "envcache-mount: \"%s\" is not a workspace name\n", so.ws);
+        return 2;
+    }
     so.target = argv[optind + 1];
     ec_err err = {0};
     if (mount_env(home, &so, argv[optind], json, &err) == EC_OK)
         return 0;
     if (strstr(err.msg, NOT_UNPACKED)) {
         /* envcache [--home H] mount [--session S] [--copy] [--json] ENV TARGET */
-        char *av[12];
+        char *av[16];
         int k = 0;
         av[k++] = "envcache";
         if (home) {
@@ -134,6 +145,8 @@ int main(int argc, char **argv)
         }
         if (json)
             av[k++] = "--json";
+        av[k++] = "--workspace";
+        av[k++] = (char *)so.ws;
         av[k++] = "mount";
         if (so.session_id) {
             av[k++] = "--session";
