@@ -77,6 +77,14 @@ typedef struct ec_manager {
     const ec_host_fact *facts; /* terminated by an entry with key NULL; may be NULL */
     /** One line for people about @n (may be NULL: ec_note_render's generic words). */
     void (*render_note)(ec_buf *out, const ec_note *n);
+    /** What the manager's builds leave in a root that never belongs in a layer (its
+     *  caches, downloaded indexes, backups it regenerates): paths relative to the root,
+     *  whose last component may be a glob. NULL-terminated; may be NULL. The sandbox
+     *  prunes every manager's noise from every build (a build may run several managers'
+     *  tools: a maintainer script that compiles Python). */
+    const char *const *noise;
+    /** Names that are noise wherever they appear ("__pycache__"); as @noise. */
+    const char *const *noise_names;
 } ec_manager;
 
 /** The managers, in stack order (apt, cargo, gem, go, npm, pip, then any only the tests
