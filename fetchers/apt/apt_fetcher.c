@@ -325,4 +325,5 @@ const ec_manager ec_apt_manager = {
     /* the sources: the fetcher config's, else the base's sources.list, else the host's */
     .upstream = {.self_configured = "apt-sources"},
     .noise = apt_noise,
+    .bases = &ec_apt_bases,
 };

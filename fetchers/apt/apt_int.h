@@ -2,6 +2,8 @@
 /* What the apt fetcher's parts share: sources, verified indexes, the solver's output
  * (the lock's packages) and the install step. One job per file:
  *   apt_sources.c   sources from the fetch config / the base's sources.list and deb822
+ *   apt_base.c      the bases hooks of the manager entry (archive of a suite, its state)
+ *   apt_release_probe.c  an archive's InRelease digest and Date, unverified, to key a base
  *   apt_gate.c      downloads overlapping install: the gate and the artifact streams
  *   apt_release.c   InRelease: fetch, verify (gpgv/sqv + keyring), Date/Valid-Until, hashes
  *   apt_index.c     Packages indexes: fetched (by-hash when offered), checked, stored
@@ -23,6 +25,7 @@
 #include <sys/types.h>
 
 #include "fetchers/fetcher.h"
+#include "fetchers/manager.h"
 
 /* --- sources --- */
 
@@ -46,6 +49,10 @@ typedef struct ec_apt_sources {
  *  when set, else the base's (ctx->lowers_root) /etc/apt/sources.list(.d) in both the
  *  one-line and deb822 forms, else the host's. EC_ENOTFOUND when there is none. */
 int ec_apt_sources_load(ec_apt_sources *out, const ec_fetch_ctx *ctx, ec_err *err);
+/** Reads the sources in @apt_dir's sources.list and sources.list.d/ alone (no config, no
+ *  fallback), keeping those for @arch. EC_ENOTFOUND when there is none. */
+int ec_apt_sources_load_dir(ec_apt_sources *out, const char *apt_dir, const char *arch,
+                            ec_err *err);
 void ec_apt_sources_fini(ec_apt_sources *s);
 
 /* --- verified indexes --- */
@@ -219,6 +226,15 @@ int ec_apt_doc_get(ec_digest *out, bool *upstream, ec_fetch_ctx *ctx, const char
 
 /** Config "release_ttl" (seconds, default 300). */
 int64_t ec_apt_release_ttl(const ec_fetch_ctx *ctx);
+
+/** The state of @url's @suite for keying a base: the sha256 and Date of
+ *  {url}/dists/{suite}/InRelease, fetched in one request (at most 4 MiB) and not verified.
+ *  EC_ENOTFOUND on HTTP 404, EC_ESYS when the host cannot be reached. */
+int ec_apt_release_probe(ec_digest *digest_out, char date[64], const char *url,
+                         const char *suite, ec_err *err);
+
+/** The entry's bases hooks (apt_base.c). */
+extern const ec_base_provider ec_apt_bases;
 
 /* --- indexes (apt_index.c) --- */
 
