@@ -22,11 +22,9 @@
 #pragma once
 
 #include <jansson.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include "fetchers/http/http.h"
 #include "fetchers/spec.h"
@@ -54,52 +52,6 @@ typedef struct ec_progress_event {
 } ec_progress_event;
 typedef void (*ec_progress_fn)(const ec_progress_event *p, void *ud);
 
-/** Downloads still arriving on another thread while install runs (they overlap): install
- *  waits here for an artifact it does not have yet, or reads it while it downloads. */
-typedef struct ec_artifact_stream ec_artifact_stream;
-typedef struct ec_artifact_gate {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done; /* the downloads ended; @rc says how */
-    int rc;
-    ec_err err;
-    ec_artifact_stream **streams; /* artifacts readable while they download */
-    size_t nstreams;
-} ec_artifact_gate;
-void ec_artifact_gate_init(ec_artifact_gate *g);
-void ec_artifact_gate_fini(ec_artifact_gate *g);
-/** An artifact arrived (called by the downloading thread). */
-void ec_artifact_gate_signal(ec_artifact_gate *g);
-/** The downloads ended with @rc (and @err when it failed). */
-void ec_artifact_gate_finish(ec_artifact_gate *g, int rc, const ec_err *err);
-/** Waits until blob @d is in the store: EC_OK, or the downloads' error when they ended
- *  without it. */
-int ec_artifact_gate_wait(ec_artifact_gate *g, ec_store *st, const ec_digest *d, ec_err *err);
-/** As ec_artifact_gate_wait, but returns as soon as @d can be read while it downloads:
- *  then *@s is set (release it with ec_artifact_stream_release) and the blob may not be
- *  stored yet; else *@s is NULL and the blob is in the store. */
-int ec_artifact_gate_wait_stream(ec_artifact_gate *g, ec_store *st, const ec_digest *d,
-                                 ec_artifact_stream **s, ec_err *err);
-
-/*
- * A stream holds one artifact's body as it arrives, for one reader that starts before the
- * download ends: a large .deb then unpacks while it downloads instead of after. The bytes
- * are unverified: the reader hashes what it read and compares with the digest it expects
- * (a retried download restarts the body, so the bytes a reader sees may come from two
- * attempts; only a match proves them). Memory: what the reader has not consumed yet.
- */
-/** Offers @d as a stream (the downloading thread, before the transfer starts). */
-ec_artifact_stream *ec_artifact_gate_stream_new(ec_artifact_gate *g, const ec_digest *d);
-/** The producer's side: body bytes, a restart (a retry), the end. @ok false: the download
- *  failed and the reader's next read fails. Each takes the producer's reference at _end. */
-void ec_artifact_stream_append(ec_artifact_stream *s, const void *p, size_t n);
-void ec_artifact_stream_restart(ec_artifact_stream *s);
-void ec_artifact_stream_end(ec_artifact_stream *s, bool ok);
-/** The reader's side: up to @cap bytes, waiting for them; 0 at the end, -1 (errno EIO)
- *  when the download failed. */
-ssize_t ec_artifact_stream_read(ec_artifact_stream *s, void *buf, size_t cap);
-void ec_artifact_stream_release(ec_artifact_stream *s);
-
 /** What a fetcher may use; filled by cache/ for one warm-up or one mirror. */
 typedef struct ec_fetch_ctx {
     ec_store *store;
@@ -111,7 +63,6 @@ typedef struct ec_fetch_ctx {
                                 status and sources there, pip its Python */
     const char *platform;   /* "linux/amd64" */
     bool offline;           /* resolve from cached metadata only; no network */
-    ec_artifact_gate *gate; /* non-NULL: artifacts may still be arriving (see above) */
     bool cache_only;        /* serve: answer from the store alone, at once (no upstream
                                request, no waiting on a download), else EC_EBUSY */
     ec_progress_fn progress;

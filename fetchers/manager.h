@@ -64,6 +64,26 @@ typedef struct ec_host_fact {
     const char *query;
 } ec_host_fact;
 
+/**
+ * The hooks of a manager that provides bases: a root file system bootstrapped from its
+ * archive (cache/env/base.c runs the bootstrap and keys the result; these say where the
+ * archive is and whether it changed). At most one manager's entry has them.
+ * Threads: reentrant.
+ */
+typedef struct ec_base_provider {
+    /** The archive URL (no trailing slash) that serves @suite, from the package sources
+     *  under @sources_dir (NULL: the host's own). Caller frees *@url_out. EC_ENOTFOUND
+     *  when no source serves @suite. */
+    int (*archive_find)(char **url_out, const char *sources_dir, const char *suite,
+                        ec_err *err);
+    /** The state of @suite in the archive at @url, in one small request: the sha256 of
+     *  its release file and the file's Date ("" when absent). A base is keyed by it, so an
+     *  unchanged archive reuses its base without a build. EC_ENOTFOUND when the archive
+     *  has no such suite. */
+    int (*release_probe)(ec_digest *digest_out, char date[64], const char *url,
+                         const char *suite, ec_err *err);
+} ec_base_provider;
+
 typedef struct ec_manager {
     const char *name;        /* config key, package list name, mirror route, log prefix */
     const char *spec_what;   /* "npm package spec": what a spec is, for messages */
@@ -77,6 +97,15 @@ typedef struct ec_manager {
     const ec_host_fact *facts; /* terminated by an entry with key NULL; may be NULL */
     /** One line for people about @n (may be NULL: ec_note_render's generic words). */
     void (*render_note)(ec_buf *out, const ec_note *n);
+    /** What the manager's builds leave in a root that never belongs in a layer (its
+     *  caches, downloaded indexes, backups it regenerates): paths relative to the root,
+     *  whose last component may be a glob. NULL-terminated; may be NULL. The sandbox
+     *  prunes every manager's noise from every build (a build may run several managers'
+     *  tools: a maintainer script that compiles Python). */
+    const char *const *noise;
+    /** Names that are noise wherever they appear ("__pycache__"); as @noise. */
+    const char *const *noise_names;
+    const ec_base_provider *bases; /* NULL: the manager provides no bases */
 } ec_manager;
 
 /** The managers, in stack order (apt, cargo, gem, go, npm, pip, then any only the tests

@@ -9,15 +9,18 @@
 static const char base_usage[] =
     "Usage: envcache base import PATH [--json]\n"
     "       envcache base bootstrap [--suite bookworm] [--variant minbase] [--include PKG,…]\n"
-    "                               [--mirror URL] [--apt-dir DIR] [--force] [--json]\n"
+    "                               [--mirror URL] [--sources-dir DIR] [--force]\n"
+    "                               [--json]\n"
     "       envcache base default [DIGEST | --clear] [--json]\n\n"
     "import     store a root file system, as a directory, tar or tar.zst (e.g. a container\n"
     "           image's) as a base layer and print its digest\n"
     "bootstrap  build a Debian root file system with mmdebstrap and import it; the same\n"
     "           arguments against an unchanged archive (its InRelease) reuse the layer\n"
-    "           --mirror  the archive URL (default: the host's apt sources for the suite)\n"
-    "           --apt-dir where sources.list(.d) live (default /etc/apt)\n"
-    "           --force   build even when the archive is unchanged\n"
+    "           --mirror URL       the archive URL (default: the package sources of the\n"
+    "                              host that serve the suite)\n"
+    "           --sources-dir DIR  where the package sources of the host live (default:\n"
+    "                              their usual place)\n"
+    "           --force            build even when the archive is unchanged\n"
     "default    print, set or clear the default base: environments without a base of\n"
     "           their own build on it at each warm-up\n";
 
@@ -52,7 +55,7 @@ static int getopts(ec_cli *cli, int argc, char **argv, const struct option *opts
         case 'v': bo->variant = optarg; break;
         case 'i': bo->include = optarg; break;
         case 'm': bo->mirror = optarg; break;
-        case 'a': bo->apt_dir = optarg; break;
+        case 'S': bo->sources_dir = optarg; break;
         case 'f': bo->force = true; break;
         case 'c': *clear = true; break;
         default: return ec_cli_usage(cli, "bad option");
@@ -123,7 +126,7 @@ int ec_cmd_base(ec_cli *cli, int argc, char **argv)
     static const struct option opts[] = {
         EC_CLI_COMMON_LONGOPTS, {"suite", required_argument, NULL, 's'},
         {"variant", required_argument, NULL, 'v'}, {"include", required_argument, NULL, 'i'},
-        {"mirror", required_argument, NULL, 'm'}, {"apt-dir", required_argument, NULL, 'a'},
+        {"mirror", required_argument, NULL, 'm'}, {"sources-dir", required_argument, NULL, 'S'},
         {"force", no_argument, NULL, 'f'}, {"clear", no_argument, NULL, 'c'}, {0}};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(base_usage, argc < 2 ? stderr : stdout);

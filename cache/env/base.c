@@ -2,7 +2,7 @@
 /* Base images: import, bootstrap with mmdebstrap (keyed by the archive's state), default. */
 #include "cache/env/base.h"
 #include "cache/cache_int.h"
-#include "fetchers/release_probe.h"
+#include "fetchers/manager.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -198,17 +198,44 @@ static int boot_build(ec_layer_info *out, ec_cache *c, const struct boot *b, boo
     return r;
 }
 
+/* The manager whose entry provides bases; the table has at most one. */
+static const ec_base_provider *base_provider(ec_err *err)
+{
+    size_t n;
+    const ec_manager *const *m = ec_managers(&n);
+    for (size_t i = 0; i < n; i++)
+        if (m[i]->bases)
+            return m[i]->bases;
+    ec_fail(err, EC_EUNSUPPORTED, "no package manager of this build provides bases");
+    return NULL;
+}
+
+/* The archive: --mirror, else the host's sources for the suite. */
+static int boot_mirror(struct boot *b, const ec_base_provider *p,
+                       const ec_base_bootstrap_opts *o, ec_err *err)
+{
+    if (o->mirror) {
+        b->mirror = ec_xstrdup(o->mirror);
+        return EC_OK;
+    }
+    int r = p->archive_find(&b->mirror, o->sources_dir, b->suite, err);
+    if (r < 0)
+        ec_err_prefix(err, "no --mirror given");
+    return r;
+}
+
 static int boot_prepare(struct boot *b, const ec_base_bootstrap_opts *o, ec_err *err)
 {
+    const ec_base_provider *p = base_provider(err);
+    if (!p)
+        return EC_EUNSUPPORTED;
     b->suite = o->suite ? o->suite : "bookworm";
     b->variant = o->variant ? o->variant : "minbase";
     b->includes = sort_includes(o->include);
-    int r = o->mirror ? (b->mirror = ec_xstrdup(o->mirror), EC_OK)
-                      : ec_apt_sources_mirror(&b->mirror, o->apt_dir, b->suite, err);
+    int r = boot_mirror(b, p, o, err);
     if (r < 0)
         return r;
-    EC_AUTOFREE char *url = ec_xasprintf("%s/dists/%s/InRelease", b->mirror, b->suite);
-    r = ec_release_probe(&b->release, b->date, url, err);
+    r = p->release_probe(&b->release, b->date, b->mirror, b->suite, err);
     if (r < 0) {
         ec_err_prefix(err, "cannot read the archive's state");
         return r;

@@ -14,8 +14,9 @@ typedef struct ec_base_bootstrap_opts {
     const char *suite;   /* NULL = "bookworm" */
     const char *variant; /* NULL = "minbase" */
     const char *include; /* comma-separated packages, or NULL */
-    const char *mirror;  /* archive URL; NULL = the host's apt sources for @suite */
-    const char *apt_dir; /* where sources.list and sources.list.d live; NULL = /etc/apt */
+    const char *mirror;  /* archive URL; NULL = the host's package sources for @suite */
+    const char *sources_dir; /* where the host's package sources live; NULL = their usual
+                                place (the providing manager's default) */
     bool force;          /* build even when the key has a layer */
     bool quiet;          /* do not copy mmdebstrap's output to stderr */
 } ec_base_bootstrap_opts;
@@ -25,15 +26,13 @@ typedef struct ec_base_bootstrap_opts {
  * base. The result is keyed by suite, variant, the sorted includes, the mirror URL and the
  * archive's InRelease (digest and Date), fetched first: while the archive is unchanged a
  * second call with the same arguments reuses the layer (*@reused_out = true) without
- * building. EC_EBUILD when mmdebstrap fails (the message quotes its last lines),
- * EC_ENOTFOUND when no apt source serves @suite.
+ * building. The archive and its state come from the manager that provides bases
+ * (ec_manager.bases). EC_EBUILD when mmdebstrap fails (the message quotes its last lines),
+ * EC_ENOTFOUND when no source serves @suite, EC_EUNSUPPORTED when no manager provides
+ * bases.
  */
 int ec_base_bootstrap(ec_layer_info *out, bool *reused_out, ec_cache *c,
                       const ec_base_bootstrap_opts *o, ec_err *err);
-
-/** The archive URL of the host's apt sources (one-line sources.list and deb822
- *  sources.list.d/\*.sources) whose suites include @suite; caller frees. EC_ENOTFOUND. */
-int ec_apt_sources_mirror(char **url_out, const char *apt_dir, const char *suite, ec_err *err);
 
 /** The store's default base, set by ec_base_default_set. EC_ENOTFOUND when none is. */
 int ec_base_default_get(ec_digest *out, ec_cache *c, ec_err *err);

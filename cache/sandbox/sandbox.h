@@ -77,11 +77,13 @@ bool ec_sandbox_ok(const ec_sandbox_result *r);
 
 /* --- noise: what never goes into a layer --- */
 
-/** Removes from @upper (an overlay upper directory) everything the noise table lists:
- *  package managers' caches and logs, /tmp, __pycache__ and the like. */
+/** Removes from @upper (an overlay upper directory) everything the noise lists name: the
+ *  generic one (mount points, /tmp, logs) and every manager's (ec_manager.noise and
+ *  .noise_names in fetchers/manager.h: its caches and the like). */
 int ec_sandbox_prune_noise(const char *upper, ec_err *err);
 
-/** The noise table's patterns, one per call; NULL after the last. For --help and docs. */
+/** The noise patterns, generic then each manager's, one per call; NULL after the last.
+ *  For --help and docs. */
 const char *ec_sandbox_noise_pattern(size_t i);
 
 /* --- builds (store) --- */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The one table of what a sandboxed build leaves behind that never belongs in a layer. */
+/* What a sandboxed build leaves behind that never belongs in a layer: the generic list
+ * here and each manager's (its table entry), pruned from the upper. */
 #include "cache/sandbox/sandbox.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fetchers/manager.h"
 #include "store/util/fs.h"
 #include "store/util/mem.h"
 
@@ -19,40 +21,61 @@ enum noise_kind {
     NOISE_NAME, /* a file or directory of this name anywhere */
 };
 
-struct noise {
-    enum noise_kind kind;
-    const char *pattern;
+/* Mount points of the sandbox, then what any build leaves whatever it installs: logs,
+ * shell history, the user's cache directory, glibc's ldconfig cache. Each manager's own
+ * caches are in its table entry (ec_manager.noise). Everything here is fetched again or
+ * regenerated at run time, and nothing a program needs. */
+static const char *const generic_noise[] = {
+    "tmp", "proc", "dev", "sys", "run", "var/tmp", "var/log",
+    "var/cache/ldconfig/aux-cache", "root/.cache", "root/.bash_history", "root/.wget-hsts",
+    NULL,
 };
 
-/* Mount points of the sandbox, then caches and logs of each manager. Everything a
- * build would fetch again or regenerate at run time, and nothing a program needs. */
-static const struct noise noise_table[] = {
-    {NOISE_PATH, "tmp"},
-    {NOISE_PATH, "proc"},
-    {NOISE_PATH, "dev"},
-    {NOISE_PATH, "sys"},
-    {NOISE_PATH, "run"},
-    {NOISE_PATH, "var/tmp"},
-    {NOISE_PATH, "var/log"},
-    {NOISE_PATH, "var/cache/apt"},
-    {NOISE_PATH, "var/lib/apt/lists"},
-    {NOISE_PATH, "var/cache/debconf/*-old"},
-    {NOISE_PATH, "var/lib/dpkg/*-old"},
-    {NOISE_PATH, "var/cache/ldconfig/aux-cache"},
-    {NOISE_PATH, "root/.npm"},
-    {NOISE_PATH, "root/.cache"},
-    {NOISE_PATH, "root/.cargo/registry"},
-    {NOISE_PATH, "root/.cargo/git"},
-    {NOISE_PATH, "root/.gem/specs"},
-    {NOISE_PATH, "root/go/pkg/mod/cache"},
-    {NOISE_PATH, "root/.bash_history"},
-    {NOISE_PATH, "root/.wget-hsts"},
-    {NOISE_NAME, "__pycache__"},
+/* Called per pattern; a non-zero return stops the walk and is returned. */
+typedef int (*noise_fn)(enum noise_kind kind, const char *pattern, void *ud);
+
+static int list_each(const char *const *list, enum noise_kind kind, noise_fn fn, void *ud)
+{
+    int r = 0;
+    for (size_t i = 0; r == 0 && list && list[i]; i++)
+        r = fn(kind, list[i], ud);
+    return r;
+}
+
+/* The generic list, then each manager's paths and names, in table order. */
+static int noise_each(noise_fn fn, void *ud)
+{
+    size_t n;
+    const ec_manager *const *m = ec_managers(&n);
+    int r = list_each(generic_noise, NOISE_PATH, fn, ud);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        r = list_each(m[i]->noise, NOISE_PATH, fn, ud);
+        if (r == 0)
+            r = list_each(m[i]->noise_names, NOISE_NAME, fn, ud);
+    }
+    return r;
+}
+
+struct nth {
+    size_t left;
+    const char *hit;
 };
+
+static int count_to(enum noise_kind kind, const char *pattern, void *ud)
+{
+    struct nth *n = ud;
+    (void)kind;
+    if (n->left-- > 0)
+        return 0;
+    n->hit = pattern;
+    return 1;
+}
 
 const char *ec_sandbox_noise_pattern(size_t i)
 {
-    return i < EC_ARRAY_LEN(noise_table) ? noise_table[i].pattern : NULL;
+    struct nth n = {.left = i};
+    noise_each(count_to, &n);
+    return n.hit;
 }
 
 /* A directory that held only noise was made for it (mkdir -p /var/log): it goes too, up to
@@ -129,14 +152,20 @@ static int prune_name(const char *upper, const char *name, ec_err *err)
     return rc;
 }
 
+struct prune {
+    const char *upper;
+    ec_err *err;
+};
+
+static int prune_one(enum noise_kind kind, const char *pattern, void *ud)
+{
+    struct prune *p = ud;
+    return kind == NOISE_PATH ? prune_path(p->upper, pattern, p->err)
+                              : prune_name(p->upper, pattern, p->err);
+}
+
 int ec_sandbox_prune_noise(const char *upper, ec_err *err)
 {
-    for (size_t i = 0; i < EC_ARRAY_LEN(noise_table); i++) {
-        const struct noise *n = &noise_table[i];
-        int r = n->kind == NOISE_PATH ? prune_path(upper, n->pattern, err)
-                                      : prune_name(upper, n->pattern, err);
-        if (r < 0)
-            return r;
-    }
-    return EC_OK;
+    struct prune p = {upper, err};
+    return noise_each(prune_one, &p);
 }

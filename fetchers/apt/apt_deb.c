@@ -104,7 +104,7 @@ bool ec_apt__deb_md5(const ec_apt_deb *d, const char *path, char out[33])
 
 struct deb_reader {
     int fd;
-    ec_artifact_stream *in; /* instead of fd: a download still running */
+    ec_apt_stream *in; /* instead of fd: a download still running */
     bool in_failed;
     char *buf;
     ec_sha256 *hash;
@@ -115,7 +115,7 @@ struct deb_reader {
 static ssize_t src_read(struct deb_reader *r)
 {
     for (;;) {
-        ssize_t n = r->in ? ec_artifact_stream_read(r->in, r->buf, DEB_READ_CHUNK)
+        ssize_t n = r->in ? ec_apt_stream_read(r->in, r->buf, DEB_READ_CHUNK)
                           : read(r->fd, r->buf, DEB_READ_CHUNK);
         if (n < 0 && errno == EINTR && !r->in)
             continue;
@@ -302,7 +302,7 @@ static int read_members(ec_apt_deb *d, struct deb_reader *r, const char *staging
 }
 
 int ec_apt__deb_unpack(ec_apt_deb *d, ec_store *st, const ec_digest *blob,
-                       ec_artifact_stream *in, const char *staging, const ec_unpack_limits *lim,
+                       ec_apt_stream *in, const char *staging, const ec_unpack_limits *lim,
                        const ec_extract_opts *x, ec_err *err)
 {
     EC_AUTOFD int fd = -1;

@@ -56,7 +56,7 @@ bool ec_apt__deb_ma_same(const ec_apt_deb *d);
  *  Errors name the package and the entry: EC_EUNSAFE, EC_ELIMIT, EC_EARCHIVE, EC_EFORMAT,
  *  EC_EINTEGRITY; EC_ENETWORK when the stream's download failed. */
 int ec_apt__deb_unpack(ec_apt_deb *d, ec_store *st, const ec_digest *blob,
-                       ec_artifact_stream *in, const char *staging, const ec_unpack_limits *lim,
+                       ec_apt_stream *in, const char *staging, const ec_unpack_limits *lim,
                        const ec_extract_opts *x, ec_err *err);
 
 /** The value of control field @field (case-insensitive) in the stanza @text, continuation

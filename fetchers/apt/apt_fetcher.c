@@ -78,11 +78,12 @@ typedef struct deb_job {
     ec_digest want;
     ec_http_req req;
     struct deb_run *run;
-    ec_artifact_stream *stream; /* install may read it while it downloads, or NULL */
+    ec_apt_stream *stream; /* install may read it while it downloads, or NULL */
 } deb_job;
 
 typedef struct deb_run {
     ec_fetch_ctx *ctx;
+    ec_apt_gate *gate; /* install is waiting for these downloads, or NULL */
     int rc;
     ec_err err;
     uint64_t done, total, bytes, bytes_total;
@@ -105,7 +106,7 @@ static void deb_done(ec_http_req *req, void *ud)
                                 json_string_value(json_object_get(j->pkg, "filename")),
                                 &req->blob, &e);
     if (j->stream) /* after the record: a reader that did not come finds the blob */
-        ec_artifact_stream_end(ec_steal(&j->stream), rc == EC_OK);
+        ec_apt_stream_end(ec_steal(&j->stream), rc == EC_OK);
     if (rc < 0 && run->rc == EC_OK) {
         run->rc = rc;
         run->err = e;
@@ -113,8 +114,8 @@ static void deb_done(ec_http_req *req, void *ud)
     }
     run->done++;
     run->bytes += req->size;
-    if (run->ctx->gate)
-        ec_artifact_gate_signal(run->ctx->gate);
+    if (run->gate)
+        ec_apt_gate_signal(run->gate);
     if (run->ctx->progress) {
         ec_progress_event p = {.manager = "apt", .phase = EC_PHASE_DOWNLOADING,
                                .done = run->done, .total = run->total,
@@ -126,12 +127,12 @@ static void deb_done(ec_http_req *req, void *ud)
 
 static void deb_tee(const void *p, size_t n, void *ud)
 {
-    ec_artifact_stream_append(ud, p, n);
+    ec_apt_stream_append(ud, p, n);
 }
 
 static void deb_tee_reset(void *ud)
 {
-    ec_artifact_stream_restart(ud);
+    ec_apt_stream_restart(ud);
 }
 
 /* The biggest .debs are unpacked first, one per unpacking thread (a CPU's worth and one
@@ -140,10 +141,10 @@ static void deb_tee_reset(void *ud)
 #define DEB_STREAMS_PER_CPU 2
 #define DEB_STREAM_MAX ((json_int_t)256 << 20)
 
-static size_t deb_max_streams(const ec_fetch_ctx *ctx)
+static size_t deb_max_streams(const ec_apt_gate *gate)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return ctx->gate ? (size_t)(cpus > 0 ? cpus : 1) * DEB_STREAMS_PER_CPU : 0;
+    return gate ? (size_t)(cpus > 0 ? cpus : 1) * DEB_STREAMS_PER_CPU : 0;
 }
 
 static bool deb_streamed(const deb_run *run, const json_t *pkg)
@@ -170,7 +171,7 @@ static int deb_prepare(deb_job *j, deb_run *run, json_t *pkg, ec_err *err)
                            .want_sha256 = &j->want, .what = j->what, .on_done = deb_done,
                            .ud = j};
     if (deb_streamed(run, pkg)) {
-        j->stream = ec_artifact_gate_stream_new(run->ctx->gate, &j->want);
+        j->stream = ec_apt_gate_stream_new(run->gate, &j->want);
         j->req.tee = deb_tee;
         j->req.tee_reset = deb_tee_reset;
         j->req.tee_ud = j->stream;
@@ -202,13 +203,15 @@ static json_t *by_size(const json_t *pkgs)
     return a;
 }
 
-static int apt_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err)
+/* Every .deb of @lock not stored yet, in parallel; with @gate, install waits for them
+ * there and reads the biggest as they arrive. */
+static int debs_fetch(ec_fetch_ctx *ctx, ec_apt_gate *gate, json_t *lock, ec_err *err)
 {
     EC_AUTO(json_t) pkgs = by_size(json_object_get(lock, "packages"));
     json_t *pkg;
     size_t n = json_array_size(pkgs), i;
     deb_job *jobs = ec_xcalloc(n ? n : 1, sizeof *jobs);
-    deb_run run = {.ctx = ctx, .max_streams = deb_max_streams(ctx)};
+    deb_run run = {.ctx = ctx, .gate = gate, .max_streams = deb_max_streams(gate)};
     EC_AUTO(ec_http_batch) b = NULL;
     int r = EC_OK;
     json_array_foreach(pkgs, i, pkg) {
@@ -237,17 +240,23 @@ static int apt_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err)
     ec_http_batch_free(ec_steal(&b));
     for (i = 0; i < n; i++) {
         if (jobs[i].stream) /* never ran to its end (the batch failed first) */
-            ec_artifact_stream_end(ec_steal(&jobs[i].stream), false);
+            ec_apt_stream_end(ec_steal(&jobs[i].stream), false);
         ec_http_req_reset(&jobs[i].req);
     }
     free(jobs);
     return r;
 }
 
+static int apt_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err)
+{
+    return debs_fetch(ctx, NULL, lock, err);
+}
+
 /* --- install, with the downloads overlapping the unpacking --- */
 
 typedef struct fetch_thread {
-    ec_fetch_ctx ctx;
+    ec_fetch_ctx *ctx; /* the caller's: install reads it too; neither writes it */
+    ec_apt_gate *gate;
     json_t *lock;
 } fetch_thread;
 
@@ -255,8 +264,8 @@ static void *fetch_main(void *arg)
 {
     fetch_thread *t = arg;
     ec_err e = {0};
-    int rc = apt_fetch(&t->ctx, t->lock, &e);
-    ec_artifact_gate_finish(t->ctx.gate, rc, &e);
+    int rc = debs_fetch(t->ctx, t->gate, t->lock, &e);
+    ec_apt_gate_finish(t->gate, rc, &e);
     return NULL;
 }
 
@@ -266,29 +275,26 @@ static void *fetch_main(void *arg)
 static int apt_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
                        ec_install_result *out, ec_err *err)
 {
-    ec_artifact_gate gate;
-    ec_artifact_gate_init(&gate);
-    fetch_thread t = {.ctx = *ctx, .lock = json_deep_copy(lock)};
-    t.ctx.gate = &gate;
+    ec_apt_gate gate;
+    ec_apt_gate_init(&gate);
+    fetch_thread t = {.ctx = ctx, .gate = &gate, .lock = json_deep_copy(lock)};
     pthread_t th;
     if (pthread_create(&th, NULL, fetch_main, &t) != 0) {
-        ec_artifact_gate_fini(&gate);
+        ec_apt_gate_fini(&gate);
         json_decref(t.lock);
         int r = apt_fetch(ctx, (json_t *)lock, err); /* no thread: one after the other */
-        return r < 0 ? r : ec_apt_install(ctx, lock, staging, out, err);
+        return r < 0 ? r : ec_apt_install(ctx, NULL, lock, staging, out, err);
     }
-    ec_fetch_ctx ictx = *ctx;
-    ictx.gate = &gate;
-    int rc = ec_apt_install(&ictx, lock, staging, out, err);
+    int rc = ec_apt_install(ctx, &gate, lock, staging, out, err);
     if (rc < 0) /* stop waiting downloads early: nothing more will be unpacked */
-        ec_artifact_gate_signal(&gate);
+        ec_apt_gate_signal(&gate);
     pthread_join(th, NULL);
     if (gate.rc < 0) { /* the download's error says more than "not downloaded" */
         if (err)
             *err = gate.err;
         rc = gate.rc;
     }
-    ec_artifact_gate_fini(&gate);
+    ec_apt_gate_fini(&gate);
     json_decref(t.lock);
     return rc;
 }
@@ -302,6 +308,13 @@ static const ec_fetcher apt_ops = {
     .serve = ec_apt_serve,
 };
 
+/* Regenerated by apt and dpkg, never read by an installed program: the archives and
+ * lists apt downloads, and the backups dpkg and debconf keep of their databases. */
+static const char *const apt_noise[] = {
+    "var/cache/apt", "var/lib/apt/lists", "var/cache/debconf/*-old", "var/lib/dpkg/*-old",
+    NULL,
+};
+
 const ec_manager ec_apt_manager = {
     .name = "apt",
     .spec_what = "apt package",
@@ -311,4 +324,6 @@ const ec_manager ec_apt_manager = {
     .ops = &apt_ops,
     /* the sources: the fetcher config's, else the base's sources.list, else the host's */
     .upstream = {.self_configured = "apt-sources"},
+    .noise = apt_noise,
+    .bases = &ec_apt_bases,
 };

@@ -55,6 +55,7 @@ typedef struct dirmeta {
 
 typedef struct shared {
     ec_fetch_ctx *ctx;
+    ec_apt_gate *gate;          /* downloads still arriving, or NULL: all are stored */
     const json_t *lock;
     const char *staging;
     ec_apt_deb *debs;
@@ -209,17 +210,17 @@ static int unpack_one(shared *sh, size_t i, pkg_job *job, ec_err *err)
     x.on_entry = on_entry;
     x.on_done = on_done;
     x.payload = job;
-    ec_artifact_stream *in = NULL;
-    ec_artifact_gate *g = sh->ctx->gate;
-    int rc = g ? ec_artifact_gate_wait_stream(g, sh->ctx->store, &sh->blobs[i], &in, err)
+    ec_apt_stream *in = NULL;
+    ec_apt_gate *g = sh->gate;
+    int rc = g ? ec_apt_gate_wait_stream(g, sh->ctx->store, &sh->blobs[i], &in, err)
                : EC_OK;
     if (rc == EC_OK)
         rc = ec_apt__deb_unpack(job->d, sh->ctx->store, &sh->blobs[i], in, sh->staging, NULL,
                                 &x, err);
-    ec_artifact_stream_release(in);
+    ec_apt_stream_release(in);
     if (rc == EC_ENETWORK && in) { /* the download failed: the gate has its error */
         ec_err why = {0};
-        int w = ec_artifact_gate_wait(g, sh->ctx->store, &sh->blobs[i], &why);
+        int w = ec_apt_gate_wait(g, sh->ctx->store, &sh->blobs[i], &why);
         if (w < 0 && err)
             *err = why;
         rc = w < 0 ? w : rc;
@@ -696,12 +697,12 @@ static int install_run(shared *sh, const json_t *lock, ec_install_result *out, e
     return rc;
 }
 
-int ec_apt_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
-                   ec_install_result *out, ec_err *err)
+int ec_apt_install(ec_fetch_ctx *ctx, ec_apt_gate *gate, const json_t *lock,
+                   const char *staging, ec_install_result *out, ec_err *err)
 {
     if (!ctx || !ctx->store || !lock || !staging || !out)
         return ec_fail(err, EC_EINVAL, "ec_apt_install: missing argument");
-    __attribute__((cleanup(shared_fini))) shared sh = {.ctx = ctx, .lock = lock,
+    __attribute__((cleanup(shared_fini))) shared sh = {.ctx = ctx, .gate = gate, .lock = lock,
                                                        .staging = staging};
     pthread_mutex_init(&sh.mu, NULL);
     for (int i = 0; i < STRIPES; i++)

@@ -2,6 +2,9 @@
 /* What the apt fetcher's parts share: sources, verified indexes, the solver's output
  * (the lock's packages) and the install step. One job per file:
  *   apt_sources.c   sources from the fetch config / the base's sources.list and deb822
+ *   apt_base.c      the bases hooks of the manager entry (archive of a suite, its state)
+ *   apt_release_probe.c  an archive's InRelease digest and Date, unverified, to key a base
+ *   apt_gate.c      downloads overlapping install: the gate and the artifact streams
  *   apt_release.c   InRelease: fetch, verify (gpgv/sqv + keyring), Date/Valid-Until, hashes
  *   apt_index.c     Packages indexes: fetched (by-hash when offered), checked, stored
  *   apt_version.c   dpkg version comparison (for tests and tie-breaks; libsolv has its own)
@@ -15,11 +18,14 @@
 #pragma once
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "fetchers/fetcher.h"
+#include "fetchers/manager.h"
 
 /* --- sources --- */
 
@@ -43,6 +49,10 @@ typedef struct ec_apt_sources {
  *  when set, else the base's (ctx->lowers_root) /etc/apt/sources.list(.d) in both the
  *  one-line and deb822 forms, else the host's. EC_ENOTFOUND when there is none. */
 int ec_apt_sources_load(ec_apt_sources *out, const ec_fetch_ctx *ctx, ec_err *err);
+/** Reads the sources in @apt_dir's sources.list and sources.list.d/ alone (no config, no
+ *  fallback), keeping those for @arch. EC_ENOTFOUND when there is none. */
+int ec_apt_sources_load_dir(ec_apt_sources *out, const char *apt_dir, const char *arch,
+                            ec_err *err);
 void ec_apt_sources_fini(ec_apt_sources *s);
 
 /* --- verified indexes --- */
@@ -109,15 +119,66 @@ int ec_apt_solve_texts(json_t **out, const ec_apt_index *idx, size_t nidx,
                        const char *const *texts, size_t n, const ec_apt_solve_opts *o,
                        ec_err *err);
 
+/* --- downloads overlapping install (apt_gate.c) --- */
+
+/** Downloads still arriving on another thread while install runs (they overlap): install
+ *  waits here for an artifact it does not have yet, or reads it while it downloads.
+ *  apt_install in apt_fetcher.c makes one per install and hands it to both sides. */
+typedef struct ec_apt_stream ec_apt_stream;
+typedef struct ec_apt_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done; /* the downloads ended; @rc says how */
+    int rc;
+    ec_err err;
+    ec_apt_stream **streams; /* artifacts readable while they download */
+    size_t nstreams;
+} ec_apt_gate;
+void ec_apt_gate_init(ec_apt_gate *g);
+void ec_apt_gate_fini(ec_apt_gate *g);
+/** An artifact arrived (called by the downloading thread). */
+void ec_apt_gate_signal(ec_apt_gate *g);
+/** The downloads ended with @rc (and @err when it failed). */
+void ec_apt_gate_finish(ec_apt_gate *g, int rc, const ec_err *err);
+/** Waits until blob @d is in the store: EC_OK, or the downloads' error when they ended
+ *  without it. */
+int ec_apt_gate_wait(ec_apt_gate *g, ec_store *st, const ec_digest *d, ec_err *err);
+/** As ec_apt_gate_wait, but returns as soon as @d can be read while it downloads:
+ *  then *@s is set (release it with ec_apt_stream_release) and the blob may not be
+ *  stored yet; else *@s is NULL and the blob is in the store. */
+int ec_apt_gate_wait_stream(ec_apt_gate *g, ec_store *st, const ec_digest *d,
+                            ec_apt_stream **s, ec_err *err);
+
+/*
+ * A stream holds one artifact's body as it arrives, for one reader that starts before the
+ * download ends: a large .deb then unpacks while it downloads instead of after. The bytes
+ * are unverified: the reader hashes what it read and compares with the digest it expects
+ * (a retried download restarts the body, so the bytes a reader sees may come from two
+ * attempts; only a match proves them). Memory: what the reader has not consumed yet.
+ */
+/** Offers @d as a stream (the downloading thread, before the transfer starts). */
+ec_apt_stream *ec_apt_gate_stream_new(ec_apt_gate *g, const ec_digest *d);
+/** The producer's side: body bytes, a restart (a retry), the end. @ok false: the download
+ *  failed and the reader's next read fails. Each takes the producer's reference at _end. */
+void ec_apt_stream_append(ec_apt_stream *s, const void *p, size_t n);
+void ec_apt_stream_restart(ec_apt_stream *s);
+void ec_apt_stream_end(ec_apt_stream *s, bool ok);
+/** The reader's side: up to @cap bytes, waiting for them; 0 at the end, -1 (errno EIO)
+ *  when the download failed. */
+ssize_t ec_apt_stream_read(ec_apt_stream *s, void *buf, size_t cap);
+void ec_apt_stream_release(ec_apt_stream *s);
+
 /* --- install --- */
 
 /** Unpacks every .deb of @lock (blobs named by "sha256") into @staging and writes the dpkg
  *  database there: the base's status (from ctx->lowers_root) plus one stanza per package,
  *  info/<pkg>.list (".." arch-qualified for Multi-Arch: same), .md5sums, .conffiles and
  *  the maintainer scripts. Packages whose scripts must run are left "unpacked" and a build
- *  step `dpkg --configure --pending` is returned for the prebuild sandbox. */
-int ec_apt_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
-                   ec_install_result *out, ec_err *err);
+ *  step `dpkg --configure --pending` is returned for the prebuild sandbox. With @gate
+ *  (not NULL) the .debs may still be downloading: each unpack waits for its own there, or
+ *  reads it as it arrives. */
+int ec_apt_install(ec_fetch_ctx *ctx, ec_apt_gate *gate, const json_t *lock,
+                   const char *staging, ec_install_result *out, ec_err *err);
 
 /* --- release files (apt_release.c): shared by the indexes and the mirror --- */
 
@@ -165,6 +226,15 @@ int ec_apt_doc_get(ec_digest *out, bool *upstream, ec_fetch_ctx *ctx, const char
 
 /** Config "release_ttl" (seconds, default 300). */
 int64_t ec_apt_release_ttl(const ec_fetch_ctx *ctx);
+
+/** The state of @url's @suite for keying a base: the sha256 and Date of
+ *  {url}/dists/{suite}/InRelease, fetched in one request (at most 4 MiB) and not verified.
+ *  EC_ENOTFOUND on HTTP 404, EC_ESYS when the host cannot be reached. */
+int ec_apt_release_probe(ec_digest *digest_out, char date[64], const char *url,
+                         const char *suite, ec_err *err);
+
+/** The entry's bases hooks (apt_base.c). */
+extern const ec_base_provider ec_apt_bases;
 
 /* --- indexes (apt_index.c) --- */
 

@@ -245,11 +245,12 @@ static void read_into(ec_apt_sources *s, const char *path, bool deb822)
         parse_list(s, text);
 }
 
-/* sources.list, then sources.list.d/ in name order, as apt reads them. */
-static void read_root(ec_apt_sources *s, const char *root)
+/* sources.list, then sources.list.d/ in name order, as apt reads them; @apt_dir is the
+ * directory that holds them (/etc/apt). */
+static void read_dir(ec_apt_sources *s, const char *apt_dir)
 {
-    EC_AUTOFREE char *list = ec_xasprintf("%s/etc/apt/sources.list", root);
-    EC_AUTOFREE char *dir = ec_xasprintf("%s/etc/apt/sources.list.d", root);
+    EC_AUTOFREE char *list = ec_xasprintf("%s/sources.list", apt_dir);
+    EC_AUTOFREE char *dir = ec_xasprintf("%s/sources.list.d", apt_dir);
     read_into(s, list, false);
     DIR *d = opendir(dir);
     if (!d)
@@ -275,6 +276,12 @@ static void read_root(ec_apt_sources *s, const char *root)
         free(names[i]);
     }
     free(names);
+}
+
+static void read_root(ec_apt_sources *s, const char *root)
+{
+    EC_AUTOFREE char *dir = ec_xasprintf("%s/etc/apt", root);
+    read_dir(s, dir);
 }
 
 static int from_config(ec_apt_sources *s, const json_t *arr, ec_err *err)
@@ -341,6 +348,19 @@ int ec_apt_sources_load(ec_apt_sources *out, const ec_fetch_ctx *ctx, ec_err *er
                        ctx && ctx->lowers_root ? ctx->lowers_root : "");
     }
     return EC_OK;
+}
+
+int ec_apt_sources_load_dir(ec_apt_sources *out, const char *apt_dir, const char *arch,
+                            ec_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->arch = ec_xstrdup(arch);
+    out->keyring = ec_xstrdup(APT_DEFAULT_KEYRING);
+    read_dir(out, apt_dir);
+    if (out->n)
+        return EC_OK;
+    ec_apt_sources_fini(out);
+    return ec_fail(err, EC_ENOTFOUND, "no \"deb\" entry in %s/sources.list(.d)", apt_dir);
 }
 
 void ec_apt_sources_fini(ec_apt_sources *s)

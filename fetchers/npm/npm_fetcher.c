@@ -301,6 +301,9 @@ static void npm_render_note(ec_buf *out, const ec_note *n)
                           n->version ? n->version : "", ec_note_kind_name(n->kind));
 }
 
+/* npm's download cache (_cacache, logs): a later install fetches again. */
+static const char *const npm_noise[] = {"root/.npm", NULL};
+
 /* A lock with install scripts says so itself ("runs_code"): the flag is not set here. */
 const ec_manager ec_npm_manager = {
     .name = "npm",
@@ -314,4 +317,5 @@ const ec_manager ec_npm_manager = {
                  .client_query = "npm config get registry 2>/dev/null"},
     .facts = npm_facts,
     .render_note = npm_render_note,
+    .noise = npm_noise,
 };

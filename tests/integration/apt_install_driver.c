@@ -42,7 +42,7 @@ int main(int argc, char **argv)
     ec_fetch_ctx ctx = {.store = st, .lowers_root = argv[2][0] == '-' ? NULL : argv[2],
                         .platform = "linux/amd64"};
     ec_install_result res = {0};
-    int rc = ec_apt_install(&ctx, lock, argv[3], &res, &err);
+    int rc = ec_apt_install(&ctx, NULL, lock, argv[3], &res, &err);
     int64_t t2 = ec_mono_us();
     if (rc < 0) {
         fprintf(stderr, "install: %s\n", err.msg);

@@ -368,6 +368,24 @@ static void apt_release__parse_fields_and_hashes(void **state)
     ec_apt_release_fini(&r);
 }
 
+/* The bases hook's probe: the InRelease's digest and Date, in one request, unverified. */
+static void apt_release__bases_probe_reads_the_archive_state(void **state)
+{
+    (void)state;
+    AFX_SKIP_WITHOUT_TOOLS();
+    struct afx *f = afx_new("test", "keyring.gpg");
+    ec_digest got, want;
+    char date[64];
+    ec_err err = {0};
+    assert_int_equal(ec_apt_bases.release_probe(&got, date, f->uri, "test", &err), EC_OK);
+    afx_file_digest(&want, "dists/test/InRelease");
+    assert_true(ec_digest_eq(&got, &want));
+    assert_true(date[0] != '\0');
+    assert_int_equal(ec_apt_bases.release_probe(&got, date, f->uri, "nosuch", &err),
+                     EC_ENOTFOUND);
+    afx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -383,6 +401,7 @@ int main(void)
         cmocka_unit_test(apt_index__expired_release_refused),
         cmocka_unit_test(apt_index__future_date_refused),
         cmocka_unit_test(apt_index__missing_suite_is_not_found),
+        cmocka_unit_test(apt_release__bases_probe_reads_the_archive_state),
     };
     return cmocka_run_group_tests(tests, afx_group_setup, afx_group_teardown);
 }

@@ -123,7 +123,7 @@ static void test_layout(void **state)
     ec_fetch_ctx ctx = {.store = f->st, .lowers_root = base};
     ec_install_result res = {0};
     ec_err err = {0};
-    int r = ec_apt_install(&ctx, lock, stage, &res, &err);
+    int r = ec_apt_install(&ctx, NULL, lock, stage, &res, &err);
     if (r)
         print_error("%s\n", err.msg);
     assert_int_equal(r, EC_OK);
@@ -262,7 +262,7 @@ static void test_no_base_no_steps(void **state)
     ec_fetch_ctx ctx = {.store = f->st};
     ec_install_result res = {0};
     ec_err err = {0};
-    assert_int_equal(ec_apt_install(&ctx, lock, stage, &res, &err), EC_OK);
+    assert_int_equal(ec_apt_install(&ctx, NULL, lock, stage, &res, &err), EC_OK);
     assert_int_equal(res.nsteps, 0);
     char *status = slurp(stage, "var/lib/dpkg/status");
     assert_true(strncmp(status, "Package: plain\nStatus: install ok installed\n", 44) == 0);
@@ -309,7 +309,7 @@ static void test_multiarch_and_dirs(void **state)
         ec_fetch_ctx ctx = {.store = f->st};
         ec_install_result res = {0};
         ec_err err = {0};
-        int r = ec_apt_install(&ctx, lock, stage, &res, &err);
+        int r = ec_apt_install(&ctx, NULL, lock, stage, &res, &err);
         if (r)
             print_error("%s\n", err.msg);
         assert_int_equal(r, EC_OK);
@@ -392,7 +392,7 @@ static void test_hostile(void **state)
         ec_fetch_ctx ctx = {.store = f->st};
         ec_install_result res = {0};
         ec_err err = {0};
-        int r = ec_apt_install(&ctx, lock, stage, &res, &err);
+        int r = ec_apt_install(&ctx, NULL, lock, stage, &res, &err);
         print_message("%s: %s\n", cases[i].kind, err.msg);
         assert_int_equal(r, EC_EUNSAFE);
         assert_non_null(strstr(err.msg, "evil 1.0-1"));
@@ -417,11 +417,11 @@ static void test_wrong_blob(void **state)
     ec_fetch_ctx ctx = {.store = f->st};
     ec_install_result res = {0};
     ec_err err = {0};
-    assert_int_equal(ec_apt_install(&ctx, lock, stage, &res, &err), EC_EFORMAT);
+    assert_int_equal(ec_apt_install(&ctx, NULL, lock, stage, &res, &err), EC_EFORMAT);
     assert_non_null(strstr(err.msg, "control names package plain"));
     json_object_del(p, "sha256");
     ec_err_clear(&err);
-    assert_int_equal(ec_apt_install(&ctx, lock, stage, &res, &err), EC_EFORMAT);
+    assert_int_equal(ec_apt_install(&ctx, NULL, lock, stage, &res, &err), EC_EFORMAT);
     json_decref(lock);
     free(stage);
     ect_rmdir(dir);
@@ -432,7 +432,7 @@ static void test_wrong_blob(void **state)
 enum stream_mode { STREAM_RETRIED, STREAM_MIXED, STREAM_FAILED };
 
 struct deb_feed {
-    ec_artifact_gate *g;
+    ec_apt_gate *g;
     ec_store *st;
     ec_digest d;
     char *bytes;
@@ -444,30 +444,30 @@ struct deb_feed {
 static void *deb_feed_main(void *arg)
 {
     struct deb_feed *f = arg;
-    ec_artifact_stream *s = ec_artifact_gate_stream_new(f->g, &f->d);
+    ec_apt_stream *s = ec_apt_gate_stream_new(f->g, &f->d);
     size_t half = f->n / 2;
     char *body = ec_xmalloc(f->n);
     memcpy(body, f->bytes, f->n);
     if (f->mode == STREAM_MIXED) /* the first attempt's bytes were damaged... */
         body[half - 1] ^= 0x20;
     for (size_t i = 0; i < half; i += 512)
-        ec_artifact_stream_append(s, body + i, half - i < 512 ? half - i : 512);
+        ec_apt_stream_append(s, body + i, half - i < 512 ? half - i : 512);
     if (f->mode == STREAM_FAILED) {
-        ec_artifact_stream_end(s, false);
+        ec_apt_stream_end(s, false);
         ec_err e = {0};
         ec_fail(&e, EC_EINTEGRITY, "fetching x.deb: sha256 mismatch");
-        ec_artifact_gate_finish(f->g, EC_EINTEGRITY, &e);
+        ec_apt_gate_finish(f->g, EC_EINTEGRITY, &e);
         free(body);
         return NULL;
     }
     usleep(100 * 1000); /* ...and the reader has them before the retry */
-    ec_artifact_stream_restart(s);
+    ec_apt_stream_restart(s);
     for (size_t i = 0; i < f->n; i += 4096)
-        ec_artifact_stream_append(s, f->bytes + i, f->n - i < 4096 ? f->n - i : 4096);
+        ec_apt_stream_append(s, f->bytes + i, f->n - i < 4096 ? f->n - i : 4096);
     ec_digest put;
     assert_int_equal(ec_blob_put_buf(&put, f->st, f->bytes, f->n, NULL), EC_OK);
-    ec_artifact_stream_end(s, true);
-    ec_artifact_gate_finish(f->g, EC_OK, NULL);
+    ec_apt_stream_end(s, true);
+    ec_apt_gate_finish(f->g, EC_OK, NULL);
     free(body);
     return NULL;
 }
@@ -490,14 +490,14 @@ static int install_streamed(ec_store *st, enum stream_mode mode, const char *sta
                           "http://127.0.0.1:9/x", "filename", "pool/s.deb", "sha256",
                           ec_digest_format(hex, &f.d), "size", (json_int_t)f.n, "essential", 0);
     json_t *lock = json_pack("{s:[o]}", "packages", p);
-    ec_artifact_gate g;
-    ec_artifact_gate_init(&g);
+    ec_apt_gate g;
+    ec_apt_gate_init(&g);
     f.g = &g;
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, deb_feed_main, &f), 0);
-    ec_fetch_ctx ctx = {.store = st, .gate = &g};
+    ec_fetch_ctx ctx = {.store = st};
     ec_install_result res = {0};
-    int rc = ec_apt_install(&ctx, lock, stage, &res, err);
+    int rc = ec_apt_install(&ctx, &g, lock, stage, &res, err);
     pthread_join(th, NULL);
     if (rc == EC_OK) { /* what was unpacked is what the .deb holds */
         char *want = ec_xasprintf("%s/src/streamed/usr/share/s/data", dir);
@@ -507,7 +507,7 @@ static int install_streamed(ec_store *st, enum stream_mode mode, const char *sta
         free(got);
     }
     ec_install_result_fini(&res);
-    ec_artifact_gate_fini(&g);
+    ec_apt_gate_fini(&g);
     json_decref(lock);
     free(f.bytes);
     free(deb);

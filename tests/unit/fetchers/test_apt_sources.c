@@ -141,12 +141,49 @@ static void apt_sources__empty_base_falls_back_to_host(void **state)
     ect_rmdir(root);
 }
 
+/* The bases hook: the archive of a suite from a sources directory (the one-line and the
+ * deb822 forms, in apt's reading order), as a bootstrap without --mirror asks it. */
+static void apt_sources__bases_archive_of_a_suite(void **state)
+{
+    (void)state;
+    char *dir = ect_tmpdir(), *url = NULL;
+    ec_err err = {0};
+    ect_write(dir, "sources.list.d/a.sources",
+              "Types: deb\nURIs: http://mirror.test/debian/\nSuites: bookworm bookworm-updates\n"
+              "Components: main\n\nTypes: deb\nURIs: http://sec.test/x\n"
+              "Suites: bookworm-security\nComponents: main\n",
+              0644);
+    assert_int_equal(ec_apt_bases.archive_find(&url, dir, "bookworm", NULL), EC_OK);
+    assert_string_equal(url, "http://mirror.test/debian");
+    free(url);
+    assert_int_equal(ec_apt_bases.archive_find(&url, dir, "bookworm-security", NULL), EC_OK);
+    assert_string_equal(url, "http://sec.test/x");
+    free(url);
+    /* sources.list is read before sources.list.d/, and options are skipped */
+    ect_write(dir, "sources.list", "# c\ndeb [signed-by=/k.gpg] http://one.test/d trixie main\n"
+              "deb http://two.test/d bookworm main\n"
+              "deb [arch=none-such] http://three.test/d forky main\n", 0644);
+    assert_int_equal(ec_apt_bases.archive_find(&url, dir, "trixie", NULL), EC_OK);
+    assert_string_equal(url, "http://one.test/d");
+    free(url);
+    assert_int_equal(ec_apt_bases.archive_find(&url, dir, "bookworm", NULL), EC_OK);
+    assert_string_equal(url, "http://two.test/d");
+    free(url);
+    /* an entry for another architecture does not serve the host's bootstrap */
+    assert_int_equal(ec_apt_bases.archive_find(&url, dir, "forky", NULL), EC_ENOTFOUND);
+    assert_int_equal(ec_apt_bases.archive_find(&url, dir, "sid", &err), EC_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "sid"));
+    assert_non_null(strstr(err.msg, dir));
+    ect_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(apt_sources__base_one_line_and_deb822),
         cmocka_unit_test(apt_sources__config_wins),
         cmocka_unit_test(apt_sources__empty_base_falls_back_to_host),
+        cmocka_unit_test(apt_sources__bases_archive_of_a_suite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fetchers/fetcher.h"
+#include "fetchers/apt/apt_int.h"
 
 static ec_digest digest_of(const char *s)
 {
@@ -18,11 +18,11 @@ static ec_digest digest_of(const char *s)
     return d;
 }
 
-static size_t read_all(ec_artifact_stream *s, char *out, size_t cap)
+static size_t read_all(ec_apt_stream *s, char *out, size_t cap)
 {
     size_t n = 0;
     for (;;) {
-        ssize_t k = ec_artifact_stream_read(s, out + n, cap - n < 7 ? cap - n : 7);
+        ssize_t k = ec_apt_stream_read(s, out + n, cap - n < 7 ? cap - n : 7);
         assert_true(k >= 0);
         if (k == 0)
             return n;
@@ -32,13 +32,13 @@ static size_t read_all(ec_artifact_stream *s, char *out, size_t cap)
 
 /* A stream of @name offered on @g (*@p, the producer's side) and taken by a waiting
  * reader (returned). */
-static ec_artifact_stream *claimed(ec_store *st, ec_artifact_gate *g, const char *name,
-                                   ec_artifact_stream **p)
+static ec_apt_stream *claimed(ec_store *st, ec_apt_gate *g, const char *name,
+                                   ec_apt_stream **p)
 {
     ec_digest d = digest_of(name);
-    ec_artifact_stream *r = NULL;
-    *p = ec_artifact_gate_stream_new(g, &d);
-    assert_int_equal(ec_artifact_gate_wait_stream(g, st, &d, &r, NULL), EC_OK);
+    ec_apt_stream *r = NULL;
+    *p = ec_apt_gate_stream_new(g, &d);
+    assert_int_equal(ec_apt_gate_wait_stream(g, st, &d, &r, NULL), EC_OK);
     assert_non_null(r);
     return r;
 }
@@ -47,76 +47,76 @@ static ec_artifact_stream *claimed(ec_store *st, ec_artifact_gate *g, const char
 static void test_restart(void **state)
 {
     struct ect_store_fixture *f = *state;
-    ec_artifact_gate g;
-    ec_artifact_gate_init(&g);
-    ec_artifact_stream *p, *r = claimed(f->st, &g, "body", &p);
+    ec_apt_gate g;
+    ec_apt_gate_init(&g);
+    ec_apt_stream *p, *r = claimed(f->st, &g, "body", &p);
 
-    ec_artifact_stream_append(p, "0123456789", 10);
+    ec_apt_stream_append(p, "0123456789", 10);
     char buf[64] = {0};
-    assert_int_equal(ec_artifact_stream_read(r, buf, 4), 4);
+    assert_int_equal(ec_apt_stream_read(r, buf, 4), 4);
     assert_memory_equal(buf, "0123", 4);
     /* the rest of the first attempt is dropped; the second starts from byte 0 again */
-    ec_artifact_stream_restart(p);
-    ec_artifact_stream_append(p, "01", 2);
-    ec_artifact_stream_append(p, "23ABCDEF", 8);
-    ec_artifact_stream_end(p, true);
+    ec_apt_stream_restart(p);
+    ec_apt_stream_append(p, "01", 2);
+    ec_apt_stream_append(p, "23ABCDEF", 8);
+    ec_apt_stream_end(p, true);
     size_t n = read_all(r, buf, sizeof buf);
     assert_int_equal(n, 6);
     assert_memory_equal(buf, "ABCDEF", 6);
-    ec_artifact_stream_release(r);
+    ec_apt_stream_release(r);
     assert_int_equal(g.nstreams, 0);
-    ec_artifact_gate_fini(&g);
+    ec_apt_gate_fini(&g);
 }
 
 static void test_failed(void **state)
 {
     struct ect_store_fixture *f = *state;
-    ec_artifact_gate g;
-    ec_artifact_gate_init(&g);
+    ec_apt_gate g;
+    ec_apt_gate_init(&g);
     ec_digest d = digest_of("failing");
-    ec_artifact_stream *p, *r = claimed(f->st, &g, "failing", &p);
-    ec_artifact_stream_append(p, "abc", 3);
-    ec_artifact_stream_end(p, false);
+    ec_apt_stream *p, *r = claimed(f->st, &g, "failing", &p);
+    ec_apt_stream_append(p, "abc", 3);
+    ec_apt_stream_end(p, false);
     char buf[8];
     errno = 0;
-    assert_int_equal(ec_artifact_stream_read(r, buf, sizeof buf), -1);
+    assert_int_equal(ec_apt_stream_read(r, buf, sizeof buf), -1);
     assert_int_equal(errno, EIO);
-    ec_artifact_stream_release(r);
+    ec_apt_stream_release(r);
 
     /* a failed stream is not offered again: the waiter gets the downloads' error */
     ec_err why = {0};
     ec_fail(&why, EC_ENETWORK, "fetching failing.deb: HTTP 503");
-    ec_artifact_gate_finish(&g, EC_ENETWORK, &why);
+    ec_apt_gate_finish(&g, EC_ENETWORK, &why);
     ec_err err = {0};
     r = NULL;
-    assert_int_equal(ec_artifact_gate_wait_stream(&g, f->st, &d, &r, &err), EC_ENETWORK);
+    assert_int_equal(ec_apt_gate_wait_stream(&g, f->st, &d, &r, &err), EC_ENETWORK);
     assert_null(r);
     assert_non_null(strstr(err.msg, "HTTP 503"));
-    ec_artifact_gate_fini(&g);
+    ec_apt_gate_fini(&g);
 }
 
 /* A stream that no reader took goes with its download's end; the blob serves the waiter. */
 static void test_unclaimed(void **state)
 {
     struct ect_store_fixture *f = *state;
-    ec_artifact_gate g;
-    ec_artifact_gate_init(&g);
+    ec_apt_gate g;
+    ec_apt_gate_init(&g);
     const char *body = "a whole artifact";
     ec_digest d = digest_of(body), put;
-    ec_artifact_stream *p = ec_artifact_gate_stream_new(&g, &d);
-    ec_artifact_stream_append(p, body, strlen(body));
+    ec_apt_stream *p = ec_apt_gate_stream_new(&g, &d);
+    ec_apt_stream_append(p, body, strlen(body));
     assert_int_equal(ec_blob_put_buf(&put, f->st, body, strlen(body), NULL), EC_OK);
     assert_true(ec_digest_eq(&put, &d));
-    ec_artifact_stream_end(p, true);
+    ec_apt_stream_end(p, true);
     assert_int_equal(g.nstreams, 0);
-    ec_artifact_stream *r = NULL;
-    assert_int_equal(ec_artifact_gate_wait_stream(&g, f->st, &d, &r, NULL), EC_OK);
+    ec_apt_stream *r = NULL;
+    assert_int_equal(ec_apt_gate_wait_stream(&g, f->st, &d, &r, NULL), EC_OK);
     assert_null(r); /* stored: read it from the store */
-    ec_artifact_gate_fini(&g);
+    ec_apt_gate_fini(&g);
 }
 
 struct producer {
-    ec_artifact_gate *g;
+    ec_apt_gate *g;
     ec_digest d;
     const char *body;
 };
@@ -125,13 +125,13 @@ static void *produce(void *arg)
 {
     struct producer *p = arg;
     usleep(50 * 1000); /* the reader is waiting before the stream even exists */
-    ec_artifact_stream *s = ec_artifact_gate_stream_new(p->g, &p->d);
+    ec_apt_stream *s = ec_apt_gate_stream_new(p->g, &p->d);
     size_t len = strlen(p->body);
     for (size_t i = 0; i < len; i += 3) {
         usleep(2000);
-        ec_artifact_stream_append(s, p->body + i, len - i < 3 ? len - i : 3);
+        ec_apt_stream_append(s, p->body + i, len - i < 3 ? len - i : 3);
     }
-    ec_artifact_stream_end(s, true);
+    ec_apt_stream_end(s, true);
     return NULL;
 }
 
@@ -139,22 +139,22 @@ static void *produce(void *arg)
 static void test_threads(void **state)
 {
     struct ect_store_fixture *f = *state;
-    ec_artifact_gate g;
-    ec_artifact_gate_init(&g);
+    ec_apt_gate g;
+    ec_apt_gate_init(&g);
     struct producer pr = {.g = &g, .body = "the quick brown fox jumps over the lazy dog"};
     pr.d = digest_of(pr.body);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, produce, &pr), 0);
-    ec_artifact_stream *r = NULL;
-    assert_int_equal(ec_artifact_gate_wait_stream(&g, f->st, &pr.d, &r, NULL), EC_OK);
+    ec_apt_stream *r = NULL;
+    assert_int_equal(ec_apt_gate_wait_stream(&g, f->st, &pr.d, &r, NULL), EC_OK);
     assert_non_null(r);
     char buf[128] = {0};
     size_t n = read_all(r, buf, sizeof buf);
     pthread_join(th, NULL);
     assert_int_equal(n, strlen(pr.body));
     assert_string_equal(buf, pr.body);
-    ec_artifact_stream_release(r);
-    ec_artifact_gate_fini(&g);
+    ec_apt_stream_release(r);
+    ec_apt_gate_fini(&g);
 }
 
 int main(void)

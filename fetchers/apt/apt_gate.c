@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Downloads overlapping install: the gate an install waits at for an artifact, and the
  * streams through which it can read one while it still downloads. */
-#include "fetchers/fetcher.h"
+#include "fetchers/apt/apt_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -12,8 +12,8 @@
 /* Consumed bytes are dropped from the front once this many have piled up. */
 #define STREAM_COMPACT (4u << 20)
 
-struct ec_artifact_stream {
-    ec_artifact_gate *g; /* its mutex and condition guard every field below */
+struct ec_apt_stream {
+    ec_apt_gate *g; /* its mutex and condition guard every field below */
     ec_digest digest;
     int refs;            /* the gate's list, the producer, the reader */
     char *buf;           /* bytes [base, base + len) of the body */
@@ -25,14 +25,14 @@ struct ec_artifact_stream {
     bool ended, ok;
 };
 
-void ec_artifact_gate_init(ec_artifact_gate *g)
+void ec_apt_gate_init(ec_apt_gate *g)
 {
     memset(g, 0, sizeof *g);
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
 }
 
-static void stream_unref_locked(ec_artifact_stream *s)
+static void stream_unref_locked(ec_apt_stream *s)
 {
     if (--s->refs > 0)
         return;
@@ -41,9 +41,9 @@ static void stream_unref_locked(ec_artifact_stream *s)
 }
 
 /* Off the gate's list (the list's reference goes too); the lock is held. */
-static void stream_unlist_locked(ec_artifact_stream *s)
+static void stream_unlist_locked(ec_apt_stream *s)
 {
-    ec_artifact_gate *g = s->g;
+    ec_apt_gate *g = s->g;
     for (size_t i = 0; i < g->nstreams; i++)
         if (g->streams[i] == s) {
             g->streams[i] = g->streams[--g->nstreams];
@@ -52,7 +52,7 @@ static void stream_unlist_locked(ec_artifact_stream *s)
         }
 }
 
-void ec_artifact_gate_fini(ec_artifact_gate *g)
+void ec_apt_gate_fini(ec_apt_gate *g)
 {
     pthread_mutex_lock(&g->mu);
     while (g->nstreams)
@@ -63,14 +63,14 @@ void ec_artifact_gate_fini(ec_artifact_gate *g)
     pthread_cond_destroy(&g->cv);
 }
 
-void ec_artifact_gate_signal(ec_artifact_gate *g)
+void ec_apt_gate_signal(ec_apt_gate *g)
 {
     pthread_mutex_lock(&g->mu);
     pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
 }
 
-void ec_artifact_gate_finish(ec_artifact_gate *g, int rc, const ec_err *err)
+void ec_apt_gate_finish(ec_apt_gate *g, int rc, const ec_err *err)
 {
     pthread_mutex_lock(&g->mu);
     g->done = true;
@@ -82,18 +82,18 @@ void ec_artifact_gate_finish(ec_artifact_gate *g, int rc, const ec_err *err)
 }
 
 /* A stream of @d that no reader took and whose download has not failed; lock held. */
-static ec_artifact_stream *stream_find_locked(ec_artifact_gate *g, const ec_digest *d)
+static ec_apt_stream *stream_find_locked(ec_apt_gate *g, const ec_digest *d)
 {
     for (size_t i = 0; i < g->nstreams; i++) {
-        ec_artifact_stream *s = g->streams[i];
+        ec_apt_stream *s = g->streams[i];
         if (!s->claimed && !(s->ended && !s->ok) && ec_digest_eq(&s->digest, d))
             return s;
     }
     return NULL;
 }
 
-int ec_artifact_gate_wait_stream(ec_artifact_gate *g, ec_store *st, const ec_digest *d,
-                                 ec_artifact_stream **sp, ec_err *err)
+int ec_apt_gate_wait_stream(ec_apt_gate *g, ec_store *st, const ec_digest *d,
+                            ec_apt_stream **sp, ec_err *err)
 {
     if (sp)
         *sp = NULL;
@@ -102,7 +102,7 @@ int ec_artifact_gate_wait_stream(ec_artifact_gate *g, ec_store *st, const ec_dig
         /* checked under the lock: a signal between the check and the wait is not lost */
         if (ec_store_has_blob(st, d))
             break;
-        ec_artifact_stream *s = sp ? stream_find_locked(g, d) : NULL;
+        ec_apt_stream *s = sp ? stream_find_locked(g, d) : NULL;
         if (s) {
             s->claimed = true;
             s->refs++;
@@ -124,16 +124,16 @@ int ec_artifact_gate_wait_stream(ec_artifact_gate *g, ec_store *st, const ec_dig
     return EC_OK;
 }
 
-int ec_artifact_gate_wait(ec_artifact_gate *g, ec_store *st, const ec_digest *d, ec_err *err)
+int ec_apt_gate_wait(ec_apt_gate *g, ec_store *st, const ec_digest *d, ec_err *err)
 {
-    return ec_artifact_gate_wait_stream(g, st, d, NULL, err);
+    return ec_apt_gate_wait_stream(g, st, d, NULL, err);
 }
 
 /* --- streams --- */
 
-ec_artifact_stream *ec_artifact_gate_stream_new(ec_artifact_gate *g, const ec_digest *d)
+ec_apt_stream *ec_apt_gate_stream_new(ec_apt_gate *g, const ec_digest *d)
 {
-    ec_artifact_stream *s = ec_xcalloc(1, sizeof *s);
+    ec_apt_stream *s = ec_xcalloc(1, sizeof *s);
     s->g = g;
     s->digest = *d;
     s->refs = 2; /* the list and the producer */
@@ -145,7 +145,7 @@ ec_artifact_stream *ec_artifact_gate_stream_new(ec_artifact_gate *g, const ec_di
     return s;
 }
 
-void ec_artifact_stream_append(ec_artifact_stream *s, const void *p, size_t n)
+void ec_apt_stream_append(ec_apt_stream *s, const void *p, size_t n)
 {
     pthread_mutex_lock(&s->g->mu);
     uint64_t end = s->base + s->len;
@@ -164,7 +164,7 @@ void ec_artifact_stream_append(ec_artifact_stream *s, const void *p, size_t n)
     pthread_mutex_unlock(&s->g->mu);
 }
 
-void ec_artifact_stream_restart(ec_artifact_stream *s)
+void ec_apt_stream_restart(ec_apt_stream *s)
 {
     pthread_mutex_lock(&s->g->mu);
     /* what the reader has not consumed came from the failed attempt: it comes again */
@@ -173,9 +173,9 @@ void ec_artifact_stream_restart(ec_artifact_stream *s)
     pthread_mutex_unlock(&s->g->mu);
 }
 
-void ec_artifact_stream_end(ec_artifact_stream *s, bool ok)
+void ec_apt_stream_end(ec_apt_stream *s, bool ok)
 {
-    ec_artifact_gate *g = s->g;
+    ec_apt_gate *g = s->g;
     pthread_mutex_lock(&g->mu);
     s->ended = true;
     s->ok = ok;
@@ -186,7 +186,7 @@ void ec_artifact_stream_end(ec_artifact_stream *s, bool ok)
     pthread_mutex_unlock(&g->mu);
 }
 
-ssize_t ec_artifact_stream_read(ec_artifact_stream *s, void *buf, size_t cap)
+ssize_t ec_apt_stream_read(ec_apt_stream *s, void *buf, size_t cap)
 {
     pthread_mutex_t *mu = &s->g->mu;
     pthread_mutex_lock(mu);
@@ -211,7 +211,7 @@ ssize_t ec_artifact_stream_read(ec_artifact_stream *s, void *buf, size_t cap)
     return (ssize_t)n;
 }
 
-void ec_artifact_stream_release(ec_artifact_stream *s)
+void ec_apt_stream_release(ec_apt_stream *s)
 {
     if (!s)
         return;

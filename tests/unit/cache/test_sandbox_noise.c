@@ -1,35 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests of cache/base_sources.c and the noise table: config parsing, pruning an upper. */
+/* Tests of cache/sandbox/sandbox_noise.c: the generic list and every manager's, pruned
+ * from an upper. */
 #include "tests/unit/helpers/ec_test.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cache/env/base.h"
 #include "cache/sandbox/sandbox.h"
-
-static void base_sources__deb822_and_one_line(void **state)
-{
-    (void)state;
-    char *dir = ect_tmpdir(), *url = NULL;
-    ect_write(dir, "sources.list.d/a.sources",
-              "Types: deb\nURIs: http://mirror.test/debian/\nSuites: bookworm bookworm-updates\n"
-              "Components: main\n\nTypes: deb\nURIs: http://sec.test/x\nSuites: bookworm-security\n",
-              0644);
-    assert_int_equal(ec_apt_sources_mirror(&url, dir, "bookworm", NULL), EC_OK);
-    assert_string_equal(url, "http://mirror.test/debian");
-    free(url);
-    assert_int_equal(ec_apt_sources_mirror(&url, dir, "bookworm-security", NULL), EC_OK);
-    assert_string_equal(url, "http://sec.test/x");
-    free(url);
-    ect_write(dir, "sources.list", "# c\ndeb [arch=amd64] http://one.test/d trixie main\n", 0644);
-    assert_int_equal(ec_apt_sources_mirror(&url, dir, "trixie", NULL), EC_OK);
-    assert_string_equal(url, "http://one.test/d");
-    free(url);
-    assert_int_equal(ec_apt_sources_mirror(&url, dir, "sid", NULL), EC_ENOTFOUND);
-    ect_rmdir(dir);
-}
+#include "fetchers/manager.h"
 
 static bool there(const char *dir, const char *rel)
 {
@@ -66,11 +45,31 @@ static void sandbox_noise__prunes_caches_keeps_the_rest(void **state)
     ect_rmdir(dir);
 }
 
+/* The patterns list the generic ones first, then every manager's, then end. */
+static void sandbox_noise__patterns_generic_then_managers(void **state)
+{
+    (void)state;
+    size_t n, count = 0, want = 0;
+    const ec_manager *const *m = ec_managers(&n);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; m[i]->noise && m[i]->noise[j]; j++)
+            want++;
+        for (size_t j = 0; m[i]->noise_names && m[i]->noise_names[j]; j++)
+            want++;
+    }
+    assert_string_equal(ec_sandbox_noise_pattern(0), "tmp");
+    while (ec_sandbox_noise_pattern(count))
+        count++;
+    assert_true(want > 0);
+    assert_true(count > want);
+    assert_null(ec_sandbox_noise_pattern(count + 1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(base_sources__deb822_and_one_line),
         cmocka_unit_test(sandbox_noise__prunes_caches_keeps_the_rest),
+        cmocka_unit_test(sandbox_noise__patterns_generic_then_managers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
