@@ -83,6 +83,8 @@ typedef struct ec_resolve_req {
                                     else NULL */
     const char *platform;        /* "linux/amd64" */
     const char *upstream;
+    const char *probe;           /* what the entry's probe printed over the layers beneath,
+                                    or NULL when it has none */
     ec_progress_fn progress;     /* may be NULL */
     void *progress_ud;
 } ec_resolve_req;

@@ -95,6 +95,12 @@ typedef struct ec_manager {
     const ec_fetcher *ops;   /* NULL: the manager checks specs but cannot install yet */
     ec_upstream_rule upstream;
     const ec_host_fact *facts; /* terminated by an entry with key NULL; may be NULL */
+    /* A command run once in the sandbox over the layers beneath before resolving (an
+     * interpreter's version, platform and wheel tags; a toolchain's target): its output
+     * reaches resolve as req->probe and is part of what the lock was resolved from. NULL
+     * for none. A failure (nothing to run it with beneath) fails the warm-up, saying
+     * what the base must hold (@base_needs). */
+    const char *const *probe;
     /** One line for people about @n (may be NULL: ec_note_render's generic words). */
     void (*render_note)(ec_buf *out, const ec_note *n);
     /** What the manager's builds leave in a root that never belongs in a layer (its

@@ -133,6 +133,13 @@ int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lower
                          size_t nlowers, const char *staging, const ec_build_step *steps,
                          size_t nsteps, int mirror_port, ec_err *err);
 
+/** Runs @argv once in the sandbox over @lowers (no network, no mirror, read-only use, a
+ *  two-minute limit) and returns what it printed (stdout and stderr, at most 64 KiB) in
+ *  *@out, owned. EC_EBUILD when the command fails, with the end of its output: a probe
+ *  that finds nothing to probe (no interpreter beneath) says so itself. */
+int ec_sandbox_probe(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
+                     const char *const *argv, ec_err *err);
+
 /** Records @log as the build log of @layer (build_logs table). */
 int ec_sandbox_record_log(ec_cache *c, const ec_digest *layer, const ec_digest *log,
                           ec_err *err);

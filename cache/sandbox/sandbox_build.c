@@ -298,3 +298,56 @@ int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lower
         ec_warn("sandbox: cannot remove %s: %s", workdir, rm.msg);
     return r;
 }
+
+/* --- probes: what the layers beneath are (an interpreter's version and tags) --- */
+
+#define PROBE_MAX (64 * 1024)
+#define PROBE_TIMEOUT_MS (120 * 1000)
+
+static int probe_read(char **out, const char *path, const ec_sandbox_result *res,
+                      const char *const *argv, ec_err *err)
+{
+    EC_AUTOFREE char *text = NULL;
+    size_t n = 0;
+    int r = ec_read_file(&text, &n, path, PROBE_MAX, err);
+    if (r < 0)
+        return r;
+    if (!ec_sandbox_ok(res))
+        return ec_fail(err, EC_EBUILD, "`%s` over the layers beneath %s: %.400s", argv[0],
+                       res->timed_out ? "timed out" : res->signal ? "was killed"
+                                                                  : "failed",
+                       res->tail);
+    *out = ec_steal(&text);
+    return EC_OK;
+}
+
+int ec_sandbox_probe(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
+                     const char *const *argv, ec_err *err)
+{
+    struct lowers l = {0};
+    char rnd[17];
+    ec_random_hex(rnd, 8);
+    EC_AUTOFREE char *rel = ec_xasprintf("sandbox/probe-%s", rnd);
+    EC_AUTOFREE char *workdir = ec_store_path(c->st, rel);
+    EC_AUTOFREE char *inner = ec_xasprintf("%s/run", workdir);
+    EC_AUTOFREE char *log_path = ec_xasprintf("%s/out", workdir);
+    int r = ec_mkdir_p(workdir, 0700, err);
+    l.dirs = ec_xcalloc(nlowers + 1, sizeof *l.dirs);
+    for (size_t i = 0; r == EC_OK && i < nlowers; i++)
+        r = lower_add(&l, c->st, &lowers[i], err);
+    EC_AUTOFD int fd = r == EC_OK ? open(log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                                         0600)
+                                  : -1;
+    if (r == EC_OK && fd < 0)
+        r = ec_fail_sys(err, errno, "sandbox: cannot create %s", log_path);
+    ec_sandbox_result res;
+    ec_sandbox_opts so = {.lowers = (const char *const *)l.dirs, .nlowers = l.n, .argv = argv,
+                          .timeout_ms = PROBE_TIMEOUT_MS, .workdir = inner, .log_fd = fd};
+    if (r == EC_OK)
+        r = ec_sandbox_exec(&res, &so, err);
+    if (r == EC_OK)
+        r = probe_read(out, log_path, &res, argv, err);
+    lowers_fini(&l);
+    ec_rm_rf(workdir, NULL);
+    return r;
+}

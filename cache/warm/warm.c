@@ -2,6 +2,7 @@
 /* ec_warm_env: every manager of an environment through its fetcher, in stack order, then
  * the environment's stack recorded so sessions mount it. */
 #include "cache/metrics.h"
+#include "cache/sandbox/sandbox.h"
 #include "cache/warm/warm_int.h"
 
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 static void mgr_fini(ec_warm_mgr *m)
 {
     ec_warm__lowers_close(&m->lowers);
+    free(m->probe);
     free(m->parsed);
     free(m->texts);
     json_decref(m->lock);
@@ -127,6 +129,17 @@ static int mgr_init(ec_warm_mgr *m, ec_cache *c, const ec_manager *mgr, json_t *
     return r;
 }
 
+/* What the layers beneath are, as the manager asks (its interpreter, its toolchain). */
+static int mgr_probe(ec_warm_mgr *m, ec_err *err)
+{
+    int r = ec_sandbox_probe(&m->probe, m->c, m->lowers.digests, m->lowers.n, m->mgr->probe,
+                             err);
+    if (r == EC_EBUILD)
+        ec_err_prefix(err, "%s needs %s beneath its layer", m->mgr->name,
+                      m->mgr->base_needs ? m->mgr->base_needs : "a toolchain");
+    return r;
+}
+
 /* The layers beneath, as the manager needs them: a manager that reads or installs onto
  * them gets one merged tree; the others the base alone (where scripts would run). */
 static int mgr_lowers(ec_warm_mgr *m, const json_t *stack, ec_err *err)
@@ -141,6 +154,8 @@ static int mgr_lowers(ec_warm_mgr *m, const json_t *stack, ec_err *err)
         r = ec_fail(err, EC_EINVAL, "%s packages need a base (%s) to install on: give the "
                     "environment one, or set the store's default base", m->mgr->name,
                     m->mgr->base_needs ? m->mgr->base_needs : "a root file system");
+    if (r == EC_OK && m->mgr->probe && m->lowers.n)
+        r = mgr_probe(m, err);
     return r;
 }
 

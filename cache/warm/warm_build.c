@@ -36,6 +36,8 @@ static char *specs_key(const ec_warm_mgr *m)
                                   PLATFORM, "config", (json_t *)m->ctx.config);
     if (m->mgr->flags & EC_MANAGER_RESOLVES_ON_LOWERS) /* what is installed beneath counts */
         json_object_set(j, "lowers", (json_t *)m->lower_stack);
+    if (m->probe) /* the interpreter or toolchain beneath, as it describes itself */
+        json_object_set_new(j, "probe", json_string(m->probe));
     ec_digest d;
     ec_lock_digest(j, &d);
     char hex[EC_DIGEST_HEX_LEN];
@@ -81,7 +83,8 @@ static int lock_resolve(ec_warm_mgr *m, json_t **lock_out, ec_err *err)
                           .lowers = m->lowers.digests, .nlowers = m->lowers.n,
                           .lowers_root = on_lowers ? m->lowers.root : NULL,
                           .platform = PLATFORM, .upstream = m->ctx.upstream,
-                          .progress = m->ctx.progress, .progress_ud = m->ctx.progress_ud};
+                          .probe = m->probe, .progress = m->ctx.progress,
+                          .progress_ud = m->ctx.progress_ud};
     int r = m->mgr->ops->resolve(&m->ctx, &req, lock_out, err);
     m->resolved = r == EC_OK;
     return r;

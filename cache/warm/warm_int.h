@@ -29,6 +29,7 @@ typedef struct ec_warm_mgr {
     size_t nspecs;
     ec_warm_lowers lowers;
     const json_t *lower_stack; /* borrowed: digest strings of the layers beneath */
+    char *probe;         /* owned: what the entry's probe printed over them, or NULL */
     /* results */
     json_t *lock;        /* owned */
     ec_digest lock_digest;

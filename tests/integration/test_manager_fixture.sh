@@ -40,6 +40,7 @@ expect_fail "a bad spec of it is refused, in its own words" "is not a valid toy 
 check "it warms" ec --quiet warm toy1
 lock=$(ec env lock toy1 toy)
 check "the newest version was resolved" bash -c "printf '%s' '$lock' | grep -q '\"version\":\"1.0.0\"'"
+check "its probe ran over the base, in the sandbox, before resolving" bash -c "printf '%s' '$lock' | grep -q '\"beneath\":\"probed Linux'"
 M=$T/mnt
 ec mount toy1 --session s1 "$M" >/dev/null
 check "its program runs from the mounted environment" test "$(sh "$M/usr/local/bin/hello")" = "hello from toy"
