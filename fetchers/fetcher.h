@@ -87,6 +87,14 @@ typedef struct ec_resolve_req {
                                     or NULL when it has none */
     ec_progress_fn progress;     /* may be NULL */
     void *progress_ud;
+    /* Runs @argv once in the prebuild sandbox over the layers beneath (no network; with
+     * @needs_mirror, the mirror on loopback at $ENVCACHE_MIRROR) and returns what it
+     * printed, stdout and stderr, in *@out (owned). EC_EBUILD when the command fails, with
+     * the end of its output. For managers whose faithful resolver is the real client
+     * (DESIGN.md). NULL when the caller has no sandbox or there is nothing beneath. */
+    int (*run_beneath)(const struct ec_resolve_req *req, const char *const *argv,
+                       bool needs_mirror, char **out, ec_err *err);
+    void *run_ud;                /* the caller's, for run_beneath */
 } ec_resolve_req;
 
 /** A command that must run in the prebuild sandbox after install (npm install

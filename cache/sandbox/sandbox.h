@@ -140,6 +140,12 @@ int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lower
 int ec_sandbox_probe(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
                      const char *const *argv, ec_err *err);
 
+/** As ec_sandbox_probe, for a resolution that runs the real client (fetchers/fetcher.h:
+ *  ec_resolve_req.run_beneath): with @mirror_port, the mirror on loopback at
+ *  $ENVCACHE_MIRROR; a 30-minute limit; at most 16 MiB of output. */
+int ec_sandbox_run_beneath(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
+                           const char *const *argv, int mirror_port, ec_err *err);
+
 /** Records @log as the build log of @layer (build_logs table). */
 int ec_sandbox_record_log(ec_cache *c, const ec_digest *layer, const ec_digest *log,
                           ec_err *err);

@@ -299,21 +299,23 @@ int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lower
     return r;
 }
 
-/* --- probes: what the layers beneath are (an interpreter's version and tags) --- */
+/* --- probes and runs beneath: what the layers beneath are or say --- */
 
 #define PROBE_MAX (64 * 1024)
 #define PROBE_TIMEOUT_MS (120 * 1000)
+#define CAPTURE_MAX (16 * 1024 * 1024)
+#define CAPTURE_TIMEOUT_MS (30 * 60 * 1000)
 
-static int probe_read(char **out, const char *path, const ec_sandbox_result *res,
-                      const char *const *argv, ec_err *err)
+static int capture_read(char **out, const char *path, size_t max,
+                        const ec_sandbox_result *res, const char *const *argv, ec_err *err)
 {
     EC_AUTOFREE char *text = NULL;
     size_t n = 0;
-    int r = ec_read_file(&text, &n, path, PROBE_MAX, err);
+    int r = ec_read_file(&text, &n, path, max, err);
     if (r < 0)
         return r;
     if (!ec_sandbox_ok(res))
-        return ec_fail(err, EC_EBUILD, "`%s` over the layers beneath %s: %.400s", argv[0],
+        return ec_fail(err, EC_EBUILD, "`%s` over the layers beneath %s: %.1000s", argv[0],
                        res->timed_out ? "timed out" : res->signal ? "was killed"
                                                                   : "failed",
                        res->tail);
@@ -321,8 +323,9 @@ static int probe_read(char **out, const char *path, const ec_sandbox_result *res
     return EC_OK;
 }
 
-int ec_sandbox_probe(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
-                     const char *const *argv, ec_err *err)
+static int capture(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
+                   const char *const *argv, int mirror_port, size_t max, int64_t timeout_ms,
+                   ec_err *err)
 {
     struct lowers l = {0};
     char rnd[17];
@@ -340,14 +343,34 @@ int ec_sandbox_probe(char **out, ec_cache *c, const ec_digest *lowers, size_t nl
                                   : -1;
     if (r == EC_OK && fd < 0)
         r = ec_fail_sys(err, errno, "sandbox: cannot create %s", log_path);
+    /* as for build steps: the mirror is on the same port inside, and the command is told */
+    EC_AUTOFREE char *mirror = mirror_port > 0
+                                   ? ec_xasprintf("ENVCACHE_MIRROR=http://127.0.0.1:%d/mirror",
+                                                  mirror_port)
+                                   : NULL;
+    const char *env[] = {mirror, NULL};
     ec_sandbox_result res;
     ec_sandbox_opts so = {.lowers = (const char *const *)l.dirs, .nlowers = l.n, .argv = argv,
-                          .timeout_ms = PROBE_TIMEOUT_MS, .workdir = inner, .log_fd = fd};
+                          .env = env, .nenv = mirror ? 1 : 0, .mirror_port = mirror_port,
+                          .timeout_ms = timeout_ms, .workdir = inner, .log_fd = fd};
     if (r == EC_OK)
         r = ec_sandbox_exec(&res, &so, err);
     if (r == EC_OK)
-        r = probe_read(out, log_path, &res, argv, err);
+        r = capture_read(out, log_path, max, &res, argv, err);
     lowers_fini(&l);
     ec_rm_rf(workdir, NULL);
     return r;
+}
+
+int ec_sandbox_probe(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
+                     const char *const *argv, ec_err *err)
+{
+    return capture(out, c, lowers, nlowers, argv, 0, PROBE_MAX, PROBE_TIMEOUT_MS, err);
+}
+
+int ec_sandbox_run_beneath(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
+                           const char *const *argv, int mirror_port, ec_err *err)
+{
+    return capture(out, c, lowers, nlowers, argv, mirror_port, CAPTURE_MAX,
+                   CAPTURE_TIMEOUT_MS, err);
 }

@@ -76,6 +76,19 @@ static int lock_save(ec_store *st, const char *skey, const json_t *lock, ec_dige
     return r == EC_OK ? ec_txn_commit(ec_steal(&txn), err) : r;
 }
 
+/* The real client run over the layers beneath, for the managers that resolve with it. */
+static int run_beneath(const ec_resolve_req *req, const char *const *argv, bool needs_mirror,
+                       char **out, ec_err *err)
+{
+    ec_warm_mgr *m = req->run_ud;
+    uint16_t port = 0;
+    int r = needs_mirror ? ec_cache__mirror_port(&port, m->c, err) : EC_OK;
+    if (r == EC_OK)
+        r = ec_sandbox_run_beneath(out, m->c, m->lowers.digests, m->lowers.n, argv, port,
+                                   err);
+    return r;
+}
+
 static int lock_resolve(ec_warm_mgr *m, json_t **lock_out, ec_err *err)
 {
     bool on_lowers = m->mgr->flags & EC_MANAGER_RESOLVES_ON_LOWERS;
@@ -84,7 +97,8 @@ static int lock_resolve(ec_warm_mgr *m, json_t **lock_out, ec_err *err)
                           .lowers_root = on_lowers ? m->lowers.root : NULL,
                           .platform = PLATFORM, .upstream = m->ctx.upstream,
                           .probe = m->probe, .progress = m->ctx.progress,
-                          .progress_ud = m->ctx.progress_ud};
+                          .progress_ud = m->ctx.progress_ud,
+                          .run_beneath = m->lowers.n ? run_beneath : NULL, .run_ud = m};
     int r = m->mgr->ops->resolve(&m->ctx, &req, lock_out, err);
     m->resolved = r == EC_OK;
     return r;
