@@ -55,7 +55,8 @@ static int open_on_disk(ec_store *st, MDB_txn *txn, uint64_t gen)
     if (rc)
         return rc;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        ec_tbl_slot *s = &st->slots[slot_of(st, k.mv_data, k.mv_size)];
+        size_t i = slot_of(st, k.mv_data, k.mv_size); /* before taking st->slots: it moves */
+        ec_tbl_slot *s = &st->slots[i];
         if (s->open || mdb_dbi_open(txn, s->name, 0, &s->dbi) != 0)
             continue;
         s->open = true;
@@ -71,7 +72,8 @@ int ec_store__tables_open(ec_store *st, MDB_txn *txn, ec_err *err)
     static const ec_table *const own[] = {&ec_tbl_meta, &ec_tbl_layers, &ec_tbl_blobs};
     int rc = mdb_dbi_open(txn, NULL, 0, &st->main_dbi);
     for (size_t i = 0; !rc && i < EC_ARRAY_LEN(own); i++) {
-        ec_tbl_slot *s = &st->slots[slot_of(st, own[i]->name, strlen(own[i]->name))];
+        size_t at = slot_of(st, own[i]->name, strlen(own[i]->name));
+        ec_tbl_slot *s = &st->slots[at];
         rc = mdb_dbi_open(txn, s->name, MDB_CREATE, &s->dbi);
         s->open = rc == 0;
     }
@@ -175,7 +177,8 @@ int ec_store__dbi(MDB_dbi *out, ec_txn *txn, const ec_table *t, bool write, ec_e
 {
     ec_store *st = txn->st;
     pthread_mutex_lock(&st->tbl_mu);
-    ec_tbl_slot *s = &st->slots[slot_of(st, t->name, strlen(t->name))];
+    size_t at = slot_of(st, t->name, strlen(t->name));
+    ec_tbl_slot *s = &st->slots[at];
     int r = write ? write_dbi(s, txn, t, err) : usable(s, txn) ? EC_OK : EC_ENOTFOUND;
     *out = s->dbi;
     pthread_mutex_unlock(&st->tbl_mu);
