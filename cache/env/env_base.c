@@ -154,8 +154,7 @@ int ec_env_set_base(ec_cache *c, const char *ws, const char *id, const ec_env_ba
     ec_cache__rfc3339(now, ec_now());
     json_object_set_new(rec, "base", ec_env__base_json(base));
     json_object_set_new(env, "updated_at", json_string(now));
-    EC_AUTOFREE char *key = ec_cache__wskey(ws, id);
-    if ((r = ec_cache__json_put(txn, EC_TBL_ENVS, key, rec, 0, err)) < 0)
+    if ((r = ec_cache__env_save(txn, ws, id, rec, err)) < 0)
         return r;
     return ec_txn_commit(ec_steal(&txn), err);
 }

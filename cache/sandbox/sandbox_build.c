@@ -2,6 +2,7 @@
 /* Sandboxed builds: lower layers from the store in, a layer and its build log out. */
 #include "cache/cache_int.h"
 #include "cache/sandbox/sandbox.h"
+#include "cache/sandbox/sandbox_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,26 +103,6 @@ static int fail_command(ec_err *err, const ec_sandbox_build_opts *o, const ec_sa
                    "of its log:\n%.*s", cmd, how, r->limit, n ? n : 7, n ? tail : "(empty)");
 }
 
-static int record_log(ec_store *st, const ec_digest *layer, const ec_digest *log, ec_err *err);
-
-int ec_sandbox_record_log(ec_cache *c, const ec_digest *layer, const ec_digest *log,
-                          ec_err *err)
-{
-    return record_log(c->st, layer, log, err);
-}
-
-static int record_log(ec_store *st, const ec_digest *layer, const ec_digest *log, ec_err *err)
-{
-    EC_AUTO(ec_txn) txn = NULL;
-    int r = ec_txn_begin(&txn, st, 0, err);
-    if (r == EC_OK)
-        r = ec_kv_put(txn, EC_TBL_BUILD_LOGS, layer->b, sizeof layer->b, log->b, sizeof log->b,
-                      0, err);
-    if (r < 0)
-        return r;
-    return ec_txn_commit(ec_steal(&txn), err);
-}
-
 /* The command succeeded: what it wrote, minus noise, becomes the layer. */
 static int keep_result(ec_sandbox_build *out, ec_store *st, const char *workdir,
                        const char *log_path, ec_err *err)
@@ -133,7 +114,7 @@ static int keep_result(ec_sandbox_build *out, ec_store *st, const char *workdir,
     if (r == EC_OK)
         r = ec_blob_put_file(&out->log, st, log_path, NULL, err);
     if (r == EC_OK)
-        r = record_log(st, &out->layer.digest, &out->log, err);
+        r = ec_sandbox__log_put(st, &out->layer.digest, &out->log, err);
     return r;
 }
 
@@ -196,22 +177,6 @@ int ec_sandbox_build_layer(ec_sandbox_build *out, ec_cache *c, const ec_sandbox_
     if (ec_rm_rf(workdir, &rm) < 0)
         ec_warn("sandbox: cannot remove %s: %s", workdir, rm.msg);
     return r;
-}
-
-int ec_sandbox_log_lookup(ec_digest *out, ec_cache *c, const ec_digest *layer, ec_err *err)
-{
-    EC_AUTO(ec_txn) txn = NULL;
-    const void *v;
-    size_t vl;
-    int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
-    if (r == EC_OK)
-        r = ec_kv_get(txn, EC_TBL_BUILD_LOGS, layer->b, sizeof layer->b, &v, &vl, err);
-    if (r < 0)
-        return r;
-    if (vl != sizeof out->b)
-        return ec_fail(err, EC_EFORMAT, "build_logs: a record of %zu bytes", vl);
-    memcpy(out->b, v, sizeof out->b);
-    return EC_OK;
 }
 
 /* --- an install's build steps, over its staging tree --- */
