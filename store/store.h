@@ -248,8 +248,9 @@ typedef void (*ec_extract_done_fn)(const ec_extract_entry *e, bool ok, void *pay
 typedef struct ec_extract_opts {
     unsigned strip_components; /* leading path components dropped ("package/") */
     bool no_sync;              /* the tree is packed later; skip syncfs/fsync */
-    bool package_modes;        /* npm's rules: links and whiteout names skipped, files at
-                                  least 0644 (no group/other write), directories 0755 */
+    bool package_modes;        /* a package archive's rules (the caller's manager wants
+                                  them): links and whiteout names skipped, files at least
+                                  0644 (no group/other write), directories 0755 */
     /* In place: @dest is an existing directory that several archives fill (one after
      * another or from several threads at once). Directories already there are kept as
      * they are; every entry is still written by an O_NOFOLLOW *at() walk, so nothing is
