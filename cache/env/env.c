@@ -120,6 +120,21 @@ int ec_cache__env_archived(ec_err *err, const char *id, const char *what)
 }
 
 
+int ec_env__change_begin(ec_txn **txn_out, json_t **rec_out, ec_cache *c, const char *ws,
+                         const char *id, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    EC_AUTO(json_t) rec = NULL;
+    int r = ec_txn_begin(&txn, c->st, 0, err);
+    if (r < 0 || (r = ec_cache__env_load(&rec, txn, ws, id, err)) < 0)
+        return r;
+    if (!json_is_null(json_object_get(json_object_get(rec, "env"), "archived_at")))
+        return ec_cache__env_archived(err, id, "it cannot be changed");
+    *txn_out = ec_steal(&txn);
+    *rec_out = ec_steal(&rec);
+    return EC_OK;
+}
+
 int ec_env_archive(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err)
 {
     EC_AUTO(ec_txn) txn = NULL;

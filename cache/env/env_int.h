@@ -30,3 +30,8 @@ int ec_env__name_del(ec_txn *txn, const char *ws, const char *name, ec_err *err)
 /** The id of the environment named @name in @ws; EC_ENOTFOUND (no message). */
 int ec_env__name_lookup(char **id_out, ec_txn *txn, const char *ws, const char *name,
                         ec_err *err);
+
+/** Begins a change of environment @id of @ws: a write txn and its record (both owned by
+ *  the caller). EC_EARCHIVED (detail environment_archived) for an archived one. */
+int ec_env__change_begin(ec_txn **txn_out, json_t **rec_out, ec_cache *c, const char *ws,
+                         const char *id, ec_err *err);

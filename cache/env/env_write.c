@@ -87,12 +87,10 @@ int ec_env_update(json_t **out, ec_cache *c, const char *ws, const char *id,
     EC_AUTO(ec_txn) txn = NULL;
     EC_AUTO(json_t) rec = NULL;
     EC_AUTO(json_t) fields = NULL;
-    int r = ec_txn_begin(&txn, c->st, 0, err);
-    if (r < 0 || (r = ec_cache__env_load(&rec, txn, ws, id, err)) < 0)
+    int r = ec_env__change_begin(&txn, &rec, c, ws, id, err);
+    if (r < 0)
         return r;
     json_t *env = json_object_get(rec, "env");
-    if (!json_is_null(json_object_get(env, "archived_at")))
-        return ec_cache__env_archived(err, id, "it cannot be changed");
     if ((r = ec_env_rules_update(&fields, env, patch, err)) < 0)
         return r;
     r = rename_env(txn, ws, id, json_string_value(json_object_get(env, "name")),

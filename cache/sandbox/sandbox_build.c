@@ -230,37 +230,59 @@ static int run_step(ec_store *st, const struct lowers *l, const char *staging,
     return ec_sandbox_ok(&res) ? EC_OK : step_fail(err, s, &res);
 }
 
+/* A run's own directory under the store's sandbox/, the lowers unpacked, and its log. */
+struct run_dir {
+    char *path;
+    char *log_path;
+    int log_fd;
+    struct lowers l;
+};
+
+static int run_dir_open(struct run_dir *d, ec_cache *c, const char *prefix,
+                        const ec_digest *lowers, size_t nlowers, ec_err *err)
+{
+    char rnd[17];
+    ec_random_hex(rnd, 8);
+    EC_AUTOFREE char *rel = ec_xasprintf("sandbox/%s%s", prefix, rnd);
+    *d = (struct run_dir){.path = ec_store_path(c->st, rel), .log_fd = -1};
+    d->log_path = ec_xasprintf("%s/out.log", d->path);
+    int r = ec_mkdir_p(d->path, 0700, err);
+    d->l.dirs = ec_xcalloc(nlowers + 1, sizeof *d->l.dirs);
+    for (size_t i = 0; r == EC_OK && i < nlowers; i++)
+        r = lower_add(&d->l, c->st, &lowers[i], err);
+    if (r == EC_OK &&
+        (d->log_fd = open(d->log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+        r = ec_fail_sys(err, errno, "sandbox: cannot create %s", d->log_path);
+    return r;
+}
+
+static void run_dir_close(struct run_dir *d)
+{
+    if (d->log_fd >= 0)
+        close(d->log_fd);
+    lowers_fini(&d->l);
+    ec_err rm = {0};
+    if (d->path && ec_rm_rf(d->path, &rm) < 0)
+        ec_warn("sandbox: cannot remove %s: %s", d->path, rm.msg);
+    free(d->path);
+    free(d->log_path);
+}
+
 int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lowers,
                          size_t nlowers, const char *staging, const ec_build_step *steps,
                          size_t nsteps, int mirror_port, ec_err *err)
 {
-    struct lowers l = {0};
-    char rnd[17];
-    ec_random_hex(rnd, 8);
-    EC_AUTOFREE char *rel = ec_xasprintf("sandbox/%s", rnd);
-    EC_AUTOFREE char *workdir = ec_store_path(c->st, rel);
-    EC_AUTOFREE char *log_path = ec_xasprintf("%s/build.log", workdir);
-    int r = ec_mkdir_p(workdir, 0700, err);
-    l.dirs = ec_xcalloc(nlowers + 1, sizeof *l.dirs);
-    for (size_t i = 0; r == EC_OK && i < nlowers; i++)
-        r = lower_add(&l, c->st, &lowers[i], err);
-    EC_AUTOFD int log_fd = r == EC_OK ? open(log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                                             0600)
-                                      : -1;
-    if (r == EC_OK && log_fd < 0)
-        r = ec_fail_sys(err, errno, "sandbox: cannot create %s", log_path);
+    struct run_dir d;
+    int r = run_dir_open(&d, c, "", lowers, nlowers, err);
     for (size_t i = 0; r == EC_OK && i < nsteps; i++) {
-        EC_AUTOFREE char *inner = ec_xasprintf("%s/run-%zu", workdir, i);
-        r = run_step(c->st, &l, staging, &steps[i], mirror_port, log_fd, inner, err);
+        EC_AUTOFREE char *inner = ec_xasprintf("%s/run-%zu", d.path, i);
+        r = run_step(c->st, &d.l, staging, &steps[i], mirror_port, d.log_fd, inner, err);
     }
     if (r == EC_OK)
         r = ec_sandbox_prune_noise(staging, err);
     if (r == EC_OK)
-        r = ec_blob_put_file(log_out, c->st, log_path, NULL, err);
-    lowers_fini(&l);
-    ec_err rm = {0};
-    if (ec_rm_rf(workdir, &rm) < 0)
-        ec_warn("sandbox: cannot remove %s: %s", workdir, rm.msg);
+        r = ec_blob_put_file(log_out, c->st, d.log_path, NULL, err);
+    run_dir_close(&d);
     return r;
 }
 
@@ -289,30 +311,17 @@ static int probe_read(char **out, const char *path, const ec_sandbox_result *res
 int ec_sandbox_probe(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
                      const char *const *argv, ec_err *err)
 {
-    struct lowers l = {0};
-    char rnd[17];
-    ec_random_hex(rnd, 8);
-    EC_AUTOFREE char *rel = ec_xasprintf("sandbox/probe-%s", rnd);
-    EC_AUTOFREE char *workdir = ec_store_path(c->st, rel);
-    EC_AUTOFREE char *inner = ec_xasprintf("%s/run", workdir);
-    EC_AUTOFREE char *log_path = ec_xasprintf("%s/out", workdir);
-    int r = ec_mkdir_p(workdir, 0700, err);
-    l.dirs = ec_xcalloc(nlowers + 1, sizeof *l.dirs);
-    for (size_t i = 0; r == EC_OK && i < nlowers; i++)
-        r = lower_add(&l, c->st, &lowers[i], err);
-    EC_AUTOFD int fd = r == EC_OK ? open(log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                                         0600)
-                                  : -1;
-    if (r == EC_OK && fd < 0)
-        r = ec_fail_sys(err, errno, "sandbox: cannot create %s", log_path);
+    struct run_dir d;
+    int r = run_dir_open(&d, c, "probe-", lowers, nlowers, err);
+    EC_AUTOFREE char *inner = ec_xasprintf("%s/run", d.path);
     ec_sandbox_result res;
-    ec_sandbox_opts so = {.lowers = (const char *const *)l.dirs, .nlowers = l.n, .argv = argv,
-                          .timeout_ms = PROBE_TIMEOUT_MS, .workdir = inner, .log_fd = fd};
+    ec_sandbox_opts so = {.lowers = (const char *const *)d.l.dirs, .nlowers = d.l.n,
+                          .argv = argv, .timeout_ms = PROBE_TIMEOUT_MS, .workdir = inner,
+                          .log_fd = d.log_fd};
     if (r == EC_OK)
         r = ec_sandbox_exec(&res, &so, err);
     if (r == EC_OK)
-        r = probe_read(out, log_path, &res, argv, err);
-    lowers_fini(&l);
-    ec_rm_rf(workdir, NULL);
+        r = probe_read(out, d.log_path, &res, argv, err);
+    run_dir_close(&d);
     return r;
 }
