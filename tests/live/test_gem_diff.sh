@@ -12,7 +12,8 @@ need_sandbox
 base=$(base_digest) || { bad "a base"; finish; exit 1; }
 gem_registry_serve || { bad "the test registry"; finish; exit 1; }
 trap 'kill $GEM_REG_PID 2>/dev/null; cleanup' EXIT
-apt='["ruby"]'
+# sqlitever's extension is built by the warm-up: the stack needs what it compiles with
+apt='["ruby", "ruby-dev", "build-essential", "libsqlite3-dev"]'
 printf '{"name":"rb","config":{"packages":{"apt":%s}}}' "$apt" > "$T/rb.json"
 ec env create -f "$T/rb.json" --base "$base" >/dev/null
 ok=0
