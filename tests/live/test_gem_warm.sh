@@ -49,14 +49,12 @@ gem_env nodev '["ruby"]' '["sqlitever"]'
 expect_fail "without ruby-dev the native gem fails naming the gem and what to add" "add ruby-dev" ec warm nodev
 check "…naming the gem" bash -c "ec warm nodev 2>&1 | grep -q 'sqlitever-1.0.0'"
 
-blobs() { find "$ENVCACHE_HOME" -path '*blobs/sha256/*' -type f | wc -l; }
 gem_env bad1 '["ruby"]' '["tampered"]'
-n0=$(blobs)
 expect_fail "a tampered .gem is refused, naming it" "tampered-1.0.0.gem" ec warm bad1
 check "…and nothing of it is stored" bash -c "! find '$ENVCACHE_HOME' -path '*blobs/sha256/*' -type f -exec cmp -s {} '$EC_GEM_REGISTRY/gems/tampered-1.0.0.gem' \; -print | grep -q ."
 gem_env bad2 '["ruby"]' '["badinfo"]'
 expect_fail "a tampered info file is refused, naming it" "info/badinfo" ec warm bad2
-check "…and nothing of it is stored" bash -c "! grep -rl --include='*' -F '9.9.9 |checksum:' '$ENVCACHE_HOME/store/blobs' '$ENVCACHE_HOME/blobs' 2>/dev/null | grep -q ."
+check "…and nothing of it is stored" bash -c "test -n \"\$(find '$ENVCACHE_HOME' -path '*blobs/sha256/*' -type f | head -n1)\" && ! find '$ENVCACHE_HOME' -path '*blobs/sha256/*' -type f -exec grep -l -F '9.9.9 |checksum:' {} + | grep -q ."
 
 printf '{"name":"noruby","config":{"packages":{"gem":["rack"]}}}' > "$T/noruby.json"
 ec env create -f "$T/noruby.json" --base "$base" >/dev/null
