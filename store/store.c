@@ -159,6 +159,7 @@ int ec_store_open(ec_store **out, const char *home, ec_err *err)
     ec_store *st = ec_xcalloc(1, sizeof *st);
     st->home = ec_xstrdup(abs);
     pthread_mutex_init(&st->resize_lock, NULL);
+    pthread_mutex_init(&st->write_mu, NULL);
     pthread_mutex_init(&st->tbl_mu, NULL);
     int rc = mdb_env_create(&st->env);
     if (!rc)
@@ -192,6 +193,7 @@ void ec_store_close(ec_store *st)
     if (st->env)
         mdb_env_close(st->env);
     pthread_mutex_destroy(&st->resize_lock);
+    pthread_mutex_destroy(&st->write_mu);
     pthread_mutex_destroy(&st->tbl_mu);
     ec_store__tables_free(st);
     free(st->home);

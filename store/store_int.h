@@ -25,6 +25,11 @@ struct ec_store {
     MDB_dbi main_dbi;            /* LMDB's unnamed database: one key per named one */
     MDB_dbi meta_dbi;            /* opened at ec_store_open, like every table there */
     pthread_mutex_t resize_lock; /* one map resize at a time within this process */
+    /* Held by this process's write txn from before it begins until after it ends. LMDB
+     * releases its writer lock inside commit and abort, before this process's table
+     * bookkeeping (tables.c) and flags are settled; the next writer must not begin
+     * until they are. */
+    pthread_mutex_t write_mu;
     pthread_mutex_t tbl_mu;      /* guards the members below */
     ec_tbl_slot *slots;
     size_t nslots, cap;

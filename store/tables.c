@@ -10,7 +10,8 @@
  *   when its snapshot holds more named databases than the last scan saw.
  * - Only a write txn creates a table, inside itself: it holds LMDB's writer lock, so it
  *   could not wait for a txn of its own. It is st->opener until it ends; scans wait for a
- *   later ec_txn_begin meanwhile.
+ *   later ec_txn_begin meanwhile. LMDB lets the next writer in before the ending txn's
+ *   bookkeeping here is done, so st->write_mu (txn.c) holds it back until then.
  * - Each handle carries the generation at which it opened, and a txn uses only handles
  *   at most as new as itself. ec_txn_begin checks that no handle opened while it began,
  *   so a newer handle names a table that the txn's snapshot lacks: it reads as empty. */

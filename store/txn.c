@@ -38,18 +38,33 @@ int ec_txn_begin(ec_txn **out, ec_store *st, unsigned flags, ec_err *err)
 {
     ec_txn *t = ec_xcalloc(1, sizeof *t);
     t->st = st;
+    t->readonly = flags & EC_TXN_READ;
+    if (!t->readonly)
+        pthread_mutex_lock(&st->write_mu);
     int rc = begin_current(t, st, flags);
     if (rc) {
+        if (!t->readonly)
+            pthread_mutex_unlock(&st->write_mu);
         free(t);
         return ec_fail_mdb(err, rc, "cannot begin an index transaction");
     }
-    t->readonly = flags & EC_TXN_READ;
     /* Safe to flip: we hold the only write transaction of this process until commit. */
     t->lazy = !t->readonly && (flags & EC_TXN_LAZY);
     if (t->lazy)
         mdb_env_set_flags(st->env, MDB_NOMETASYNC, 1);
     *out = t;
     return EC_OK;
+}
+
+/* After LMDB ended @txn: settles its tables and flags, then lets the next writer in. */
+static void txn_end(ec_txn *txn, bool committed)
+{
+    ec_store__tables_txn_end(txn, committed);
+    if (txn->lazy)
+        mdb_env_set_flags(txn->st->env, MDB_NOMETASYNC, 0);
+    if (!txn->readonly)
+        pthread_mutex_unlock(&txn->st->write_mu);
+    free(txn);
 }
 
 int ec_txn_commit(ec_txn *txn, ec_err *err)
@@ -63,10 +78,7 @@ int ec_txn_commit(ec_txn *txn, ec_err *err)
         if (rc)
             r = ec_fail_mdb(err, rc, "cannot commit to the store index");
     }
-    ec_store__tables_txn_end(txn, r == EC_OK);
-    if (txn->lazy)
-        mdb_env_set_flags(txn->st->env, MDB_NOMETASYNC, 0);
-    free(txn);
+    txn_end(txn, r == EC_OK);
     return r;
 }
 
@@ -75,10 +87,7 @@ void ec_txn_abort(ec_txn *txn)
     if (!txn)
         return;
     mdb_txn_abort(txn->txn);
-    ec_store__tables_txn_end(txn, false);
-    if (txn->lazy)
-        mdb_env_set_flags(txn->st->env, MDB_NOMETASYNC, 0);
-    free(txn);
+    txn_end(txn, false);
 }
 
 static int txn_fail(ec_txn *txn, ec_err *err, int rc, const char *what)

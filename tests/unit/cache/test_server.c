@@ -539,6 +539,8 @@ static void server__concurrent_creates_of_one_name_one_wins(void **state)
         pthread_join(t[i], NULL);
         won += r[i].status == 200;
         lost += r[i].status == 409;
+        if (r[i].status != 200 && r[i].status != 409)
+            print_message("racer %d: status %ld\n", i, r[i].status);
     }
     assert_int_equal(won, 1);
     assert_int_equal(lost, N - 1);

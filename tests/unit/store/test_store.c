@@ -3,6 +3,8 @@
 #include "tests/unit/helpers/ec_test.h"
 
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -208,6 +210,66 @@ static void store__missing_table_reads_empty_until_written(void **state)
     ec_txn_abort(txn);
 }
 
+/* Writers queue for LMDB's lock while each of them makes a table: a writer whose turn
+ * comes after others made theirs must still see every committed table, its own new one
+ * and the one they all share, however long it waited. */
+enum { RACERS = 16, ROUNDS = 4 };
+struct table_racer {
+    ec_store *st;
+    ec_table own;
+    char name[32];
+    int failures;
+    char why[256];
+};
+
+static void *make_tables(void *arg)
+{
+    struct table_racer *r = arg;
+    for (int round = 0; round < ROUNDS; round++) {
+        ec_err err = {0};
+        ec_txn *txn = NULL;
+        char key[16];
+        snprintf(key, sizeof key, "%d", round);
+        int rc = ec_txn_begin(&txn, r->st, 0, &err);
+        if (rc == EC_OK)
+            rc = ec_kv_put(txn, &r->own, key, strlen(key), "x", 1, 0, &err);
+        if (rc == EC_OK)
+            rc = ec_kv_put(txn, &plain_tbl, r->name, strlen(r->name), "x", 1, 0, &err);
+        if (rc == EC_OK) {
+            rc = ec_txn_commit(txn, &err);
+        } else if (txn) {
+            ec_txn_abort(txn);
+        }
+        if (rc != EC_OK && r->failures++ == 0)
+            snprintf(r->why, sizeof r->why, "%.200s", err.msg);
+        /* Each round a new table, so every round bumps the generation again. */
+        snprintf(r->name + strlen(r->name) - 1, 2, "%c", 'a' + round + 1);
+    }
+    return NULL;
+}
+
+static void store__queued_writers_see_tables_made_while_they_waited(void **state)
+{
+    struct ect_store_fixture *fx = *state;
+    pthread_t t[RACERS];
+    struct table_racer r[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        r[i] = (struct table_racer){.st = fx->st};
+        snprintf(r[i].name, sizeof r[i].name, "race_%02d_a", i);
+        r[i].own = (ec_table){r[i].name, 0};
+    }
+    for (int i = 0; i < RACERS; i++)
+        pthread_create(&t[i], NULL, make_tables, &r[i]);
+    int failures = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(t[i], NULL);
+        if (r[i].failures)
+            print_message("racer %d: %d failed, first: %s\n", i, r[i].failures, r[i].why);
+        failures += r[i].failures;
+    }
+    assert_int_equal(failures, 0);
+}
+
 /* Another process makes a table whose records reference blobs. This process opened the
  * store before that table existed and never uses its definition; its gc learns the flags
  * from meta and keeps the blob, and still sweeps a blob nothing references. */
@@ -348,6 +410,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(store__gc_keeps_roots_and_sweeps_the_rest, ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__gc_keeps_a_build_log_with_its_layer, ect_store_setup,
                                         ect_store_teardown),
+        cmocka_unit_test_setup_teardown(store__queued_writers_see_tables_made_while_they_waited,
+                                        ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__missing_table_reads_empty_until_written, ect_store_setup,
                                         ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__gc_keeps_blobs_of_a_table_it_never_defined,
