@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* resolve: the crate each spec names is chosen here (the index, Cargo's semver rules,
- * yanked versions skipped, the newest whose rust-version the toolchain beneath meets);
+ * yanked versions skipped, the newest match; refused, as cargo install refuses, when the
+ * toolchain beneath is older than its rust-version);
  * its closure is resolved by the toolchain's own cargo over the layers beneath, against
  * the mirror, exactly as `cargo install NAME@=VERSION` resolves without --locked: the
  * crate as a dependency of an empty root with its default features, no dev-dependencies,
@@ -50,8 +51,27 @@ static bool rust_version(cargo_version *v, const char *s)
     return cargo_version_parse(v, buf);
 }
 
-/* The newest version matching @req that is not yanked, preferring one whose rust-version
- * the toolchain meets (as cargo install does); EC_ENOTFOUND naming the spec. */
+/* What cargo install says when the newest match needs a newer rustc: it does not fall
+ * back by itself; it names the newest match the toolchain can build. */
+static int too_new(const root *rt, const char *spec, json_t *w, json_t *ok, const char *rustc,
+                   ec_err *err)
+{
+    const char *rv = json_string_value(json_object_get(w, "rust_version"));
+    const char *okv = json_string_value(json_object_get(ok, "vers"));
+    const char *okrv = json_string_value(json_object_get(ok, "rust_version"));
+    EC_AUTOFREE char *hint = !ok ? ec_xstrdup("no version that matches supports it")
+                             : okrv ? ec_xasprintf("%s %s supports rustc %s", rt->name, okv, okrv)
+                                    : ec_xasprintf("%s %s has an unspecified minimum rustc "
+                                                   "version", rt->name, okv);
+    return ec_fail(err, EC_EINVAL, "cargo: \"%s\": cannot install %s %s: it requires rustc %s "
+                   "or newer, and the toolchain beneath has rustc %s (%s), as cargo install "
+                   "says: pin a version it supports, or give the environment a newer toolchain",
+                   spec, rt->name, rt->vers, rv, rustc, hint);
+}
+
+/* As cargo install chooses: the newest version matching @req that is not yanked. When its
+ * rust-version is newer than the toolchain's, cargo install refuses, naming the newest
+ * match that the toolchain supports; so do we. EC_ENOTFOUND naming the spec. */
 static int pick(root *rt, const char *text, const cargo_req *req, const char *rustc,
                 const char *spec, ec_err *err)
 {
@@ -84,15 +104,16 @@ static int pick(root *rt, const char *text, const cargo_req *req, const char *ru
         }
         json_decref(j);
     }
-    json_t *w = jok ? jok : jb;
     int r = EC_OK;
-    if (!w)
+    if (!jb)
         r = ec_fail(err, EC_ENOTFOUND, "cargo: \"%s\": crate %s has no version that matches "
                     "and is not yanked", spec, rt->name);
     else {
-        snprintf(rt->vers, sizeof rt->vers, "%s", json_string_value(json_object_get(w, "vers")));
-        const char *ck = json_string_value(json_object_get(w, "cksum"));
+        snprintf(rt->vers, sizeof rt->vers, "%s", json_string_value(json_object_get(jb, "vers")));
+        const char *ck = json_string_value(json_object_get(jb, "cksum"));
         snprintf(rt->cksum, sizeof rt->cksum, "%s", ck ? ck : "");
+        if (!jok || cargo_version_cmp(&best_ok, &best) != 0) /* the newest does not fit */
+            r = too_new(rt, spec, jb, jok, rustc, err);
     }
     json_decref(jb);
     json_decref(jok);
