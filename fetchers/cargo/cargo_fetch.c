@@ -30,7 +30,7 @@ static int job_result(ec_fetch_ctx *ctx, job *j, ec_err *err)
     if (q->status != 200)
         return ec_fail(err, EC_ENETWORK, "cargo: crate %s@%s: %s answered HTTP %ld", j->name,
                        j->vers, q->url, q->status);
-    EC_AUTOFREE char *key = cargo_crate_key(j->name, j->vers);
+    EC_AUTOFREE char *key = cargo_crate_key(ctx, j->name, j->vers);
     return ec_mirror_digest_put(ctx->store, key, &j->want, err);
 }
 
@@ -43,7 +43,7 @@ static int queue(ec_fetch_ctx *ctx, ec_http_batch *b, job *j, const json_t *p, e
     if (!j->name || !j->vers || !url || !sha || ec_digest_parse(&j->want, sha, NULL) < 0)
         return ec_fail(err, EC_EFORMAT, "cargo: a lock package lacks name, version, url or "
                        "sha256");
-    EC_AUTOFREE char *key = cargo_crate_key(j->name, j->vers);
+    EC_AUTOFREE char *key = cargo_crate_key(ctx, j->name, j->vers);
     if (ec_store_has_blob(ctx->store, &j->want))
         return ec_mirror_digest_put(ctx->store, key, &j->want, err);
     if (ctx->offline)

@@ -40,9 +40,20 @@ char *cargo_index_path(const char *name)
     return ec_xasprintf("%.2s/%.2s/%s", low, low + 2, low);
 }
 
-char *cargo_crate_key(const char *name, const char *vers)
+/* Records are per registry: two registries may hold different crates of one name. */
+static char *registry_key(const ec_fetch_ctx *ctx, const char *what)
 {
-    return ec_xasprintf("cargo/crate/%s/%s", name, vers);
+    ec_digest d;
+    char hex[EC_DIGEST_HEX_LEN];
+    const char *up = cargo_upstream(ctx);
+    ec_sha256_buf(&d, up, strlen(up));
+    return ec_xasprintf("cargo/%.16s/%s", ec_digest_hex(hex, &d), what);
+}
+
+char *cargo_crate_key(const ec_fetch_ctx *ctx, const char *name, const char *vers)
+{
+    EC_AUTOFREE char *what = ec_xasprintf("crate/%s/%s", name, vers);
+    return registry_key(ctx, what);
 }
 
 int cargo_blob_read(ec_store *st, const ec_digest *d, ec_buf *out, ec_err *err)
@@ -117,7 +128,8 @@ int cargo_index_get(ec_fetch_ctx *ctx, const char *name, ec_digest *blob, bool *
     if (!cargo_name_ok(name))
         return ec_fail(err, EC_EINVAL, "\"%s\" is not a crate name", name);
     EC_AUTOFREE char *path = cargo_index_path(name);
-    EC_AUTOFREE char *key = ec_xasprintf("cargo/index/%s", path);
+    EC_AUTOFREE char *rel = ec_xasprintf("index/%s", path);
+    EC_AUTOFREE char *key = registry_key(ctx, rel);
     EC_AUTOFREE char *url = ec_xasprintf("%s/%s", cargo_upstream(ctx), path);
     EC_AUTOFREE char *what = ec_xasprintf("the index file of crate %s", name);
     return doc_get(ctx, key, url, what, blob, asked_upstream, err);
@@ -129,7 +141,8 @@ int cargo_dl_template(char **out, ec_fetch_ctx *ctx, ec_err *err)
     ec_digest d;
     bool asked;
     ec_buf b = EC_BUF_INIT;
-    int r = doc_get(ctx, "cargo/config.json", url, "the registry's config.json", &d, &asked,
+    EC_AUTOFREE char *key = registry_key(ctx, "config.json");
+    int r = doc_get(ctx, key, url, "the registry's config.json", &d, &asked,
                     err);
     if (r == EC_OK)
         r = cargo_blob_read(ctx->store, &d, &b, err);
@@ -214,7 +227,7 @@ int cargo_crate_pull(ec_fetch_ctx *ctx, const char *name, const char *vers, cons
     if (ec_digest_parse(&want, text, NULL) < 0)
         return ec_fail(err, EC_EFORMAT, "cargo: crate %s@%s: the index's cksum \"%s\" is not a "
                        "sha256", name, vers, cksum);
-    EC_AUTOFREE char *key = cargo_crate_key(name, vers);
+    EC_AUTOFREE char *key = cargo_crate_key(ctx, name, vers);
     if (ec_store_has_blob(ctx->store, &want)) {
         *out = want;
         return ec_mirror_digest_put(ctx->store, key, &want, err);

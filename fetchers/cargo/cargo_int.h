@@ -64,8 +64,10 @@ int cargo_dl_template(char **out, ec_fetch_ctx *ctx, ec_err *err);
 /** The download URL of NAME@VERS by @dl's markers ({crate}, {version}, {prefix},
  *  {lowerprefix}, {sha256-checksum}), or "/{crate}/{version}/download" appended. Owned. */
 char *cargo_dl_url(const char *dl, const char *name, const char *vers, const char *cksum);
-/** MIRROR key of a .crate: "cargo/crate/<name>/<vers>". Owned. */
-char *cargo_crate_key(const char *name, const char *vers);
+/** MIRROR key of a .crate of @ctx's registry: "cargo/<16 hex of the upstream's
+ *  sha256>/crate/<name>/<vers>" (index files and config.json are keyed the same way, so
+ *  two registries never share records). Owned. */
+char *cargo_crate_key(const ec_fetch_ctx *ctx, const char *name, const char *vers);
 /** The line of @vers in an index file's text (a JSON object, owned), or NULL. */
 json_t *cargo_index_find(const char *text, const char *vers);
 

@@ -83,7 +83,7 @@ static int pull_crate(ec_fetch_ctx *ctx, const char *name, const char *vers, ec_
 static int serve_crate(ec_fetch_ctx *ctx, const ec_mirror_req *req, const char *name,
                        const char *vers, ec_mirror_resp *resp, ec_err *err)
 {
-    EC_AUTOFREE char *key = cargo_crate_key(name, vers);
+    EC_AUTOFREE char *key = cargo_crate_key(ctx, name, vers);
     ec_digest d;
     int r = ec_mirror_digest_get(ctx->store, key, &d, NULL);
     if (r < 0 && ctx->cache_only)

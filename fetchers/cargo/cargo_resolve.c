@@ -5,10 +5,10 @@
  * its closure is resolved by the toolchain's own cargo over the layers beneath, against
  * the mirror, exactly as `cargo install NAME@=VERSION` resolves without --locked: the
  * crate as a dependency of an empty root with its default features, no dev-dependencies,
- * every target's dependencies, and the root's edition, resolver and rust-version (which
- * choose the resolver and its rust-version awareness). DESIGN.md allows the real client
- * where it is the faithful resolver; Cargo's resolver (features, links, backtracking,
- * rust-version fallback) is one. */
+ * every target's dependencies, the root's edition and resolver (the feature resolver),
+ * and rust-versions not honoured (cargo install's ephemeral workspace does not). DESIGN.md
+ * allows the real client where it is the faithful resolver; Cargo's resolver (features,
+ * links, backtracking) is one. */
 #include "fetchers/cargo/cargo_int.h"
 
 #include <ctype.h>
@@ -196,7 +196,11 @@ static void script_root(ec_buf *s, size_t i, const root *rt)
 static char *script(const root *roots, size_t n)
 {
     ec_buf s = EC_BUF_INIT;
+    /* cargo install's ephemeral workspace does not honour rust-versions when it resolves
+     * (an edition 2024 crate still locks "to latest compatible versions"), where a
+     * workspace root of edition 2024 would: "allow" makes ours resolve as it does. */
     ec_buf_adds(&s, "set -e\nexport CARGO_HOME=/tmp/envcache-cargo-home CARGO_TERM_COLOR=never\n"
+                    "export CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=allow\n"
                     "mkdir -p $CARGO_HOME\n"
                     "cat > $CARGO_HOME/config.toml <<EOC\n"
                     "[source.crates-io]\nreplace-with = \"envcache-mirror\"\n"
