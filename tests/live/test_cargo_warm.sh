@@ -30,5 +30,25 @@ assert l[\"installs\"][0][\"cargo_lock\"].count(\"[[package]]\") >= len(n)'"
 res2=$(ec --json warm rust | tail -n 1)
 check "second warm: zero upstream requests" test "$(printf '%s' "$res2" | json_get upstream_requests)" = 0
 check "second warm: the layer is reused (nothing compiled)" test "$(printf '%s' "$res2" | json_get managers.cargo.reused)" = True
+
+# What the live registry cannot stage, from a generated one on loopback over the same
+# toolchain layer: yanked versions and pre-releases skipped, and a tampered .crate.
+python3 "$EC_SOURCE_DIR/tests/fixtures/cargo-registry/serve.py" "$T" > "$T/port" &
+reg=$!
+trap 'kill $reg 2>/dev/null; cleanup' EXIT
+for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+fx() { ENVCACHE_CARGO_INDEX=http://127.0.0.1:$(cat "$T/port")/index/ ec "$@"; }
+printf '{"name":"fx","config":{"packages":{"apt":["cargo-web"],"cargo":["usesok","okcrate@^1"]}}}' > "$T/fx.json"
+fx env create -f "$T/fx.json" --base "$base" >/dev/null
+fx --json warm --lock-only fx > "$T/fx.out" 2>&1
+check "fixture: usesok and okcrate@^1 resolve to okcrate 1.0.0 (1.1.0 is yanked)" bash -c "tail -n 1 '$T/fx.out' | python3 -c '
+import json,sys; l=json.load(sys.stdin)[\"managers\"][\"cargo\"][\"lock_json\"]
+assert sorted((p[\"name\"],p[\"version\"]) for p in l[\"packages\"]) == [(\"okcrate\",\"1.0.0\"),(\"usesok\",\"1.0.0\")], l[\"packages\"]
+assert [i[\"version\"] for i in l[\"installs\"]] == [\"1.0.0\",\"1.0.0\"], l[\"installs\"]'"
+printf '{"name":"fxbad","config":{"packages":{"apt":["cargo-web"],"cargo":["usesbad"]}}}' > "$T/fxbad.json"
+fx env create -f "$T/fxbad.json" --base "$base" >/dev/null
+expect_fail "fixture: a tampered dependency fails the warm-up naming it" "badcrate@1.0.0" fx warm fxbad
+bad_sha=$(curl -s "http://127.0.0.1:$(cat "$T/port")/dl/badcrate/1.0.0/download" | sha256sum | cut -d' ' -f1)
+check "…and nothing of it is stored" bash -c "! find '$ENVCACHE_HOME' -name '$bad_sha*' | grep -q ."
 check "the store verifies" ec verify
 finish
