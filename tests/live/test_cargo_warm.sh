@@ -32,7 +32,8 @@ check "second warm: zero upstream requests" test "$(printf '%s' "$res2" | json_g
 check "second warm: the layer is reused (nothing compiled)" test "$(printf '%s' "$res2" | json_get managers.cargo.reused)" = True
 
 # What the live registry cannot stage, from a generated one on loopback over the same
-# toolchain layer: yanked versions and pre-releases skipped, and a tampered .crate.
+# toolchain layer: yanked versions and pre-releases skipped, a tampered .crate, and a
+# program that links the system's OpenSSL.
 python3 "$EC_SOURCE_DIR/tests/fixtures/cargo-registry/serve.py" "$T" > "$T/port" &
 reg=$!
 trap 'kill $reg 2>/dev/null; cleanup' EXIT
@@ -50,5 +51,21 @@ fx env create -f "$T/fxbad.json" --base "$base" >/dev/null
 expect_fail "fixture: a tampered dependency fails the warm-up naming it" "badcrate@1.0.0" fx warm fxbad
 bad_sha=$(curl -s "http://127.0.0.1:$(cat "$T/port")/dl/badcrate/1.0.0/download" | sha256sum | cut -d' ' -f1)
 check "…and nothing of it is stored" bash -c "! find '$ENVCACHE_HOME' -name '$bad_sha*' | grep -q ."
+
+# The build links against what the layers beneath hold: sslver's build script asks
+# pkg-config for OpenSSL. With libssl-dev and pkg-config in the apt layer it builds and
+# runs; on the toolchain alone it fails.
+printf '{"name":"ssl","config":{"packages":{"apt":["cargo-web","libssl-dev","pkg-config"],"cargo":["sslver"]}}}' > "$T/ssl.json"
+fx env create -f "$T/ssl.json" --base "$base" >/dev/null
+fx warm ssl > "$T/ssl.out" 2>&1 && rc=0 || rc=$?
+check "sslver (links OpenSSL) warms over apt: [cargo-web, libssl-dev, pkg-config]" test "$rc" = 0
+[ "$rc" = 0 ] || tail -20 "$T/ssl.out"
+ec mount ssl --session ssl "$T/sslroot" >/dev/null
+check "…and runs in the session, linked to the layer's OpenSSL" bash -c "chroot '$T/sslroot' sslver | grep -q '^OpenSSL 3'"
+check "…its binary needs OpenSSL's libcrypto (dynamic section)" bash -c "objdump -p '$T/sslroot/usr/local/bin/sslver' | grep -q 'NEEDED.*libcrypto.so.3'"
+ec umount "$T/sslroot" >/dev/null
+printf '{"name":"nossl","config":{"packages":{"apt":["cargo-web"],"cargo":["sslver"]}}}' > "$T/nossl.json"
+fx env create -f "$T/nossl.json" --base "$base" >/dev/null
+expect_fail "…and fails to build without them beneath, naming the step" "cargo install sslver@1.0.0" fx warm nossl
 check "the store verifies" ec verify
 finish
