@@ -57,5 +57,10 @@ printf '[package]\nname = "app2"\nversion = "0.1.0"\nedition = "2021"\n[dependen
 rm -f "$T/app/Cargo.lock"
 home "$T/h3"
 check "cargo refuses the tampered crate through the mirror" bash -c "cd '$T/app' && ! CARGO_HOME='$T/h3' CARGO_TARGET_DIR='$T/t3' cargo build -q > '$T/build3.err' 2>&1"
+
+# A warm-up with no layer beneath has no toolchain: it says what to provide.
+printf '{"name":"bare","config":{"packages":{"cargo":["usesok"]}}}' > "$T/bare.json"
+ec env create -f "$T/bare.json" --no-base >/dev/null
+expect_fail "a warm-up with nothing beneath names the toolchain it needs" "apt: [cargo-web]" ec warm bare
 check "the store verifies" ec --quiet verify
 finish

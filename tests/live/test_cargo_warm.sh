@@ -67,5 +67,8 @@ ec umount "$T/sslroot" >/dev/null
 printf '{"name":"nossl","config":{"packages":{"apt":["cargo-web"],"cargo":["sslver"]}}}' > "$T/nossl.json"
 fx env create -f "$T/nossl.json" --base "$base" >/dev/null
 expect_fail "…and fails to build without them beneath, naming the step" "cargo install sslver@1.0.0" fx warm nossl
+printf '{"name":"notc","config":{"packages":{"cargo":["sslver"]}}}' > "$T/notc.json"
+fx env create -f "$T/notc.json" --base "$base" >/dev/null
+expect_fail "a base without a Rust toolchain: the warm-up says what to provide" "cargo-web" fx warm notc
 check "the store verifies" ec verify
 finish
