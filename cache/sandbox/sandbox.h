@@ -140,6 +140,20 @@ int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lower
 int ec_sandbox_probe(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
                      const char *const *argv, ec_err *err);
 
+/** What ec_sandbox_query runs and how. */
+typedef struct ec_sandbox_query_opts {
+    const char *const *argv;
+    const char *const *env;  /* extra "NAME=value", NULL-terminated, or NULL */
+    int mirror_port;         /* 0 = none; else $ENVCACHE_MIRROR names it */
+    size_t max_out;          /* bytes of output kept at most; 0 = 64 KiB */
+    int64_t timeout_ms;      /* 0 = two minutes */
+} ec_sandbox_query_opts;
+
+/** ec_sandbox_probe with a mirror, more room and more time: a resolver that asks the real
+ *  client over the layers beneath (fetchers/fetcher.h, ec_fetch_ctx.sandbox_query). */
+int ec_sandbox_query(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
+                     const ec_sandbox_query_opts *o, ec_err *err);
+
 /** Records @log as the build log of @layer (build_logs table). */
 int ec_sandbox_record_log(ec_cache *c, const ec_digest *layer, const ec_digest *log,
                           ec_err *err);

@@ -304,25 +304,42 @@ int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lower
 #define PROBE_MAX (64 * 1024)
 #define PROBE_TIMEOUT_MS (120 * 1000)
 
-static int probe_read(char **out, const char *path, const ec_sandbox_result *res,
+static int probe_read(char **out, const char *path, size_t max, const ec_sandbox_result *res,
                       const char *const *argv, ec_err *err)
 {
     EC_AUTOFREE char *text = NULL;
     size_t n = 0;
-    int r = ec_read_file(&text, &n, path, PROBE_MAX, err);
+    int r = ec_read_file(&text, &n, path, max, err);
     if (r < 0)
         return r;
     if (!ec_sandbox_ok(res))
         return ec_fail(err, EC_EBUILD, "`%s` over the layers beneath %s: %.400s", argv[0],
                        res->timed_out ? "timed out" : res->signal ? "was killed"
                                                                   : "failed",
-                       res->tail);
+                       last_lines(res->tail, TAIL_LINES));
     *out = ec_steal(&text);
     return EC_OK;
 }
 
-int ec_sandbox_probe(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
-                     const char *const *argv, ec_err *err)
+/* The environment of a query: its own strings and, with a mirror, where it is. */
+static const char **query_env(size_t *n_out, const ec_sandbox_query_opts *o, char **mirror)
+{
+    size_t n = 0;
+    while (o->env && o->env[n])
+        n++;
+    const char **env = ec_xcalloc(n + 2, sizeof *env);
+    for (size_t i = 0; i < n; i++)
+        env[i] = o->env[i];
+    if (o->mirror_port > 0) {
+        *mirror = ec_xasprintf("ENVCACHE_MIRROR=http://127.0.0.1:%d/mirror", o->mirror_port);
+        env[n++] = *mirror;
+    }
+    *n_out = n;
+    return env;
+}
+
+int ec_sandbox_query(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
+                     const ec_sandbox_query_opts *o, ec_err *err)
 {
     struct lowers l = {0};
     char rnd[17];
@@ -331,6 +348,9 @@ int ec_sandbox_probe(char **out, ec_cache *c, const ec_digest *lowers, size_t nl
     EC_AUTOFREE char *workdir = ec_store_path(c->st, rel);
     EC_AUTOFREE char *inner = ec_xasprintf("%s/run", workdir);
     EC_AUTOFREE char *log_path = ec_xasprintf("%s/out", workdir);
+    EC_AUTOFREE char *mirror = NULL;
+    size_t nenv = 0;
+    EC_AUTOFREE const char **env = query_env(&nenv, o, &mirror);
     int r = ec_mkdir_p(workdir, 0700, err);
     l.dirs = ec_xcalloc(nlowers + 1, sizeof *l.dirs);
     for (size_t i = 0; r == EC_OK && i < nlowers; i++)
@@ -341,13 +361,24 @@ int ec_sandbox_probe(char **out, ec_cache *c, const ec_digest *lowers, size_t nl
     if (r == EC_OK && fd < 0)
         r = ec_fail_sys(err, errno, "sandbox: cannot create %s", log_path);
     ec_sandbox_result res;
-    ec_sandbox_opts so = {.lowers = (const char *const *)l.dirs, .nlowers = l.n, .argv = argv,
-                          .timeout_ms = PROBE_TIMEOUT_MS, .workdir = inner, .log_fd = fd};
+    ec_sandbox_opts so = {.lowers = (const char *const *)l.dirs, .nlowers = l.n,
+                          .argv = o->argv, .env = env, .nenv = nenv,
+                          .mirror_port = o->mirror_port,
+                          .timeout_ms = o->timeout_ms ? o->timeout_ms : PROBE_TIMEOUT_MS,
+                          .workdir = inner, .log_fd = fd};
     if (r == EC_OK)
         r = ec_sandbox_exec(&res, &so, err);
     if (r == EC_OK)
-        r = probe_read(out, log_path, &res, argv, err);
+        r = probe_read(out, log_path, o->max_out ? o->max_out : PROBE_MAX, &res, o->argv,
+                       err);
     lowers_fini(&l);
     ec_rm_rf(workdir, NULL);
     return r;
+}
+
+int ec_sandbox_probe(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
+                     const char *const *argv, ec_err *err)
+{
+    const ec_sandbox_query_opts o = {.argv = argv};
+    return ec_sandbox_query(out, c, lowers, nlowers, &o, err);
 }
