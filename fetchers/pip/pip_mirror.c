@@ -121,6 +121,16 @@ static int render_html(ec_buf *b, const ec_mirror_req *req, const char *name, js
 
 /* --- JSON (PEP 691): upstream's page with the file URLs replaced --- */
 
+/* PEP 714: the metadata hash goes out as "core-metadata" only. pip 22.3 to 23.0 (Debian
+ * 12's) read the older "dist-info-metadata" as a string and crash on its hash object. */
+static void metadata_key(json_t *f)
+{
+    json_t *old = json_object_get(f, "dist-info-metadata");
+    if (old && !json_object_get(f, "core-metadata"))
+        json_object_set(f, "core-metadata", old);
+    json_object_del(f, "dist-info-metadata");
+}
+
 static int render_json(ec_buf *b, const ec_mirror_req *req, const char *name, json_t *page)
 {
     size_t i;
@@ -129,6 +139,7 @@ static int render_json(ec_buf *b, const ec_mirror_req *req, const char *name, js
         const char *fn = json_string_value(json_object_get(f, "filename"));
         if (!fn)
             continue;
+        metadata_key(f);
         char *url = mirror_file_url(req, name, fn);
         json_object_set_new(f, "url", json_string(url));
         free(url);

@@ -148,6 +148,19 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* The PEP 658 metadata file the index lists for @file, verified (in the store already
+ * when pip read it through the mirror). pip falls back to the wheel when the metadata
+ * fails to download, so a tampered metadata file would pass unnoticed without this. */
+static int metadata_checked(ec_fetch_ctx *ctx, const json_t *page, const char *name,
+                            const char *file, ec_err *err)
+{
+    ec_digest want, got;
+    if (pip_page_sha256(&want, page, name, file, true, NULL) < 0)
+        return EC_OK; /* the index offers no metadata file for it */
+    EC_AUTOFREE char *md = ec_xasprintf("%s.metadata", file);
+    return pip_file_get(&got, ctx, name, md, NULL, err);
+}
+
 /* One package of pip's report, checked against the index page (the same sha256, a file
  * the index lists), as a lock entry. */
 static int lock_package(json_t **out, ec_fetch_ctx *ctx, const json_t *item, ec_err *err)
@@ -175,6 +188,9 @@ static int lock_package(json_t **out, ec_fetch_ctx *ctx, const json_t *item, ec_
     if (!sha || ec_digest_parse(&got, sha, NULL) < 0 || !ec_digest_eq(&got, &want))
         return ec_fail(err, EC_EINTEGRITY, "%s: pip chose it with sha256 %s, the index says "
                        "%s", file, sha ? sha : "(none)", ec_digest_hex(hex, &want));
+    r = metadata_checked(ctx, page, name, file, err);
+    if (r < 0)
+        return r;
     EC_AUTOFREE char *up = pip_file_url(ctx->upstream, name, pip_page_file(page, file));
     *out = json_pack("{s:s, s:s, s:s, s:s%, s:s, s:b, s:b}", "name", name, "version", version,
                      "file", file, "url", up, strcspn(up, "#"), "sha256",

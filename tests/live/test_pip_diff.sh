@@ -29,6 +29,12 @@ ec env create -f "$T/py.json" --base "$base" >/dev/null
 retry 3 ec warm py >/dev/null 2>"$T/py.err" || { bad "warm python3"; cat "$T/py.err"; finish; exit 1; }
 R=$T/root
 ec mount py --session pip-diff "$R" >/dev/null
+# pip in the chroot trusts what the host trusts (a proxy's CA, say), and reads none of the
+# host's pip settings (PIP_FIND_LINKS would add candidates the index does not have).
+ca=${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}
+cp "$ca" "$R/tmp/host-ca.crt" 2>/dev/null || cp /etc/ssl/certs/ca-certificates.crt "$R/tmp/host-ca.crt"
+export ENVCACHE_PIP_INDEX=$up
+unset $(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/\1/p')
 while read -r name specs; do
   printf '{"name":"d-%s","config":{"packages":{"apt":["python3","ca-certificates"],"pip":[%s]}}}' \
     "$name" "$specs" > "$T/$name.json"
@@ -39,7 +45,7 @@ while read -r name specs; do
   lock=$(ec env lock "d-$name" pip)
   w=$(pip_wheel_into "$R/tmp" "$lock") || { bad "$name: the resolver's pip wheel"; continue; }
   args=$(printf '[%s]' "$specs" | python3 -c 'import json,shlex,sys; print(" ".join(shlex.quote(s) for s in json.load(sys.stdin)))')
-  if ! eval retry 3 in_root "$R" env PIP_CONFIG_FILE=/dev/null python3 "/tmp/$w/pip" install --dry-run \
+  if ! eval retry 3 in_root "$R" env PIP_CONFIG_FILE=/dev/null PIP_CERT=/tmp/host-ca.crt python3 "/tmp/$w/pip" install --dry-run \
       --ignore-installed --quiet --no-cache-dir --disable-pip-version-check --report /tmp/report.json \
       --index-url "$up" "$args" 2>"$T/$name.pip.err"; then
     bad "$name: pip itself"; tail -20 "$T/$name.pip.err"; continue
