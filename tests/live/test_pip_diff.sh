@@ -45,7 +45,7 @@ while read -r name specs; do
   lock=$(ec env lock "d-$name" pip)
   w=$(pip_wheel_into "$R/tmp" "$lock") || { bad "$name: the resolver's pip wheel"; continue; }
   args=$(printf '[%s]' "$specs" | python3 -c 'import json,shlex,sys; print(" ".join(shlex.quote(s) for s in json.load(sys.stdin)))')
-  if ! eval retry 3 in_root "$R" env PIP_CONFIG_FILE=/dev/null PIP_CERT=/tmp/host-ca.crt python3 "/tmp/$w/pip" install --dry-run \
+  if ! eval retry 3 in_root "$R" env PIP_CONFIG_FILE=/dev/null PIP_CERT=/tmp/host-ca.crt SSL_CERT_FILE=/tmp/host-ca.crt python3 "/tmp/$w/pip" install --dry-run \
       --ignore-installed --quiet --no-cache-dir --disable-pip-version-check --report /tmp/report.json \
       --index-url "$up" "$args" 2>"$T/$name.pip.err"; then
     bad "$name: pip itself"; tail -20 "$T/$name.pip.err"; continue
