@@ -141,6 +141,11 @@ typedef struct ec_install_result {
     size_t nsteps;
     ec_note *notes;
     size_t nnotes;
+    /* Directories under the staging root ("usr/local/lib/python3.11/dist-packages",
+     * relative) where the sandbox prunes no noise after the steps: what a step made
+     * there on purpose that noise lists name elsewhere (bytecode a step compiled for the
+     * layer). NULL-terminated, owned; may be NULL. */
+    char **keep;
 } ec_install_result;
 void ec_install_result_fini(ec_install_result *r);
 /** Adds a note; consumes @detail (may be NULL). */

@@ -81,6 +81,9 @@ bool ec_sandbox_ok(const ec_sandbox_result *r);
  *  generic one (mount points, /tmp, logs) and every manager's (ec_manager.noise and
  *  .noise_names in fetchers/manager.h: its caches and the like). */
 int ec_sandbox_prune_noise(const char *upper, ec_err *err);
+/** The same, leaving alone whatever lies under the directories of @keep (relative to
+ *  @upper, NULL-terminated, may be NULL: ec_install_result.keep). */
+int ec_sandbox_prune_noise_keeping(const char *upper, const char *const *keep, ec_err *err);
 
 /** The noise patterns, generic then each manager's, one per call; NULL after the last.
  *  For --help and docs. */
@@ -128,10 +131,12 @@ int ec_sandbox_build_layer(ec_sandbox_build *out, ec_cache *c, const ec_sandbox_
  * layer: what the steps write lands in it, and noise is pruned afterwards. All steps
  * share one log, stored as a blob in *@log_out. A failed step is EC_EBUILD naming the
  * step, how it ended and the log's last lines; @staging is then the caller's to drop.
+ * Noise under the directories of @keep (ec_install_result.keep) stays.
  */
 int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lowers,
                          size_t nlowers, const char *staging, const ec_build_step *steps,
-                         size_t nsteps, int mirror_port, ec_err *err);
+                         size_t nsteps, int mirror_port, const char *const *keep,
+                         ec_err *err);
 
 /** Runs @argv once in the sandbox over @lowers (no network, no mirror, read-only use, a
  *  two-minute limit) and returns what it printed (stdout and stderr, at most 64 KiB) in

@@ -270,7 +270,8 @@ static void run_dir_close(struct run_dir *d)
 
 int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lowers,
                          size_t nlowers, const char *staging, const ec_build_step *steps,
-                         size_t nsteps, int mirror_port, ec_err *err)
+                         size_t nsteps, int mirror_port, const char *const *keep,
+                         ec_err *err)
 {
     struct run_dir d;
     int r = run_dir_open(&d, c, "", lowers, nlowers, err);
@@ -279,7 +280,7 @@ int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lower
         r = run_step(c->st, &d.l, staging, &steps[i], mirror_port, d.log_fd, inner, err);
     }
     if (r == EC_OK)
-        r = ec_sandbox_prune_noise(staging, err);
+        r = ec_sandbox_prune_noise_keeping(staging, keep, err);
     if (r == EC_OK)
         r = ec_blob_put_file(log_out, c->st, d.log_path, NULL, err);
     run_dir_close(&d);

@@ -506,7 +506,8 @@ static int add_sdist_step(ec_fetch_ctx *ctx, const json_t *lock, const char *sta
         return r;
     EC_AUTOFREE char *wheel_path = ec_xasprintf("files/pip/%s", resolver);
     const char *argv[] = {"python3", "-c", sdist_step, wheel_path, inside};
-    const char *env[] = {"PIP_CONFIG_FILE=/dev/null", "PIP_NO_INPUT=1"};
+    const char *env[] = {"PIP_CONFIG_FILE=/dev/null", "PIP_NO_INPUT=1",
+                         "PYTHONDONTWRITEBYTECODE=1"};
     out->steps = ec_xrealloc(out->steps, (out->nsteps + 1) * sizeof *out->steps);
     out->steps[out->nsteps++] = (ec_build_step){
         .what = ec_xasprintf("%s %s: building the sdist %s", str(pkg, "name"),
@@ -551,5 +552,5 @@ int pip_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
         if (r < 0)
             ec_err_prefix(err, "%s %s", str(pkg, "name"), str(pkg, "version"));
     }
-    return r;
+    return r == EC_OK ? pip_compile_step(lock, sc.purelib, sc.platlib, out) : r;
 }

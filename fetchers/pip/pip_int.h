@@ -60,3 +60,8 @@ int pip_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err);
 int pip_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
                 ec_install_result *out, ec_err *err);
 int pip_serve(ec_fetch_ctx *ctx, const ec_mirror_req *req, ec_mirror_resp *resp, ec_err *err);
+
+/** Appends the step that compiles the lock's packages' bytecode with the Python beneath
+ *  (pip_compile.c); it runs after any sdist's step. */
+int pip_compile_step(const json_t *lock, const char *purelib, const char *platlib,
+                     ec_install_result *out);

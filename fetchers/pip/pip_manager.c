@@ -4,7 +4,9 @@
 #include "fetchers/manager.h"
 
 /* Python's bytecode caches: regenerated on import, and they hold build-time paths and
- * times (also what Debian's py3compile leaves, so every build prunes them). */
+ * times (also what Debian's py3compile leaves, so every build prunes them). pip's own
+ * builds keep theirs under the site directories (ec_install_result.keep): compiled there
+ * for the layer on purpose (pip_compile.c). */
 static const char *const pip_noise_names[] = {"__pycache__", NULL};
 /* pip's download and wheel cache, when a build step ran pip. */
 static const char *const pip_noise[] = {"root/.cache/pip", NULL};
@@ -24,7 +26,7 @@ static const char pip_probe_script[] =
 static const char *const pip_probe[] = {"python3", "-c", pip_probe_script, NULL};
 
 static const ec_fetcher pip_ops = {
-    .builder_version = 1,
+    .builder_version = 2,
     .serve_cache_only = true,
     .resolve = pip_resolve,
     .fetch = pip_fetch,

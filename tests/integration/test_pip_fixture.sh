@@ -56,6 +56,12 @@ check "chroot: the packages import" chroot "$R" python3 -c 'import good, dep, ex
 check "chroot: the console script runs" bash -c "chroot '$R' good-cli | grep -qx 'good 1.0'"
 check "…its shebang is the base's python3" bash -c "head -n 1 \"\$(ls '$R'/usr/local/bin/good-cli)\" | grep -Eq '^#!/(usr/)?bin/python3'"
 check "RECORD lists the script" bash -c "grep -q 'bin/good-cli,sha256=' '$R'$(chroot "$R" python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/good-1.0.dist-info/RECORD"
+site=$(chroot "$R" python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+pyc=$(chroot "$R" python3 -c 'import importlib.util as u, sys; print(u.cache_from_source(sys.argv[1]))' "$site/good.py")
+check "bytecode was compiled at build time" test -s "$R$pyc"
+check "…and RECORD lists it" grep -q "^__pycache__/good\.cpython-[0-9]*\.pyc,sha256=" "$R$site/good-1.0.dist-info/RECORD"
+check "…and the first import in the session finds it valid: nothing written" bash -c "
+  chroot '$R' python3 -c 'import good, dep, extra' && test -z \"\$(find '$R$site' -newermt @1 | head -n 3)\""
 ec umount "$R" >/dev/null
 
 env_make pinned '["dep==2.0"]'
@@ -79,6 +85,7 @@ check "…the lock says it came from an sdist" bash -c "ec env lock built pip | 
 assert [p[\"sdist\"] for p in json.load(sys.stdin)[\"packages\"] if p[\"name\"] == \"built\"] == [True]'"
 ec mount built --session pip-built "$R" >/dev/null
 check "…and imports in the session" chroot "$R" python3 -c 'import built; assert built.VERSION == "1.0 built"'
+check "…from bytecode compiled at build time (nothing written)" test -z "$(find "$R$site" -newermt @1 | head -n 3)"
 ec umount "$R" >/dev/null
 
 # The mirror with Debian's pip, in fresh virtual environments with no cache.
