@@ -5,6 +5,9 @@
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/lib_base.sh"
 . "$(dirname "$0")/lib_pip.sh"
+# Python in the session writes bytecode it finds missing or stale, as it would for anyone:
+# the checks that the first import writes nothing rely on that.
+unset PYTHONDONTWRITEBYTECODE
 [ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 77; }
 need_sandbox
 [ -n "$(pip_upstream)" ] || { echo "skip: no pip index configured and no pip to ask"; exit 77; }

@@ -53,6 +53,7 @@ export ENVCACHE_PIP_INDEX=$index
 # shellcheck disable=SC2046
 unset $(env | sed -n 's/^\(PIP_[A-Z_]*\|UV_[A-Z_]*\)=.*/\1/p')
 export PIP_CONFIG_FILE=/dev/null UV_NO_CONFIG=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+unset PYTHONDONTWRITEBYTECODE # Python as it runs by default
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/bench-pip.XXXXXX")
 H=$W/home
