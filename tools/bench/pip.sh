@@ -9,7 +9,9 @@
 # minbase of the live tests with apt: [python3] merged into one base, imported untimed):
 #   cold   envcache warm ENV with an empty store (that base aside)
 #          pip install into a new venv with an empty cache (the newest pip)
-#          uv pip install into a new venv with an empty cache (the newest uv)
+#          uv pip install into a new venv with an empty cache (the newest uv), and the
+#          same with --compile-bytecode (envcache and pip compile bytecode; uv does not
+#          unless asked)
 #   warm   envcache-mount ENV TARGET (the container start-up hook) of the built env
 #          uv pip install into a new venv from a warm cache (--offline)
 #          pip install into a new venv from a warm cache
@@ -23,7 +25,7 @@ set -euo pipefail
 
 runs=2 json=0 keep=0
 SET="pandas scikit-learn matplotlib requests flask"
-usage() { sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench/pip: $*" >&2; exit 1; }
 say() { if [ "$json" = 1 ]; then echo "$*" >&2; else echo "$*"; fi; }
 while [ $# -gt 0 ]; do
@@ -112,7 +114,9 @@ hyperfine --runs "$runs" --export-json "$W/cold.json" --style basic \
   --prepare "'$F' venv pv && '$F' cache pc" \
   -n "pip install (empty cache)" "$(pip_in pv pc)" \
   --prepare "'$F' uvenv uv && '$F' cache uc" \
-  -n "uv pip install (empty cache)" "$(uv_in uv uc)"
+  -n "uv pip install (empty cache)" "$(uv_in uv uc)" \
+  --prepare "'$F' uvenv uvb && '$F' cache ucb" \
+  -n "uv pip install --compile-bytecode (empty cache)" "$(uv_in uvb ucb --compile-bytecode)"
 
 # Warm state: the last cold run's store holds the built env; a warm cache for pip and uv.
 "$bin" --home "$W/eh" --quiet warm bench >/dev/null
@@ -142,7 +146,9 @@ row = {"packages": pkgs}
 for kind, f in zip(("cold", "warm", "import"), sys.argv[3:]):
     row[kind] = {x["command"]: x["median"] for x in json.load(open(f))["results"]}
 pick = lambda kind, p: next(v for k, v in row[kind].items() if k.startswith(p))
-row["ratio_cold_uv_over_envcache"] = round(pick("cold", "uv") / pick("cold", "envcache"), 2)
+row["ratio_cold_uv_over_envcache"] = round(pick("cold", "uv pip install (") / pick("cold", "envcache"), 2)
+row["ratio_cold_uv_bytecode_over_envcache"] = round(pick("cold", "uv pip install --compile") /
+                                                   pick("cold", "envcache"), 2)
 row["ratio_warm_uv_over_envcache"] = round(pick("warm", "uv") / pick("warm", "envcache"), 1)
 row["ratio_import_session_over_pip"] = round(pick("import", "import pandas, first") /
                                              pick("import", "import pandas after"), 2)
@@ -152,8 +158,9 @@ else:
     print(f"\n{pkgs} packages (in pip's venv, pip itself included)")
     for kind in ("cold", "warm", "import"):
         for cmd, m in row[kind].items():
-            print(f"  {kind:6}  {cmd:40} {m*1000:10.1f} ms")
-    print(f"  cold: uv/envcache = {row['ratio_cold_uv_over_envcache']}x   "
+            print(f"  {kind:6}  {cmd:48} {m*1000:10.1f} ms")
+    print(f"  cold: uv/envcache = {row['ratio_cold_uv_over_envcache']}x "
+          f"(with bytecode {row['ratio_cold_uv_bytecode_over_envcache']}x)   "
           f"warm: uv/envcache-mount = {row['ratio_warm_uv_over_envcache']}x   "
           f"first import pandas: session/pip = {row['ratio_import_session_over_pip']}x")
 PY
