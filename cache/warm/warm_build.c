@@ -35,19 +35,6 @@ static void specs_digest(ec_digest *out, const ec_warm_mgr *m)
     ec_lock_digest(j, out);
 }
 
-/* The real client run over the layers beneath, for the managers that resolve with it. */
-static int run_beneath(const ec_resolve_req *req, const char *const *argv, bool needs_mirror,
-                       char **out, ec_err *err)
-{
-    ec_warm_mgr *m = req->run_ud;
-    uint16_t port = 0;
-    int r = needs_mirror ? ec_cache__mirror_port(&port, m->c, err) : EC_OK;
-    if (r == EC_OK)
-        r = ec_sandbox_run_beneath(out, m->c, m->lowers.digests, m->lowers.n, argv, port,
-                                   err);
-    return r;
-}
-
 static int lock_resolve(ec_warm_mgr *m, json_t **lock_out, ec_err *err)
 {
     bool on_lowers = m->mgr->flags & EC_MANAGER_RESOLVES_ON_LOWERS;
@@ -56,8 +43,7 @@ static int lock_resolve(ec_warm_mgr *m, json_t **lock_out, ec_err *err)
                           .lowers_root = on_lowers ? m->lowers.root : NULL,
                           .platform = PLATFORM, .upstream = m->ctx.upstream,
                           .probe = m->probe, .progress = m->ctx.progress,
-                          .progress_ud = m->ctx.progress_ud,
-                          .run_beneath = m->lowers.n ? run_beneath : NULL, .run_ud = m};
+                          .progress_ud = m->ctx.progress_ud};
     int r = m->mgr->ops->resolve(&m->ctx, &req, lock_out, err);
     m->resolved = r == EC_OK;
     return r;
@@ -143,7 +129,8 @@ static int run_steps(ec_warm_mgr *m, const char *staging, const ec_install_resul
     progress(m, EC_PHASE_BUILDING);
     if (r == EC_OK)
         r = ec_sandbox_run_steps(&m->log, m->c, m->lowers.digests, m->lowers.n, staging,
-                                 res->steps, res->nsteps, port, err);
+                                 res->steps, res->nsteps, port,
+                                 (const char *const *)res->keep, err);
     m->ran_code = r == EC_OK;
     return r;
 }

@@ -388,7 +388,7 @@ int cargo_resolve(ec_fetch_ctx *ctx, const ec_resolve_req *req, json_t **lock_ou
                   ec_err *err)
 {
     char rustc[64], host[128];
-    if (!req->run_beneath || !probe_field(req->probe, "release: ", rustc, sizeof rustc) ||
+    if (!ctx->sandbox_query || !probe_field(req->probe, "release: ", rustc, sizeof rustc) ||
         !probe_field(req->probe, "host: ", host, sizeof host))
         return no_toolchain(err);
     root *roots = ec_xcalloc(req->nspecs ? req->nspecs : 1, sizeof *roots);
@@ -399,7 +399,7 @@ int cargo_resolve(ec_fetch_ctx *ctx, const ec_resolve_req *req, json_t **lock_ou
     if (r == EC_OK) {
         sh = script(roots, req->nspecs);
         const char *argv[] = {"sh", "-c", sh, NULL};
-        r = req->run_beneath(req, argv, true, &out, err);
+        r = ctx->sandbox_query(ctx->sandbox_ud, &out, argv, NULL, err);
         if (r < 0)
             ec_err_prefix(err, "cargo: resolving with the toolchain's cargo");
     }
