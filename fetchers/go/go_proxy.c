@@ -223,6 +223,35 @@ int go_doc_put(go_cfg *g, const char *rel, const void *body, size_t n, ec_digest
     return r;
 }
 
+/* A "not found" is remembered for the freshness window too: go probes every path prefix
+ * of a package (golang.org/x/tools/cmd/@v/…), and a mirror would otherwise ask upstream
+ * for each probe every time. */
+static bool gone_recently(go_cfg *g, const char *rel)
+{
+    EC_AUTOFREE char *key = ec_xasprintf("go-404/%s", rel);
+    ec_mirror_doc doc;
+    return ec_mirror_doc_get(g->ctx->store, key, &doc) &&
+           (g->ctx->offline || ec_now() - doc.fetched <= GO_META_TTL);
+}
+
+static void remember_gone(go_cfg *g, const char *rel)
+{
+    EC_AUTOFREE char *key = ec_xasprintf("go-404/%s", rel);
+    ec_mirror_doc doc = {.fetched = ec_now()};
+    if (ec_blob_put_buf(&doc.blob, g->ctx->store, "", 0, NULL) == EC_OK)
+        (void)ec_mirror_doc_put(g->ctx->store, key, &doc, NULL);
+}
+
+static int proxy_get_remembered(go_cfg *g, const char *rel, ec_buf *out, ec_err *err)
+{
+    if (gone_recently(g, rel))
+        return ec_fail(err, EC_ENOTFOUND, "%s: not found (remembered)", rel);
+    int r = go_proxy_get(g, rel, out, err);
+    if (r == EC_ENOTFOUND && !g->ctx->offline)
+        remember_gone(g, rel);
+    return r;
+}
+
 int go_doc_get(go_cfg *g, const char *rel, bool immutable, ec_buf *out, ec_err *err)
 {
     ec_store *st = g->ctx->store;
@@ -233,7 +262,7 @@ int go_doc_get(go_cfg *g, const char *rel, bool immutable, ec_buf *out, ec_err *
             go_blob_read(st, &d, out, NULL) == EC_OK)
             return EC_OK;
         ec_buf_reset(out);
-        int r = go_proxy_get(g, rel, out, err);
+        int r = proxy_get_remembered(g, rel, out, err);
         return r < 0 ? r : go_doc_put(g, rel, out->p ? out->p : "", out->n, NULL, err);
     }
     ec_mirror_doc doc;
@@ -242,7 +271,7 @@ int go_doc_get(go_cfg *g, const char *rel, bool immutable, ec_buf *out, ec_err *
         go_blob_read(st, &doc.blob, out, NULL) == EC_OK)
         return EC_OK;
     ec_buf_reset(out);
-    int r = go_proxy_get(g, rel, out, err);
+    int r = proxy_get_remembered(g, rel, out, err);
     if (r == EC_OK) {
         ec_mirror_doc fresh = {.fetched = ec_now()};
         r = ec_blob_put_buf(&fresh.blob, st, out->p ? out->p : "", out->n, err);
