@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The cache handle and the JSON-in-LMDB helpers shared by environments and sessions. */
+/* The cache handle and the JSON-in-LMDB helpers that the tables' accessors share. */
 #include "cache/cache_int.h"
 #include "store/util/mem.h"
 
@@ -62,17 +62,6 @@ ec_store *ec_cache_store(ec_cache *c)
     return c->st;
 }
 
-int ec_cache__lock_get(json_t **out, ec_txn *txn, const char *digest, ec_err *err)
-{
-    EC_AUTOFREE char *key = ec_xasprintf("lock/%s", digest);
-    return ec_cache__json_get(out, txn, EC_TBL_LOCKS, key, err);
-}
-
-char *ec_cache__wskey(const char *ws, const char *rest)
-{
-    return ec_xasprintf("%s/%s", ws ? ws : EC_DEFAULT_WORKSPACE, rest);
-}
-
 void ec_cache__rfc3339(char out[32], int64_t t)
 {
     time_t tt = (time_t)t;
@@ -81,7 +70,7 @@ void ec_cache__rfc3339(char out[32], int64_t t)
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int ec_cache__json_get(json_t **out, ec_txn *txn, enum ec_table t, const char *key,
+int ec_cache__json_get(json_t **out, ec_txn *txn, const ec_table *t, const char *key,
                        ec_err *err)
 {
     const void *v;
@@ -97,7 +86,7 @@ int ec_cache__json_get(json_t **out, ec_txn *txn, enum ec_table t, const char *k
     return EC_OK;
 }
 
-int ec_cache__json_put(ec_txn *txn, enum ec_table t, const char *key, const json_t *val,
+int ec_cache__json_put(ec_txn *txn, const ec_table *t, const char *key, const json_t *val,
                        unsigned flags, ec_err *err)
 {
     EC_AUTOFREE char *s = json_dumps(val, JSON_COMPACT | JSON_SORT_KEYS);

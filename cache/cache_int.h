@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Private to cache/: the cache struct and the JSON record helpers its modules share. */
+/* Private to cache/: the cache struct, the JSON record helpers of the tables' accessors, and
+ * the accessors that rooms below their table's room use. */
 #pragma once
 
 #include <pthread.h>
@@ -27,18 +28,34 @@ int ec_cache__mirror_port(uint16_t *port, ec_cache *c, ec_err *err);
 /** The shared HTTP client, made on first use; borrowed for the cache's lifetime. */
 int ec_cache__http(ec_http **out, ec_cache *c, ec_err *err);
 
+/* --- records: each table is defined in one idx_<table>.c of the room that owns it, and
+ * only that file builds its keys and values; these helpers serve those files alone --- */
 
 /** Reads the JSON value stored under @key in @t. EC_ENOTFOUND if absent. */
-int ec_cache__json_get(json_t **out, ec_txn *txn, enum ec_table t, const char *key,
+int ec_cache__json_get(json_t **out, ec_txn *txn, const ec_table *t, const char *key,
                        ec_err *err);
 /** Stores @val (compact, sorted keys) under @key in @t. */
-int ec_cache__json_put(ec_txn *txn, enum ec_table t, const char *key, const json_t *val,
+int ec_cache__json_put(ec_txn *txn, const ec_table *t, const char *key, const json_t *val,
                        unsigned flags, ec_err *err);
-/** The canonical lock stored under @digest ("sha256:…") in LOCKS; EC_ENOTFOUND. The one
- *  place in cache/ outside warm/ that knows the "lock/<digest>" key layout. */
+
+/** The canonical lock of digest @digest ("sha256:…"); EC_ENOTFOUND (warm/idx_locks.c). */
 int ec_cache__lock_get(json_t **out, ec_txn *txn, const char *digest, ec_err *err);
-/** "<ws>/<rest>": the key layout of per-workspace tables; caller frees. */
-char *ec_cache__wskey(const char *ws, const char *rest);
+
+/** The layer recorded for layer key @key, if it and its blob are still in the store
+ *  (warm/idx_layer_keys.c; env/'s bootstrap keys its bases there too). */
+bool ec_cache__layer_for_key(ec_layer_info *out, ec_store *st, const ec_digest *key);
+/** Records @layer as the layer built for @key. */
+int ec_cache__layer_key_put(ec_txn *txn, const ec_digest *key, const ec_digest *layer,
+                            ec_err *err);
+
+/** Writes environment record @rec of @ws under its id (env/idx_envs.c). */
+int ec_cache__env_save(ec_txn *txn, const char *ws, const char *id, const json_t *rec,
+                       ec_err *err);
+
+/** Called with each session record (NULL when one is not JSON): 0 goes on, 1 stops. */
+typedef int (*ec_session_rec_fn)(const json_t *s, void *payload);
+/** Visits every session record of every workspace (session/idx_sessions.c). */
+int ec_cache__session_each(ec_txn *txn, ec_session_rec_fn fn, void *payload, ec_err *err);
 /** RFC 3339 UTC ("2026-03-15T10:00:00Z") of @t into @out. */
 void ec_cache__rfc3339(char out[32], int64_t t);
 /** The not-found error of the API for environments. */

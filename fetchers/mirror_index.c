@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* MIRROR table records and the single-flight table of downloads (see mirror_index.h). */
+/* The mirror table's records and the single-flight table of downloads (see mirror_index.h). */
 #include "fetchers/mirror_index.h"
 
 #include <jansson.h>
@@ -11,12 +11,17 @@
 #include "store/util/auto.h"
 #include "store/util/mem.h"
 
+/* Keys are "<manager>/…" strings that each fetcher makes. A value is either a blob's raw
+ * digest (32 bytes), which gc keeps (EC_TABLE_REFS_BLOBS), or a document record (JSON
+ * with the blob as "sha256:…"), which gc does not: a collected document is fetched again. */
+static const ec_table mirror_tbl = {"mirror", EC_TABLE_REFS_BLOBS};
+
 static int put(ec_store *st, const char *key, const void *val, size_t n, ec_err *err)
 {
     EC_AUTO(ec_txn) txn = NULL;
     int rc = ec_txn_begin(&txn, st, 0, err);
     if (rc == EC_OK)
-        rc = ec_kv_put(txn, EC_TBL_MIRROR, key, strlen(key), val, n, 0, err);
+        rc = ec_kv_put(txn, &mirror_tbl, key, strlen(key), val, n, 0, err);
     if (rc == EC_OK)
         rc = ec_txn_commit(ec_steal(&txn), err);
     return rc;
@@ -29,7 +34,7 @@ int ec_mirror_digest_get(ec_store *st, const char *key, ec_digest *out, ec_err *
     size_t vlen;
     int rc = ec_txn_begin(&txn, st, EC_TXN_READ, err);
     if (rc == EC_OK)
-        rc = ec_kv_get(txn, EC_TBL_MIRROR, key, strlen(key), &v, &vlen, err);
+        rc = ec_kv_get(txn, &mirror_tbl, key, strlen(key), &v, &vlen, err);
     if (rc < 0)
         return rc;
     if (vlen != sizeof out->b)
@@ -50,7 +55,7 @@ bool ec_mirror_doc_get(ec_store *st, const char *key, ec_mirror_doc *out)
     const void *v;
     size_t vlen;
     if (ec_txn_begin(&txn, st, EC_TXN_READ, NULL) < 0 ||
-        ec_kv_get(txn, EC_TBL_MIRROR, key, strlen(key), &v, &vlen, NULL) < 0)
+        ec_kv_get(txn, &mirror_tbl, key, strlen(key), &v, &vlen, NULL) < 0)
         return false;
     json_t *j = json_loadb(v, vlen, 0, NULL);
     const char *blob = json_string_value(json_object_get(j, "blob"));

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* What every fetcher's cache and mirror share: records in the MIRROR table, and one
+/* What every fetcher's cache and mirror share: records in the mirror table, and one
  * download per file however many callers miss it at the same moment.
  *
  * Two kinds of record: a file's blob digest (immutable artifacts: tarballs, .debs,

@@ -143,14 +143,14 @@ int ec_store__record_blob(ec_store *st, const ec_digest *d, uint64_t size, ec_er
     const void *old;
     size_t oldlen;
     int64_t created = now;
-    if (ec_kv_get(txn, EC_TBL_BLOBS, d->b, 32, &old, &oldlen, NULL) == EC_OK &&
+    if (ec_kv_get(txn, &ec_tbl_blobs, d->b, 32, &old, &oldlen, NULL) == EC_OK &&
         oldlen == BLOB_REC_LEN)
         created = (int64_t)ec_le64_get((const unsigned char *)old + 9);
     rec[0] = BLOB_REC_V1;
     ec_le64_put(rec + 1, size);
     ec_le64_put(rec + 9, (uint64_t)created);
     ec_le64_put(rec + 17, (uint64_t)now);
-    r = ec_kv_put(txn, EC_TBL_BLOBS, d->b, 32, rec, sizeof rec, 0, err);
+    r = ec_kv_put(txn, &ec_tbl_blobs, d->b, 32, rec, sizeof rec, 0, err);
     if (r < 0)
         return r;
     if (EC_FAULT("blob.record"))
@@ -162,7 +162,7 @@ int ec_blob_lookup(ec_blob_info *out, ec_txn *txn, const ec_digest *d, ec_err *e
 {
     const void *v;
     size_t n;
-    int r = ec_kv_get(txn, EC_TBL_BLOBS, d->b, 32, &v, &n, err);
+    int r = ec_kv_get(txn, &ec_tbl_blobs, d->b, 32, &v, &n, err);
     if (r < 0)
         return r;
     const unsigned char *p = v;

@@ -82,7 +82,7 @@ static int remove_layer(struct gc *g, size_t i, const char *kind, const char *re
     shrink(g, bytes);
     if (!g->o->dry_run) {
         /* Index first: a crash afterwards leaves only intact orphans, never dangling records. */
-        int r = ec_store__forget(g->st, &l->digest, &l->digest, g->err);
+        int r = ec_store__forget(g->st, &g->snap, &l->digest, &l->digest, g->err);
         if (r < 0)
             return r;
         EC_AUTOFREE char *dir = ec_store__layer_dir(g->st, &l->diff_id);
@@ -109,11 +109,11 @@ static int sweep_layers(struct gc *g)
     return EC_OK;
 }
 
-/* A build log stays while the layer it belongs to does. */
-static bool log_of_kept_layer(const struct gc *g, const ec_digest *d)
+/* A blob that a layer-keyed record references (a build log) stays while that layer does. */
+static bool owned_by_kept_layer(const struct gc *g, const ec_digest *d)
 {
-    const ec_digest *owner = ec_snapshot_log_owner(&g->snap, d);
-    const ec_layer_info *l = owner ? ec_snapshot_layer(&g->snap, owner) : NULL;
+    const ec_blob_ref *owner = ec_snapshot_owner(&g->snap, d);
+    const ec_layer_info *l = owner ? ec_snapshot_layer(&g->snap, &owner->layer) : NULL;
     return l && !g->layer_gone[l - g->snap.layers];
 }
 
@@ -122,7 +122,7 @@ static int sweep_blobs(struct gc *g)
     for (size_t i = 0; i < g->snap.nblobs; i++) {
         const ec_blob_rec *b = &g->snap.blobs[i];
         if (g->blob_gone[i] || ec_snapshot_layer(&g->snap, &b->d) || is_root(g, &b->d) ||
-            ec_snapshot_mirror_refs(&g->snap, &b->d) || log_of_kept_layer(g, &b->d) ||
+            ec_snapshot_ref(&g->snap, &b->d) || owned_by_kept_layer(g, &b->d) ||
             b->info.last_used > g->cutoff)
             continue;
         char name[EC_DIGEST_STR_LEN + 8];
@@ -131,14 +131,14 @@ static int sweep_blobs(struct gc *g)
         g->blob_gone[i] = true;
         shrink(g, b->info.size);
         if (!g->o->dry_run) {
-            int r = ec_store__forget(g->st, NULL, &b->d, g->err);
+            int r = ec_store__forget(g->st, &g->snap, NULL, &b->d, g->err);
             if (r < 0)
                 return r;
             EC_AUTOFREE char *path = ec_blob_path(g->st, &b->d);
             unlink(path);
             g->stats->removed++;
         }
-        say(g, "unreferenced", name, "no layer or mirror entry references it", b->info.size,
+        say(g, "unreferenced", name, "no layer or index record references it", b->info.size,
             !g->o->dry_run);
     }
     return EC_OK;
@@ -185,17 +185,27 @@ static void hold_layer(struct gc *g, const ec_layer_info *l)
         say(g, "held_grace", name, "used within the grace period", layer_bytes(g, l), false);
 }
 
+/* Which record keeps blob @d, said into @why; false when none does. */
+static bool ref_reason(char why[128], const struct gc *g, const ec_digest *d)
+{
+    const ec_blob_ref *ref = ec_snapshot_ref(&g->snap, d);
+    if (ref)
+        return snprintf(why, 128, "a record of table %s references it", ref->table), true;
+    if (!owned_by_kept_layer(g, d))
+        return false;
+    snprintf(why, 128, "a record of table %s ties it to a layer that stays",
+             ec_snapshot_owner(&g->snap, d)->table);
+    return true;
+}
+
 /* A loose blob (no layer's own) stays for what references it, or for its age. */
 static void hold_blob(struct gc *g, const ec_blob_rec *b)
 {
-    char name[EC_DIGEST_STR_LEN + 8];
+    char name[EC_DIGEST_STR_LEN + 8], why[128];
     snprintf(name, sizeof name, "blob ");
     ec_digest_format(name + 5, &b->d);
-    if (ec_snapshot_mirror_refs(&g->snap, &b->d))
-        say(g, "held_referenced", name, "a mirror entry references it", b->info.size, false);
-    else if (log_of_kept_layer(g, &b->d))
-        say(g, "held_referenced", name, "the build log of a layer that stays", b->info.size,
-            false);
+    if (ref_reason(why, g, &b->d))
+        say(g, "held_referenced", name, why, b->info.size, false);
     else if (is_pinned(g, &b->d))
         say(g, "held_pinned", name, "a live session uses it", b->info.size, false);
     else if (b->info.last_used > g->cutoff)

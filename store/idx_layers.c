@@ -43,7 +43,7 @@ int ec_layer_lookup(ec_layer_info *out, ec_txn *txn, const ec_digest *digest, ec
 {
     const void *v;
     size_t n;
-    int r = ec_kv_get(txn, EC_TBL_LAYERS, digest->b, 32, &v, &n, err);
+    int r = ec_kv_get(txn, &ec_tbl_layers, digest->b, 32, &v, &n, err);
     if (r == EC_ENOTFOUND) {
         char s[EC_DIGEST_STR_LEN];
         return ec_fail(err, EC_ENOTFOUND, "layer %s is not in the store",
@@ -58,12 +58,12 @@ int ec_layer_put(ec_txn *txn, const ec_layer_info *info, ec_err *err)
 {
     unsigned char rec[LAYER_REC_LEN];
     encode(rec, info);
-    return ec_kv_put(txn, EC_TBL_LAYERS, info->digest.b, 32, rec, sizeof rec, 0, err);
+    return ec_kv_put(txn, &ec_tbl_layers, info->digest.b, 32, rec, sizeof rec, 0, err);
 }
 
 int ec_layer_del(ec_txn *txn, const ec_digest *digest, ec_err *err)
 {
-    return ec_kv_del(txn, EC_TBL_LAYERS, digest->b, 32, err);
+    return ec_kv_del(txn, &ec_tbl_layers, digest->b, 32, err);
 }
 
 int ec_layer_touch(ec_store *st, const ec_digest *digest, ec_err *err)
@@ -126,7 +126,7 @@ int ec_layer_resolve(ec_layer_info *out, ec_store *st, const char *prefix, ec_er
         raw[i] = (unsigned char)((strchr("0123456789abcdef", hex[2 * i]) - "0123456789abcdef") << 4 |
                                  (strchr("0123456789abcdef", hex[2 * i + 1]) - "0123456789abcdef"));
     struct resolve_ctx c = {.hex = hex, .hexlen = n, .err = err};
-    r = ec_kv_each(txn, EC_TBL_LAYERS, raw, rawlen, false, NULL, 0, resolve_one, &c, err);
+    r = ec_kv_each(txn, &ec_tbl_layers, raw, rawlen, false, NULL, 0, resolve_one, &c, err);
     if (r < 0)
         return r;
     if (c.matches == 0)

@@ -21,8 +21,8 @@ struct ec_layer__unpack_opts {
     /* The rest serve ec_archive_extract_fd (package archives, not layers). */
     unsigned strip;    /* leading path components dropped; shallower entries skipped */
     bool no_sync;      /* a staging tree that is packed later: skip syncfs and fsync */
-    bool package;      /* npm's rules: links and whiteout names skipped, files at least
-                          0644 and dirs 0755 */
+    bool package;      /* a package archive's rules: links and whiteout names skipped,
+                          files at least 0644 and dirs 0755 */
     /* ec_archive_extract_cb: read through this instead of @fd (then -1), and the
      * extract options beyond the ones above (in place, aliases, hooks). */
     ec_archive_read_fn read;

@@ -276,7 +276,7 @@ static int set_caps(struct unpack *u, int fd, struct archive_entry *e, const cha
     return EC_OK;
 }
 
-/* Package archives get npm's modes: group/other never write, owner always read-write. */
+/* Package archives get normalised modes: group/other never write, owner always read-write. */
 static mode_t entry_perm(const struct unpack *u, struct archive_entry *e)
 {
     mode_t m = archive_entry_perm(e) & 07777;
@@ -564,8 +564,9 @@ static bool strip_path(const struct unpack *u, char *path)
     return true;
 }
 
-/* npm never extracts links, and a file named like a whiteout would turn into one when
- * the staging tree is packed as a layer. */
+/* Package archives that ask for it get no links (their managers never extract them),
+ * and a file named like a whiteout would turn into one when the staging tree is packed
+ * as a layer. */
 static bool skip_in_package(struct archive_entry *e, const char *path)
 {
     const char *base = strrchr(path, '/');

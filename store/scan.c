@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Table snapshots and removal helpers shared by verify and gc. */
+#include "store/record.h"
 #include "store/scan.h"
 #include "store/util/fs.h"
 #include "store/util/mem.h"
@@ -54,34 +55,74 @@ static int collect_layer(const void *k, size_t kl, const void *v, size_t vl, voi
     return 0;
 }
 
-static int collect_mirror(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+/* --- flagged tables --- */
+
+static int collect_table(const void *k, size_t kl, const void *v, size_t vl, void *payload)
 {
-    struct collect *c = payload;
-    (void)k;
-    (void)kl;
-    if (vl != 32)
+    ec_snapshot *s = payload;
+    size_t plen = strlen(EC_TABLE_KEY_PREFIX);
+    if (kl <= plen || vl != EC_TABLE_REC_LEN || ((const unsigned char *)v)[0] != EC_TABLE_REC_V1)
+        return 0; /* a newer record layout: its flags are not known here */
+    unsigned flags = ec_le32_get((const unsigned char *)v + 1);
+    if (!(flags & (EC_TABLE_REFS_BLOBS | EC_TABLE_LAYER_KEYED)))
         return 0;
-    if (c->s->nmirror == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 64;
-        c->s->mirror = ec_xrealloc(c->s->mirror, c->cap * sizeof *c->s->mirror);
-    }
-    memcpy(c->s->mirror[c->s->nmirror++].b, v, 32);
+    s->tables = ec_xrealloc(s->tables, (s->ntables + 1) * sizeof *s->tables);
+    s->flags = ec_xrealloc(s->flags, (s->ntables + 1) * sizeof *s->flags);
+    s->tables[s->ntables] = ec_xstrndup((const char *)k + plen, kl - plen);
+    s->flags[s->ntables++] = flags;
     return 0;
 }
 
-static int collect_log(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+struct collect_refs {
+    ec_snapshot *s;
+    const char *table;
+    bool layer_keyed;
+    size_t cap_refs, cap_owned;
+};
+
+static void push_ref(ec_blob_ref **arr, size_t *n, size_t *cap, const ec_blob_ref *r)
 {
-    struct collect *c = payload;
-    if (kl != 32 || vl != 32)
-        return 0;
-    if (c->s->nlogs == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 64;
-        c->s->logs = ec_xrealloc(c->s->logs, c->cap * sizeof *c->s->logs);
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 64;
+        *arr = ec_xrealloc(*arr, *cap * sizeof **arr);
     }
-    memcpy(c->s->logs[c->s->nlogs][0].b, v, 32);
-    memcpy(c->s->logs[c->s->nlogs][1].b, k, 32);
-    c->s->nlogs++;
+    (*arr)[(*n)++] = *r;
+}
+
+/* The value is the blob's raw digest (32 bytes); in a layer-keyed table the key is the
+ * layer's (32 bytes). Records of other lengths reference nothing. */
+static int collect_ref(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+{
+    struct collect_refs *c = payload;
+    ec_blob_ref r = {.table = c->table};
+    if (vl != 32 || (c->layer_keyed && kl != 32))
+        return 0;
+    memcpy(r.blob.b, v, 32);
+    if (!c->layer_keyed)
+        push_ref(&c->s->refs, &c->s->nrefs, &c->cap_refs, &r);
+    else {
+        memcpy(r.layer.b, k, 32);
+        push_ref(&c->s->owned, &c->s->nowned, &c->cap_owned, &r);
+    }
     return 0;
+}
+
+/* Which tables have flags is meta's to say, not this process's definitions: gc may run
+ * in a process that never used them. */
+static int collect_flagged(ec_snapshot *s, ec_txn *txn, ec_err *err)
+{
+    int r = ec_kv_each(txn, &ec_tbl_meta, EC_TABLE_KEY_PREFIX, strlen(EC_TABLE_KEY_PREFIX),
+                       false, NULL, 0, collect_table, s, err);
+    struct collect_refs c = {s};
+    for (size_t i = 0; r == EC_OK && i < s->ntables; i++) {
+        if (!(s->flags[i] & EC_TABLE_REFS_BLOBS))
+            continue;
+        ec_table t = {s->tables[i], s->flags[i]}; /* the definition, as meta has it */
+        c.table = t.name;
+        c.layer_keyed = t.flags & EC_TABLE_LAYER_KEYED;
+        r = ec_kv_each(txn, &t, NULL, 0, false, NULL, 0, collect_ref, &c, err);
+    }
+    return r;
 }
 
 static int fill_records(ec_snapshot *s, ec_txn *txn, ec_err *err)
@@ -108,26 +149,22 @@ int ec_snapshot_take(ec_snapshot *out, ec_store *st, ec_err *err)
     if (r < 0)
         return r;
     struct collect c = {out, 0, err};
-    r = ec_kv_each(txn, EC_TBL_BLOBS, NULL, 0, false, NULL, 0, collect_blob, &c, err);
+    r = ec_kv_each(txn, &ec_tbl_blobs, NULL, 0, false, NULL, 0, collect_blob, &c, err);
     c.cap = 0;
     if (r == EC_OK)
-        r = ec_kv_each(txn, EC_TBL_LAYERS, NULL, 0, false, NULL, 0, collect_layer, &c, err);
-    c.cap = 0;
+        r = ec_kv_each(txn, &ec_tbl_layers, NULL, 0, false, NULL, 0, collect_layer, &c, err);
     if (r == EC_OK)
-        r = ec_kv_each(txn, EC_TBL_MIRROR, NULL, 0, false, NULL, 0, collect_mirror, &c, err);
-    c.cap = 0;
-    if (r == EC_OK)
-        r = ec_kv_each(txn, EC_TBL_BUILD_LOGS, NULL, 0, false, NULL, 0, collect_log, &c, err);
+        r = collect_flagged(out, txn, err);
     if (r == EC_OK)
         r = fill_records(out, txn, err);
     if (r < 0) {
         ec_snapshot_fini(out);
         return r;
     }
-    if (out->nmirror)
-        qsort(out->mirror, out->nmirror, sizeof *out->mirror, ec_digest_cmp);
-    if (out->nlogs) /* the log digest leads each pair */
-        qsort(out->logs, out->nlogs, sizeof *out->logs, ec_digest_cmp);
+    if (out->nrefs)
+        qsort(out->refs, out->nrefs, sizeof *out->refs, ec_digest_cmp);
+    if (out->nowned)
+        qsort(out->owned, out->nowned, sizeof *out->owned, ec_digest_cmp);
     return EC_OK;
 }
 
@@ -135,8 +172,12 @@ void ec_snapshot_fini(ec_snapshot *s)
 {
     free(s->blobs);
     free(s->layers);
-    free(s->mirror);
-    free(s->logs);
+    free(s->refs);
+    free(s->owned);
+    for (size_t i = 0; i < s->ntables; i++)
+        free(s->tables[i]);
+    free(s->tables);
+    free(s->flags);
     memset(s, 0, sizeof *s);
 }
 
@@ -163,32 +204,42 @@ const ec_layer_info *ec_snapshot_layer_by_diff(const ec_snapshot *s, const ec_di
     return NULL;
 }
 
-const ec_digest *ec_snapshot_log_owner(const ec_snapshot *s, const ec_digest *d)
+static const ec_blob_ref *find_ref(const ec_blob_ref *arr, size_t n, const ec_digest *d)
 {
-    if (!s->nlogs)
-        return NULL;
-    const ec_digest(*hit)[2] = bsearch(d, s->logs, s->nlogs, sizeof *s->logs, ec_digest_cmp);
-    return hit ? &(*hit)[1] : NULL;
+    return n ? bsearch(d, arr, n, sizeof *arr, ec_digest_cmp) : NULL;
 }
 
-bool ec_snapshot_mirror_refs(const ec_snapshot *s, const ec_digest *d)
+const ec_blob_ref *ec_snapshot_ref(const ec_snapshot *s, const ec_digest *d)
 {
-    return s->nmirror &&
-           bsearch(d, s->mirror, s->nmirror, sizeof *s->mirror, ec_digest_cmp) != NULL;
+    return find_ref(s->refs, s->nrefs, d);
 }
 
-int ec_store__forget(ec_store *st, const ec_digest *layer, const ec_digest *blob, ec_err *err)
+const ec_blob_ref *ec_snapshot_owner(const ec_snapshot *s, const ec_digest *d)
+{
+    return find_ref(s->owned, s->nowned, d);
+}
+
+/* The layer's records in layer-keyed tables go with it. */
+static int forget_layer(ec_txn *txn, const ec_snapshot *s, const ec_digest *layer, ec_err *err)
+{
+    int r = ec_layer_del(txn, layer, err);
+    for (size_t i = 0; (r == EC_OK || r == EC_ENOTFOUND) && i < s->ntables; i++) {
+        ec_table t = {s->tables[i], s->flags[i]};
+        r = t.flags & EC_TABLE_LAYER_KEYED ? ec_kv_del(txn, &t, layer->b, 32, err) : EC_OK;
+    }
+    return r == EC_ENOTFOUND ? EC_OK : r;
+}
+
+int ec_store__forget(ec_store *st, const ec_snapshot *s, const ec_digest *layer,
+                     const ec_digest *blob, ec_err *err)
 {
     EC_AUTO(ec_txn) txn = NULL;
     int r = ec_txn_begin(&txn, st, 0, err);
     if (r < 0)
         return r;
-    if (layer && (r = ec_layer_del(txn, layer, err)) < 0 && r != EC_ENOTFOUND)
+    if (layer && (r = forget_layer(txn, s, layer, err)) < 0)
         return r;
-    if (layer && (r = ec_kv_del(txn, EC_TBL_BUILD_LOGS, layer->b, 32, err)) < 0 &&
-        r != EC_ENOTFOUND)
-        return r;
-    if (blob && (r = ec_kv_del(txn, EC_TBL_BLOBS, blob->b, 32, err)) < 0 && r != EC_ENOTFOUND)
+    if (blob && (r = ec_kv_del(txn, &ec_tbl_blobs, blob->b, 32, err)) < 0 && r != EC_ENOTFOUND)
         return r;
     return ec_txn_commit(ec_steal(&txn), err);
 }

@@ -10,31 +10,44 @@ typedef struct ec_blob_rec {
     ec_blob_info info;
 } ec_blob_rec;
 
+/* A blob that a record of a flagged table references (store.h: EC_TABLE_*). */
+typedef struct ec_blob_ref {
+    ec_digest blob;    /* first: arrays of refs sort and search like digests */
+    ec_digest layer;   /* the record's key when the table is EC_TABLE_LAYER_KEYED */
+    const char *table; /* borrowed from the snapshot's @tables */
+} ec_blob_ref;
+
 typedef struct ec_snapshot {
     ec_blob_rec *blobs; /* sorted by digest */
     size_t nblobs;
     ec_layer_info *layers; /* sorted by digest */
     size_t nlayers;
-    ec_digest *mirror; /* blob digests the mirror table references, sorted */
-    size_t nmirror;
-    ec_digest (*logs)[2]; /* build_logs as {log blob, layer} pairs, sorted by log blob */
-    size_t nlogs;
+    ec_blob_ref *refs; /* from EC_TABLE_REFS_BLOBS tables: kept outright; sorted by blob */
+    size_t nrefs;
+    ec_blob_ref *owned; /* from tables also EC_TABLE_LAYER_KEYED: kept with the layer */
+    size_t nowned;
+    char **tables;       /* the flagged tables meta names ("table/<name>"), owned */
+    unsigned *flags;     /* parallel to @tables */
+    size_t ntables;
 } ec_snapshot;
 
-/** Reads both tables in one read transaction. */
+/** Reads blobs, layers, and the records of flagged tables in one read transaction. The
+ *  flags come from meta, so tables this process never defined count too. */
 int ec_snapshot_take(ec_snapshot *out, ec_store *st, ec_err *err);
 void ec_snapshot_fini(ec_snapshot *s);
 const ec_blob_rec *ec_snapshot_blob(const ec_snapshot *s, const ec_digest *d);
 const ec_layer_info *ec_snapshot_layer(const ec_snapshot *s, const ec_digest *d);
 const ec_layer_info *ec_snapshot_layer_by_diff(const ec_snapshot *s, const ec_digest *diff_id);
-bool ec_snapshot_mirror_refs(const ec_snapshot *s, const ec_digest *d);
-/** The layer whose build log blob @d is, or NULL. */
-const ec_digest *ec_snapshot_log_owner(const ec_snapshot *s, const ec_digest *d);
+/** The record that references blob @d outright, or NULL. */
+const ec_blob_ref *ec_snapshot_ref(const ec_snapshot *s, const ec_digest *d);
+/** The record of a layer-keyed table that references blob @d (its layer), or NULL. */
+const ec_blob_ref *ec_snapshot_owner(const ec_snapshot *s, const ec_digest *d);
 int ec_digest_cmp(const void *a, const void *b);
 
-/** Deletes index records (layer and/or blob; NULL to skip) in one write transaction;
- *  records already gone are fine. */
-int ec_store__forget(ec_store *st, const ec_digest *layer, const ec_digest *blob, ec_err *err);
+/** Deletes index records (layer and/or blob; NULL to skip) in one write transaction, with
+ *  the layer's records in @s's EC_TABLE_LAYER_KEYED tables; records already gone are fine. */
+int ec_store__forget(ec_store *st, const ec_snapshot *s, const ec_digest *layer,
+                     const ec_digest *blob, ec_err *err);
 /** Path of a layer's unpacked tree; caller frees. */
 char *ec_store__layer_dir(const ec_store *st, const ec_digest *diff_id);
 /** True when some process holds a lock on @path, or on "<stem>.lock" beside it where stem

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Opening the store: home directory, sub-directories, the LMDB environment, schema check. */
+#include "store/record.h"
 #include "store/store_int.h"
 #include "store/util/fs.h"
 #include "store/util/mem.h"
@@ -14,11 +15,8 @@
 /* Virtual size of the index map; LMDB files are sparse, so this costs nothing until used. */
 #define EC_MAP_SIZE_DEFAULT ((size_t)16 << 30)
 
-static const char *const table_names[EC_TBL__COUNT] = {
-#define EC__TBL_NAME(id, name, doc) name,
-    EC_TABLES(EC__TBL_NAME)
-#undef EC__TBL_NAME
-};
+/* Named databases (tables) of all layers together; a table costs LMDB a few bytes. */
+#define EC_MAX_TABLES 128
 
 const char *ec_store_default_home(const char *flag)
 {
@@ -38,11 +36,6 @@ const char *ec_store_home(const ec_store *st)
 char *ec_store_path(const ec_store *st, const char *rel)
 {
     return ec_xasprintf("%s/%s", st->home, rel);
-}
-
-MDB_dbi ec_store__dbi(const ec_store *st, enum ec_table t)
-{
-    return st->dbi[t];
 }
 
 int ec_fail_mdb(ec_err *err, int rc, const char *what)
@@ -68,15 +61,43 @@ static int make_dirs(const char *home, ec_err *err)
     return EC_OK;
 }
 
+static int put_u32(MDB_txn *txn, MDB_dbi dbi, const char *key, uint32_t v)
+{
+    unsigned char le[4];
+    ec_le32_put(le, v);
+    MDB_val k = {strlen(key), (void *)key}, nv = {sizeof le, le};
+    return mdb_put(txn, dbi, &k, &nv, 0);
+}
+
+/* Schema 1 named every table in store.h, and gc knew the two whose records reference
+ * blobs. From 2 on their owners' definitions record that in meta when they first write;
+ * a store of 1 gets those records here, so that gc honours them before (or without) any
+ * process of the owners writing again. The flags are the owners' (fetchers/mirror_index.c,
+ * cache/sandbox/idx_build_logs.c); an existing record is newer and stays. */
+static int migrate_1_to_2(ec_store *st, MDB_txn *txn)
+{
+    static const struct { const char *name; unsigned flags; } known[] = {
+        {"mirror", EC_TABLE_REFS_BLOBS},
+        {"build_logs", EC_TABLE_REFS_BLOBS | EC_TABLE_LAYER_KEYED},
+    };
+    for (size_t i = 0; i < EC_ARRAY_LEN(known); i++) {
+        EC_AUTOFREE char *key = ec_xasprintf(EC_TABLE_KEY_PREFIX "%s", known[i].name);
+        unsigned char rec[EC_TABLE_REC_LEN] = {EC_TABLE_REC_V1};
+        ec_le32_put(rec + 1, known[i].flags);
+        MDB_val k = {strlen(key), key}, v = {sizeof rec, rec};
+        int rc = mdb_put(txn, st->meta_dbi, &k, &v, MDB_NOOVERWRITE);
+        if (rc && rc != MDB_KEYEXIST)
+            return rc;
+    }
+    return put_u32(txn, st->meta_dbi, "schema", 2);
+}
+
 static int check_schema(ec_store *st, MDB_txn *txn, ec_err *err)
 {
     MDB_val k = {6, (void *)"schema"}, v;
-    int rc = mdb_get(txn, st->dbi[EC_TBL_META], &k, &v);
+    int rc = mdb_get(txn, st->meta_dbi, &k, &v);
     if (rc == MDB_NOTFOUND) {
-        unsigned char le[4] = {EC_SCHEMA_VERSION & 0xff, (EC_SCHEMA_VERSION >> 8) & 0xff,
-                               (EC_SCHEMA_VERSION >> 16) & 0xff, EC_SCHEMA_VERSION >> 24};
-        MDB_val nv = {4, le};
-        rc = mdb_put(txn, st->dbi[EC_TBL_META], &k, &nv, 0);
+        rc = put_u32(txn, st->meta_dbi, "schema", EC_SCHEMA_VERSION);
         return rc ? ec_fail_mdb(err, rc, "cannot record the schema version") : EC_OK;
     }
     if (rc)
@@ -84,16 +105,14 @@ static int check_schema(ec_store *st, MDB_txn *txn, ec_err *err)
     if (v.mv_size != 4)
         return ec_fail(err, EC_ESCHEMA, "store %s: schema version record is corrupt (%zu bytes)",
                        st->home, v.mv_size);
-    const unsigned char *b = v.mv_data;
-    uint32_t ver = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                   (uint32_t)b[3] << 24;
+    uint32_t ver = ec_le32_get(v.mv_data);
     if (ver > EC_SCHEMA_VERSION)
         return ec_fail(err, EC_ESCHEMA,
                        "store %s has schema version %u, but this envcache knows only up to %u: "
                        "use a newer envcache, or another --home",
                        st->home, ver, EC_SCHEMA_VERSION);
-    /* Older schemas would be migrated here; version 1 is the first. */
-    return EC_OK;
+    rc = ver == 1 ? migrate_1_to_2(st, txn) : 0;
+    return rc ? ec_fail_mdb(err, rc, "cannot migrate the store index to schema 2") : EC_OK;
 }
 
 static int open_tables(ec_store *st, ec_err *err)
@@ -102,14 +121,9 @@ static int open_tables(ec_store *st, ec_err *err)
     int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
     if (rc)
         return ec_fail_mdb(err, rc, "cannot open the store index");
-    for (int t = 0; t < EC_TBL__COUNT; t++) {
-        rc = mdb_dbi_open(txn, table_names[t], MDB_CREATE, &st->dbi[t]);
-        if (rc) {
-            mdb_txn_abort(txn);
-            return ec_fail_mdb(err, rc, table_names[t]);
-        }
-    }
-    int r = check_schema(st, txn, err);
+    int r = ec_store__tables_open(st, txn, err);
+    if (r == EC_OK)
+        r = check_schema(st, txn, err);
     if (r < 0) {
         mdb_txn_abort(txn);
         return r;
@@ -145,9 +159,11 @@ int ec_store_open(ec_store **out, const char *home, ec_err *err)
     ec_store *st = ec_xcalloc(1, sizeof *st);
     st->home = ec_xstrdup(abs);
     pthread_mutex_init(&st->resize_lock, NULL);
+    pthread_mutex_init(&st->write_mu, NULL);
+    pthread_mutex_init(&st->tbl_mu, NULL);
     int rc = mdb_env_create(&st->env);
     if (!rc)
-        rc = mdb_env_set_maxdbs(st->env, EC_TBL__COUNT + 4);
+        rc = mdb_env_set_maxdbs(st->env, EC_MAX_TABLES);
     if (!rc)
         rc = mdb_env_set_maxreaders(st->env, 512);
     if (!rc)
@@ -177,6 +193,9 @@ void ec_store_close(ec_store *st)
     if (st->env)
         mdb_env_close(st->env);
     pthread_mutex_destroy(&st->resize_lock);
+    pthread_mutex_destroy(&st->write_mu);
+    pthread_mutex_destroy(&st->tbl_mu);
+    ec_store__tables_free(st);
     free(st->home);
     free(st);
 }

@@ -58,8 +58,8 @@ int ec_sha256_fd(ec_digest *out, uint64_t *size_out, int fd, ec_err *err);
 /** The store's home: @flag if given, else $ENVCACHE_HOME, else /var/lib/envcache. */
 const char *ec_store_default_home(const char *flag);
 
-/** Opens (creating if needed) the store at @home: directories, LMDB environment with all
- *  named tables, schema check. EC_ESCHEMA when the store was written by a newer envcache. */
+/** Opens (creating if needed) the store at @home: directories, LMDB environment with the
+ *  tables that exist, schema check and migration. EC_ESCHEMA when the store was written by a newer envcache. */
 int ec_store_open(ec_store **out, const char *home, ec_err *err);
 void ec_store_close(ec_store *st);
 EC_DEFINE_AUTO(ec_store, ec_store_close)
@@ -68,7 +68,8 @@ const char *ec_store_home(const ec_store *st);
 /** A new string "<home>/<rel>"; caller frees. */
 char *ec_store_path(const ec_store *st, const char *rel);
 /** The schema version this binary writes. */
-#define EC_SCHEMA_VERSION 1u
+/* 2: tables' flags live in meta under "table/<name>" (migration from 1 in store.c). */
+#define EC_SCHEMA_VERSION 2u
 
 /* --- transactions --- */
 
@@ -85,45 +86,50 @@ EC_DEFINE_AUTO(ec_txn, ec_txn_abort)
 
 /* --- key/value tables (opaque bytes; callers own the encoding) --- */
 
-/* name in LMDB, purpose */
-#define EC_TABLES(X)                                                          \
-    X(META, "meta", "schema version and store-wide settings")                 \
-    X(ENVS, "environments", "workspace/env id -> environment JSON")           \
-    X(NAMES, "env_names", "workspace/name -> env id")                         \
-    X(KEYS, "api_keys", "sha256(key) -> workspace")                           \
-    X(LOCKS, "locks", "lock digest -> canonical lock JSON")                   \
-    X(LAYER_KEYS, "layer_keys", "layer key digest -> layer digest")           \
-    X(LAYERS, "layers", "layer digest -> ec_layer_info record")               \
-    X(BLOBS, "blobs", "blob digest -> ec_blob_info record")                   \
-    X(SESSIONS, "sessions", "session id -> session JSON")                     \
-    X(MIRROR, "mirror", "manager/package/version/file -> blob digest")        \
-    X(WARM, "warm", "env id/manager -> warm-up state JSON")                   \
-    X(BUILD_LOGS, "build_logs", "layer digest -> build log blob digest")
+/* A table is a named LMDB database. Its owner defines it once, where it is used (a static
+ * const beside its accessors), and passes it by pointer; the store declares only its own.
+ * The store opens a table on first use: one that does not exist yet reads as empty and is
+ * created by its first write, which also records @flags in the meta table under
+ * "table/<name>", so that verify and gc in any process honour them. One definition per
+ * name; the name is the database's on disk and never changes. */
+typedef struct ec_table {
+    const char *name; /* the LMDB database name */
+    unsigned flags;   /* EC_TABLE_*: what verify and gc must know of its records */
+} ec_table;
 
-enum ec_table {
-#define EC__TBL_ENUM(id, name, doc) EC_TBL_##id,
-    EC_TABLES(EC__TBL_ENUM)
-#undef EC__TBL_ENUM
-    EC_TBL__COUNT
+enum {
+    /* A value of exactly 32 bytes is the raw sha256 of a blob that gc keeps; values of any
+     * other length reference nothing. */
+    EC_TABLE_REFS_BLOBS = 1u << 0,
+    /* A key of exactly 32 bytes is the raw digest of a layer: gc deletes the record with the
+     * layer, and with EC_TABLE_REFS_BLOBS keeps the value's blob only while the layer stays. */
+    EC_TABLE_LAYER_KEYED = 1u << 1,
 };
+
+/* The store's own tables. Meta holds "schema" and "table/<name>"; an upper layer may keep
+ * a store-wide setting there under a key of its own, built in one accessor. */
+extern const ec_table ec_tbl_meta;
+extern const ec_table ec_tbl_layers; /* layer digest -> ec_layer_info record */
+extern const ec_table ec_tbl_blobs;  /* blob digest -> ec_blob_info record */
 
 enum { EC_KV_NOOVERWRITE = 1u << 0 };
 
 /** Looks up @key. EC_ENOTFOUND if absent. *@val is borrowed (see Caveats). */
-int ec_kv_get(ec_txn *txn, enum ec_table t, const void *key, size_t klen, const void **val,
+int ec_kv_get(ec_txn *txn, const ec_table *t, const void *key, size_t klen, const void **val,
               size_t *vlen, ec_err *err);
-/** Stores @key -> @val. With EC_KV_NOOVERWRITE, EC_ECONFLICT if the key exists. */
-int ec_kv_put(ec_txn *txn, enum ec_table t, const void *key, size_t klen, const void *val,
+/** Stores @key -> @val; the table's first write creates it. With EC_KV_NOOVERWRITE,
+ *  EC_ECONFLICT if the key exists. */
+int ec_kv_put(ec_txn *txn, const ec_table *t, const void *key, size_t klen, const void *val,
               size_t vlen, unsigned flags, ec_err *err);
 /** Deletes @key. EC_ENOTFOUND if absent. */
-int ec_kv_del(ec_txn *txn, enum ec_table t, const void *key, size_t klen, ec_err *err);
+int ec_kv_del(ec_txn *txn, const ec_table *t, const void *key, size_t klen, ec_err *err);
 
 /** Called for each pair: return 0 to go on, 1 to stop, or a negative ec_code to fail. */
 typedef int (*ec_kv_fn)(const void *key, size_t klen, const void *val, size_t vlen,
                         void *payload);
 /** Visits the keys that start with @prefix (NULL/0 = all), in key order or reversed.
  *  With @after, starts strictly after that key (in the walking direction). */
-int ec_kv_each(ec_txn *txn, enum ec_table t, const void *prefix, size_t plen, bool reverse,
+int ec_kv_each(ec_txn *txn, const ec_table *t, const void *prefix, size_t plen, bool reverse,
                const void *after, size_t alen, ec_kv_fn fn, void *payload, ec_err *err);
 
 /* --- blobs --- */
@@ -242,8 +248,9 @@ typedef void (*ec_extract_done_fn)(const ec_extract_entry *e, bool ok, void *pay
 typedef struct ec_extract_opts {
     unsigned strip_components; /* leading path components dropped ("package/") */
     bool no_sync;              /* the tree is packed later; skip syncfs/fsync */
-    bool package_modes;        /* npm's rules: links and whiteout names skipped, files at
-                                  least 0644 (no group/other write), directories 0755 */
+    bool package_modes;        /* a package archive's rules (the caller's manager wants
+                                  them): links and whiteout names skipped, files at least
+                                  0644 (no group/other write), directories 0755 */
     /* In place: @dest is an existing directory that several archives fill (one after
      * another or from several threads at once). Directories already there are kept as
      * they are; every entry is still written by an O_NOFOLLOW *at() walk, so nothing is

@@ -7,11 +7,35 @@
 
 #include "store/store.h"
 
+/* One table this process has met (tables.c). */
+typedef struct ec_tbl_slot {
+    char *name;
+    MDB_dbi dbi;
+    bool open;         /* @dbi is valid in transactions begun after @gen */
+    uint64_t gen;      /* st->gen when it was opened */
+    ec_txn *pending;   /* the write txn that opened it, until that txn ends */
+    bool created;      /* @pending made the database (it was not on disk) */
+    bool recorded;     /* meta's "table/<name>" matches this process's definition */
+    ec_txn *recording; /* the write txn that wrote that record, until it ends */
+} ec_tbl_slot;
+
 struct ec_store {
     char *home;
     MDB_env *env;
-    MDB_dbi dbi[EC_TBL__COUNT];
+    MDB_dbi main_dbi;            /* LMDB's unnamed database: one key per named one */
+    MDB_dbi meta_dbi;            /* opened at ec_store_open, like every table there */
     pthread_mutex_t resize_lock; /* one map resize at a time within this process */
+    /* Held by this process's write txn from before it begins until after it ends. LMDB
+     * releases its writer lock inside commit and abort, before this process's table
+     * bookkeeping (tables.c) and flags are settled; the next writer must not begin
+     * until they are. */
+    pthread_mutex_t write_mu;
+    pthread_mutex_t tbl_mu;      /* guards the members below */
+    ec_tbl_slot *slots;
+    size_t nslots, cap;
+    size_t ndisk;    /* named databases seen on disk at the last scan */
+    uint64_t gen;    /* counts openings, so a txn uses only handles older than itself */
+    ec_txn *opener;  /* the write txn that called mdb_dbi_open, until it ends */
 };
 
 struct ec_txn {
@@ -20,12 +44,33 @@ struct ec_txn {
     bool readonly;
     bool lazy; /* EC_TXN_LAZY: this commit skips the meta page's sync */
     int poisoned; /* the first failure's code: only abort is legal afterwards */
+    uint64_t gen; /* st->gen when it began: newer handles are not valid in it */
 };
 
 /** Translates an MDB error (the one place that does). */
 int ec_fail_mdb(ec_err *err, int rc, const char *what);
-/** The LMDB handle of a table. */
-MDB_dbi ec_store__dbi(const ec_store *st, enum ec_table t);
+/* --- tables (tables.c) --- */
+
+/** Opens every named database on disk in @txn (ec_store_open's, which commits before any
+ *  other txn begins), creating the store's own tables. */
+int ec_store__tables_open(ec_store *st, MDB_txn *txn, ec_err *err);
+/** After mdb_txn_begin: false when the txn's snapshot holds a table this process has not
+ *  opened (another process made it); the caller then ends the txn, calls
+ *  ec_store__tables_scan and begins again. */
+bool ec_store__tables_current(ec_txn *txn);
+/** Opens, in a read txn of its own, the named databases made since the last scan. */
+void ec_store__tables_scan(ec_store *st);
+/** The handle of @t in @txn. EC_ENOTFOUND (no message) when the table does not exist in
+ *  the txn's snapshot and @write is false; with @write it is created in @txn, and its
+ *  flags are recorded in meta. */
+int ec_store__dbi(MDB_dbi *out, ec_txn *txn, const ec_table *t, bool write, ec_err *err);
+/** Called as @txn ends: handles it opened become everyone's (@committed) or are gone. */
+void ec_store__tables_txn_end(ec_txn *txn, bool committed);
+void ec_store__tables_free(ec_store *st);
+/** The 5-byte value of meta's "table/<name>": a version byte, then the flags (le32). */
+#define EC_TABLE_REC_LEN 5
+#define EC_TABLE_REC_V1 1
+#define EC_TABLE_KEY_PREFIX "table/"
 /** Records a blob in the index after its file was renamed into place. */
 int ec_store__record_blob(ec_store *st, const ec_digest *d, uint64_t size, ec_err *err);
 

@@ -18,22 +18,53 @@ static int begin_raw(ec_store *st, unsigned flags, MDB_txn **txn)
     return rc;
 }
 
+/* Begins a txn whose snapshot holds no table this process has not opened (tables.c); after
+ * a few tries, one that may read a table made a moment ago by another process as empty. */
+static int begin_current(ec_txn *t, ec_store *st, unsigned flags)
+{
+    for (int tries = 0;; tries++) {
+        pthread_mutex_lock(&st->tbl_mu);
+        t->gen = st->gen; /* before the begin: a handle opened meanwhile must look newer */
+        pthread_mutex_unlock(&st->tbl_mu);
+        int rc = begin_raw(st, flags, &t->txn);
+        if (rc || tries == 3 || ec_store__tables_current(t))
+            return rc;
+        mdb_txn_abort(t->txn);
+        ec_store__tables_scan(st);
+    }
+}
+
 int ec_txn_begin(ec_txn **out, ec_store *st, unsigned flags, ec_err *err)
 {
-    MDB_txn *txn = NULL;
-    int rc = begin_raw(st, flags, &txn);
-    if (rc)
-        return ec_fail_mdb(err, rc, "cannot begin an index transaction");
     ec_txn *t = ec_xcalloc(1, sizeof *t);
     t->st = st;
-    t->txn = txn;
     t->readonly = flags & EC_TXN_READ;
+    if (!t->readonly)
+        pthread_mutex_lock(&st->write_mu);
+    int rc = begin_current(t, st, flags);
+    if (rc) {
+        if (!t->readonly)
+            pthread_mutex_unlock(&st->write_mu);
+        free(t);
+        return ec_fail_mdb(err, rc, "cannot begin an index transaction");
+    }
     /* Safe to flip: we hold the only write transaction of this process until commit. */
     t->lazy = !t->readonly && (flags & EC_TXN_LAZY);
     if (t->lazy)
         mdb_env_set_flags(st->env, MDB_NOMETASYNC, 1);
     *out = t;
     return EC_OK;
+}
+
+/* After LMDB ended @txn: settles its tables and flags, then lets the next writer in. */
+static void txn_end(ec_txn *txn, bool committed)
+{
+    ec_store__tables_txn_end(txn, committed);
+    if (txn->lazy)
+        mdb_env_set_flags(txn->st->env, MDB_NOMETASYNC, 0);
+    if (!txn->readonly)
+        pthread_mutex_unlock(&txn->st->write_mu);
+    free(txn);
 }
 
 int ec_txn_commit(ec_txn *txn, ec_err *err)
@@ -47,9 +78,7 @@ int ec_txn_commit(ec_txn *txn, ec_err *err)
         if (rc)
             r = ec_fail_mdb(err, rc, "cannot commit to the store index");
     }
-    if (txn->lazy)
-        mdb_env_set_flags(txn->st->env, MDB_NOMETASYNC, 0);
-    free(txn);
+    txn_end(txn, r == EC_OK);
     return r;
 }
 
@@ -58,9 +87,7 @@ void ec_txn_abort(ec_txn *txn)
     if (!txn)
         return;
     mdb_txn_abort(txn->txn);
-    if (txn->lazy)
-        mdb_env_set_flags(txn->st->env, MDB_NOMETASYNC, 0);
-    free(txn);
+    txn_end(txn, false);
 }
 
 static int txn_fail(ec_txn *txn, ec_err *err, int rc, const char *what)
@@ -71,11 +98,29 @@ static int txn_fail(ec_txn *txn, ec_err *err, int rc, const char *what)
     return r;
 }
 
-int ec_kv_get(ec_txn *txn, enum ec_table t, const void *key, size_t klen, const void **val,
+/* The handle of @t; a table missing from the txn's snapshot reads as empty (EC_ENOTFOUND,
+ * no message), and a write makes it. */
+static int dbi_of(MDB_dbi *out, ec_txn *txn, const ec_table *t, bool write, ec_err *err)
+{
+    if (write && txn->poisoned)
+        return txn->poisoned;
+    if (write && txn->readonly)
+        return ec_fail(err, EC_EINVAL, "table %s: a read transaction cannot write", t->name);
+    int r = ec_store__dbi(out, txn, t, write, err);
+    if (r < 0 && r != EC_ENOTFOUND && !txn->readonly)
+        txn->poisoned = r;
+    return r;
+}
+
+int ec_kv_get(ec_txn *txn, const ec_table *t, const void *key, size_t klen, const void **val,
               size_t *vlen, ec_err *err)
 {
     MDB_val k = {klen, (void *)key}, v;
-    int rc = mdb_get(txn->txn, ec_store__dbi(txn->st, t), &k, &v);
+    MDB_dbi dbi;
+    int r = dbi_of(&dbi, txn, t, false, err);
+    if (r < 0)
+        return r;
+    int rc = mdb_get(txn->txn, dbi, &k, &v);
     if (rc == MDB_NOTFOUND)
         return EC_ENOTFOUND; /* expected: no message, the caller knows what it looked for */
     if (rc)
@@ -86,13 +131,15 @@ int ec_kv_get(ec_txn *txn, enum ec_table t, const void *key, size_t klen, const 
     return EC_OK;
 }
 
-int ec_kv_put(ec_txn *txn, enum ec_table t, const void *key, size_t klen, const void *val,
+int ec_kv_put(ec_txn *txn, const ec_table *t, const void *key, size_t klen, const void *val,
               size_t vlen, unsigned flags, ec_err *err)
 {
-    if (txn->poisoned)
-        return txn->poisoned;
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
-    int rc = mdb_put(txn->txn, ec_store__dbi(txn->st, t), &k, &v,
+    MDB_dbi dbi;
+    int r = dbi_of(&dbi, txn, t, true, err);
+    if (r < 0)
+        return r;
+    int rc = mdb_put(txn->txn, dbi, &k, &v,
                      (flags & EC_KV_NOOVERWRITE) ? MDB_NOOVERWRITE : 0);
     if (rc == MDB_KEYEXIST)
         return EC_ECONFLICT;
@@ -101,12 +148,16 @@ int ec_kv_put(ec_txn *txn, enum ec_table t, const void *key, size_t klen, const 
     return EC_OK;
 }
 
-int ec_kv_del(ec_txn *txn, enum ec_table t, const void *key, size_t klen, ec_err *err)
+int ec_kv_del(ec_txn *txn, const ec_table *t, const void *key, size_t klen, ec_err *err)
 {
     if (txn->poisoned)
         return txn->poisoned;
     MDB_val k = {klen, (void *)key};
-    int rc = mdb_del(txn->txn, ec_store__dbi(txn->st, t), &k, NULL);
+    MDB_dbi dbi;
+    int r = dbi_of(&dbi, txn, t, false, err); /* nothing to delete in a missing table */
+    if (r < 0)
+        return r;
+    int rc = mdb_del(txn->txn, dbi, &k, NULL);
     if (rc == MDB_NOTFOUND)
         return EC_ENOTFOUND;
     if (rc)
@@ -154,12 +205,16 @@ static int cursor_start(MDB_cursor *c, MDB_val *k, MDB_val *v, const void *prefi
                               : mdb_cursor_get(c, k, v, MDB_PREV);
 }
 
-int ec_kv_each(ec_txn *txn, enum ec_table t, const void *prefix, size_t plen, bool reverse,
+int ec_kv_each(ec_txn *txn, const ec_table *t, const void *prefix, size_t plen, bool reverse,
                const void *after, size_t alen, ec_kv_fn fn, void *payload, ec_err *err)
 {
     MDB_cursor *c = NULL;
     MDB_val k, v;
-    int rc = mdb_cursor_open(txn->txn, ec_store__dbi(txn->st, t), &c);
+    MDB_dbi dbi;
+    int r0 = dbi_of(&dbi, txn, t, false, err);
+    if (r0 < 0)
+        return r0 == EC_ENOTFOUND ? EC_OK : r0;
+    int rc = mdb_cursor_open(txn->txn, dbi, &c);
     if (rc)
         return txn_fail(txn, err, rc, "cannot walk the store index");
     int r = EC_OK;

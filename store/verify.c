@@ -45,7 +45,7 @@ static int check_blob(struct verify *v, const ec_blob_rec *b)
     ec_digest_format(name + 5, &b->d);
     EC_AUTOFD int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        bool rm = v->repair && ec_store__forget(v->st, NULL, &b->d, v->err) == EC_OK;
+        bool rm = v->repair && ec_store__forget(v->st, &v->snap, NULL, &b->d, v->err) == EC_OK;
         report(v, "missing", name, "indexed but its file is gone", 0, true, rm);
         return EC_OK;
     }
@@ -60,7 +60,7 @@ static int check_blob(struct verify *v, const ec_blob_rec *b)
         return EC_OK;
     bool rm = false;
     if (v->repair) {
-        rm = ec_store__forget(v->st, NULL, &b->d, v->err) == EC_OK && unlink(path) == 0;
+        rm = ec_store__forget(v->st, &v->snap, NULL, &b->d, v->err) == EC_OK && unlink(path) == 0;
     }
     report(v, "corrupt", name,
            size != b->info.size ? "its size differs from the index" : "its bytes do not match its name",
@@ -122,7 +122,7 @@ static int check_layer(struct verify *v, const ec_layer_info *l)
     bool rm = false;
     if (v->repair) {
         EC_AUTOFREE char *dir = ec_store__layer_dir(v->st, &l->diff_id);
-        rm = ec_store__forget(v->st, &l->digest, NULL, v->err) == EC_OK &&
+        rm = ec_store__forget(v->st, &v->snap, &l->digest, NULL, v->err) == EC_OK &&
              ec_rm_rf(dir, NULL) == EC_OK;
     }
     report(v, "broken", name, "its blob is not in the store", 0, true, rm);

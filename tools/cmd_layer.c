@@ -166,7 +166,7 @@ static int do_ls(ec_cli *cli, int argc, char **argv)
     struct ls_ctx ls = {NULL, out, &err};
     if (ec_txn_begin(&txn, ec_cache_store(c), EC_TXN_READ, &err) < 0 ||
         (ls.txn = txn,
-         ec_kv_each(txn, EC_TBL_LAYERS, NULL, 0, false, NULL, 0, ls_one, &ls, &err)) < 0) {
+         ec_kv_each(txn, &ec_tbl_layers, NULL, 0, false, NULL, 0, ls_one, &ls, &err)) < 0) {
         json_decref(out);
         return ec_cli_fail(cli, &err);
     }

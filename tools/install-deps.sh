@@ -9,7 +9,9 @@ pkgs="build-essential cmake pkg-config git ca-certificates libarchive-dev libzst
   libcurl4-openssl-dev liblmdb-dev lmdb-utils libjansson-dev libssl-dev libmicrohttpd-dev
   libcmocka-dev libsolv-dev zlib1g-dev zstd tar attr libcap2-bin hyperfine python3 util-linux
   mmdebstrap bubblewrap dpkg-dev debian-archive-keyring
-  curl nginx wrk nodejs npm gnupg gpgv xz-utils"
+  curl nginx wrk nodejs npm gnupg gpgv xz-utils
+  ruby ruby-dev bundler rake ruby-rack ruby-thor ruby-i18n ruby-concurrent ruby-activesupport
+  ruby-tzinfo ruby-zeitwerk"
 # node and npm may come from elsewhere (npm bundled with node): a working pair is enough.
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   pkgs=$(printf '%s\n' $pkgs | grep -vx -e nodejs -e npm | tr '\n' ' ')

@@ -2,6 +2,7 @@
 /* envcache's own endpoints: an environment's cache state and warm-up, /healthz, /metrics. */
 #include "cache/cache_int.h"
 #include "cache/metrics.h"
+#include "cache/warm/idx_warm.h"
 #include "cache/api/server_int.h"
 #include "store/util/mem.h"
 
@@ -62,15 +63,14 @@ static json_t *resolved_packages(ec_txn *txn, const json_t *rec)
     return out;
 }
 
-/* A manager's state, lock, layer, timings and failure come from its own WARM record
- * ("<id>/<mgr>", written by the warm-up) when that record is current; without one the
- * manager is still to be built. */
+/* A manager's state, lock, layer, timings and failure come from its own state record
+ * (written by the warm-up) when that record is current; without one the manager is still
+ * to be built. */
 static json_t *manager_state(ec_txn *txn, const char *id, const char *mgr, json_t *specs,
                              const json_t *job)
 {
-    EC_AUTOFREE char *key = ec_xasprintf("%s/%s", id, mgr);
     EC_AUTO(json_t) rec = NULL;
-    if (txn && ec_cache__json_get(&rec, txn, EC_TBL_WARM, key, NULL) == EC_OK &&
+    if (txn && ec_warm_state_get(&rec, txn, id, mgr, NULL) == EC_OK &&
         !record_current(rec, job))
         json_decref(ec_steal(&rec));
     json_t *m = json_object();

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* API keys: each maps to one workspace; only the key's sha256 is stored (table KEYS).
+/* API keys: each maps to one workspace; only the key's sha256 is stored (the api_keys table).
  * Threads: safe from any thread on a shared ec_cache. */
 #pragma once
 
@@ -14,3 +14,18 @@ int ec_key_create(char **key_out, ec_cache *c, const char *ws, ec_err *err);
 
 /** The workspace @key belongs to; caller frees *@ws_out. EC_ENOTFOUND for unknown keys. */
 int ec_key_lookup(char **ws_out, ec_cache *c, const char *key, ec_err *err);
+
+/* --- the api_keys table (idx_keys.c) --- */
+
+#define EC_WORKSPACE_MAX 64
+
+/** A key's record. Empty strings where the stored record lacks a field. */
+typedef struct ec_key_rec {
+    char workspace[EC_WORKSPACE_MAX + 1];
+    char sha256[EC_DIGEST_HEX_LEN]; /* hex: the record's own copy of its table key */
+} ec_key_rec;
+
+/** Records @rec under its sha256: EC_ECONFLICT if that hash is taken. */
+int ec_auth__key_put(ec_txn *txn, const ec_key_rec *rec, const char *created_at, ec_err *err);
+/** The record stored under @sha256 (hex); EC_ENOTFOUND (no message) when there is none. */
+int ec_auth__key_get(ec_key_rec *out, ec_txn *txn, const char *sha256, ec_err *err);

@@ -94,19 +94,7 @@ static void boot_key(struct boot *b)
 /* The layer recorded under the key, if it and its blob are still there. */
 static bool boot_lookup(ec_layer_info *out, ec_cache *c, const struct boot *b)
 {
-    EC_AUTO(ec_txn) txn = NULL;
-    const void *v;
-    size_t vl;
-    ec_digest d;
-    if (ec_txn_begin(&txn, c->st, EC_TXN_READ, NULL) < 0 ||
-        ec_kv_get(txn, EC_TBL_LAYER_KEYS, b->key.b, sizeof b->key.b, &v, &vl, NULL) < 0 ||
-        vl != sizeof d.b)
-        return false;
-    memcpy(d.b, v, sizeof d.b);
-    if (ec_layer_lookup(out, txn, &d, NULL) < 0)
-        return false;
-    ec_txn_abort(ec_steal(&txn));
-    return ec_store_has_blob(c->st, &d);
+    return ec_cache__layer_for_key(out, c->st, &b->key);
 }
 
 static int boot_record(ec_cache *c, const struct boot *b, const ec_layer_info *l, ec_err *err)
@@ -114,8 +102,7 @@ static int boot_record(ec_cache *c, const struct boot *b, const ec_layer_info *l
     EC_AUTO(ec_txn) txn = NULL;
     int r = ec_txn_begin(&txn, c->st, 0, err);
     if (r == EC_OK)
-        r = ec_kv_put(txn, EC_TBL_LAYER_KEYS, b->key.b, sizeof b->key.b, l->digest.b,
-                      sizeof l->digest.b, 0, err);
+        r = ec_cache__layer_key_put(txn, &b->key, &l->digest, err);
     if (r < 0)
         return r;
     return ec_txn_commit(ec_steal(&txn), err);

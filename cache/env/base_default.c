@@ -10,7 +10,8 @@
 #include "store/util/auto.h"
 #include "store/util/log.h"
 
-static const char default_key[] = "default_base"; /* in the meta table */
+/* In the store's meta table: a store-wide setting; this file alone knows its key. */
+static const char default_key[] = "default_base";
 
 int ec_base_default_get(ec_digest *out, ec_cache *c, ec_err *err)
 {
@@ -19,7 +20,7 @@ int ec_base_default_get(ec_digest *out, ec_cache *c, ec_err *err)
     size_t vl;
     int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
     if (r == EC_OK)
-        r = ec_kv_get(txn, EC_TBL_META, default_key, strlen(default_key), &v, &vl, err);
+        r = ec_kv_get(txn, &ec_tbl_meta, default_key, strlen(default_key), &v, &vl, err);
     if (r < 0)
         return r;
     if (vl != sizeof out->b)
@@ -37,14 +38,14 @@ int ec_base_default_set(ec_cache *c, const ec_digest *d, ec_err *err)
     if (r < 0)
         return r;
     if (!d) {
-        r = ec_kv_del(txn, EC_TBL_META, default_key, strlen(default_key), err);
+        r = ec_kv_del(txn, &ec_tbl_meta, default_key, strlen(default_key), err);
         if (r == EC_ENOTFOUND)
             return EC_OK;
     } else if ((r = ec_layer_lookup(&l, txn, d, err)) == EC_OK) {
         if (!(l.flags & EC_LAYER_BASE))
             ec_warn("layer %s is not marked as a base; using it as one anyway",
                     ec_digest_format(s, d));
-        r = ec_kv_put(txn, EC_TBL_META, default_key, strlen(default_key), d->b, sizeof d->b, 0,
+        r = ec_kv_put(txn, &ec_tbl_meta, default_key, strlen(default_key), d->b, sizeof d->b, 0,
                       err);
     }
     if (r < 0)

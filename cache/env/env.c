@@ -13,19 +13,6 @@
 #define EC_LIST_LIMIT_DEFAULT 20
 #define EC_LIST_LIMIT_MAX 1000
 
-
-int ec_cache__env_load(json_t **out, ec_txn *txn, const char *ws, const char *id, ec_err *err)
-{
-    if (!ec_id_valid(id, "env"))
-        return ec_cache__env_not_found(err, id);
-    EC_AUTOFREE char *key = ec_cache__wskey(ws, id);
-    int r = ec_cache__json_get(out, txn, EC_TBL_ENVS, key, err);
-    return r == EC_ENOTFOUND ? ec_cache__env_not_found(err, id) : r;
-}
-
-
-
-
 int ec_env_get(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err)
 {
     EC_AUTO(ec_txn) txn = NULL;
@@ -69,29 +56,26 @@ struct list_ctx {
     ec_err *err;
 };
 
-static int list_one(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+static int list_one(const json_t *rec, void *payload)
 {
     struct list_ctx *l = payload;
-    (void)k;
-    (void)kl;
-    json_t *rec = json_loadb(v, vl, 0, NULL);
     if (!rec)
         return ec_fail(l->err, EC_EFORMAT, "an environment record is not valid JSON");
     json_t *env = json_object_get(rec, "env");
     if (l->include_archived || json_is_null(json_object_get(env, "archived_at")))
         json_array_append(l->data, env);
-    json_decref(rec);
     return (int)json_array_size(l->data) >= l->want;
 }
 
-static int parse_cursor(char **after_out, const char *ws, const char *page, ec_err *err)
+/* The environment id a page starts after, borrowed from @page; NULL for the first page. */
+static int parse_cursor(const char **after_out, const char *page, ec_err *err)
 {
     *after_out = NULL;
     if (!page || !*page)
         return EC_OK;
     if (strncmp(page, "page_", 5) != 0 || !ec_id_valid(page + 5, "env"))
         return ec_fail(err, EC_EINVAL, "page: \"%s\" is not a cursor this server gave", page);
-    *after_out = ec_cache__wskey(ws, page + 5);
+    *after_out = page + 5;
     return EC_OK;
 }
 
@@ -102,18 +86,16 @@ int ec_env_list(json_t **out, ec_cache *c, const char *ws, const ec_env_list_opt
     if (limit < 1 || limit > EC_LIST_LIMIT_MAX)
         return ec_fail(err, EC_EINVAL, "limit: must be between 1 and %d, got %d",
                        EC_LIST_LIMIT_MAX, limit);
-    EC_AUTOFREE char *after = NULL;
-    int r = parse_cursor(&after, ws, opts->page, err);
+    const char *after = NULL;
+    int r = parse_cursor(&after, opts->page, err);
     if (r < 0)
         return r;
-    EC_AUTOFREE char *prefix = ec_cache__wskey(ws, "");
     EC_AUTO(json_t) data = json_array();
     struct list_ctx l = {data, limit + 1, opts->include_archived, err};
     EC_AUTO(ec_txn) txn = NULL;
     if ((r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err)) < 0)
         return r;
-    r = ec_kv_each(txn, EC_TBL_ENVS, prefix, strlen(prefix), true, after,
-                   after ? strlen(after) : 0, list_one, &l, err);
+    r = ec_env__each(txn, ws, after, list_one, &l, err);
     if (r < 0)
         return r;
     json_t *next = json_null();
@@ -129,12 +111,6 @@ int ec_env_list(json_t **out, ec_cache *c, const char *ws, const ec_env_list_opt
 
 /* --- changes --- */
 
-int ec_env__save(ec_txn *txn, const char *ws, const char *id, json_t *rec, ec_err *err)
-{
-    EC_AUTOFREE char *key = ec_cache__wskey(ws, id);
-    return ec_cache__json_put(txn, EC_TBL_ENVS, key, rec, 0, err);
-}
-
 
 int ec_cache__env_archived(ec_err *err, const char *id, const char *what)
 {
@@ -143,6 +119,21 @@ int ec_cache__env_archived(ec_err *err, const char *id, const char *what)
     return r;
 }
 
+
+int ec_env__change_begin(ec_txn **txn_out, json_t **rec_out, ec_cache *c, const char *ws,
+                         const char *id, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    EC_AUTO(json_t) rec = NULL;
+    int r = ec_txn_begin(&txn, c->st, 0, err);
+    if (r < 0 || (r = ec_cache__env_load(&rec, txn, ws, id, err)) < 0)
+        return r;
+    if (!json_is_null(json_object_get(json_object_get(rec, "env"), "archived_at")))
+        return ec_cache__env_archived(err, id, "it cannot be changed");
+    *txn_out = ec_steal(&txn);
+    *rec_out = ec_steal(&rec);
+    return EC_OK;
+}
 
 int ec_env_archive(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err)
 {
@@ -157,7 +148,7 @@ int ec_env_archive(json_t **out, ec_cache *c, const char *ws, const char *id, ec
         ec_cache__rfc3339(now, ec_now());
         json_object_set_new(env, "archived_at", json_string(now));
         json_object_set_new(env, "updated_at", json_string(now));
-        if ((r = ec_env__save(txn, ws, id, rec, err)) < 0 ||
+        if ((r = ec_cache__env_save(txn, ws, id, rec, err)) < 0 ||
             (r = ec_txn_commit(ec_steal(&txn), err)) < 0)
             return r;
     }
@@ -177,13 +168,9 @@ int ec_env_delete(json_t **out, ec_cache *c, const char *ws, const char *id, ec_
                        "environment %s is used by a live session; delete its sessions first "
                        "(DELETE /v1/sessions/{id})",
                        id);
-    EC_AUTOFREE char *env_key = ec_cache__wskey(ws, id);
-    EC_AUTOFREE char *name_key =
-        ec_cache__wskey(ws, json_string_value(json_object_get(json_object_get(rec, "env"), "name")));
-    if ((r = ec_kv_del(txn, EC_TBL_ENVS, env_key, strlen(env_key), err)) < 0)
-        return r;
-    r = ec_kv_del(txn, EC_TBL_NAMES, name_key, strlen(name_key), err);
-    if ((r < 0 && r != EC_ENOTFOUND) || (r = ec_txn_commit(ec_steal(&txn), err)) < 0)
+    const char *name = json_string_value(json_object_get(json_object_get(rec, "env"), "name"));
+    if ((r = ec_env__del(txn, ws, id, name ? name : "", err)) < 0 ||
+        (r = ec_txn_commit(ec_steal(&txn), err)) < 0)
         return r;
     *out = json_pack("{s:s, s:s}", "id", id, "type", "environment_deleted");
     return EC_OK;
@@ -197,17 +184,9 @@ int ec_env_resolve_id(char **id_out, ec_cache *c, const char *ws, const char *id
         return EC_OK;
     }
     EC_AUTO(ec_txn) txn = NULL;
-    EC_AUTOFREE char *key = ec_cache__wskey(ws, id_or_name);
-    const void *v;
-    size_t n;
     int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
     if (r < 0)
         return r;
-    r = ec_kv_get(txn, EC_TBL_NAMES, key, strlen(key), &v, &n, err);
-    if (r == EC_ENOTFOUND)
-        return ec_cache__env_not_found(err, id_or_name);
-    if (r < 0)
-        return r;
-    *id_out = ec_xstrndup(v, n);
-    return EC_OK;
+    r = ec_env__name_lookup(id_out, txn, ws, id_or_name, err);
+    return r == EC_ENOTFOUND ? ec_cache__env_not_found(err, id_or_name) : r;
 }

@@ -142,20 +142,17 @@ int ec_env_set_base(ec_cache *c, const char *ws, const char *id, const ec_env_ba
 {
     EC_AUTO(ec_txn) txn = NULL;
     EC_AUTO(json_t) rec = NULL;
-    int r = ec_txn_begin(&txn, c->st, 0, err);
-    if (r < 0 || (r = ec_cache__env_load(&rec, txn, ws, id, err)) < 0)
+    int r = ec_env__change_begin(&txn, &rec, c, ws, id, err);
+    if (r < 0)
         return r;
     json_t *env = json_object_get(rec, "env");
-    if (!json_is_null(json_object_get(env, "archived_at")))
-        return ec_cache__env_archived(err, id, "it cannot be changed");
     if ((r = check_layer(txn, base, err)) < 0)
         return r;
     char now[32];
     ec_cache__rfc3339(now, ec_now());
     json_object_set_new(rec, "base", ec_env__base_json(base));
     json_object_set_new(env, "updated_at", json_string(now));
-    EC_AUTOFREE char *key = ec_cache__wskey(ws, id);
-    if ((r = ec_cache__json_put(txn, EC_TBL_ENVS, key, rec, 0, err)) < 0)
+    if ((r = ec_cache__env_save(txn, ws, id, rec, err)) < 0)
         return r;
     return ec_txn_commit(ec_steal(&txn), err);
 }

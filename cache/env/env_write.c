@@ -53,16 +53,13 @@ int ec_env_create_on(json_t **out, ec_cache *c, const char *ws, const json_t *bo
     EC_AUTO(json_t) rec = json_pack("{s:O, s:O, s:o}", "env", env, "stack", stack, "base",
                                     ec_env__base_json(base));
     const char *name = json_string_value(json_object_get(fields, "name"));
-    EC_AUTOFREE char *name_key = ec_cache__wskey(ws, name);
-    EC_AUTOFREE char *env_key = ec_cache__wskey(ws, id);
     EC_AUTO(ec_txn) txn = NULL;
     if ((r = ec_txn_begin(&txn, c->st, 0, err)) < 0)
         return r;
-    r = ec_kv_put(txn, EC_TBL_NAMES, name_key, strlen(name_key), id, strlen(id),
-                  EC_KV_NOOVERWRITE, err);
+    r = ec_env__name_put(txn, ws, name, id, err);
     if (r == EC_ECONFLICT)
         return name_taken(err, name);
-    if (r < 0 || (r = ec_cache__json_put(txn, EC_TBL_ENVS, env_key, rec, 0, err)) < 0)
+    if (r < 0 || (r = ec_cache__env_save(txn, ws, id, rec, err)) < 0)
         return r;
     if ((r = ec_txn_commit(ec_steal(&txn), err)) < 0)
         return r;
@@ -75,15 +72,12 @@ static int rename_env(ec_txn *txn, const char *ws, const char *id, const char *o
 {
     if (strcmp(old_name, new_name) == 0)
         return EC_OK;
-    EC_AUTOFREE char *new_key = ec_cache__wskey(ws, new_name);
-    EC_AUTOFREE char *old_key = ec_cache__wskey(ws, old_name);
-    int r = ec_kv_put(txn, EC_TBL_NAMES, new_key, strlen(new_key), id, strlen(id),
-                      EC_KV_NOOVERWRITE, err);
+    int r = ec_env__name_put(txn, ws, new_name, id, err);
     if (r == EC_ECONFLICT)
         return name_taken(err, new_name);
     if (r < 0)
         return r;
-    r = ec_kv_del(txn, EC_TBL_NAMES, old_key, strlen(old_key), err);
+    r = ec_env__name_del(txn, ws, old_name, err);
     return r == EC_ENOTFOUND ? EC_OK : r;
 }
 
@@ -93,12 +87,10 @@ int ec_env_update(json_t **out, ec_cache *c, const char *ws, const char *id,
     EC_AUTO(ec_txn) txn = NULL;
     EC_AUTO(json_t) rec = NULL;
     EC_AUTO(json_t) fields = NULL;
-    int r = ec_txn_begin(&txn, c->st, 0, err);
-    if (r < 0 || (r = ec_cache__env_load(&rec, txn, ws, id, err)) < 0)
+    int r = ec_env__change_begin(&txn, &rec, c, ws, id, err);
+    if (r < 0)
         return r;
     json_t *env = json_object_get(rec, "env");
-    if (!json_is_null(json_object_get(env, "archived_at")))
-        return ec_cache__env_archived(err, id, "it cannot be changed");
     if ((r = ec_env_rules_update(&fields, env, patch, err)) < 0)
         return r;
     r = rename_env(txn, ws, id, json_string_value(json_object_get(env, "name")),
@@ -109,7 +101,7 @@ int ec_env_update(json_t **out, ec_cache *c, const char *ws, const char *id,
     ec_cache__rfc3339(now, ec_now());
     json_object_update_existing(env, fields);
     json_object_set_new(env, "updated_at", json_string(now));
-    if ((r = ec_env__save(txn, ws, id, rec, err)) < 0 || (r = ec_txn_commit(ec_steal(&txn), err)) < 0)
+    if ((r = ec_cache__env_save(txn, ws, id, rec, err)) < 0 || (r = ec_txn_commit(ec_steal(&txn), err)) < 0)
         return r;
     *out = json_incref(env);
     return EC_OK;

@@ -3,6 +3,7 @@
  * sessions' layers), and the report of what the store's sweep removed or would remove. */
 #include "cache/cache_int.h"
 #include "cache/env/base.h"
+#include "cache/env/env_int.h"
 #include "store/util/mem.h"
 
 #include <string.h>
@@ -36,29 +37,18 @@ static void add_digests(struct roots *r, const json_t *arr)
         add_digest(r, json_string_value(v));
 }
 
-static int env_roots(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+static int env_roots(const json_t *rec, void *payload)
 {
-    (void)k;
-    (void)kl;
-    json_t *rec = json_loadb(v, vl, 0, NULL);
-    if (rec) {
-        add_digests(payload, json_object_get(rec, "stack"));
-        /* A base chosen since the last warm-up is not in the stack yet. */
-        add_digest(payload, json_string_value(json_object_get(json_object_get(rec, "base"),
-                                                              "digest")));
-    }
-    json_decref(rec);
+    add_digests(payload, json_object_get(rec, "stack"));
+    /* A base chosen since the last warm-up is not in the stack yet. */
+    add_digest(payload, json_string_value(json_object_get(json_object_get(rec, "base"),
+                                                          "digest")));
     return 0;
 }
 
-static int session_roots(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+static int session_roots(const json_t *s, void *payload)
 {
-    (void)k;
-    (void)kl;
-    json_t *s = json_loadb(v, vl, 0, NULL);
-    if (s)
-        add_digests(payload, json_object_get(s, "layers"));
-    json_decref(s);
+    add_digests(payload, json_object_get(s, "layers"));
     return 0;
 }
 
@@ -73,9 +63,9 @@ static int collect_roots(struct roots *roots, struct roots *pins, ec_cache *c, e
         push(roots, &d);
     int rc = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
     if (rc == EC_OK)
-        rc = ec_kv_each(txn, EC_TBL_ENVS, NULL, 0, false, NULL, 0, env_roots, roots, err);
+        rc = ec_env__each(txn, NULL, NULL, env_roots, roots, err);
     if (rc == EC_OK)
-        rc = ec_kv_each(txn, EC_TBL_SESSIONS, NULL, 0, false, NULL, 0, session_roots, pins, err);
+        rc = ec_cache__session_each(txn, session_roots, pins, err);
     return rc;
 }
 

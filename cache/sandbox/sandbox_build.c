@@ -2,6 +2,7 @@
 /* Sandboxed builds: lower layers from the store in, a layer and its build log out. */
 #include "cache/cache_int.h"
 #include "cache/sandbox/sandbox.h"
+#include "cache/sandbox/sandbox_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,26 +103,6 @@ static int fail_command(ec_err *err, const ec_sandbox_build_opts *o, const ec_sa
                    "of its log:\n%.*s", cmd, how, r->limit, n ? n : 7, n ? tail : "(empty)");
 }
 
-static int record_log(ec_store *st, const ec_digest *layer, const ec_digest *log, ec_err *err);
-
-int ec_sandbox_record_log(ec_cache *c, const ec_digest *layer, const ec_digest *log,
-                          ec_err *err)
-{
-    return record_log(c->st, layer, log, err);
-}
-
-static int record_log(ec_store *st, const ec_digest *layer, const ec_digest *log, ec_err *err)
-{
-    EC_AUTO(ec_txn) txn = NULL;
-    int r = ec_txn_begin(&txn, st, 0, err);
-    if (r == EC_OK)
-        r = ec_kv_put(txn, EC_TBL_BUILD_LOGS, layer->b, sizeof layer->b, log->b, sizeof log->b,
-                      0, err);
-    if (r < 0)
-        return r;
-    return ec_txn_commit(ec_steal(&txn), err);
-}
-
 /* The command succeeded: what it wrote, minus noise, becomes the layer. */
 static int keep_result(ec_sandbox_build *out, ec_store *st, const char *workdir,
                        const char *log_path, ec_err *err)
@@ -133,7 +114,7 @@ static int keep_result(ec_sandbox_build *out, ec_store *st, const char *workdir,
     if (r == EC_OK)
         r = ec_blob_put_file(&out->log, st, log_path, NULL, err);
     if (r == EC_OK)
-        r = record_log(st, &out->layer.digest, &out->log, err);
+        r = ec_sandbox__log_put(st, &out->layer.digest, &out->log, err);
     return r;
 }
 
@@ -198,22 +179,6 @@ int ec_sandbox_build_layer(ec_sandbox_build *out, ec_cache *c, const ec_sandbox_
     return r;
 }
 
-int ec_sandbox_log_lookup(ec_digest *out, ec_cache *c, const ec_digest *layer, ec_err *err)
-{
-    EC_AUTO(ec_txn) txn = NULL;
-    const void *v;
-    size_t vl;
-    int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
-    if (r == EC_OK)
-        r = ec_kv_get(txn, EC_TBL_BUILD_LOGS, layer->b, sizeof layer->b, &v, &vl, err);
-    if (r < 0)
-        return r;
-    if (vl != sizeof out->b)
-        return ec_fail(err, EC_EFORMAT, "build_logs: a record of %zu bytes", vl);
-    memcpy(out->b, v, sizeof out->b);
-    return EC_OK;
-}
-
 /* --- an install's build steps, over its staging tree --- */
 
 static int step_fail(ec_err *err, const ec_build_step *s, const ec_sandbox_result *r)
@@ -265,37 +230,59 @@ static int run_step(ec_store *st, const struct lowers *l, const char *staging,
     return ec_sandbox_ok(&res) ? EC_OK : step_fail(err, s, &res);
 }
 
+/* A run's own directory under the store's sandbox/, the lowers unpacked, and its log. */
+struct run_dir {
+    char *path;
+    char *log_path;
+    int log_fd;
+    struct lowers l;
+};
+
+static int run_dir_open(struct run_dir *d, ec_cache *c, const char *prefix,
+                        const ec_digest *lowers, size_t nlowers, ec_err *err)
+{
+    char rnd[17];
+    ec_random_hex(rnd, 8);
+    EC_AUTOFREE char *rel = ec_xasprintf("sandbox/%s%s", prefix, rnd);
+    *d = (struct run_dir){.path = ec_store_path(c->st, rel), .log_fd = -1};
+    d->log_path = ec_xasprintf("%s/out.log", d->path);
+    int r = ec_mkdir_p(d->path, 0700, err);
+    d->l.dirs = ec_xcalloc(nlowers + 1, sizeof *d->l.dirs);
+    for (size_t i = 0; r == EC_OK && i < nlowers; i++)
+        r = lower_add(&d->l, c->st, &lowers[i], err);
+    if (r == EC_OK &&
+        (d->log_fd = open(d->log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+        r = ec_fail_sys(err, errno, "sandbox: cannot create %s", d->log_path);
+    return r;
+}
+
+static void run_dir_close(struct run_dir *d)
+{
+    if (d->log_fd >= 0)
+        close(d->log_fd);
+    lowers_fini(&d->l);
+    ec_err rm = {0};
+    if (d->path && ec_rm_rf(d->path, &rm) < 0)
+        ec_warn("sandbox: cannot remove %s: %s", d->path, rm.msg);
+    free(d->path);
+    free(d->log_path);
+}
+
 int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lowers,
                          size_t nlowers, const char *staging, const ec_build_step *steps,
                          size_t nsteps, int mirror_port, ec_err *err)
 {
-    struct lowers l = {0};
-    char rnd[17];
-    ec_random_hex(rnd, 8);
-    EC_AUTOFREE char *rel = ec_xasprintf("sandbox/%s", rnd);
-    EC_AUTOFREE char *workdir = ec_store_path(c->st, rel);
-    EC_AUTOFREE char *log_path = ec_xasprintf("%s/build.log", workdir);
-    int r = ec_mkdir_p(workdir, 0700, err);
-    l.dirs = ec_xcalloc(nlowers + 1, sizeof *l.dirs);
-    for (size_t i = 0; r == EC_OK && i < nlowers; i++)
-        r = lower_add(&l, c->st, &lowers[i], err);
-    EC_AUTOFD int log_fd = r == EC_OK ? open(log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                                             0600)
-                                      : -1;
-    if (r == EC_OK && log_fd < 0)
-        r = ec_fail_sys(err, errno, "sandbox: cannot create %s", log_path);
+    struct run_dir d;
+    int r = run_dir_open(&d, c, "", lowers, nlowers, err);
     for (size_t i = 0; r == EC_OK && i < nsteps; i++) {
-        EC_AUTOFREE char *inner = ec_xasprintf("%s/run-%zu", workdir, i);
-        r = run_step(c->st, &l, staging, &steps[i], mirror_port, log_fd, inner, err);
+        EC_AUTOFREE char *inner = ec_xasprintf("%s/run-%zu", d.path, i);
+        r = run_step(c->st, &d.l, staging, &steps[i], mirror_port, d.log_fd, inner, err);
     }
     if (r == EC_OK)
         r = ec_sandbox_prune_noise(staging, err);
     if (r == EC_OK)
-        r = ec_blob_put_file(log_out, c->st, log_path, NULL, err);
-    lowers_fini(&l);
-    ec_err rm = {0};
-    if (ec_rm_rf(workdir, &rm) < 0)
-        ec_warn("sandbox: cannot remove %s: %s", workdir, rm.msg);
+        r = ec_blob_put_file(log_out, c->st, d.log_path, NULL, err);
+    run_dir_close(&d);
     return r;
 }
 
@@ -324,30 +311,17 @@ static int probe_read(char **out, const char *path, const ec_sandbox_result *res
 int ec_sandbox_probe(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
                      const char *const *argv, ec_err *err)
 {
-    struct lowers l = {0};
-    char rnd[17];
-    ec_random_hex(rnd, 8);
-    EC_AUTOFREE char *rel = ec_xasprintf("sandbox/probe-%s", rnd);
-    EC_AUTOFREE char *workdir = ec_store_path(c->st, rel);
-    EC_AUTOFREE char *inner = ec_xasprintf("%s/run", workdir);
-    EC_AUTOFREE char *log_path = ec_xasprintf("%s/out", workdir);
-    int r = ec_mkdir_p(workdir, 0700, err);
-    l.dirs = ec_xcalloc(nlowers + 1, sizeof *l.dirs);
-    for (size_t i = 0; r == EC_OK && i < nlowers; i++)
-        r = lower_add(&l, c->st, &lowers[i], err);
-    EC_AUTOFD int fd = r == EC_OK ? open(log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                                         0600)
-                                  : -1;
-    if (r == EC_OK && fd < 0)
-        r = ec_fail_sys(err, errno, "sandbox: cannot create %s", log_path);
+    struct run_dir d;
+    int r = run_dir_open(&d, c, "probe-", lowers, nlowers, err);
+    EC_AUTOFREE char *inner = ec_xasprintf("%s/run", d.path);
     ec_sandbox_result res;
-    ec_sandbox_opts so = {.lowers = (const char *const *)l.dirs, .nlowers = l.n, .argv = argv,
-                          .timeout_ms = PROBE_TIMEOUT_MS, .workdir = inner, .log_fd = fd};
+    ec_sandbox_opts so = {.lowers = (const char *const *)d.l.dirs, .nlowers = d.l.n,
+                          .argv = argv, .timeout_ms = PROBE_TIMEOUT_MS, .workdir = inner,
+                          .log_fd = d.log_fd};
     if (r == EC_OK)
         r = ec_sandbox_exec(&res, &so, err);
     if (r == EC_OK)
-        r = probe_read(out, log_path, &res, argv, err);
-    lowers_fini(&l);
-    ec_rm_rf(workdir, NULL);
+        r = probe_read(out, d.log_path, &res, argv, err);
+    run_dir_close(&d);
     return r;
 }

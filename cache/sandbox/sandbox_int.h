@@ -4,6 +4,10 @@
 
 #include "cache/sandbox/sandbox.h"
 
+/** Records @log as the build log of @layer (idx_build_logs.c). */
+int ec_sandbox__log_put(ec_store *st, const ec_digest *layer, const ec_digest *log,
+                        ec_err *err);
+
 /* --- inside the sandbox's network namespace (the child, before exec) --- */
 
 /** Brings up the loopback interface of the current network namespace. */

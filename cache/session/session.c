@@ -146,7 +146,7 @@ static int put_session(ec_cache *c, const char *id, const json_t *s, unsigned fl
         r = check_target_free(txn, target, err);
     if (r < 0)
         return r;
-    r = ec_cache__json_put(txn, EC_TBL_SESSIONS, id, s, flags, err);
+    r = ec_session__put(txn, id, s, flags, err);
     if (r == EC_ECONFLICT)
         return ec_fail(err, EC_ECONFLICT, "session %s already exists; pick another id or "
                                           "`envcache umount --session %s` first", id, id);
@@ -157,7 +157,7 @@ static void forget_session(ec_cache *c, const char *id)
 {
     EC_AUTO(ec_txn) txn = NULL;
     if (ec_txn_begin(&txn, c->st, EC_TXN_LAZY, NULL) == EC_OK &&
-        ec_kv_del(txn, EC_TBL_SESSIONS, id, strlen(id), NULL) == EC_OK)
+        ec_session__del(txn, id, NULL) == EC_OK)
         ec_txn_commit(ec_steal(&txn), NULL);
 }
 
@@ -257,30 +257,25 @@ struct find_ctx {
     json_t *all;
 };
 
-static int find_one(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+static int find_one(const json_t *rec, void *payload)
 {
     struct find_ctx *f = payload;
-    (void)k;
-    (void)kl;
-    json_t *s = json_loadb(v, vl, 0, NULL);
+    json_t *s = (json_t *)rec; /* jansson takes references through non-const pointers */
     if (!s)
         return 0;
     const char *ws = json_string_value(json_object_get(s, "workspace"));
-    if (f->ws && (!ws || strcmp(ws, f->ws) != 0)) {
-        json_decref(s);
+    if (f->ws && (!ws || strcmp(ws, f->ws) != 0))
         return 0;
-    }
     if (f->all) {
-        json_array_append_new(f->all, s);
+        json_array_append(f->all, s);
         return 0;
     }
     const char *id = json_string_value(json_object_get(s, "id"));
     const char *target = json_string_value(json_object_get(s, "target"));
     if ((id && strcmp(id, f->key) == 0) || (target && strcmp(target, f->key) == 0)) {
-        f->found = s;
+        f->found = json_incref(s);
         return 1;
     }
-    json_decref(s);
     return 0;
 }
 
@@ -289,7 +284,7 @@ static int find_in(json_t **out, ec_txn *txn, const char *ws, const char *key, e
 {
     struct find_ctx f = {ws, key, NULL, NULL};
     *out = NULL;
-    int r = ec_kv_each(txn, EC_TBL_SESSIONS, NULL, 0, false, NULL, 0, find_one, &f, err);
+    int r = ec_cache__session_each(txn, find_one, &f, err);
     if (r < 0)
         return r;
     *out = f.found;
@@ -318,8 +313,7 @@ int ec_session_list(json_t **out, ec_cache *c, const char *ws, ec_err *err)
     EC_AUTO(json_t) all = f.all;
     EC_AUTO(ec_txn) txn = NULL;
     int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
-    if (r < 0 || (r = ec_kv_each(txn, EC_TBL_SESSIONS, NULL, 0, false, NULL, 0, find_one, &f,
-                                 err)) < 0)
+    if (r < 0 || (r = ec_cache__session_each(txn, find_one, &f, err)) < 0)
         return r;
     *out = ec_steal(&all);
     return EC_OK;
@@ -363,21 +357,17 @@ struct in_use_ctx {
     bool used;
 };
 
-static int env_used(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+static int env_used(const json_t *s, void *payload)
 {
     struct in_use_ctx *u = payload;
-    (void)k;
-    (void)kl;
-    json_t *s = json_loadb(v, vl, 0, NULL);
     const char *e = json_string_value(json_object_get(s, "environment_id"));
     u->used = e && strcmp(e, u->env_id) == 0;
-    json_decref(s);
     return u->used;
 }
 
 bool ec_cache__env_in_use(ec_txn *txn, const char *id)
 {
     struct in_use_ctx u = {id, false};
-    ec_kv_each(txn, EC_TBL_SESSIONS, NULL, 0, false, NULL, 0, env_used, &u, NULL);
+    ec_cache__session_each(txn, env_used, &u, NULL);
     return u.used;
 }

@@ -4,6 +4,13 @@
 
 #include "cache/cache_int.h"
 
+/* --- the sessions table (idx_sessions.c; ec_cache__session_each is in cache_int.h) --- */
+
+/** Stores session record @s under @id; with EC_KV_NOOVERWRITE, EC_ECONFLICT if it exists. */
+int ec_session__put(ec_txn *txn, const char *id, const json_t *s, unsigned flags, ec_err *err);
+/** EC_ENOTFOUND when there is none. */
+int ec_session__del(ec_txn *txn, const char *id, ec_err *err);
+
 /** EC_OK when every manager with packages in environment @env's config (the API object)
  *  has a ready warm-up; an environment with no packages is ready. Otherwise EC_ECONFLICT
  *  with detail "environment_not_ready" and a message naming each manager that is not

@@ -3,6 +3,7 @@
  * failed would mount a root without its packages, and the container would start without
  * them, with nothing said. The warm-up's per-manager records in WARM are the truth. */
 #include "cache/session/session_int.h"
+#include "cache/warm/idx_warm.h"
 #include "store/util/mem.h"
 
 #include <stdarg.h>
@@ -31,12 +32,11 @@ static void add_reason(struct not_ready *nr, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The record's layout and key are warm.c's (mgr_state, save_state). */
+/* The record is what warm.c wrote (mgr_state, save_state). */
 static void check_manager(struct not_ready *nr, ec_txn *txn, const char *env_id, const char *mgr)
 {
-    EC_AUTOFREE char *key = ec_xasprintf("%s/%s", env_id, mgr);
     EC_AUTO(json_t) rec = NULL;
-    if (ec_cache__json_get(&rec, txn, EC_TBL_WARM, key, NULL) < 0)
+    if (ec_warm_state_get(&rec, txn, env_id, mgr, NULL) < 0)
         return add_reason(nr, "%s packages are not warmed yet", mgr);
     const char *state = json_string_value(json_object_get(rec, "state"));
     if (state && strcmp(state, "ready") == 0)

@@ -59,12 +59,12 @@ static char *tool_says(ec_cache *c, const char *prog, const char *cmd)
     const void *v;
     size_t n;
     if (ec_txn_begin(&txn, c->st, EC_TXN_READ, NULL) == EC_OK &&
-        ec_kv_get(txn, EC_TBL_META, key, strlen(key), &v, &n, NULL) == EC_OK)
+        ec_kv_get(txn, &ec_tbl_meta, key, strlen(key), &v, &n, NULL) == EC_OK)
         return ec_xasprintf("%.*s", (int)n, (const char *)v);
     ec_txn_abort(ec_steal(&txn));
     char *out = run_line(cmd);
     if (out && ec_txn_begin(&txn, c->st, 0, NULL) == EC_OK &&
-        ec_kv_put(txn, EC_TBL_META, key, strlen(key), out, strlen(out), 0, NULL) == EC_OK)
+        ec_kv_put(txn, &ec_tbl_meta, key, strlen(key), out, strlen(out), 0, NULL) == EC_OK)
         ec_txn_commit(ec_steal(&txn), NULL);
     return out;
 }

@@ -3,6 +3,7 @@
  * the environment's stack recorded so sessions mount it. */
 #include "cache/metrics.h"
 #include "cache/sandbox/sandbox.h"
+#include "cache/warm/idx_warm.h"
 #include "cache/warm/warm_int.h"
 
 #include <stdlib.h>
@@ -56,10 +57,9 @@ static json_t *mgr_state(const ec_manager *mgr, const ec_warm_mgr *m, const char
 
 static void save_state(ec_cache *c, const char *env_id, const char *mgr, json_t *state)
 {
-    EC_AUTOFREE char *key = ec_xasprintf("%s/%s", env_id, mgr);
     EC_AUTO(ec_txn) txn = NULL;
     if (ec_txn_begin(&txn, c->st, 0, NULL) == EC_OK &&
-        ec_cache__json_put(txn, EC_TBL_WARM, key, state, 0, NULL) == EC_OK)
+        ec_warm_state_put(txn, env_id, mgr, state, NULL) == EC_OK)
         ec_txn_commit(ec_steal(&txn), NULL);
     json_decref(state);
 }
@@ -68,13 +68,12 @@ static int save_stack(ec_cache *c, const char *ws, const char *id, json_t *stack
 {
     EC_AUTO(ec_txn) txn = NULL;
     EC_AUTO(json_t) rec = NULL;
-    EC_AUTOFREE char *key = ec_cache__wskey(ws, id);
     int r = ec_txn_begin(&txn, c->st, 0, err);
     if (r == EC_OK)
         r = ec_cache__env_load(&rec, txn, ws, id, err);
     if (r == EC_OK) {
         json_object_set(rec, "stack", stack);
-        r = ec_cache__json_put(txn, EC_TBL_ENVS, key, rec, 0, err);
+        r = ec_cache__env_save(txn, ws, id, rec, err);
     }
     return r == EC_OK ? ec_txn_commit(ec_steal(&txn), err) : r;
 }
@@ -324,15 +323,13 @@ int ec_env_lock(json_t **out, ec_cache *c, const char *ws, const char *env,
         r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
     if (r < 0)
         return r;
-    EC_AUTOFREE char *skey = ec_xasprintf("%s/%s", id, manager);
     const char *lock = NULL;
-    if (ec_cache__json_get(&state, txn, EC_TBL_WARM, skey, NULL) == EC_OK)
+    if (ec_warm_state_get(&state, txn, id, manager, NULL) == EC_OK)
         lock = json_string_value(json_object_get(state, "lock"));
     if (!lock)
         return ec_fail(err, EC_ENOTFOUND, "environment %s has no %s lock yet: run `envcache "
                        "warm %s` first", env, manager, env);
-    EC_AUTOFREE char *lkey = ec_xasprintf("lock/%s", lock);
-    r = ec_cache__json_get(out, txn, EC_TBL_LOCKS, lkey, err);
+    r = ec_cache__lock_get(out, txn, lock, err);
     return r == EC_ENOTFOUND ? ec_fail(err, r, "lock %s of %s is missing from the index",
                                        lock, env)
                              : r;

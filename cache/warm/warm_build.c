@@ -20,16 +20,10 @@
 
 #define PLATFORM "linux/amd64"
 
-static char *digest_str(const ec_digest *d)
-{
-    char s[EC_DIGEST_STR_LEN];
-    return ec_xstrdup(ec_digest_format(s, d));
-}
-
 /* --- locks --- */
 
 /* What a lock was resolved from; equal specs against the same upstream share a lock. */
-static char *specs_key(const ec_warm_mgr *m)
+static void specs_digest(ec_digest *out, const ec_warm_mgr *m)
 {
     EC_AUTO(json_t) j = json_pack("{s:s, s:s, s:O, s:s, s:O?}", "manager", m->mgr->name,
                                   "upstream", m->ctx.upstream, "specs", m->specs, "platform",
@@ -38,42 +32,7 @@ static char *specs_key(const ec_warm_mgr *m)
         json_object_set(j, "lowers", (json_t *)m->lower_stack);
     if (m->probe) /* the interpreter or toolchain beneath, as it describes itself */
         json_object_set_new(j, "probe", json_string(m->probe));
-    ec_digest d;
-    ec_lock_digest(j, &d);
-    char hex[EC_DIGEST_HEX_LEN];
-    return ec_xasprintf("specs/%s", ec_digest_hex(hex, &d));
-}
-
-static int lock_load(json_t **out, ec_store *st, const char *skey)
-{
-    EC_AUTO(ec_txn) txn = NULL;
-    const void *v;
-    size_t n;
-    if (ec_txn_begin(&txn, st, EC_TXN_READ, NULL) < 0 ||
-        ec_kv_get(txn, EC_TBL_LOCKS, skey, strlen(skey), &v, &n, NULL) < 0)
-        return EC_ENOTFOUND;
-    EC_AUTOFREE char *lkey = ec_xasprintf("lock/%.*s", (int)n, (const char *)v);
-    if (ec_kv_get(txn, EC_TBL_LOCKS, lkey, strlen(lkey), &v, &n, NULL) < 0)
-        return EC_ENOTFOUND;
-    *out = json_loadb(v, n, 0, NULL);
-    return *out ? EC_OK : EC_ENOTFOUND;
-}
-
-/* Stores the lock under its digest and points the specs at it. */
-static int lock_save(ec_store *st, const char *skey, const json_t *lock, ec_digest *d,
-                     ec_err *err)
-{
-    EC_AUTOFREE char *text = ec_lock_dump(lock);
-    ec_sha256_buf(d, text, strlen(text));
-    EC_AUTOFREE char *ds = digest_str(d);
-    EC_AUTOFREE char *lkey = ec_xasprintf("lock/%s", ds);
-    EC_AUTO(ec_txn) txn = NULL;
-    int r = ec_txn_begin(&txn, st, 0, err);
-    if (r == EC_OK)
-        r = ec_kv_put(txn, EC_TBL_LOCKS, lkey, strlen(lkey), text, strlen(text), 0, err);
-    if (r == EC_OK)
-        r = ec_kv_put(txn, EC_TBL_LOCKS, skey, strlen(skey), ds, strlen(ds), 0, err);
-    return r == EC_OK ? ec_txn_commit(ec_steal(&txn), err) : r;
+    ec_lock_digest(j, out);
 }
 
 static int lock_resolve(ec_warm_mgr *m, json_t **lock_out, ec_err *err)
@@ -117,20 +76,6 @@ int ec_warm__layer_key(ec_digest *out, const ec_warm_mgr *m, ec_err *err)
     return ec_layer_key(out, &in, err);
 }
 
-static bool layer_for_key(ec_store *st, const ec_digest *key, ec_layer_info *out)
-{
-    EC_AUTO(ec_txn) txn = NULL;
-    const void *v;
-    size_t n;
-    if (ec_txn_begin(&txn, st, EC_TXN_READ, NULL) < 0 ||
-        ec_kv_get(txn, EC_TBL_LAYER_KEYS, key->b, sizeof key->b, &v, &n, NULL) < 0 ||
-        n != sizeof out->digest.b)
-        return false;
-    ec_digest d;
-    memcpy(d.b, v, n);
-    return ec_layer_lookup(out, txn, &d, NULL) == EC_OK && ec_store_has_blob(st, &d);
-}
-
 static int record_layer(ec_store *st, const ec_digest *key, const ec_layer_info *l, ec_err *err)
 {
     EC_AUTO(ec_txn) txn = NULL;
@@ -138,8 +83,7 @@ static int record_layer(ec_store *st, const ec_digest *key, const ec_layer_info 
     if (r == EC_OK)
         r = ec_layer_put(txn, l, err);
     if (r == EC_OK)
-        r = ec_kv_put(txn, EC_TBL_LAYER_KEYS, key->b, sizeof key->b, l->digest.b,
-                      sizeof l->digest.b, 0, err);
+        r = ec_cache__layer_key_put(txn, key, &l->digest, err);
     return r == EC_OK ? ec_txn_commit(ec_steal(&txn), err) : r;
 }
 
@@ -316,16 +260,17 @@ static int build_and_record(ec_warm_mgr *m, json_t *lock, const ec_digest *key, 
 
 int ec_warm__manager(ec_warm_mgr *m, bool refresh, ec_err *err)
 {
-    EC_AUTOFREE char *skey = specs_key(m);
+    ec_digest specs;
+    specs_digest(&specs, m);
     EC_AUTO(json_t) lock = NULL;
     int r = EC_OK;
-    if (refresh || lock_load(&lock, m->ctx.store, skey) < 0) {
+    if (refresh || ec_warm__lock_find(&lock, m->ctx.store, &specs) < 0) {
         progress(m, EC_PHASE_RESOLVING);
         json_decref(ec_steal(&lock));
         if ((r = lock_resolve(m, &lock, err)) < 0)
             return r;
         if ((r = fetch_if_needed(m, lock, true, err)) < 0 ||
-            (r = lock_save(m->ctx.store, skey, lock, &m->lock_digest, err)) < 0)
+            (r = ec_warm__lock_save(&m->lock_digest, m->ctx.store, &specs, lock, err)) < 0)
             return r;
     } else
         ec_lock_digest(lock, &m->lock_digest);
@@ -334,14 +279,14 @@ int ec_warm__manager(ec_warm_mgr *m, bool refresh, ec_err *err)
     ec_digest key;
     if ((r = ec_warm__layer_key(&key, m, err)) < 0)
         return r;
-    if (layer_for_key(m->ctx.store, &key, &m->layer)) {
+    if (ec_cache__layer_for_key(&m->layer, m->ctx.store, &key)) {
         m->reused = true;
         return EC_OK;
     }
     EC_AUTOFD int lfd = -1;
     if ((r = key_lock(&lfd, m->ctx.store, &key, err)) < 0)
         return r;
-    if (layer_for_key(m->ctx.store, &key, &m->layer)) /* built while we waited */
+    if (ec_cache__layer_for_key(&m->layer, m->ctx.store, &key)) /* built while we waited */
         m->reused = true;
     else
         r = build_and_record(m, lock, &key, err);

@@ -46,5 +46,13 @@ typedef struct ec_warm_mgr {
  *  that run code. */
 int ec_warm__layer_key(ec_digest *out, const ec_warm_mgr *m, ec_err *err);
 
+/* --- the locks table (idx_locks.c) --- */
+
+/** The lock resolved from the specs whose digest is @specs; EC_ENOTFOUND (no message). */
+int ec_warm__lock_find(json_t **out, ec_store *st, const ec_digest *specs);
+/** Stores @lock under its digest (*@out) and points @specs at it, in one txn. */
+int ec_warm__lock_save(ec_digest *out, ec_store *st, const ec_digest *specs,
+                       const json_t *lock, ec_err *err);
+
 /** Lock (reused unless @refresh), then the layer (reused or built once). */
 int ec_warm__manager(ec_warm_mgr *m, bool refresh, ec_err *err);

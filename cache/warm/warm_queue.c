@@ -3,6 +3,7 @@
  * state change written to the WARM table so that a restart resumes unfinished work. */
 #include "cache/warm/warm_queue.h"
 #include "cache/cache_int.h"
+#include "cache/warm/idx_warm.h"
 #include "cache/metrics.h"
 #include "store/util/fs.h"
 #include "store/util/mem.h"
@@ -70,7 +71,7 @@ static void persist(ec_warm_queue *q, const char *env_id, const json_t *rec)
     EC_AUTO(ec_txn) txn = NULL;
     int r = ec_txn_begin(&txn, ec_cache_store(q->c), 0, &err);
     if (r == EC_OK)
-        r = ec_cache__json_put(txn, EC_TBL_WARM, env_id, rec, 0, &err);
+        r = ec_warm_job_put(txn, env_id, rec, &err);
     if (r == EC_OK)
         r = ec_txn_commit(ec_steal(&txn), &err);
     if (r < 0) /* the job still runs; only a restart would lose track of it */
@@ -83,7 +84,7 @@ static int load_record(json_t **out, ec_warm_queue *q, const char *env_id, ec_er
     int r = ec_txn_begin(&txn, ec_cache_store(q->c), EC_TXN_READ, err);
     if (r < 0)
         return r;
-    r = ec_cache__json_get(out, txn, EC_TBL_WARM, env_id, err);
+    r = ec_warm_job_get(out, txn, env_id, err);
     if (r == EC_ENOTFOUND)
         return ec_fail(err, EC_ENOTFOUND, "environment %s has no warm-up yet", env_id);
     return r;
@@ -231,13 +232,10 @@ struct resume_ctx {
     unsigned n;
 };
 
-/* Re-queues job records left queued or running; per-manager records ("id/mgr") are warm.c's. */
-static int resume_one(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+/* Re-queues job records left queued or running. */
+static int resume_one(const json_t *rec, void *payload)
 {
     struct resume_ctx *rc = payload;
-    if (memchr(k, '/', kl))
-        return 0;
-    EC_AUTO(json_t) rec = json_loadb(v, vl, 0, NULL);
     const char *state = json_string_value(json_object_get(rec, "state"));
     const char *ws = json_string_value(json_object_get(rec, "workspace"));
     const char *id = json_string_value(json_object_get(rec, "environment_id"));
@@ -253,8 +251,7 @@ static int resume(ec_warm_queue *q, ec_err *err)
     struct resume_ctx rc = {q, 0};
     EC_AUTO(ec_txn) txn = NULL;
     int r = ec_txn_begin(&txn, ec_cache_store(q->c), EC_TXN_READ, err);
-    if (r < 0 || (r = ec_kv_each(txn, EC_TBL_WARM, NULL, 0, false, NULL, 0, resume_one, &rc,
-                                 err)) < 0)
+    if (r < 0 || (r = ec_warm_job_each(txn, resume_one, &rc, err)) < 0)
         return r;
     if (rc.n)
         qlog("warm-up: resuming %u unfinished job%s", rc.n, rc.n == 1 ? "" : "s");
@@ -425,7 +422,7 @@ void ec_warm_queue_forget(ec_warm_queue *q, const char *env_id)
         free_job(j);
     EC_AUTO(ec_txn) txn = NULL;
     if (ec_txn_begin(&txn, ec_cache_store(q->c), 0, NULL) == EC_OK &&
-        ec_kv_del(txn, EC_TBL_WARM, env_id, strlen(env_id), NULL) == EC_OK)
+        ec_warm_job_del(txn, env_id, NULL) == EC_OK)
         ec_txn_commit(ec_steal(&txn), NULL);
     pthread_mutex_unlock(&q->mu);
 }

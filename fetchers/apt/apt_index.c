@@ -4,6 +4,7 @@
  * libarchive into a second blob (checked again when the Release lists the plain file), and
  * reused without any request once the blob the Release names is in the store. */
 #include "fetchers/apt/apt_int.h"
+#include "fetchers/mirror_index.h"
 
 #include <archive.h>
 #include <errno.h>
@@ -96,28 +97,14 @@ static char *unpacked_key(const ec_digest *compressed)
 static bool unpacked_lookup(ec_store *st, const ec_digest *compressed, ec_digest *out)
 {
     EC_AUTOFREE char *key = unpacked_key(compressed);
-    EC_AUTO(ec_txn) txn = NULL;
-    const void *v;
-    size_t vlen;
-    if (ec_txn_begin(&txn, st, EC_TXN_READ, NULL) < 0 ||
-        ec_kv_get(txn, EC_TBL_MIRROR, key, strlen(key), &v, &vlen, NULL) < 0 ||
-        vlen != sizeof out->b)
-        return false;
-    memcpy(out->b, v, sizeof out->b);
-    return ec_store_has_blob(st, out);
+    return ec_mirror_digest_get(st, key, out, NULL) == EC_OK;
 }
 
 static int unpacked_record(ec_store *st, const ec_digest *compressed, const ec_digest *d,
                            ec_err *err)
 {
     EC_AUTOFREE char *key = unpacked_key(compressed);
-    EC_AUTO(ec_txn) txn = NULL;
-    int rc = ec_txn_begin(&txn, st, 0, err);
-    if (rc == EC_OK)
-        rc = ec_kv_put(txn, EC_TBL_MIRROR, key, strlen(key), d->b, sizeof d->b, 0, err);
-    if (rc == EC_OK)
-        rc = ec_txn_commit(ec_steal(&txn), err);
-    return rc;
+    return ec_mirror_digest_put(st, key, d, err);
 }
 
 static void archive_freep(struct archive **a)

@@ -1,14 +1,91 @@
 /* SPDX-License-Identifier: MIT */
-/* The gem entry of the manager table: specs are checked; there is no fetcher yet. */
+/* The gem entry of the manager table: RubyGems' compact index, resolved natively against
+ * the Ruby beneath (its probe), gems verified against the index's sha256, installed by
+ * the Ruby beneath in the sandbox, and mirrored under /mirror/gem/. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "fetchers/gem/gem_int.h"
 #include "fetchers/manager.h"
+#include "store/util/auto.h"
+#include "store/util/mem.h"
 
-/* The specs cache gem keeps of its sources. */
-static const char *const gem_noise[] = {"root/.gem/specs", NULL};
+/* The specs cache gem keeps of its sources, and where install drops the .gem files. */
+static const char *const gem_noise[] = {"root/.gem/specs", "root/.local/share/gem/specs",
+                                        "var/cache/envcache-gem", NULL};
+
+/* The Ruby beneath as resolve needs it: versions, platform, where gems go, and every gem
+ * installed there with its runtime dependencies (Gem::Specification's view of GEM_PATH). */
+static const char gem_probe_rb[] =
+    "puts \"ruby #{RUBY_VERSION}\", \"rubygems #{Gem::VERSION}\", "
+    "\"platform #{Gem::Platform.local}\", \"gemdir #{Gem.dir}\", \"bindir #{Gem.bindir}\"\n"
+    "Gem::Specification.each { |s| d = s.runtime_dependencies.map { |x| x.name + ':' + "
+    "x.requirement.requirements.map { |o, v| \"#{o} #{v}\" }.join('&') }.join(','); "
+    "puts \"installed #{s.name} #{s.version} #{s.platform} #{d.empty? ? '-' : d}\" }\n";
+static const char *const gem_probe[] = {"ruby", "-e", gem_probe_rb, NULL};
+
+/* The first `- URL` under `:sources:` of a gemrc (YAML as gem writes it). */
+static char *gemrc_source(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char line[1024];
+    bool in = false;
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strncmp(line, ":sources:", 9) == 0) {
+            in = true;
+            continue;
+        }
+        const char *p = line + strspn(line, " ");
+        if (in && p[0] == '-' && p[1] == ' ') {
+            p += 2 + strspn(p + 2, " ");
+            fclose(f);
+            return ec_xstrndup(p, strcspn(p, " \"'"));
+        }
+        if (in && line[0] != ' ' && line[0] != '-')
+            in = false;
+    }
+    if (f)
+        fclose(f);
+    return NULL;
+}
+
+char *gem_source_configured(void)
+{
+    const char *home = getenv("HOME"), *rc = getenv("GEMRC");
+    EC_AUTOFREE char *user = home ? ec_xasprintf("%s/.gemrc", home) : NULL;
+    const char *files[] = {rc, user, "/etc/gemrc"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *s = files[i] ? gemrc_source(files[i]) : NULL;
+        if (s && *s)
+            return s;
+        free(s);
+    }
+    return NULL;
+}
+
+static const ec_fetcher gem_ops = {
+    .builder_version = 1,
+    .resolve = gem_resolve,
+    .fetch = gem_fetch,
+    .install = gem_install,
+    .serve = gem_serve,
+};
 
 const ec_manager ec_gem_manager = {
     .name = "gem",
     .spec_what = "gem spec",
+    .flags = EC_MANAGER_NEEDS_BASE | EC_MANAGER_RESOLVES_ON_LOWERS | EC_MANAGER_RUNS_CODE,
+    .base_needs = "a Ruby: add ruby to the environment's apt packages",
     .parse = gem_spec_parse,
+    .ops = &gem_ops,
+    .upstream = {.env = {"ENVCACHE_GEM_SOURCE", NULL},
+                 .from_client_config = gem_source_configured,
+                 .client = "gem",
+                 /* `gem sources` lists the sources the host's gem uses, its default
+                  * when nothing is configured */
+                 .client_query = "gem sources 2>/dev/null | grep -m1 '^[a-z][a-z0-9+.-]*://'"},
+    .probe = gem_probe,
     .noise = gem_noise,
 };

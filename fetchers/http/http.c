@@ -212,8 +212,9 @@ int ec_http__easy_setup(ec_http *h, ec_http_req *req, struct ec_http_rp *rp, ec_
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    /* Wait for a connection that can multiplex rather than open another one. */
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* No CURLOPT_PIPEWAIT: curl 7.88 then queues every transfer to an HTTP/1.1 host
+     * behind one connection (test_http's parallel batch saw one request at a time). An
+     * HTTP/2 host costs at most max_host_conns handshakes before streams share them. */
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->o.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, h->o.low_speed_secs);

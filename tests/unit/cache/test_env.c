@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cache/cache.h"
+#include "cache/cache_int.h"
 #include "cache/env/base.h"
 #include "store/util/mem.h"
 
@@ -262,19 +263,15 @@ static void env__set_base_refuses_unknown_layers_and_archived(void **state)
 /* Rewrites @id's record as versions before the base choice wrote it: no "base" field. */
 static void write_legacy(struct fx *f, const char *id, const ec_digest *bottom)
 {
-    char s[EC_DIGEST_STR_LEN], key[128];
+    char s[EC_DIGEST_STR_LEN];
     json_t *rec = json_pack("{s:{s:s}, s:[]}", "env", "id", id, "stack");
     if (bottom)
         json_array_append_new(json_object_get(rec, "stack"),
                               json_string(ec_digest_format(s, bottom)));
-    char *text = json_dumps(rec, JSON_COMPACT);
-    snprintf(key, sizeof key, "ws/%s", id);
     ec_txn *txn = NULL;
     assert_int_equal(ec_txn_begin(&txn, ec_cache_store(f->c), 0, NULL), EC_OK);
-    assert_int_equal(ec_kv_put(txn, EC_TBL_ENVS, key, strlen(key), text, strlen(text), 0, NULL),
-                     EC_OK);
+    assert_int_equal(ec_cache__env_save(txn, "ws", id, rec, NULL), EC_OK);
     assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
-    free(text);
     json_decref(rec);
 }
 

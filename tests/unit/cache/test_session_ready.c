@@ -7,6 +7,7 @@
 
 #include "cache/api/server_int.h"
 #include "cache/session/session_int.h"
+#include "cache/warm/idx_warm.h"
 #include "store/util/mem.h"
 
 struct fx {
@@ -43,14 +44,13 @@ static int teardown(void **state)
 static void put_state(struct fx *f, const char *mgr, const char *state, const char *why)
 {
     const char *id = json_string_value(json_object_get(f->env, "id"));
-    EC_AUTOFREE char *key = ec_xasprintf("%s/%s", id, mgr);
     json_t *rec = json_pack("{s:s, s:s}", "manager", mgr, "state", state);
     if (why)
         json_object_set_new(rec, "error", json_pack("{s:s, s:s}", "type", "invalid",
                                                     "message", why));
     EC_AUTO(ec_txn) txn = NULL;
     assert_int_equal(ec_txn_begin(&txn, ec_cache_store(f->c), 0, NULL), EC_OK);
-    assert_int_equal(ec_cache__json_put(txn, EC_TBL_WARM, key, rec, 0, NULL), EC_OK);
+    assert_int_equal(ec_warm_state_put(txn, id, mgr, rec, NULL), EC_OK);
     assert_int_equal(ec_txn_commit(ec_steal(&txn), NULL), EC_OK);
     json_decref(rec);
 }

@@ -30,7 +30,7 @@ static struct server {
         int hits;
         uint64_t at_ms[8]; /* when each of the first hits arrived */
     } paths[MAX_PATHS];
-    atomic_int conns, max_conns;
+    atomic_int busy, max_busy; /* requests of /n/… being answered at once, and the most */
     atomic_bool stopping;
 } srv;
 
@@ -199,37 +199,32 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return ret;
     }
     if (strncmp(url, "/n/", 3) == 0) {
+        /* Counted while the handler runs, not per connection: the client sees no reply
+         * before it returns, so this is the client's own concurrency, where a count of
+         * open connections lags closes the client already made. */
+        int now = atomic_fetch_add(&srv.busy, 1) + 1;
+        int m = atomic_load(&srv.max_busy);
+        while (now > m && !atomic_compare_exchange_weak(&srv.max_busy, &m, now))
+            ;
+        usleep(2000); /* long enough for requests to overlap */
+        atomic_fetch_sub(&srv.busy, 1);
         snprintf(body, sizeof body, "body of %s", url + 3);
         return reply(c, 200, body, NULL, NULL);
     }
     return reply(c, 404, "unknown path", NULL, NULL);
 }
 
-static void on_conn(void *cls, struct MHD_Connection *c, void **sock_ctx,
-                    enum MHD_ConnectionNotificationCode code)
-{
-    (void)cls, (void)c, (void)sock_ctx;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        int now = atomic_fetch_add(&srv.conns, 1) + 1;
-        int m = atomic_load(&srv.max_conns);
-        while (now > m && !atomic_compare_exchange_weak(&srv.max_conns, &m, now))
-            ;
-    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-        atomic_fetch_sub(&srv.conns, 1);
-    }
-}
-
 static void server_start(void)
 {
     memset(srv.paths, 0, sizeof srv.paths);
-    atomic_store(&srv.conns, 0);
-    atomic_store(&srv.max_conns, 0);
+    atomic_store(&srv.busy, 0);
+    atomic_store(&srv.max_busy, 0);
     atomic_store(&srv.stopping, false);
     pthread_mutex_init(&srv.mu, NULL);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     srv.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
                              0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                             MHD_OPTION_NOTIFY_CONNECTION, on_conn, NULL, MHD_OPTION_END);
+                             MHD_OPTION_END);
     assert_non_null(srv.d);
     srv.port = MHD_get_daemon_info(srv.d, MHD_DAEMON_INFO_BIND_PORT)->port;
     assert_true(srv.port > 0);
@@ -612,9 +607,9 @@ static void http__parallel_batch_with_callbacks_adding_more(void **state)
         ec_http_req_reset(&fan->reqs[i]);
     }
     ec_http_batch_free(fan->b);
-    assert_true(atomic_load(&srv.max_conns) <= 4);
-    assert_true(atomic_load(&srv.max_conns) >= 1);
-    print_message("max concurrent connections seen: %d\n", atomic_load(&srv.max_conns));
+    assert_true(atomic_load(&srv.max_busy) <= 4);
+    assert_true(atomic_load(&srv.max_busy) >= 2); /* a batch that ran one at a time fails */
+    print_message("most requests answered at once: %d\n", atomic_load(&srv.max_busy));
     ec_http_stats st;
     ec_http_stats_get(f->h, &st);
     assert_int_equal(st.requests, 2 * FANOUT);

@@ -3,13 +3,21 @@
 #include "tests/unit/helpers/ec_test.h"
 
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/util/fs.h"
 #include "store/util/mem.h"
 
-static void put(ec_store *st, enum ec_table t, const char *k, const char *v)
+/* Tables of an upper layer, defined here as an owner would define them. */
+static const ec_table plain_tbl = {"test_plain", 0};
+static const ec_table refs_tbl = {"test_refs", EC_TABLE_REFS_BLOBS};
+static const ec_table logs_tbl = {"build_logs", EC_TABLE_REFS_BLOBS | EC_TABLE_LAYER_KEYED};
+
+static void put(ec_store *st, const ec_table *t, const char *k, const char *v)
 {
     ec_txn *txn = NULL;
     assert_int_equal(ec_txn_begin(&txn, st, 0, NULL), EC_OK);
@@ -32,21 +40,21 @@ static void store__each_walks_prefix_both_ways(void **state)
     struct ect_store_fixture *fx = *state;
     const char *keys[] = {"a/1", "a/2", "a/3", "b/1", "0"};
     for (size_t i = 0; i < 5; i++)
-        put(fx->st, EC_TBL_ENVS, keys[i], "x");
+        put(fx->st, &plain_tbl, keys[i], "x");
     ec_txn *txn = NULL;
     char out[128];
     assert_int_equal(ec_txn_begin(&txn, fx->st, EC_TXN_READ, NULL), EC_OK);
     out[0] = '\0';
-    assert_int_equal(ec_kv_each(txn, EC_TBL_ENVS, "a/", 2, false, NULL, 0, collect, out, NULL), EC_OK);
+    assert_int_equal(ec_kv_each(txn, &plain_tbl, "a/", 2, false, NULL, 0, collect, out, NULL), EC_OK);
     assert_string_equal(out, "a/1 a/2 a/3 ");
     out[0] = '\0';
-    assert_int_equal(ec_kv_each(txn, EC_TBL_ENVS, "a/", 2, true, NULL, 0, collect, out, NULL), EC_OK);
+    assert_int_equal(ec_kv_each(txn, &plain_tbl, "a/", 2, true, NULL, 0, collect, out, NULL), EC_OK);
     assert_string_equal(out, "a/3 a/2 a/1 ");
     out[0] = '\0';
-    assert_int_equal(ec_kv_each(txn, EC_TBL_ENVS, "a/", 2, true, "a/3", 3, collect, out, NULL), EC_OK);
+    assert_int_equal(ec_kv_each(txn, &plain_tbl, "a/", 2, true, "a/3", 3, collect, out, NULL), EC_OK);
     assert_string_equal(out, "a/2 a/1 ");
     out[0] = '\0';
-    assert_int_equal(ec_kv_each(txn, EC_TBL_ENVS, "b/", 2, true, NULL, 0, collect, out, NULL), EC_OK);
+    assert_int_equal(ec_kv_each(txn, &plain_tbl, "b/", 2, true, NULL, 0, collect, out, NULL), EC_OK);
     assert_string_equal(out, "b/1 ");
     ec_txn_abort(txn);
 }
@@ -56,8 +64,8 @@ static void store__nooverwrite_conflicts(void **state)
     struct ect_store_fixture *fx = *state;
     ec_txn *txn = NULL;
     assert_int_equal(ec_txn_begin(&txn, fx->st, 0, NULL), EC_OK);
-    assert_int_equal(ec_kv_put(txn, EC_TBL_NAMES, "k", 1, "1", 1, EC_KV_NOOVERWRITE, NULL), EC_OK);
-    assert_int_equal(ec_kv_put(txn, EC_TBL_NAMES, "k", 1, "2", 1, EC_KV_NOOVERWRITE, NULL),
+    assert_int_equal(ec_kv_put(txn, &plain_tbl, "k", 1, "1", 1, EC_KV_NOOVERWRITE, NULL), EC_OK);
+    assert_int_equal(ec_kv_put(txn, &plain_tbl, "k", 1, "2", 1, EC_KV_NOOVERWRITE, NULL),
                      EC_ECONFLICT);
     assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
 }
@@ -161,7 +169,7 @@ static void store__gc_keeps_a_build_log_with_its_layer(void **state)
     assert_int_equal(ec_blob_put_file(&log, fx->st, lp, NULL, &err), EC_OK);
     ec_txn *txn = NULL;
     assert_int_equal(ec_txn_begin(&txn, fx->st, 0, NULL), EC_OK);
-    assert_int_equal(ec_kv_put(txn, EC_TBL_BUILD_LOGS, l.digest.b, 32, log.b, 32, 0, NULL), EC_OK);
+    assert_int_equal(ec_kv_put(txn, &logs_tbl, l.digest.b, 32, log.b, 32, 0, NULL), EC_OK);
     assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
     ec_gc_stats gs;
     ec_store_gc_opts o = {.roots = &l.digest, .nroots = 1, .grace = -10};
@@ -175,11 +183,179 @@ static void store__gc_keeps_a_build_log_with_its_layer(void **state)
     const void *v;
     size_t vl;
     assert_int_equal(ec_txn_begin(&txn, fx->st, EC_TXN_READ, NULL), EC_OK);
-    assert_int_equal(ec_kv_get(txn, EC_TBL_BUILD_LOGS, l.digest.b, 32, &v, &vl, NULL),
+    assert_int_equal(ec_kv_get(txn, &logs_tbl, l.digest.b, 32, &v, &vl, NULL),
                      EC_ENOTFOUND);
     ec_txn_abort(txn);
     free(dir);
     free(lp);
+}
+
+/* A table nobody wrote yet reads as empty; its first write makes it. */
+static void store__missing_table_reads_empty_until_written(void **state)
+{
+    struct ect_store_fixture *fx = *state;
+    ec_txn *txn = NULL;
+    const void *v;
+    size_t vl;
+    char out[64] = "";
+    assert_int_equal(ec_txn_begin(&txn, fx->st, EC_TXN_READ, NULL), EC_OK);
+    assert_int_equal(ec_kv_get(txn, &plain_tbl, "k", 1, &v, &vl, NULL), EC_ENOTFOUND);
+    assert_int_equal(ec_kv_each(txn, &plain_tbl, NULL, 0, false, NULL, 0, collect, out, NULL),
+                     EC_OK);
+    ec_txn_abort(txn);
+    put(fx->st, &plain_tbl, "k", "v");
+    assert_int_equal(ec_txn_begin(&txn, fx->st, EC_TXN_READ, NULL), EC_OK);
+    assert_int_equal(ec_kv_get(txn, &plain_tbl, "k", 1, &v, &vl, NULL), EC_OK);
+    assert_int_equal(vl, 1);
+    ec_txn_abort(txn);
+}
+
+/* Writers queue for LMDB's lock while each of them makes a table: a writer whose turn
+ * comes after others made theirs must still see every committed table, its own new one
+ * and the one they all share, however long it waited. */
+enum { RACERS = 16, ROUNDS = 4 };
+struct table_racer {
+    ec_store *st;
+    ec_table own;
+    char name[32];
+    int failures;
+    char why[256];
+};
+
+static void *make_tables(void *arg)
+{
+    struct table_racer *r = arg;
+    for (int round = 0; round < ROUNDS; round++) {
+        ec_err err = {0};
+        ec_txn *txn = NULL;
+        char key[16];
+        snprintf(key, sizeof key, "%d", round);
+        int rc = ec_txn_begin(&txn, r->st, 0, &err);
+        if (rc == EC_OK)
+            rc = ec_kv_put(txn, &r->own, key, strlen(key), "x", 1, 0, &err);
+        if (rc == EC_OK)
+            rc = ec_kv_put(txn, &plain_tbl, r->name, strlen(r->name), "x", 1, 0, &err);
+        if (rc == EC_OK) {
+            rc = ec_txn_commit(txn, &err);
+        } else if (txn) {
+            ec_txn_abort(txn);
+        }
+        if (rc != EC_OK && r->failures++ == 0)
+            snprintf(r->why, sizeof r->why, "%.200s", err.msg);
+        /* Each round a new table, so every round bumps the generation again. */
+        snprintf(r->name + strlen(r->name) - 1, 2, "%c", 'a' + round + 1);
+    }
+    return NULL;
+}
+
+static void store__queued_writers_see_tables_made_while_they_waited(void **state)
+{
+    struct ect_store_fixture *fx = *state;
+    pthread_t t[RACERS];
+    struct table_racer r[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        r[i] = (struct table_racer){.st = fx->st};
+        snprintf(r[i].name, sizeof r[i].name, "race_%02d_a", i);
+        r[i].own = (ec_table){r[i].name, 0};
+    }
+    for (int i = 0; i < RACERS; i++)
+        pthread_create(&t[i], NULL, make_tables, &r[i]);
+    int failures = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(t[i], NULL);
+        if (r[i].failures)
+            print_message("racer %d: %d failed, first: %s\n", i, r[i].failures, r[i].why);
+        failures += r[i].failures;
+    }
+    assert_int_equal(failures, 0);
+}
+
+/* Another process makes a table whose records reference blobs. This process opened the
+ * store before that table existed and never uses its definition; its gc learns the flags
+ * from meta and keeps the blob, and still sweeps a blob nothing references. */
+static void store__gc_keeps_blobs_of_a_table_it_never_defined(void **state)
+{
+    struct ect_store_fixture *fx = *state;
+    ec_err err = {0};
+    ec_digest kept, swept;
+    assert_int_equal(ec_blob_put_buf(&kept, fx->st, "referenced", 10, &err), EC_OK);
+    assert_int_equal(ec_blob_put_buf(&swept, fx->st, "loose", 5, &err), EC_OK);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ec_store *st = NULL;
+        ec_txn *txn = NULL;
+        bool ok = ec_store_open(&st, fx->home, NULL) == EC_OK &&
+                  ec_txn_begin(&txn, st, 0, NULL) == EC_OK &&
+                  ec_kv_put(txn, &refs_tbl, "k", 1, kept.b, 32, 0, NULL) == EC_OK &&
+                  ec_txn_commit(txn, NULL) == EC_OK;
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ec_gc_stats gs;
+    ec_store_gc_opts o = {.grace = -10};
+    assert_int_equal(ec_store_gc(&gs, fx->st, &o, NULL, NULL, &err), EC_OK);
+    assert_true(ec_store_has_blob(fx->st, &kept));
+    assert_false(ec_store_has_blob(fx->st, &swept));
+    /* The table made after this store was opened is readable here too. */
+    ec_txn *txn = NULL;
+    const void *v;
+    size_t vl;
+    assert_int_equal(ec_txn_begin(&txn, fx->st, EC_TXN_READ, NULL), EC_OK);
+    assert_int_equal(ec_kv_get(txn, &refs_tbl, "k", 1, &v, &vl, NULL), EC_OK);
+    assert_memory_equal(v, kept.b, 32);
+    ec_txn_abort(txn);
+}
+
+/* A store written by schema 1 had no "table/" records: opening it seeds the mirror's and
+ * build_logs' flags, so gc keeps what an old mirror record references. */
+static void store__old_store_keeps_its_mirror_references(void **state)
+{
+    struct ect_store_fixture *fx = *state;
+    ec_err err = {0};
+    ec_digest d;
+    assert_int_equal(ec_blob_put_buf(&d, fx->st, "a tarball", 9, &err), EC_OK);
+    ec_store_close(fx->st);
+    fx->st = NULL;
+    /* Turn it into what schema 1 left: version 1, and a mirror record written raw. */
+    char *idx = ec_xasprintf("%s/index", fx->home);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, mirror;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 32);
+    mdb_env_set_mapsize(env, (size_t)16 << 30);
+    assert_int_equal(mdb_env_open(env, idx, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_dbi_open(txn, "mirror", MDB_CREATE, &mirror), 0);
+    unsigned char one[4] = {1, 0, 0, 0};
+    MDB_val k = {6, "schema"}, v = {4, one};
+    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    MDB_val mk = {14, "npm/x/1.0.0/x1"}, mv = {32, d.b};
+    assert_int_equal(mdb_put(txn, mirror, &mk, &mv, 0), 0);
+    MDB_val tk = {12, "table/mirror"};
+    assert_int_equal(mdb_get(txn, meta, &tk, &v), MDB_NOTFOUND);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    free(idx);
+    assert_int_equal(ec_store_open(&fx->st, fx->home, &err), EC_OK);
+    ec_gc_stats gs;
+    ec_store_gc_opts o = {.grace = -10};
+    assert_int_equal(ec_store_gc(&gs, fx->st, &o, NULL, NULL, &err), EC_OK);
+    assert_true(ec_store_has_blob(fx->st, &d));
+    ec_txn *et = NULL;
+    const void *val;
+    size_t vl;
+    assert_int_equal(ec_txn_begin(&et, fx->st, EC_TXN_READ, NULL), EC_OK);
+    assert_int_equal(ec_kv_get(et, &ec_tbl_meta, "schema", 6, &val, &vl, NULL), EC_OK);
+    assert_int_equal(((const unsigned char *)val)[0], EC_SCHEMA_VERSION);
+    assert_int_equal(ec_kv_get(et, &ec_tbl_meta, "table/mirror", 12, &val, &vl, NULL), EC_OK);
+    assert_int_equal(vl, 5);
+    assert_int_equal(((const unsigned char *)val)[1], EC_TABLE_REFS_BLOBS);
+    ec_txn_abort(et);
 }
 
 static void store__budget_evicts_least_recently_used_first(void **state)
@@ -233,6 +409,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(store__verify_finds_corruption_and_orphans, ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__gc_keeps_roots_and_sweeps_the_rest, ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__gc_keeps_a_build_log_with_its_layer, ect_store_setup,
+                                        ect_store_teardown),
+        cmocka_unit_test_setup_teardown(store__queued_writers_see_tables_made_while_they_waited,
+                                        ect_store_setup, ect_store_teardown),
+        cmocka_unit_test_setup_teardown(store__missing_table_reads_empty_until_written, ect_store_setup,
+                                        ect_store_teardown),
+        cmocka_unit_test_setup_teardown(store__gc_keeps_blobs_of_a_table_it_never_defined,
+                                        ect_store_setup, ect_store_teardown),
+        cmocka_unit_test_setup_teardown(store__old_store_keeps_its_mirror_references, ect_store_setup,
                                         ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__budget_evicts_least_recently_used_first, ect_store_setup, ect_store_teardown),
     };
