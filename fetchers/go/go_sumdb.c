@@ -185,6 +185,23 @@ typedef struct prover {
     int rc;
 } prover;
 
+/* A database drops a partial tile once its full tile exists; go then reads the full one
+ * and keeps its first @w hashes (x/mod/sumdb's readTile). The rest is not proved by this
+ * tree, so the full tile is not stored from here. */
+static int full_tile_prefix(prover *p, const char *full, int64_t w, ec_buf *out)
+{
+    EC_AUTOFREE char *url = ec_xasprintf("%s/%s", p->base, full);
+    ec_buf_reset(out);
+    ec_err_clear(p->err);
+    int r = go_url_get(p->g, url, out, p->err);
+    if (r == EC_OK && out->n != TILE_W * 32)
+        return ec_fail(p->err, EC_EINTEGRITY, "checksum database tile %s has %zu bytes, not %d",
+                       full, out->n, TILE_W * 32);
+    if (r == EC_OK)
+        out->n = (size_t)w * 32;
+    return r;
+}
+
 static int tile_get(prover *p, int level, int64_t tidx, int64_t w, ec_buf *out)
 {
     EC_AUTOFREE char *path = tile_path(level, tidx, w);
@@ -192,13 +209,20 @@ static int tile_get(prover *p, int level, int64_t tidx, int64_t w, ec_buf *out)
     for (size_t i = 0; i < p->nmemo; i++)
         if (strcmp(p->memo[i].rel, rel) == 0)
             return ec_buf_add(out, p->memo[i].data.p, p->memo[i].data.n, p->err);
+    /* a partial tile is the start of its full tile, when that one is stored (proved) */
+    EC_AUTOFREE char *full = tile_path(level, tidx, TILE_W);
+    EC_AUTOFREE char *full_rel = ec_xasprintf("%s/%s", p->rel_base, full);
     ec_digest d;
-    if (w == TILE_W && go_doc_lookup(p->g->ctx->store, rel, &d, NULL) == EC_OK &&
-        go_blob_read(p->g->ctx->store, &d, out, NULL) == EC_OK && out->n == (size_t)w * 32)
+    if (go_doc_lookup(p->g->ctx->store, full_rel, &d, NULL) == EC_OK &&
+        go_blob_read(p->g->ctx->store, &d, out, NULL) == EC_OK && out->n == TILE_W * 32) {
+        out->n = (size_t)w * 32;
         return EC_OK;
+    }
     ec_buf_reset(out);
     EC_AUTOFREE char *url = ec_xasprintf("%s/%s", p->base, path);
     int r = go_url_get(p->g, url, out, p->err);
+    if (r == EC_ENOTFOUND && w < TILE_W)
+        r = full_tile_prefix(p, full, w, out);
     if (r == EC_OK && out->n != (size_t)w * 32)
         r = ec_fail(p->err, EC_EINTEGRITY, "checksum database tile %s has %zu bytes, not %lld",
                     path, out->n, (long long)w * 32);
