@@ -11,10 +11,15 @@ pkgs="build-essential cmake pkg-config git ca-certificates libarchive-dev libzst
   mmdebstrap bubblewrap dpkg-dev debian-archive-keyring
   curl nginx wrk nodejs npm gnupg gpgv xz-utils
   ruby ruby-dev bundler rake ruby-rack ruby-thor ruby-i18n ruby-concurrent ruby-activesupport
-  ruby-tzinfo ruby-zeitwerk"
+  ruby-tzinfo ruby-zeitwerk
+  golang-go python3-cryptography"
 # node and npm may come from elsewhere (npm bundled with node): a working pair is enough.
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   pkgs=$(printf '%s\n' $pkgs | grep -vx -e nodejs -e npm | tr '\n' ' ')
+fi
+# go may come from elsewhere too (a newer one in /usr/local/go): any go on PATH is enough.
+if command -v go >/dev/null 2>&1; then
+  pkgs=$(printf '%s\n' $pkgs | grep -vx golang-go | tr '\n' ' ')
 fi
 missing=""
 for p in $pkgs; do
