@@ -3,7 +3,8 @@
 # loopback (tests/fixtures/go-proxy): what the live proxy cannot stage. A zip or go.mod
 # that the database does not record, a database answer its signed tree does not hold, and
 # a tree signed by another key all fail naming the module, and nothing of them is stored;
-# @latest skips a retracted version and a pre-release as go does. The real go, through
+# @latest skips a retracted version and a pre-release as go does; a module that needs a
+# newer go than an old go beneath (which cannot switch toolchains) is refused. The real go, through
 # envcache's mirror, builds the good program and refuses the tampered zip, which the
 # mirror does not store either. go itself checks the fixture first (it must agree).
 . "$(dirname "$0")/lib.sh"
@@ -19,6 +20,7 @@ P=http://127.0.0.1:$(cat "$T/port")
 sha() { sha256sum "$T/proxy/example.test/$1" | cut -d' ' -f1; }
 stored() { find "$1" -type f -name "$2" | grep -q .; } # stored STORE SHA256
 export -f stored
+quiet() { "$@" >/dev/null 2>&1; }
 resolve() { "$RESOLVE" --store "$T/store" --proxy "$P" --gosumdb "$vkey" "$@"; }
 
 # go's own verdict on the fixture: the good program builds, the tampered zip is refused.
@@ -36,6 +38,10 @@ check "the lock's h1 is the database's" test "$(json_get packages.0.h1 < "$T/app
 check "the verified zip is stored" stored "$T/store" "$(sha app/@v/v1.0.0.zip)"
 resolve example.test/lib@latest > "$T/lib.json" 2>"$T/lib.err"
 check "lib@latest is v1.1.0: v1.3.0 is retracted, v1.2.0-beta.1 a pre-release" test "$(json_get targets.0.version < "$T/lib.json")" = v1.1.0
+
+expect_fail "a module needing a newer go than a go < 1.21 beneath is refused naming both" \
+  "example.test/newgo@v1.0.0 needs go 1.99, and the go beneath is go1.20.3" resolve --probe go1.20.3 example.test/newgo@v1.0.0
+check "a go 1.21+ beneath may fetch the toolchain it needs: resolve accepts" quiet resolve --probe go1.21.0 example.test/newgo@v1.0.0
 
 expect_fail "a zip the database does not record fails naming the module" "example.test/zipbad@v1.0.0: the module zip has h1:" resolve --fetch example.test/zipbad@v1.0.0
 check "the tampered zip is not stored" bash -c '! stored "$1" "$2"' _ "$T/store" "$(sha zipbad/@v/v1.0.0.zip)"
