@@ -190,8 +190,9 @@ static int latest_endpoint(go_cfg *g, const char *module, char **out, ec_err *er
 }
 
 /* module@q → a version, as go's queryProxy: retractions come from the go.mod of the
- * highest version the query would pick ignoring them. EC_ENOTFOUND: no such module or no
- * matching version. */
+ * module's latest version ignoring them, whatever the query (go's
+ * queryLatestVersionIgnoringRetractions). EC_ENOTFOUND: no such module or no matching
+ * version. */
 static int query(go_cfg *g, const char *module, const char *q, char **out, ec_err *err)
 {
     const char *arg;
@@ -209,7 +210,7 @@ static int query(go_cfg *g, const char *module, const char *q, char **out, ec_er
     int r = list_versions(g, module, &l, err);
     if (r == EC_OK)
         drop_incompatible(g, module, &l);
-    const char *top = r == EC_OK ? pick(&l, k == Q_PREFIX ? k : Q_LATEST, arg, NULL) : NULL;
+    const char *top = r == EC_OK ? pick(&l, Q_LATEST, arg, NULL) : NULL;
     if (r == EC_OK && !top && l.n == 0 && k == Q_LATEST) {
         vlist_free(&l); /* no tags: the proxy's latest (a pseudo-version) */
         return latest_endpoint(g, module, out, err);

@@ -26,6 +26,8 @@ resolve() { "$RESOLVE" --store "$T/store" --proxy "$P" --gosumdb "$vkey" "$@"; }
 # go's own verdict on the fixture: the good program builds, the tampered zip is refused.
 gorun() { env GOPROXY="$1" GOSUMDB="$vkey" GOPATH="$T/gopath" GOMODCACHE="$T/$2" GOCACHE="$T/gocache" \
             GOBIN="$T/$2.bin" go install "$3" >"$T/$2.log" 2>&1; }
+export -f gorun
+export vkey T
 if gorun "$P" gomod1 example.test/app@latest; then ok "go builds example.test/app@latest from the fixture"
 else bad "go builds example.test/app@latest from the fixture: $(tail -n 3 "$T/gomod1.log")"; fi
 if gorun "$P" gomod1 example.test/zipbad@v1.0.0; then bad "go accepted the tampered zip"
@@ -39,6 +41,9 @@ check "the verified zip is stored" stored "$T/store" "$(sha app/@v/v1.0.0.zip)"
 resolve example.test/lib@latest > "$T/lib.json" 2>"$T/lib.err"
 check "lib@latest is v1.1.0: v1.3.0 is retracted, v1.2.0-beta.1 a pre-release" test "$(json_get targets.0.version < "$T/lib.json")" = v1.1.0
 
+resolve example.test/pfx@v1.2 > "$T/pfx.json" 2>"$T/pfx.err"
+check "pfx@v1.2 is v1.2.0: the latest version's go.mod retracts v1.2.1" test "$(json_get targets.0.version < "$T/pfx.json")" = v1.2.0
+check "go agrees: it builds pfx v1.2.0 for @v1.2" bash -c 'gorun "$1" gomodp example.test/pfx@v1.2 && go version -m "$2/gomodp.bin/pfx" | grep -q "mod.example.test/pfx.v1.2.0"' _ "$P" "$T"
 expect_fail "a module needing a newer go than a go < 1.21 beneath is refused naming both" \
   "example.test/newgo@v1.0.0 needs go 1.99, and the go beneath is go1.20.3" resolve --probe go1.20.3 example.test/newgo@v1.0.0
 check "a go 1.21+ beneath may fetch the toolchain it needs: resolve accepts" quiet resolve --probe go1.21.0 example.test/newgo@v1.0.0
