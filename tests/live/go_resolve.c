@@ -64,16 +64,16 @@ int main(int argc, char **argv)
     int r = m->ops->resolve(&ctx, &req, &lock, &err);
     if (r == EC_OK && fetch)
         r = m->ops->fetch(&ctx, lock, &err);
-    if (r < 0) {
+    if (r < 0)
         fprintf(stderr, "go-resolve: %s (%s)\n", err.msg, ec_code_name(r));
-        return r == EC_EINTEGRITY ? 3 : 1;
+    else {
+        json_dumpf(lock, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
+        putchar('\n');
     }
-    json_dumpf(lock, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
-    putchar('\n');
     json_decref(lock);
     json_decref(cfg);
     free(specs);
     ec_http_free(http);
     ec_store_close(st);
-    return 0;
+    return r == EC_OK ? 0 : r == EC_EINTEGRITY ? 3 : 1;
 }
