@@ -97,6 +97,9 @@ void go_cfg_fini(go_cfg *g);
 /** True when @module is checked against the checksum database. */
 bool go_cfg_checks(const go_cfg *g, const char *module);
 
+/** err->detail of an upstream's 4xx answer other than 404/410 (and 408, 429): a refusal,
+ *  kept like a "not found". */
+#define GO_REFUSED "upstream_refused"
 /** GET "<proxy>/<rel>" from the GOPROXY list, with go's fallbacks, into @out (MEM sink).
  *  EC_ENOTFOUND when every source said not found (a "direct" left is named as not
  *  supported), EC_ENETWORK otherwise. */

@@ -3,10 +3,11 @@
  * miss: .mod and .zip verified against the checksum database before they are stored (and
  * one download per file however many clients miss it together), lists and @latest kept
  * for a freshness window, and the checksum database's endpoints under sumdb/<name>/:
- * lookups verified and kept, tiles kept (immutable; go verifies them too), latest
- * revalidated. */
+ * lookups verified and kept, tiles kept (immutable, partial ones too; a narrower one
+ * answered from a wider one; go verifies them too), latest revalidated. */
 #include "fetchers/go/go_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,11 +160,43 @@ static int serve_lookup(go_cfg *g, const char *rel, const char *arg, ec_mirror_r
     return r;
 }
 
-/* Tiles and latest, passed through: full tiles kept for good, the rest a short while. */
+/* A hash tile "tile/H/L/N.p/W" is the first W hashes of any wider copy of the same tile:
+ * the full one, or a wider partial one. go asks for other widths from one build to the
+ * next (its proofs start from the tree it saw last), and a stored wider copy answers them
+ * without going upstream. Data tiles ("tile/H/data/…") hold records, not hashes: not
+ * these. */
+static bool tile_from_wider(ec_store *st, const char *rel, const char *tail, ec_buf *out)
+{
+    const char *p = strstr(tail, ".p/"), *level = tail + 5 + strcspn(tail + 5, "/");
+    if (!p || !*level || !isdigit((unsigned char)level[1]))
+        return false;
+    char *end;
+    long h = strtol(tail + 5, NULL, 10), w = strtol(p + 3, &end, 10);
+    if (*end || h < 1 || h > 30 || w < 1 || w >= (1L << h))
+        return false;
+    EC_AUTOFREE char *full = ec_xstrndup(rel, strlen(rel) - strlen(p));
+    for (long wider = 1L << h; wider > w; wider--) {
+        EC_AUTOFREE char *cand = wider == 1L << h ? ec_xstrdup(full)
+                                                  : ec_xasprintf("%s.p/%ld", full, wider);
+        ec_digest d;
+        ec_buf_reset(out);
+        if (go_doc_lookup(st, cand, &d, NULL) == EC_OK &&
+            go_blob_read(st, &d, out, NULL) == EC_OK && out->n == (size_t)wider * 32) {
+            out->n = (size_t)w * 32;
+            return true;
+        }
+    }
+    ec_buf_reset(out);
+    return false;
+}
+
+/* Tiles and latest, passed through: tiles kept for good (a partial tile of width W never
+ * changes either: the database only drops it once the full one exists), latest for a
+ * minute. */
 static int serve_db_file(go_cfg *g, const char *rel, const char *tail, ec_mirror_resp *resp,
                          ec_err *err)
 {
-    bool immutable = strncmp(tail, "tile/", 5) == 0 && !strstr(tail, ".p/");
+    bool immutable = strncmp(tail, "tile/", 5) == 0;
     ec_digest d;
     ec_mirror_doc doc;
     EC_AUTOFREE char *key = go_doc_key(rel);
@@ -173,6 +206,8 @@ static int serve_db_file(go_cfg *g, const char *rel, const char *tail, ec_mirror
                   : ec_mirror_doc_get(g->ctx->store, key, &doc) &&
                         ec_now() - doc.fetched <= 60 && (d = doc.blob, true))
         r = go_blob_read(g->ctx->store, &d, &b, NULL);
+    if (r < 0 && immutable && tile_from_wider(g->ctx->store, rel, tail, &b))
+        r = EC_OK;
     if (r < 0) {
         ec_buf_reset(&b);
         EC_AUTOFREE char *url = ec_xasprintf("%s/%s", go_sumdb_base(g), tail);

@@ -135,8 +135,11 @@ static int url_get(go_cfg *g, const char *url, ec_buf *out, ec_err *err)
     }
     ec_http_req req = {.url = url, .sink = EC_HTTP_SINK_MEM, .what = url};
     int r = ec_http_get(g->ctx->http, &req);
-    if (r == EC_OK && req.status != 200)
+    if (r == EC_OK && req.status != 200) {
         r = ec_fail(&req.err, EC_ENETWORK, "%s answered HTTP %ld", url, req.status);
+        if (req.status >= 400 && req.status < 500 && req.status != 408 && req.status != 429)
+            ec_err_detail(&req.err, GO_REFUSED); /* an answer, not a failure to get one */
+    }
     if (r == EC_OK)
         r = ec_buf_add(out, req.body.p ? req.body.p : "", req.body.n, err);
     else if (err)
@@ -223,32 +226,50 @@ int go_doc_put(go_cfg *g, const char *rel, const void *body, size_t n, ec_digest
     return r;
 }
 
-/* A "not found" is remembered for the freshness window too: go probes every path prefix
- * of a package (golang.org/x/tools/cmd/@v/…), and a mirror would otherwise ask upstream
- * for each probe every time. */
-static bool gone_recently(go_cfg *g, const char *rel)
+/* A "not found" is remembered for the freshness window too, and so is a refusal (a 4xx
+ * such as 403 "not available"): go probes every path prefix of a package
+ * (golang.org/x/tools/cmd/@v/…), and a mirror would otherwise ask upstream for each probe
+ * every time. The record's blob is the refusal's message; empty for "not found". */
+static int gone_recently(go_cfg *g, const char *rel, ec_err *err)
 {
     EC_AUTOFREE char *key = ec_xasprintf("go-404/%s", rel);
     ec_mirror_doc doc;
-    return ec_mirror_doc_get(g->ctx->store, key, &doc) &&
-           (g->ctx->offline || ec_now() - doc.fetched <= GO_META_TTL);
+    if (!ec_mirror_doc_get(g->ctx->store, key, &doc) ||
+        (!g->ctx->offline && ec_now() - doc.fetched > GO_META_TTL))
+        return EC_OK;
+    ec_buf b = EC_BUF_INIT;
+    int r = go_blob_read(g->ctx->store, &doc.blob, &b, NULL);
+    if (r == EC_OK && b.n)
+        r = ec_fail(err, EC_ENETWORK, "%s (remembered)", ec_buf_str(&b));
+    else if (r == EC_OK)
+        r = ec_fail(err, EC_ENOTFOUND, "%s: not found (remembered)", rel);
+    else
+        r = EC_OK;
+    ec_buf_fini(&b);
+    return r;
 }
 
-static void remember_gone(go_cfg *g, const char *rel)
+static void remember_gone(go_cfg *g, const char *rel, const char *refusal)
 {
     EC_AUTOFREE char *key = ec_xasprintf("go-404/%s", rel);
     ec_mirror_doc doc = {.fetched = ec_now()};
-    if (ec_blob_put_buf(&doc.blob, g->ctx->store, "", 0, NULL) == EC_OK)
+    if (ec_blob_put_buf(&doc.blob, g->ctx->store, refusal, strlen(refusal), NULL) == EC_OK)
         (void)ec_mirror_doc_put(g->ctx->store, key, &doc, NULL);
 }
 
 static int proxy_get_remembered(go_cfg *g, const char *rel, ec_buf *out, ec_err *err)
 {
-    if (gone_recently(g, rel))
-        return ec_fail(err, EC_ENOTFOUND, "%s: not found (remembered)", rel);
-    int r = go_proxy_get(g, rel, out, err);
+    int r = gone_recently(g, rel, err);
+    if (r < 0)
+        return r;
+    ec_err e = {0};
+    r = go_proxy_get(g, rel, out, &e);
     if (r == EC_ENOTFOUND && !g->ctx->offline)
-        remember_gone(g, rel);
+        remember_gone(g, rel, "");
+    else if (r == EC_ENETWORK && strcmp(e.detail, GO_REFUSED) == 0)
+        remember_gone(g, rel, e.msg);
+    if (err)
+        *err = e;
     return r;
 }
 
