@@ -135,11 +135,11 @@ static int url_get(go_cfg *g, const char *url, ec_buf *out, ec_err *err)
     }
     ec_http_req req = {.url = url, .sink = EC_HTTP_SINK_MEM, .what = url};
     int r = ec_http_get(g->ctx->http, &req);
-    if (r == EC_OK && req.status != 200) {
+    if (r == EC_OK && req.status != 200)
         r = ec_fail(&req.err, EC_ENETWORK, "%s answered HTTP %ld", url, req.status);
-        if (req.status >= 400 && req.status < 500 && req.status != 408 && req.status != 429)
-            ec_err_detail(&req.err, GO_REFUSED); /* an answer, not a failure to get one */
-    }
+    if (r == EC_ENETWORK && req.status >= 400 && req.status < 500 && req.status != 408 &&
+        req.status != 429)
+        ec_err_detail(&req.err, GO_REFUSED); /* an answer, not a failure to get one */
     if (r == EC_OK)
         r = ec_buf_add(out, req.body.p ? req.body.p : "", req.body.n, err);
     else if (err)
