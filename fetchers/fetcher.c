@@ -33,6 +33,9 @@ void ec_install_result_fini(ec_install_result *r)
             free(*e);
         free(s->env);
     }
+    for (char **k = r->keep; k && *k; k++)
+        free(*k);
+    free(r->keep);
     free(r->steps);
     for (size_t i = 0; i < r->nnotes; i++) {
         free(r->notes[i].package);

@@ -67,6 +67,15 @@ typedef struct ec_fetch_ctx {
                                request, no waiting on a download), else EC_EBUSY */
     ec_progress_fn progress;
     void *progress_ud;
+    /* Runs @argv once in the prebuild sandbox over the layers beneath, with the mirror
+     * on loopback at $ENVCACHE_MIRROR (http://127.0.0.1:PORT/mirror) and the extra
+     * "NAME=value" strings of @env (NULL-terminated, may be NULL): for a resolver that is
+     * the real client on the base's interpreter. What it printed (stdout and stderr, at
+     * most 32 MiB) comes back in *@out, owned. EC_EBUILD when it fails, with the end of
+     * its output. NULL where the caller offers no sandbox (the mirror, tools). */
+    int (*sandbox_query)(void *ud, char **out, const char *const *argv,
+                         const char *const *env, ec_err *err);
+    void *sandbox_ud;
 } ec_fetch_ctx;
 
 /** What one resolution works from, in one piece: the specs parsed once (by the manager's
@@ -132,6 +141,11 @@ typedef struct ec_install_result {
     size_t nsteps;
     ec_note *notes;
     size_t nnotes;
+    /* Directories under the staging root ("usr/local/lib/python3.11/dist-packages",
+     * relative) where the sandbox prunes no noise after the steps: what a step made
+     * there on purpose that noise lists name elsewhere (bytecode a step compiled for the
+     * layer). NULL-terminated, owned; may be NULL. */
+    char **keep;
 } ec_install_result;
 void ec_install_result_fini(ec_install_result *r);
 /** Adds a note; consumes @detail (may be NULL). */

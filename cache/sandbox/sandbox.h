@@ -81,6 +81,9 @@ bool ec_sandbox_ok(const ec_sandbox_result *r);
  *  generic one (mount points, /tmp, logs) and every manager's (ec_manager.noise and
  *  .noise_names in fetchers/manager.h: its caches and the like). */
 int ec_sandbox_prune_noise(const char *upper, ec_err *err);
+/** The same, leaving alone whatever lies under the directories of @keep (relative to
+ *  @upper, NULL-terminated, may be NULL: ec_install_result.keep). */
+int ec_sandbox_prune_noise_keeping(const char *upper, const char *const *keep, ec_err *err);
 
 /** The noise patterns, generic then each manager's, one per call; NULL after the last.
  *  For --help and docs. */
@@ -128,10 +131,12 @@ int ec_sandbox_build_layer(ec_sandbox_build *out, ec_cache *c, const ec_sandbox_
  * layer: what the steps write lands in it, and noise is pruned afterwards. All steps
  * share one log, stored as a blob in *@log_out. A failed step is EC_EBUILD naming the
  * step, how it ended and the log's last lines; @staging is then the caller's to drop.
+ * Noise under the directories of @keep (ec_install_result.keep) stays.
  */
 int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lowers,
                          size_t nlowers, const char *staging, const ec_build_step *steps,
-                         size_t nsteps, int mirror_port, ec_err *err);
+                         size_t nsteps, int mirror_port, const char *const *keep,
+                         ec_err *err);
 
 /** Runs @argv once in the sandbox over @lowers (no network, no mirror, read-only use, a
  *  two-minute limit) and returns what it printed (stdout and stderr, at most 64 KiB) in
@@ -139,6 +144,20 @@ int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lower
  *  that finds nothing to probe (no interpreter beneath) says so itself. */
 int ec_sandbox_probe(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
                      const char *const *argv, ec_err *err);
+
+/** What ec_sandbox_query runs and how. */
+typedef struct ec_sandbox_query_opts {
+    const char *const *argv;
+    const char *const *env;  /* extra "NAME=value", NULL-terminated, or NULL */
+    int mirror_port;         /* 0 = none; else $ENVCACHE_MIRROR names it */
+    size_t max_out;          /* bytes of output kept at most; 0 = 64 KiB */
+    int64_t timeout_ms;      /* 0 = two minutes */
+} ec_sandbox_query_opts;
+
+/** ec_sandbox_probe with a mirror, more room and more time: a resolver that asks the real
+ *  client over the layers beneath (fetchers/fetcher.h, ec_fetch_ctx.sandbox_query). */
+int ec_sandbox_query(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
+                     const ec_sandbox_query_opts *o, ec_err *err);
 
 /** Records @log as the build log of @layer (build_logs table). */
 int ec_sandbox_record_log(ec_cache *c, const ec_digest *layer, const ec_digest *log,

@@ -270,7 +270,8 @@ static void run_dir_close(struct run_dir *d)
 
 int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lowers,
                          size_t nlowers, const char *staging, const ec_build_step *steps,
-                         size_t nsteps, int mirror_port, ec_err *err)
+                         size_t nsteps, int mirror_port, const char *const *keep,
+                         ec_err *err)
 {
     struct run_dir d;
     int r = run_dir_open(&d, c, "", lowers, nlowers, err);
@@ -279,7 +280,7 @@ int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lower
         r = run_step(c->st, &d.l, staging, &steps[i], mirror_port, d.log_fd, inner, err);
     }
     if (r == EC_OK)
-        r = ec_sandbox_prune_noise(staging, err);
+        r = ec_sandbox_prune_noise_keeping(staging, keep, err);
     if (r == EC_OK)
         r = ec_blob_put_file(log_out, c->st, d.log_path, NULL, err);
     run_dir_close(&d);
@@ -291,37 +292,67 @@ int ec_sandbox_run_steps(ec_digest *log_out, ec_cache *c, const ec_digest *lower
 #define PROBE_MAX (64 * 1024)
 #define PROBE_TIMEOUT_MS (120 * 1000)
 
-static int probe_read(char **out, const char *path, const ec_sandbox_result *res,
+static int probe_read(char **out, const char *path, size_t max, const ec_sandbox_result *res,
                       const char *const *argv, ec_err *err)
 {
     EC_AUTOFREE char *text = NULL;
     size_t n = 0;
-    int r = ec_read_file(&text, &n, path, PROBE_MAX, err);
+    int r = ec_read_file(&text, &n, path, max, err);
     if (r < 0)
         return r;
     if (!ec_sandbox_ok(res))
         return ec_fail(err, EC_EBUILD, "`%s` over the layers beneath %s: %.400s", argv[0],
                        res->timed_out ? "timed out" : res->signal ? "was killed"
                                                                   : "failed",
-                       res->tail);
+                       last_lines(res->tail, TAIL_LINES));
     *out = ec_steal(&text);
     return EC_OK;
+}
+
+/* The environment of a query: its own strings and, with a mirror, where it is. */
+static const char **query_env(size_t *n_out, const ec_sandbox_query_opts *o, char **mirror)
+{
+    size_t n = 0;
+    while (o->env && o->env[n])
+        n++;
+    const char **env = ec_xcalloc(n + 2, sizeof *env);
+    for (size_t i = 0; i < n; i++)
+        env[i] = o->env[i];
+    if (o->mirror_port > 0) {
+        *mirror = ec_xasprintf("ENVCACHE_MIRROR=http://127.0.0.1:%d/mirror", o->mirror_port);
+        env[n++] = *mirror;
+    }
+    *n_out = n;
+    return env;
+}
+
+int ec_sandbox_query(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
+                     const ec_sandbox_query_opts *o, ec_err *err)
+{
+    struct run_dir d;
+    int r = run_dir_open(&d, c, "probe-", lowers, nlowers, err);
+    EC_AUTOFREE char *inner = ec_xasprintf("%s/run", d.path);
+    EC_AUTOFREE char *mirror = NULL;
+    size_t nenv = 0;
+    EC_AUTOFREE const char **env = query_env(&nenv, o, &mirror);
+    ec_sandbox_result res;
+    ec_sandbox_opts so = {.lowers = (const char *const *)d.l.dirs, .nlowers = d.l.n,
+                          .argv = o->argv, .env = env, .nenv = nenv,
+                          .mirror_port = o->mirror_port,
+                          .timeout_ms = o->timeout_ms ? o->timeout_ms : PROBE_TIMEOUT_MS,
+                          .workdir = inner, .log_fd = d.log_fd};
+    if (r == EC_OK)
+        r = ec_sandbox_exec(&res, &so, err);
+    if (r == EC_OK)
+        r = probe_read(out, d.log_path, o->max_out ? o->max_out : PROBE_MAX, &res, o->argv,
+                       err);
+    run_dir_close(&d);
+    return r;
 }
 
 int ec_sandbox_probe(char **out, ec_cache *c, const ec_digest *lowers, size_t nlowers,
                      const char *const *argv, ec_err *err)
 {
-    struct run_dir d;
-    int r = run_dir_open(&d, c, "probe-", lowers, nlowers, err);
-    EC_AUTOFREE char *inner = ec_xasprintf("%s/run", d.path);
-    ec_sandbox_result res;
-    ec_sandbox_opts so = {.lowers = (const char *const *)d.l.dirs, .nlowers = d.l.n,
-                          .argv = argv, .timeout_ms = PROBE_TIMEOUT_MS, .workdir = inner,
-                          .log_fd = d.log_fd};
-    if (r == EC_OK)
-        r = ec_sandbox_exec(&res, &so, err);
-    if (r == EC_OK)
-        r = probe_read(out, d.log_path, &res, argv, err);
-    run_dir_close(&d);
-    return r;
+    const ec_sandbox_query_opts o = {.argv = argv};
+    return ec_sandbox_query(out, c, lowers, nlowers, &o, err);
 }

@@ -93,7 +93,22 @@ static void prune_parents(const char *upper, const char *path)
     }
 }
 
-static int prune_path(const char *upper, const char *pattern, ec_err *err)
+/* Whether @path (under @upper) lies in one of the directories of @keep. */
+static bool kept(const char *upper, const char *path, const char *const *keep)
+{
+    const char *rel = path + strlen(upper);
+    while (*rel == '/')
+        rel++;
+    for (size_t i = 0; keep && keep[i]; i++) {
+        size_t n = strlen(keep[i]);
+        if (n && strncmp(rel, keep[i], n) == 0 && (rel[n] == '/' || rel[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
+static int prune_path(const char *upper, const char *pattern, const char *const *keep,
+                      ec_err *err)
 {
     EC_AUTOFREE char *full = ec_xasprintf("%s/%s", upper, pattern);
     glob_t g;
@@ -104,6 +119,8 @@ static int prune_path(const char *upper, const char *pattern, ec_err *err)
         return ec_fail(err, EC_ESYS, "cannot list %s", full);
     int rc = EC_OK;
     for (size_t i = 0; rc == EC_OK && i < g.gl_pathc; i++) {
+        if (kept(upper, g.gl_pathv[i], keep))
+            continue;
         rc = ec_rm_rf(g.gl_pathv[i], err);
         if (rc == EC_OK)
             prune_parents(upper, g.gl_pathv[i]);
@@ -132,7 +149,8 @@ static int walk_one(const char *path, const struct stat *sb, int type, struct FT
     return 0;
 }
 
-static int prune_name(const char *upper, const char *name, ec_err *err)
+static int prune_name(const char *upper, const char *name, const char *const *keep,
+                      ec_err *err)
 {
     walk.name = name;
     walk.n = 0;
@@ -140,6 +158,10 @@ static int prune_name(const char *upper, const char *name, ec_err *err)
     if (nftw(upper, walk_one, 32, FTW_PHYS) < 0)
         rc = ec_fail_sys(err, errno, "cannot walk %s", upper);
     for (size_t i = 0; i < walk.n; i++) {
+        if (kept(upper, walk.hits[i], keep)) {
+            free(walk.hits[i]);
+            continue;
+        }
         if (rc == EC_OK)
             rc = ec_rm_rf(walk.hits[i], err);
         if (rc == EC_OK)
@@ -154,18 +176,24 @@ static int prune_name(const char *upper, const char *name, ec_err *err)
 
 struct prune {
     const char *upper;
+    const char *const *keep;
     ec_err *err;
 };
 
 static int prune_one(enum noise_kind kind, const char *pattern, void *ud)
 {
     struct prune *p = ud;
-    return kind == NOISE_PATH ? prune_path(p->upper, pattern, p->err)
-                              : prune_name(p->upper, pattern, p->err);
+    return kind == NOISE_PATH ? prune_path(p->upper, pattern, p->keep, p->err)
+                              : prune_name(p->upper, pattern, p->keep, p->err);
+}
+
+int ec_sandbox_prune_noise_keeping(const char *upper, const char *const *keep, ec_err *err)
+{
+    struct prune p = {upper, keep, err};
+    return noise_each(prune_one, &p);
 }
 
 int ec_sandbox_prune_noise(const char *upper, ec_err *err)
 {
-    struct prune p = {upper, err};
-    return noise_each(prune_one, &p);
+    return ec_sandbox_prune_noise_keeping(upper, NULL, err);
 }

@@ -139,6 +139,24 @@ static int mgr_probe(ec_warm_mgr *m, ec_err *err)
     return r;
 }
 
+/* A resolver that asks the real client (ec_fetch_ctx.sandbox_query): once, over the
+ * layers beneath, reaching the mirror. */
+#define QUERY_MAX_OUT (32u << 20)
+#define QUERY_TIMEOUT_MS (30 * 60 * 1000)
+
+static int mgr_query(void *ud, char **out, const char *const *argv, const char *const *env,
+                     ec_err *err)
+{
+    ec_warm_mgr *m = ud;
+    uint16_t port = 0;
+    int r = ec_cache__mirror_port(&port, m->c, err);
+    const ec_sandbox_query_opts o = {.argv = argv, .env = env, .mirror_port = port,
+                                     .max_out = QUERY_MAX_OUT,
+                                     .timeout_ms = QUERY_TIMEOUT_MS};
+    return r == EC_OK ? ec_sandbox_query(out, m->c, m->lowers.digests, m->lowers.n, &o, err)
+                      : r;
+}
+
 /* The layers beneath, as the manager needs them: a manager that reads or installs onto
  * them gets one merged tree; the others the base alone (where scripts would run). */
 static int mgr_lowers(ec_warm_mgr *m, const json_t *stack, ec_err *err)
@@ -149,6 +167,10 @@ static int mgr_lowers(ec_warm_mgr *m, const json_t *stack, ec_err *err)
     int r = ec_warm__lowers_open(&m->lowers, m->c->st, stack, merged, err);
     if (r == EC_OK)
         m->ctx.lowers_root = m->lowers.root;
+    if (r == EC_OK && m->lowers.n) {
+        m->ctx.sandbox_query = mgr_query;
+        m->ctx.sandbox_ud = m;
+    }
     if (r == EC_OK && (f & EC_MANAGER_NEEDS_BASE) && !m->lowers.root)
         r = ec_fail(err, EC_EINVAL, "%s packages need a base (%s) to install on: give the "
                     "environment one, or set the store's default base", m->mgr->name,

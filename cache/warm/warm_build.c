@@ -129,7 +129,8 @@ static int run_steps(ec_warm_mgr *m, const char *staging, const ec_install_resul
     progress(m, EC_PHASE_BUILDING);
     if (r == EC_OK)
         r = ec_sandbox_run_steps(&m->log, m->c, m->lowers.digests, m->lowers.n, staging,
-                                 res->steps, res->nsteps, port, err);
+                                 res->steps, res->nsteps, port,
+                                 (const char *const *)res->keep, err);
     m->ran_code = r == EC_OK;
     return r;
 }

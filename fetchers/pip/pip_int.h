@@ -2,8 +2,66 @@
 /* Private to fetchers/pip/: what its files share. */
 #pragma once
 
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "fetchers/fetcher.h"
 #include "fetchers/spec.h"
 #include "store/util/err.h"
 
+/* How long a project page from upstream is used without asking again (seconds). */
+#define PIP_PAGE_TTL 300
+#define PIP_CTYPE_JSON "application/vnd.pypi.simple.v1+json"
+
 /** A pip list entry → its parsed form; EC_EINVAL naming the rule broken. */
 int pip_spec_parse(ec_spec *out, const char *text, ec_err *err);
+
+/** index-url from pip's configuration files, in pip's order (the last one set wins, and
+ *  [install] over [global] within a file); owned, or NULL. */
+char *pip_index_configured(void);
+
+/* --- the index (pip_index.c) --- */
+
+/** PEP 503 normalization: lowercase, runs of "-_." as one "-". Caller frees. */
+char *pip_name_normalize(const char *name);
+/** True for a normalized project name (what may become a key or a path). */
+bool pip_name_ok(const char *name);
+
+/** The project page of @name (normalized) as upstream's PEP 691 JSON: from the store
+ *  while fresh (any age when ctx->offline), else asked upstream (If-None-Match) and kept
+ *  with its ETag. *@asked is set when upstream was asked. EC_ENOTFOUND when the project
+ *  does not exist; EC_EBUSY with ctx->cache_only and no fresh copy. Caller owns *@out. */
+int pip_page_get(json_t **out, ec_fetch_ctx *ctx, const char *name, bool *asked,
+                 ec_err *err);
+/** The entry of @page's "files" named @filename, or NULL. Borrowed from @page. */
+json_t *pip_page_file(const json_t *page, const char *filename);
+/** The sha256 @page gives for @filename, or for its PEP 658 metadata when @metadata.
+ *  EC_EINTEGRITY when there is none to check against (nothing unverified is kept). */
+int pip_page_sha256(ec_digest *out, const json_t *page, const char *name,
+                    const char *filename, bool metadata, ec_err *err);
+/** The absolute upstream URL of @file (a "files" entry) of project @name. Caller frees. */
+char *pip_file_url(const char *upstream, const char *name, const json_t *file);
+
+/** The blob of @filename of project @name (or of its PEP 658 metadata when @filename ends
+ *  in ".metadata"): from the store, else downloaded once, however many callers ask at
+ *  the same moment, and verified against the page's sha256; a mismatch stores nothing
+ *  (EC_EINTEGRITY naming the file). *@asked is set when upstream was asked. */
+int pip_file_get(ec_digest *out, ec_fetch_ctx *ctx, const char *name, const char *filename,
+                 bool *asked, ec_err *err);
+/** The store's record of @filename of @name; EC_ENOTFOUND when it has none. */
+int pip_file_lookup(ec_digest *out, ec_store *st, const char *name, const char *filename);
+int pip_file_record(ec_store *st, const char *name, const char *filename,
+                    const ec_digest *d, ec_err *err);
+
+/* --- the operations --- */
+
+int pip_resolve(ec_fetch_ctx *ctx, const ec_resolve_req *req, json_t **lock_out, ec_err *err);
+int pip_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err);
+int pip_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
+                ec_install_result *out, ec_err *err);
+int pip_serve(ec_fetch_ctx *ctx, const ec_mirror_req *req, ec_mirror_resp *resp, ec_err *err);
+
+/** Appends the step that compiles the lock's packages' bytecode with the Python beneath
+ *  (pip_compile.c); it runs after any sdist's step. */
+int pip_compile_step(const json_t *lock, const char *purelib, const char *platlib,
+                     ec_install_result *out);

@@ -465,6 +465,25 @@ static int pip_scan_requirement(struct pip_scan *s, ec_spec *out)
     return EC_OK;
 }
 
+static bool has_suffix(const char *s, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    return n >= k && strncmp(s + n - k, suffix, k) == 0;
+}
+
+/* What pip reads as a path: it starts like one, has a slash, or names an archive. */
+static bool pip_is_path(const char *text)
+{
+    size_t n = strcspn(text, ";");
+    while (n && text[n - 1] == ' ')
+        n--;
+    if (memchr(text, '@', n)) /* name @ url: the scanner says so */
+        return false;
+    return strchr("./~", text[0]) || memchr(text, '/', n) || memchr(text, '\\', n) ||
+           has_suffix(text, n, ".whl") || has_suffix(text, n, ".tar.gz") ||
+           has_suffix(text, n, ".zip");
+}
+
 int pip_spec_parse(ec_spec *out, const char *text, ec_err *err)
 {
     int r = ec_spec_check_text(text, PIP_WHAT, err);
@@ -477,5 +496,9 @@ int pip_spec_parse(ec_spec *out, const char *text, ec_err *err)
      * strange name; say what it is instead. */
     if (memmem(text, strcspn(text, ";"), "://", 3))
         return pip_fail(&s, "URL requirements are not supported");
+    /* Likewise a path pip would install from (./pkg, /tmp/x.whl, dist/x.tar.gz). */
+    if (pip_is_path(text))
+        return pip_fail(&s, "path requirements (a directory or an archive) are not "
+                        "supported: name the package, with a version if need be");
     return pip_scan_requirement(&s, out);
 }

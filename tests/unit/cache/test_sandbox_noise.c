@@ -45,6 +45,27 @@ static void sandbox_noise__prunes_caches_keeps_the_rest(void **state)
     ect_rmdir(dir);
 }
 
+/* What an install asks to keep (ec_install_result.keep) stays, whole directories only;
+ * noise elsewhere still goes. */
+static void sandbox_noise__keeping_leaves_those_directories(void **state)
+{
+    (void)state;
+    char *dir = ect_tmpdir();
+    ect_write(dir, "usr/local/lib/py/site/m/__pycache__/a.pyc", "keep", 0644);
+    ect_write(dir, "usr/local/lib/py/site-other/__pycache__/b.pyc", "x", 0644);
+    ect_write(dir, "usr/lib/python3/m/__pycache__/a.pyc", "x", 0644);
+    ect_write(dir, "root/.npm/_cacache/x", "x", 0644);
+    const char *const keep[] = {"usr/local/lib/py/site", NULL};
+    assert_int_equal(ec_sandbox_prune_noise_keeping(dir, keep, NULL), EC_OK);
+    assert_true(there(dir, "usr/local/lib/py/site/m/__pycache__/a.pyc"));
+    assert_false(there(dir, "usr/local/lib/py/site-other/__pycache__"));
+    assert_false(there(dir, "usr/lib/python3/m/__pycache__"));
+    assert_false(there(dir, "root/.npm"));
+    assert_int_equal(ec_sandbox_prune_noise(dir, NULL), EC_OK);
+    assert_false(there(dir, "usr/local/lib/py/site/m/__pycache__"));
+    ect_rmdir(dir);
+}
+
 /* The patterns list the generic ones first, then every manager's, then end. */
 static void sandbox_noise__patterns_generic_then_managers(void **state)
 {
@@ -69,6 +90,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sandbox_noise__prunes_caches_keeps_the_rest),
+        cmocka_unit_test(sandbox_noise__keeping_leaves_those_directories),
         cmocka_unit_test(sandbox_noise__patterns_generic_then_managers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
