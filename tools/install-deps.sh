@@ -16,9 +16,16 @@ pkgs="build-essential cmake pkg-config git ca-certificates libarchive-dev libzst
 # pip's tests: Debian's pip (the default index it reports, the real client at the mirror)
 # and venv with its bundled pip wheel (a resolver and fresh environments without network).
 pkgs="$pkgs python3-pip python3-venv"
+# go's tests: a go (Debian's when none is on PATH, see below) and python3-cryptography,
+# with which the go fixture signs its checksum database.
+pkgs="$pkgs golang-go python3-cryptography"
 # node and npm may come from elsewhere (npm bundled with node): a working pair is enough.
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   pkgs=$(printf '%s\n' $pkgs | grep -vx -e nodejs -e npm | tr '\n' ' ')
+fi
+# go may come from elsewhere too (a newer one in /usr/local/go): any go on PATH is enough.
+if command -v go >/dev/null 2>&1; then
+  pkgs=$(printf '%s\n' $pkgs | grep -vx golang-go | tr '\n' ' ')
 fi
 missing=""
 for p in $pkgs; do

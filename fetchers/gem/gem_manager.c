@@ -66,7 +66,7 @@ char *gem_source_configured(void)
 }
 
 static const ec_fetcher gem_ops = {
-    .builder_version = 1,
+    .builder_version = 2, /* 2: one gem install for the whole lock */
     .resolve = gem_resolve,
     .fetch = gem_fetch,
     .install = gem_install,

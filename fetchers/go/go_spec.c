@@ -5,9 +5,6 @@
 #include <ctype.h>
 #include <string.h>
 
-#define GO_WHAT "go module spec"
-#define GO_HASH_MIN 7
-#define GO_HASH_MAX 40
 
 /* Characters of an import path element (golang.org/x/mod/module: letters,
  * digits, "-._~", and '+' which import paths allow beyond module paths). */
@@ -58,29 +55,71 @@ static const char *go_path_problem(const char *p, size_t n)
     return NULL;
 }
 
-static bool go_is_hash(const char *p)
+/* A revision name the proxy may resolve (a branch, a tag, a commit hash): go's
+ * revision syntax, loosely; resolve says when no proxy resolves it. */
+static bool go_is_revision(const char *p)
 {
     size_t n = strlen(p);
-    return n >= GO_HASH_MIN && n <= GO_HASH_MAX && strspn(p, "0123456789abcdefABCDEF") == n;
+    if (!n || n > 128 || p[0] == '-' || strstr(p, ".."))
+        return false;
+    for (const char *c = p; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("-._/", *c))
+            return false;
+    return true;
 }
 
-/* Accepted: "latest"; v-prefixed SemVer, which covers pseudo-versions
- * (v0.0.0-20240101120000-abcdef123456) and +incompatible; a commit hash.
- * Other go queries (v1.2 prefixes, <v1.2, upgrade, branch names) are not
- * accepted, so that a spec names one reproducible version or latest. */
+/* A version prefix "v1" or "v1.2". */
+static bool go_is_prefix(const char *p)
+{
+    if (p[0] != 'v' || !isdigit((unsigned char)p[1]))
+        return false;
+    p++;
+    for (int part = 0; part < 2; part++) {
+        if (p[0] == '0' && isdigit((unsigned char)p[1]))
+            return false;
+        while (isdigit((unsigned char)*p))
+            p++;
+        if (!*p)
+            return true;
+        if (*p != '.' || part == 1 || !isdigit((unsigned char)p[1]))
+            return false;
+        p++;
+    }
+    return false;
+}
+
+static bool go_is_semver(const char *p)
+{
+    if (*p != 'v')
+        return false;
+    p++;
+    return ec_spec_scan_semver(&p, false) && !*p;
+}
+
+/* go install's queries: latest, upgrade, patch; a full version (pseudo-versions and
+ * +incompatible included); a prefix (v1, v1.2); <, <=, >, >= a version; a revision
+ * (commit hash, branch, tag) that the proxy resolves. "none" removes and names nothing. */
 static const char *go_version_problem(const char *p)
 {
     if (!*p)
         return "missing version after '@'";
-    if (strcmp(p, "latest") == 0 || go_is_hash(p))
+    if (!strcmp(p, "latest") || !strcmp(p, "upgrade") || !strcmp(p, "patch"))
         return NULL;
-    if (*p == 'v') {
-        p++;
-        if (ec_spec_scan_semver(&p, false) && !*p)
-            return NULL;
-        return "malformed version: expected vMAJOR.MINOR.PATCH[-pre][+build] without leading zeros";
+    if (!strcmp(p, "none"))
+        return "@none removes a module; go install cannot install it";
+    if (*p == '<' || *p == '>') {
+        const char *v = p + 1 + (p[1] == '=');
+        return go_is_semver(v) || go_is_prefix(v)
+                   ? NULL : "a comparison needs a version: <v1.2.3, <=v1.2, >v1, >=v1.2.3";
     }
-    return "the version must be latest, vMAJOR.MINOR.PATCH (or a pseudo-version) or a commit hash";
+    if (*p == 'v' && isdigit((unsigned char)p[1]))
+        return go_is_semver(p) || go_is_prefix(p)
+                   ? NULL : "malformed version: expected vMAJOR[.MINOR[.PATCH[-pre][+build]]] "
+                            "without leading zeros";
+    if (go_is_revision(p))
+        return NULL;
+    return "the version must be latest, upgrade, patch, a version (v1.2.3, a pseudo-version), "
+           "a prefix (v1, v1.2), a comparison (<v1.2.3) or a revision";
 }
 
 int go_spec_parse(ec_spec *out, const char *text, ec_err *err)
@@ -90,12 +129,18 @@ int go_spec_parse(ec_spec *out, const char *text, ec_err *err)
         return r;
     memset(out, 0, sizeof *out);
 
+    if (text[0] == '.' || text[0] == '/')
+        return ec_spec_fail(err, text, GO_WHAT, "local paths are not supported: name a "
+                            "package by its import path, as go install PKG@VERSION does");
     size_t pn = strcspn(text, "@");
     const char *why = go_path_problem(text, pn);
     if (why)
         return ec_spec_fail(err, text, GO_WHAT, "%s", why);
     ec_spec_copy(out->name, text, pn);
-    if (text[pn] == '@') {
+    if (text[pn] != '@')
+        return ec_spec_fail(err, text, GO_WHAT, "a version is required, as go install needs "
+                            "one outside a module: write %s@latest or %s@vX.Y.Z", text, text);
+    {
         const char *version = text + pn + 1;
         if ((why = go_version_problem(version)))
             return ec_spec_fail(err, text, GO_WHAT, "%s", why);
