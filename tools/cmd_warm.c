@@ -14,13 +14,16 @@
 #include "store/util/log.h"
 
 static const char warm_usage[] =
-    "Usage: envcache warm [--refresh] [--json] ENV\n\n"
+    "Usage: envcache warm [--refresh] [--lock-only] [--json] ENV\n\n"
     "Resolves, fetches and builds the layers of environment ENV (an id or a name), one per\n"
     "package manager, reusing every lock, artifact and layer the store already holds, and\n"
     "records the environment's stack so `envcache mount ENV TARGET` mounts it. A manager\n"
     "that fails does not stop the others; each failure is printed with its manager, and\n"
     "the exit status is 1 when any failed.\n\n"
     "  --refresh   resolve again even if the specs are unchanged (unpinned ones move)\n"
+    "  --lock-only resolve and fetch the top manager (the last with packages) without\n"
+    "              building its layer; the managers beneath are warmed as usual, the\n"
+    "              stack is not recorded, and the result gives its lock in full\n"
     "  --json      print progress events as JSON lines, then one result line\n"
     "              ({\"event\":\"done\"} or {\"event\":\"failed\"}, with every manager)\n"
     "  -q, --quiet print no progress\n\n"
@@ -67,6 +70,12 @@ static void print_summary(const json_t *res, double secs)
                                                          "message")));
             continue;
         }
+        if (json_object_get(m, "lock_json")) {
+            printf("%s: %lld packages, lock %s (not built)\n", mgr,
+                   (long long)json_integer_value(json_object_get(m, "packages")),
+                   json_string_value(json_object_get(m, "lock")));
+            continue;
+        }
         printf("%s: %lld packages, layer %s (%s), %s\n", mgr,
                (long long)json_integer_value(json_object_get(m, "packages")),
                json_string_value(json_object_get(m, "layer")),
@@ -98,8 +107,9 @@ static void print_json_result(json_t *res, int r, const ec_err *err)
 int ec_cmd_warm(ec_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {EC_CLI_COMMON_LONGOPTS,
-                                         {"refresh", no_argument, NULL, 'r'}, {0}};
-    bool refresh = false;
+                                         {"refresh", no_argument, NULL, 'r'},
+                                         {"lock-only", no_argument, NULL, 'L'}, {0}};
+    bool refresh = false, lock_only = false;
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
@@ -109,9 +119,10 @@ int ec_cmd_warm(ec_cli *cli, int argc, char **argv)
             fputs(warm_usage, stdout);
             return EC_EXIT_OK;
         }
-        if (o != 'r')
+        if (o != 'r' && o != 'L')
             return ec_cli_usage(cli, "bad option");
-        refresh = true;
+        refresh |= o == 'r';
+        lock_only |= o == 'L';
     }
     if (argc - optind != 1)
         return ec_cli_usage(cli, "warm takes one ENV (an id or a name)");
@@ -121,7 +132,7 @@ int ec_cmd_warm(ec_cli *cli, int argc, char **argv)
     ec_err err = {0};
     json_t *res = NULL;
     ec_warm_opts wo = {.ws = ec_cli_ws(cli), .env = argv[optind], .refresh = refresh,
-                       .progress = on_progress, .progress_ud = cli};
+                       .lock_only = lock_only, .progress = on_progress, .progress_ud = cli};
     ec_server_mirror_on_demand(c); /* for builds whose steps fetch through the mirror */
     int64_t t0 = ec_mono_us();
     int r = ec_warm_env(&res, c, &wo, &err);

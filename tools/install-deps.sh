@@ -11,7 +11,8 @@ pkgs="build-essential cmake pkg-config git ca-certificates libarchive-dev libzst
   mmdebstrap bubblewrap dpkg-dev debian-archive-keyring
   curl nginx wrk nodejs npm gnupg gpgv xz-utils
   ruby ruby-dev bundler rake ruby-rack ruby-thor ruby-i18n ruby-concurrent ruby-activesupport
-  ruby-tzinfo ruby-zeitwerk"
+  ruby-tzinfo ruby-zeitwerk
+  cargo-web"
 # pip's tests: Debian's pip (the default index it reports, the real client at the mirror)
 # and venv with its bundled pip wheel (a resolver and fresh environments without network).
 pkgs="$pkgs python3-pip python3-venv"

@@ -237,7 +237,20 @@ static bool blocked_by_failure(const warm_run *w, const ec_manager *mgr, ec_err 
     return true;
 }
 
-static void warm_one(warm_run *w, const ec_manager *mgr, json_t *specs)
+/* The result of a lock-only manager: its lock, in full, and no layer. */
+static json_t *lock_summary(const ec_warm_mgr *m)
+{
+    char lock[EC_DIGEST_STR_LEN];
+    return json_pack("{s:s, s:s, s:b, s:I, s:O}", "state", "locked", "lock",
+                     ec_digest_format(lock, &m->lock_digest), "resolved", m->resolved,
+                     "packages",
+                     (json_int_t)json_array_size(json_object_get(m->lock, "packages")),
+                     "lock_json", m->lock);
+}
+
+/* With @lock_only, the manager stops at its lock and leaves its recorded state alone:
+ * no layer was made, so the environment's records must not change. */
+static void warm_one(warm_run *w, const ec_manager *mgr, json_t *specs, bool lock_only)
 {
     ec_warm_mgr m;
     ec_err err = {0};
@@ -246,15 +259,23 @@ static void warm_one(warm_run *w, const ec_manager *mgr, json_t *specs)
         r = mgr_init(&m, w->c, mgr, specs, w->o, &err);
     else
         memset(&m, 0, sizeof m);
+    m.lock_only = lock_only;
     if (r == EC_OK)
         r = mgr_lowers(&m, w->stack, &err);
-    save_state(w->c, w->id, mgr->name, mgr_state(mgr, &m, "building", NULL));
+    if (!lock_only)
+        save_state(w->c, w->id, mgr->name, mgr_state(mgr, &m, "building", NULL));
     if (r == EC_OK)
         r = ec_warm__manager(&m, w->o->refresh, &err);
     if (r < 0 && strncmp(err.msg, mgr->name, strlen(mgr->name)) != 0)
         ec_err_prefix(&err, "%s", mgr->name); /* every failure names its manager */
-    save_state(w->c, w->id, mgr->name, mgr_state(mgr, &m, r == EC_OK ? "ready" : "failed",
-                                                 &err));
+    if (lock_only && r == EC_OK) {
+        json_object_set_new(w->managers, mgr->name, lock_summary(&m));
+        mgr_fini(&m);
+        return;
+    }
+    if (!lock_only)
+        save_state(w->c, w->id, mgr->name,
+                   mgr_state(mgr, &m, r == EC_OK ? "ready" : "failed", &err));
     count_build(&m, mgr->name, r);
     if (r == EC_OK) {
         char s[EC_DIGEST_STR_LEN];
@@ -268,14 +289,17 @@ static void warm_one(warm_run *w, const ec_manager *mgr, json_t *specs)
 /* Every manager with packages, in stack order; a failure does not stop the others. */
 static int warm_all(warm_run *w, const json_t *packages, ec_err *err)
 {
-    size_t n;
+    size_t n, top = 0;
     const ec_manager *const *mgrs = ec_managers(&n);
+    for (size_t i = 0; i < n; i++)
+        if (json_array_size(json_object_get(packages, mgrs[i]->name)))
+            top = i;
     for (size_t i = 0; i < n; i++) {
         json_t *specs = json_object_get(packages, mgrs[i]->name);
         if (w->o->cancel && *w->o->cancel)
             return ec_fail(err, EC_EBUSY, "the warm-up of %s was cancelled", w->id);
         if (json_array_size(specs))
-            warm_one(w, mgrs[i], specs);
+            warm_one(w, mgrs[i], specs, w->o->lock_only && i == top);
     }
     size_t nf = json_array_size(w->failed);
     if (nf == 0)
@@ -321,7 +345,7 @@ int ec_warm_env(json_t **out, ec_cache *c, const ec_warm_opts *o, ec_err *err)
     EC_AUTO(json_t) base = json_array_size(w.stack) ? json_incref(json_array_get(w.stack, 0))
                                                     : json_null();
     r = warm_all(&w, packages, err);
-    if (r == EC_OK) /* a failed warm-up keeps the stack that last worked */
+    if (r == EC_OK && !o->lock_only) /* a failed warm-up keeps the stack that last worked */
         r = save_stack(c, ws, id, w.stack, err);
     if (http)
         ec_http_stats_get(http, &after);

@@ -22,6 +22,10 @@ typedef struct ec_warm_opts {
     const char *ws;          /* workspace; NULL = "default" */
     const char *env;         /* environment id or name */
     bool refresh;            /* re-resolve even if a lock exists (unpinned specs move) */
+    bool lock_only;          /* the top manager (the last with packages) is resolved and
+                                fetched, not built: its lock without paying for its build
+                                (a differential test's view); the managers beneath are
+                                warmed as usual, the stack is not recorded */
     ec_progress_fn progress; /* may be NULL */
     void *progress_ud;
     volatile int *cancel;    /* non-NULL and set: stop at the next safe point (EC_EBUSY) */

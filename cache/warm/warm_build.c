@@ -276,6 +276,8 @@ int ec_warm__manager(ec_warm_mgr *m, bool refresh, ec_err *err)
     } else
         ec_lock_digest(lock, &m->lock_digest);
     m->lock = json_incref(lock);
+    if (m->lock_only)
+        return EC_OK;
 
     ec_digest key;
     if ((r = ec_warm__layer_key(&key, m, err)) < 0)

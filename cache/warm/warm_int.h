@@ -39,6 +39,7 @@ typedef struct ec_warm_mgr {
     int64_t build_us;
     json_t *notes;       /* owned: install's notes as records */
     bool ran_code;       /* build steps ran in the sandbox */
+    bool lock_only;      /* stop after the lock (ec_warm_opts.lock_only) */
     ec_digest log;       /* their log, when they ran */
 } ec_warm_mgr;
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Syntax of a cargo list entry: crate[@version-or-requirement], as `cargo install` takes it. */
+/* Syntax of a cargo list entry: crate[@version-or-requirement], as `cargo install` takes it:
+ * a bare version is an exact pin, anything with an operator or '*' a requirement. */
 #include "fetchers/cargo/cargo_int.h"
 
 #include <ctype.h>
@@ -117,6 +118,43 @@ static const char *cargo_requirement_problem(const char *p)
     }
 }
 
+/* `cargo install` installs from a registry, a git repository or a path, with features
+ * chosen by flags; a spec names a registry crate only, so the other forms are refused by
+ * what gives them away rather than by the name rules' vaguer words. */
+static const char *cargo_unsupported_form(const char *text)
+{
+    if (strstr(text, "://") || strncmp(text, "git+", 4) == 0 || strncmp(text, "git@", 4) == 0)
+        return "git and URL sources are not supported: give crate[@version] from the registry";
+    if (text[0] == '/' || text[0] == '.' || text[0] == '~')
+        return "path sources are not supported: give crate[@version] from the registry";
+    if (text[0] == '-' || strstr(text, " --") || strchr(text, '['))
+        return "flags and features (--features, --git, --path) are not supported: give "
+               "crate[@version], which builds the crate's default features";
+    return NULL;
+}
+
+/* As `cargo install NAME@VER`: a version with no operator and no '*' is an exact pin and
+ * must be a whole MAJOR.MINOR.PATCH; "1.2" there is an error, not a range. */
+static const char *cargo_bare_problem(const char *req)
+{
+    while (*req == ' ')
+        req++;
+    if (strchr("<>=^~", *req) || strchr(req, '*'))
+        return NULL;
+    const char *p = req;
+    for (int part = 0; part < 3; part++) {
+        if (part && *p++ != '.')
+            return "a bare version is an exact pin and needs all of MAJOR.MINOR.PATCH, as "
+                   "in `cargo install` (for a range, add an operator: '^1.2')";
+        if (!cargo_scan_number(&p))
+            return "a bare version is an exact pin and needs all of MAJOR.MINOR.PATCH, as "
+                   "in `cargo install` (for a range, add an operator: '^1.2')";
+    }
+    return strchr(req, ',') ? "a bare version is an exact pin: a list needs an operator on "
+                              "each comparator ('>=1.2.3, <2')"
+                            : NULL;
+}
+
 int cargo_spec_parse(ec_spec *out, const char *text, ec_err *err)
 {
     int r = ec_spec_check_text(text, CARGO_WHAT, err);
@@ -124,14 +162,17 @@ int cargo_spec_parse(ec_spec *out, const char *text, ec_err *err)
         return r;
     memset(out, 0, sizeof *out);
 
+    const char *why = cargo_unsupported_form(text);
+    if (why)
+        return ec_spec_fail(err, text, CARGO_WHAT, "%s", why);
     size_t nn = strcspn(text, "@");
-    const char *why = cargo_name_problem(text, nn);
+    why = cargo_name_problem(text, nn);
     if (why)
         return ec_spec_fail(err, text, CARGO_WHAT, "%s", why);
     ec_spec_copy(out->name, text, nn);
     if (text[nn] == '@') {
         const char *req = text + nn + 1;
-        if ((why = cargo_requirement_problem(req)))
+        if ((why = cargo_requirement_problem(req)) || (why = cargo_bare_problem(req)))
             return ec_spec_fail(err, text, CARGO_WHAT, "%s", why);
         ec_spec_copy(out->constraint, req, strlen(req));
     }

@@ -37,6 +37,12 @@ check "the fixture manager's specs are checked at create" ec env create -f "$T/t
 expect_fail "a bad spec of it is refused, in its own words" "is not a valid toy package" \
   bash -c "printf '{\"name\":\"t\",\"config\":{\"packages\":{\"toy\":[\"he llo\"]}}}' > '$T/t.json'; '$ENVCACHE_BIN' env create -f '$T/t.json'"
 
+ec --json warm --lock-only toy1 > "$T/lockonly.json" 2>&1
+check "--lock-only: the top manager's lock in full, no layer, no stack" bash -c "tail -n 1 '$T/lockonly.json' | python3 -c '
+import json,sys; r=json.load(sys.stdin); m=r[\"managers\"][\"toy\"]
+assert m[\"state\"] == \"locked\" and \"layer\" not in m, m
+assert m[\"lock_json\"][\"packages\"][0][\"version\"] == \"1.0.0\", m'"
+expect_fail "--lock-only records no stack to mount" "toy1" ec mount toy1 --session s0 "$T/m0"
 check "it warms" ec --quiet warm toy1
 lock=$(ec env lock toy1 toy)
 check "the newest version was resolved" bash -c "printf '%s' '$lock' | grep -q '\"version\":\"1.0.0\"'"

@@ -58,7 +58,7 @@ check "no mount left" bash -c "! grep -q ' $root ' /proc/self/mountinfo"
 check "env deleted after" test "$(status -X DELETE "${H[@]}" -H "x-api-key: $key" $B/v1/environments/$id)" = 200
 
 # Mirror and blobs need no key.
-check "mirror without a fetcher: 404 naming it" bash -c "curl -s $B/mirror/cargo/express | grep -q 'no mirror for manager cargo'"
+check "mirror of no manager: 404 naming it" bash -c "curl -s $B/mirror/nosuch/express | grep -q 'no mirror for manager nosuch'"
 mkdir -p "$T/blobsrc"; echo 0123456789 > "$T/blobsrc/f"; ec layer import "$T/blobsrc" >/dev/null
 blob=$(find "$ENVCACHE_HOME/blobs" -type f | head -1)
 check "a layer blob to serve" test -n "$blob"

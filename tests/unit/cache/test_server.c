@@ -665,8 +665,8 @@ static void server__blobs_mirror_metrics(void **state)
     curl_easy_cleanup(h);
     expect_error(f, "GET", "/cache/blobs/sha256:0000000000000000000000000000000000000000000000000000000000000000",
                  NULL, NULL, 0, 404, "not_found_error", "", NULL);
-    expect_error(f, "GET", "/mirror/cargo/express", NULL, NULL, 0, 404, "not_found_error",
-                 "no mirror for manager cargo", NULL);
+    expect_error(f, "GET", "/mirror/nosuch/express", NULL, NULL, 0, 404, "not_found_error",
+                 "no mirror for manager nosuch", NULL);
     assert_int_equal(call(f, "GET", "/metrics", NULL, NULL, 0, NULL, &r), 200);
     const char *m = ec_buf_str(&r.body);
     assert_non_null(strstr(m, "envcache_http_requests_total{route=\"GET /cache/blobs/{digest}\",status=\"206\"}"));
