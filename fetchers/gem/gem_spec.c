@@ -86,6 +86,34 @@ static const char *gem_requirement_problem(const char *p)
     }
 }
 
+static bool gem_starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool gem_ends(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Gemfile's other sources, written as a spec: named, so the user learns that the form is
+ * known and not taken, rather than that a name has a bad character. */
+static const char *gem_source_problem(const char *t)
+{
+    if (strstr(t, "://") || gem_starts(t, "git@") || gem_starts(t, "git+") ||
+        gem_starts(t, "github:") || strstr(t, "git:") || gem_ends(t, ".git"))
+        return "git and URL sources are not supported: gems come from the gem source "
+               "(the compact index); give the gem's name and optionally ':' and a version "
+               "requirement, as in rack:~> 2.2";
+    if (gem_starts(t, "/") || gem_starts(t, "./") || gem_starts(t, "../") ||
+        gem_starts(t, "~/") || strstr(t, "path:") || gem_ends(t, ".gem"))
+        return "path sources and local .gem files are not supported: gems come from the "
+               "gem source (the compact index); publish the gem there, or serve a source "
+               "that has it and set ENVCACHE_GEM_SOURCE";
+    return NULL;
+}
+
 int gem_spec_parse(ec_spec *out, const char *text, ec_err *err)
 {
     int r = ec_spec_check_text(text, GEM_WHAT, err);
@@ -93,8 +121,11 @@ int gem_spec_parse(ec_spec *out, const char *text, ec_err *err)
         return r;
     memset(out, 0, sizeof *out);
 
+    const char *why = gem_source_problem(text);
+    if (why)
+        return ec_spec_fail(err, text, GEM_WHAT, "%s", why);
     size_t nn = strcspn(text, ":");
-    const char *why = gem_name_problem(text, nn);
+    why = gem_name_problem(text, nn);
     if (why)
         return ec_spec_fail(err, text, GEM_WHAT, "%s", why);
     ec_spec_copy(out->name, text, nn);

@@ -255,6 +255,12 @@ static const struct spec_case gem_cases[] = {
     BAD("rails:~> 7.1,", "expected a version"),
     BAD("rails:=> 1.0", "expected a version"),
     BAD("rails:1.0 2.0", "expected ','"),
+    BAD("https://git.example.invalid/rack/rack.git", "git and URL sources are not supported"),
+    BAD("git@git.example.invalid:rack/rack.git", "git and URL sources are not supported"),
+    BAD("rack, git: https://example.invalid/rack", "git and URL sources are not supported"),
+    BAD("./vendor/rack", "path sources and local .gem files are not supported"),
+    BAD("/srv/gems/rack-2.2.8.gem", "path sources and local .gem files are not supported"),
+    BAD("rack, path: ../rack", "path sources and local .gem files are not supported"),
 };
 
 static void spec__gem(void **state)
