@@ -30,14 +30,17 @@ const ec_manager ec_cargo_manager = {
     .parse = cargo_spec_parse,
     .ops = &cargo_ops,
     /* The default of the host's cargo, asked without a network: it logs the index it would
-     * fetch config.json from, and the proxy it is given refuses at once. */
+     * fetch config.json from, and the proxy it is given refuses at once. The log line
+     * differs between builds ("fetch URL" from rustup's, url="URL" from Debian's
+     * cargo-web): any URL ending in config.json is taken. */
     .upstream = {.env = {"ENVCACHE_CARGO_INDEX", NULL},
                  .from_client_config = cargo_index_configured,
                  .client = "cargo",
                  .client_query = "h=$(mktemp -d) && CARGO_HOME=$h CARGO_HTTP_PROXY=127.0.0.1:9 "
                                  "CARGO_NET_RETRY=0 CARGO_LOG=network=debug cargo info "
-                                 "envcache-upstream-probe 2>&1 | sed -n 's/.* fetch "
-                                 "\\(.*\\/\\)config\\.json$/\\1/p' | head -n 1; rm -rf \"$h\""},
+                                 "envcache-upstream-probe 2>&1 | sed -n 's|.*\\(https\\{0,1\\}://"
+                                 "[^\" ]*/\\)config\\.json.*|\\1|p' | head -n 1; "
+                                 "rm -rf \"$h\""},
     .probe = cargo_probe,
     .noise = cargo_noise,
 };
