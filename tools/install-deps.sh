@@ -59,3 +59,25 @@ if [ "$(npm_major)" -lt "$npm_min" ] 2>/dev/null; then
     echo "install-deps: warning: could not install npm@$npm_min (the npm differential test will skip)" >&2
   fi
 fi
+
+# go's tests build modules whose go.mod says `go 1.22.0` and newer: Debian 12's go 1.19
+# cannot read that, and only go 1.21 and later fetch a newer toolchain themselves
+# (GOTOOLCHAIN=auto, through the module proxy). bookworm-backports has a newer golang-go;
+# its source line uses the archive the host's own sources name for this release.
+go_minor() { go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p'; }
+if [ "$(go_minor)" -lt 21 ] 2>/dev/null; then
+  codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null |
+    awk -v r="$codename" '$2 == r {print $1; exit}')
+  if [ -n "$uri" ] && [ -n "$codename" ]; then
+    echo "install-deps: go $(go env GOVERSION) is older than go1.21: installing golang-go from $codename-backports" >&2
+    echo "deb $uri $codename-backports main" |
+      $sudo tee /etc/apt/sources.list.d/envcache-backports.list >/dev/null
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      -t "$codename-backports" golang-go >/dev/null
+    hash -r
+  fi
+  [ "$(go_minor)" -ge 21 ] 2>/dev/null ||
+    echo "install-deps: warning: go on PATH is $(go env GOVERSION 2>/dev/null); the go tests need go1.21 or later" >&2
+fi

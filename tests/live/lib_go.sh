@@ -12,7 +12,10 @@ case $GOSUMDB_HOST in
   *) GOSUMDB_KEY=$(grep -ho "\"$GOSUMDB_HOST+[0-9a-f]\{8\}+[A-Za-z0-9+/=]*\"" \
        "$(go env GOROOT)/src/cmd/go/internal/modfetch/"*.go | head -n 1 | tr -d '"') ;;
 esac
-export GOTOOLCHAIN=local GOFLAGS=-mod=mod
+# auto, as go 1.21+ has it: a module that needs a newer go than the host's makes the
+# host's go fetch that toolchain through the proxy, as the build in the sandbox does
+# through the mirror (Debian 12's backported go is older than today's modules need).
+export GOTOOLCHAIN=auto GOFLAGS=-mod=mod
 # retry N CMD…: transient proxy errors (resets, 5xx) get a few more tries.
 retry() {
   local n=$1 i; shift
@@ -25,7 +28,8 @@ go_base() {
   local r=$1
   bash "$EC_SOURCE_DIR/tests/integration/mkroot.sh" "$r" >/dev/null
   mkdir -p "$r/usr/local/bin" "$r/etc/ssl"
-  cp -a "$(go env GOROOT)" "$r/usr/local/go"
+  # -L: Debian's GOROOT links src/ and others into /usr/share/go-1.X
+  cp -aL "$(go env GOROOT)" "$r/usr/local/go"
   ln -sfn ../go/bin/go "$r/usr/local/bin/go"
   ec base import "$r"
 }
