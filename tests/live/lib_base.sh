@@ -16,3 +16,19 @@ in_root() {
     exec chroot "$r" "$@"' sh "$r" "$@"
 }
 export -f in_root
+# base_security_digest: the cached base with the release's security archive added to its
+# sources (the host's own source for it), as an installed Debian 12 has it: Debian's
+# current toolchains (cargo-web, rustc-web) are updated there only.
+base_security_digest() {
+  local b r codename uri
+  b=$(base_digest) || return 1
+  codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null |
+    awk -v r="$codename-security" '$2 == r {print $1; exit}')
+  [ -n "$uri" ] || { echo "the host's sources name no $codename-security archive" >&2; return 1; }
+  r=$T/base-security
+  mkdir -p "$r" && ec layer export "$b" -o "$T/base.tar.zst" >/dev/null &&
+    tar --zstd -xf "$T/base.tar.zst" -C "$r" || return 1
+  echo "deb $uri $codename-security main" >> "$r/etc/apt/sources.list"
+  ec base import "$r"
+}

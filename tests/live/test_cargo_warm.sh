@@ -3,28 +3,29 @@
 # layer) against the registry the host's cargo uses, every .crate checked against the
 # index's cksum, compiled once in the sandbox offline from the vendored lock, mounted and
 # run; cargo in the session lists it; a second warm makes no request and compiles nothing.
-# The crate is small and builds with the toolchain the apt layer gets (the base's sources
-# give rustc 1.85, which today's ripgrep closure no longer builds with, in cargo install
-# as much as here); the resolution runs cargo itself through the mirror.
+# ripgrep@14.1.0 over the base with its security archive (cargo-web 1.96 comes from there;
+# the release's own 1.85 no longer builds today's ripgrep closure, in cargo install as
+# much as here); the resolution runs cargo itself through the mirror.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/lib_base.sh"
 [ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 77; }
 need_sandbox
 base=$(base_digest) || { bad "a base"; finish; exit 1; }
-printf '{"name":"rust","config":{"packages":{"apt":["cargo-web"],"cargo":["cowsay@0.14.0"]}}}' > "$T/env.json"
-ec env create -f "$T/env.json" --base "$base" >/dev/null
+sbase=$(base_security_digest) || { bad "a base with the security archive"; finish; exit 1; }
+printf '{"name":"rust","config":{"packages":{"apt":["cargo-web"],"cargo":["ripgrep@14.1.0"]}}}' > "$T/env.json"
+ec env create -f "$T/env.json" --base "$sbase" >/dev/null
 ok=0
 for i in 1 2 3; do ec --json warm rust > "$T/warm.json" 2>"$T/warm.err" && { ok=1; break; }; sleep $((i * 3)); done
-check "warm: cowsay@0.14.0 over apt's cargo-web" test "$ok" = 1 || tail -40 "$T/warm.err"
+check "warm: ripgrep@14.1.0 over apt's cargo-web (security archive)" test "$ok" = 1 || tail -40 "$T/warm.err"
 R=$T/root
 ec mount rust --session rust "$R" >/dev/null
-check "chroot TARGET cowsay runs" bash -c "chroot '$R' cowsay envcache | grep -q '(oo)'"
-check "cargo install --list in the session lists it" bash -c "chroot '$R' cargo install --list --root /usr/local | grep -q '^cowsay v0.14.0:'"
+check "chroot TARGET rg --version runs" bash -c "chroot '$R' rg --version | grep -q '^ripgrep 14.1.0'"
+check "cargo install --list in the session lists it" bash -c "chroot '$R' cargo install --list --root /usr/local | grep -q '^ripgrep v14.1.0:'"
 check "no build byproducts in the layer" bash -c "test -s '$R/usr/local/.crates2.json' && test ! -e '$R/var/tmp/envcache-cargo' && test ! -e '$R/usr/local/.package-cache'"
 ec umount "$R" >/dev/null
 check "the lock records every crate with its cksum and the cargo resolution" bash -c "ec env lock rust cargo | python3 -c '
 import json,sys; l=json.load(sys.stdin); n={(p[\"name\"],p[\"version\"]) for p in l[\"packages\"]}
-assert (\"cowsay\",\"0.14.0\") in n and len(n) > 1, n
+assert (\"ripgrep\",\"14.1.0\") in n and len(n) > 1, n
 assert all(p[\"sha256\"] == \"sha256:\" + p[\"cksum\"] for p in l[\"packages\"])
 assert l[\"installs\"][0][\"cargo_lock\"].count(\"[[package]]\") >= len(n)'"
 res2=$(ec --json warm rust | tail -n 1)
