@@ -14,9 +14,10 @@
 #   warm  envcache-mount (the start-up hook) of the built environment
 #         cargo install again with the registry cache warm (it compiles again)
 # Both use the configured registry (ENVCACHE_CARGO_INDEX, else cargo's default). Cold
-# rows run --runs times (medians), the hook five times as many. Needs root. The toolchain
-# beneath must build SPEC: with the base suite's rustc 1.85, today's ripgrep closure does
-# not (cargo install fails as envcache does); hyperfine@1.19.0 does.
+# rows run --runs times (medians), the hook five times as many. Needs root. The base gets
+# the release's security archive in its sources (the host's source for it), as an
+# installed Debian has it: cargo-web there is 1.96, where the release's own 1.85 cannot
+# build today's ripgrep closure.
 set -euo pipefail
 runs=1 spec=ripgrep@14.1.0 json=0 keep=0
 usage() { sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -53,6 +54,15 @@ cleanup() {
 trap cleanup EXIT
 if [ -s "$cached" ]; then base=$(ec base import "$cached")
 else base=$(ec --json base bootstrap --suite bookworm --variant minbase | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])'); fi
+codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+suri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null |
+  awk -v r="$codename-security" '$2 == r {print $1; exit}')
+if [ -n "$suri" ]; then
+  mkdir "$W/sbase" && ec layer export "$base" -o "$W/b0.tar.zst" >/dev/null
+  tar --zstd -xf "$W/b0.tar.zst" -C "$W/sbase"
+  echo "deb $suri $codename-security main" >> "$W/sbase/etc/apt/sources.list"
+  base=$(ec base import "$W/sbase")
+fi
 printf '{"name":"tc","config":{"packages":{"apt":["cargo-web"]}}}' > "$W/tc.json"
 printf '{"name":"bench","config":{"packages":{"apt":["cargo-web"],"cargo":["%s"]}}}' "$spec" > "$W/env.json"
 ec env create -f "$W/tc.json" --base "$base" >/dev/null
