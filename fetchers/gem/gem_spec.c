@@ -97,17 +97,27 @@ static bool gem_ends(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* @key ("git:") as a Gemfile option: at the start or after a space or comma, so that
+ * "xpath:3.2" or "legit:1.0" (a name, then a version) is not taken for one. */
+static bool gem_option(const char *t, const char *key)
+{
+    for (const char *p = strstr(t, key); p; p = strstr(p + 1, key))
+        if (p == t || p[-1] == ' ' || p[-1] == ',')
+            return true;
+    return false;
+}
+
 /* Gemfile's other sources, written as a spec: named, so the user learns that the form is
  * known and not taken, rather than that a name has a bad character. */
 static const char *gem_source_problem(const char *t)
 {
     if (strstr(t, "://") || gem_starts(t, "git@") || gem_starts(t, "git+") ||
-        gem_starts(t, "github:") || strstr(t, "git:") || gem_ends(t, ".git"))
+        gem_option(t, "github:") || gem_option(t, "git:") || gem_ends(t, ".git"))
         return "git and URL sources are not supported: gems come from the gem source "
                "(the compact index); give the gem's name and optionally ':' and a version "
                "requirement, as in rack:~> 2.2";
     if (gem_starts(t, "/") || gem_starts(t, "./") || gem_starts(t, "../") ||
-        gem_starts(t, "~/") || strstr(t, "path:") || gem_ends(t, ".gem"))
+        gem_starts(t, "~/") || gem_option(t, "path:") || gem_ends(t, ".gem"))
         return "path sources and local .gem files are not supported: gems come from the "
                "gem source (the compact index); publish the gem there, or serve a source "
                "that has it and set ENVCACHE_GEM_SOURCE";

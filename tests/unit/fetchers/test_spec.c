@@ -232,6 +232,8 @@ static const struct spec_case gem_cases[] = {
     OK("foo:1.0.a"),
     OK("a.b"),
     OK("Rails2"),
+    OK("xpath:3.2"), /* names that end as a source option does */
+    OK("legit:~> 1.0"),
     /* PROTOCOLS.md */
     OK("rails:~> 2.2"),
     OK("rails:~> 2.2.0"),
