@@ -206,6 +206,17 @@ static int mount_session(enum ec_mount_mode *mode, ec_cache *c, const char *id, 
     return r;
 }
 
+static int add_bundle(ec_cache *c, json_t *s, const char *id, const char *root,
+                      const ec_bundle_opts *bo, ec_err *err)
+{
+    EC_AUTOFREE char *sdir = session_dir(c, id);
+    EC_AUTOFREE char *bundle = NULL;
+    int r = ec_session__bundle_write(&bundle, sdir, id, root, bo, err);
+    if (r == EC_OK)
+        json_object_set_new(s, "bundle", json_string(bundle));
+    return r;
+}
+
 int ec_session_create(json_t **out, ec_cache *c, const ec_session_opts *o, ec_err *err)
 {
     char idbuf[64];
@@ -239,7 +250,9 @@ int ec_session_create(json_t **out, ec_cache *c, const ec_session_opts *o, ec_er
         return r;
     }
     json_object_set_new(s, "mode", json_string(ec_mount_mode_name(mode)));
-    if ((r = put_session(c, id, s, 0, err)) < 0) {
+    if (o->bundle)
+        r = add_bundle(c, s, id, target, o->bundle, err);
+    if (r < 0 || (r = put_session(c, id, s, 0, err)) < 0) {
         ec_umount_target(target, mode, NULL);
         forget_session(c, id);
         return r;

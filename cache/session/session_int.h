@@ -29,3 +29,8 @@ int ec_session__forget(ec_cache *c, const char *id, ec_err *err);
 uint64_t ec_session__mount_ns(void);
 /** Forgets the session that holds @target if its mount is gone, so a new one may use it. */
 void ec_session__reap_target(ec_cache *c, const char *target);
+
+/** Writes `<@sdir>/bundle/config.json` for session @id with root @root; *@path_out is the
+ *  bundle directory (caller frees). */
+int ec_session__bundle_write(char **path_out, const char *sdir, const char *id,
+                             const char *root, const ec_bundle_opts *o, ec_err *err);
