@@ -152,9 +152,16 @@ json_t *ec_session_bundle_config(const char *id, const char *root, const ec_bund
 /** Finds a session by id or by target path. */
 int ec_session_get(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
                    ec_err *err);
-/** Unmounts, discards the session's writes, forgets the session. */
+/** Unmounts, discards the session's writes, forgets the session; first stops and deletes
+ *  a container still running from the session's bundle, if it has one. */
 int ec_session_delete(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
                       ec_err *err);
+/** ec_session_delete for a caller that knows the session's container is gone already
+ *  (`envcache run`, after `runc run` returned). */
+int ec_session_delete_stopped(json_t **out, ec_cache *c, const char *ws,
+                              const char *id_or_target, ec_err *err);
+/** The OCI runtime sessions run with: $ENVCACHE_OCI_RUNTIME, else "runc". */
+const char *ec_session_runtime(void);
 /** All sessions of @ws (NULL = every workspace) as a JSON array. */
 int ec_session_list(json_t **out, ec_cache *c, const char *ws, ec_err *err);
 /** Forgets the sessions of @ws (NULL = every workspace) whose mount is gone (unmounted by

@@ -139,10 +139,8 @@ int ec_cmd_run(ec_cli *cli, int argc, char **argv)
     envv_owner = ro.envv;
     if (pr != 0)
         return pr == 1 ? EC_EXIT_OK : pr;
-    if (!ro.runtime) {
-        const char *e = getenv("ENVCACHE_OCI_RUNTIME");
-        ro.runtime = e && *e ? e : "runc";
-    }
+    if (!ro.runtime)
+        ro.runtime = ec_session_runtime();
     EC_AUTO(ec_cache) c = NULL;
     if (ec_cli_open(&c, cli) < 0)
         return EC_EXIT_FAIL;
@@ -178,7 +176,7 @@ int ec_cmd_run(ec_cli *cli, int argc, char **argv)
     int rc = start_runtime(&ro, bundle, ro.session_id);
     if (!ro.keep) {
         EC_AUTO(json_t) gone = NULL;
-        if (ec_session_delete(&gone, c, so.ws, ro.session_id, &err) < 0)
+        if (ec_session_delete_stopped(&gone, c, so.ws, ro.session_id, &err) < 0)
             fprintf(stderr, "envcache run: warning: session %s stays: %s (remove it with "
                             "`envcache umount --session %s`)\n", ro.session_id, err.msg,
                     ro.session_id);

@@ -342,14 +342,16 @@ enum ec_mount_mode ec_session__mode(const json_t *s)
     return 0;
 }
 
-int ec_session_delete(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
-                      ec_err *err)
+static int session_delete(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
+                          bool stopped, ec_err *err)
 {
     EC_AUTO(json_t) s = NULL;
     int r = ec_session_get(&s, c, ws, id_or_target, err);
     if (r < 0)
         return r;
     const char *id = json_string_value(json_object_get(s, "id"));
+    if (!stopped && json_object_get(s, "bundle"))
+        ec_session__runtime_delete(id);
     const char *target = json_string_value(json_object_get(s, "target"));
     enum ec_mount_mode mode = ec_session__mode(s);
     if (mode) {
@@ -363,6 +365,18 @@ int ec_session_delete(json_t **out, ec_cache *c, const char *ws, const char *id_
         return r;
     *out = json_pack("{s:s, s:s}", "id", id, "type", "session_deleted");
     return EC_OK;
+}
+
+int ec_session_delete(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
+                      ec_err *err)
+{
+    return session_delete(out, c, ws, id_or_target, false, err);
+}
+
+int ec_session_delete_stopped(json_t **out, ec_cache *c, const char *ws,
+                              const char *id_or_target, ec_err *err)
+{
+    return session_delete(out, c, ws, id_or_target, true, err);
 }
 
 struct in_use_ctx {

@@ -34,3 +34,6 @@ void ec_session__reap_target(ec_cache *c, const char *target);
  *  bundle directory (caller frees). */
 int ec_session__bundle_write(char **path_out, const char *sdir, const char *id,
                              const char *root, const ec_bundle_opts *o, ec_err *err);
+
+/** Stops and deletes the container @id if the OCI runtime has one (errors ignored). */
+void ec_session__runtime_delete(const char *id);

@@ -119,4 +119,33 @@ EOF
 else
   bad "podman is not installed (tools/install-deps.sh installs it)"
 fi
+
+# --- POST /v1/sessions prepares the same container; DELETE tears all of it down ---
+key=$(ec keys create --workspace default)
+"$ENVCACHE_BIN" serve --listen 127.0.0.1:0 --warm off >/dev/null 2>"$T/serve.err" &
+spid=$!
+for _ in $(seq 100); do grep -q 'port [0-9]' "$T/serve.err" && break; sleep 0.05; done
+B=http://127.0.0.1:$(grep -o 'port [0-9]*' "$T/serve.err" | cut -d' ' -f2)
+api() { curl -s -H "anthropic-version: 2023-06-01" -H "anthropic-beta: managed-agents-2026-04-01" \
+  -H "x-api-key: $key" "$@"; }
+export -f api; export key B
+eid=$(ec --json env get box | json_get id)
+s=$(api $B/v1/sessions -d "{\"agent\":\"agt_1\",\"environment_id\":\"$eid\"}")
+sid=$(printf '%s' "$s" | json_get id)
+sb=$(printf '%s' "$s" | json_get bundle)
+check "API: the session names its bundle" test -f "$sb/config.json"
+check "API: GET answers the bundle too" test "$(api $B/v1/sessions/$sid | json_get bundle)" = "$sb"
+check "API: the bundle starts the session's root under runc" \
+  test "$(echo 'cat /etc/marker' | runc run -b "$sb" "$sid")" = from-the-base
+python3 - "$sb/config.json" <<'EOF2'
+import json, sys
+c = json.load(open(sys.argv[1])); c["process"]["args"] = ["sleep", "600"]
+json.dump(c, open(sys.argv[1], "w"))
+EOF2
+runc run -d -b "$sb" "$sid" </dev/null >/dev/null 2>&1
+check "API: the container runs" bash -c "runc state '$sid' | grep -q running"
+check "API: DELETE answers session_deleted" bash -c "api -X DELETE $B/v1/sessions/$sid | grep -q session_deleted"
+check "API: DELETE stopped and deleted the running container" bash -c "! runc state '$sid' >/dev/null 2>&1"
+check "API: DELETE removed the bundle and the root" test ! -e "$ENVCACHE_HOME/sessions/$sid"
+kill "$spid"; wait "$spid" 2>/dev/null
 finish
