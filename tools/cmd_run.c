@@ -5,6 +5,8 @@
  * and the exit status pass through the runtime as they do for `runc run`. */
 #include "tools/cli.h"
 #include "fetchers/fetcher.h" /* EC_AUTO(json_t) */
+#include "cache/env/base.h"
+#include "cache/warm/warm.h"
 #include "store/util/mem.h"
 
 #include <errno.h>
@@ -131,6 +133,33 @@ static int parse(run_opts *ro, ec_cli *cli, int argc, char **argv)
     return 0;
 }
 
+static bool stack_has_base(ec_cache *c, const char *ws, const char *env_id)
+{
+    EC_AUTO(json_t) stack = NULL;
+    ec_layer_info l;
+    return ec_env_stack(&stack, c, ws, env_id, NULL) == EC_OK && json_array_size(stack) &&
+           ec_layer_resolve(&l, ec_cache_store(c),
+                            json_string_value(json_array_get(stack, 0)), NULL) == EC_OK &&
+           (l.flags & EC_LAYER_BASE);
+}
+
+/* A container needs a root with a shell and its runtimes: an environment that follows the
+ * default base gets it (made on this first need), and a warm-up puts it under the stack
+ * (the layers built are reused). Environments without a base by choice run as they are. */
+static int ensure_root(ec_cache *c, const char *ws, const char *env_id, ec_err *err)
+{
+    ec_env_base_choice choice;
+    int r = ec_env_base_choice_lookup(&choice, c, ws, env_id, err);
+    if (r < 0 || choice.mode != EC_ENV_BASE_DEFAULT || stack_has_base(c, ws, env_id))
+        return r;
+    ec_digest d;
+    if ((r = ec_base_default_ensure(&d, c, false, err)) < 0)
+        return r;
+    EC_AUTO(json_t) res = NULL;
+    const ec_warm_opts wo = {.ws = ws, .env = env_id};
+    return ec_warm_env(&res, c, &wo, err);
+}
+
 int ec_cmd_run(ec_cli *cli, int argc, char **argv)
 {
     run_opts ro = {.tty = -1};
@@ -146,7 +175,8 @@ int ec_cmd_run(ec_cli *cli, int argc, char **argv)
         return EC_EXIT_FAIL;
     ec_err err = {0};
     EC_AUTOFREE char *env_id = NULL;
-    if (ec_env_resolve_id(&env_id, c, ec_cli_ws(cli), ro.env, &err) < 0)
+    if (ec_env_resolve_id(&env_id, c, ec_cli_ws(cli), ro.env, &err) < 0 ||
+        ensure_root(c, ec_cli_ws(cli), env_id, &err) < 0)
         return ec_cli_fail(cli, &err);
     char idbuf[64];
     if (!ro.session_id) {
