@@ -44,6 +44,7 @@ void ec_session__runtime_delete(const char *id);
 void ec_session__discard_dir(ec_cache *c, const char *id);
 /** A directory under sessions/ whose session was never recorded is a session being made,
  *  or one whose maker died between its mount and its record: after EC_SESSION_ORPHAN_AGE
- *  seconds it is unmounted (when mounted in this mount namespace) and removed. */
+ *  seconds ($ENVCACHE_SESSION_ORPHAN_AGE overrides it) it is unmounted (when mounted in
+ *  this mount namespace) and removed. */
 void ec_session__reap_orphan(ec_cache *c, const char *id);
 #define EC_SESSION_ORPHAN_AGE 60

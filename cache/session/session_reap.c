@@ -61,7 +61,9 @@ void ec_session__reap_orphan(ec_cache *c, const char *id)
     EC_AUTOFREE char *sdir = ec_xasprintf("%s/sessions/%s", ec_store_home(c->st), id);
     EC_AUTOFREE char *root = ec_xasprintf("%s/root", sdir);
     struct stat sb;
-    if (lstat(sdir, &sb) < 0 || sb.st_ctime > time(NULL) - EC_SESSION_ORPHAN_AGE)
+    const char *age_env = getenv("ENVCACHE_SESSION_ORPHAN_AGE"); /* tests */
+    long age = age_env && *age_env ? strtol(age_env, NULL, 10) : EC_SESSION_ORPHAN_AGE;
+    if (lstat(sdir, &sb) < 0 || sb.st_ctime > time(NULL) - age)
         return;
     uint64_t ns = recorded_mount_ns(c, id);
     if (ns && ns != ec_session__mount_ns())

@@ -120,6 +120,15 @@ else
   bad "podman is not installed (tools/install-deps.sh installs it)"
 fi
 
+# --- a maker that died between its mount and its record (crash window of the hook) ---
+mkdir -p "$ENVCACHE_HOME/sessions/ghost/root" && mount -t tmpfs ghost "$ENVCACHE_HOME/sessions/ghost/root"
+ec session ls >/dev/null
+check "an unrecorded session younger than a minute is left alone (it may be being made)" \
+  test -d "$ENVCACHE_HOME/sessions/ghost"
+ENVCACHE_SESSION_ORPHAN_AGE=0 ec session ls >/dev/null
+check "an unrecorded session older than that is unmounted and removed" bash -c \
+  "[ ! -e '$ENVCACHE_HOME/sessions/ghost' ] && ! grep -q '$ENVCACHE_HOME/sessions/ghost' /proc/self/mountinfo"
+
 # --- POST /v1/sessions prepares the same container; DELETE tears all of it down ---
 key=$(ec keys create --workspace default)
 "$ENVCACHE_BIN" serve --listen 127.0.0.1:0 --warm off >/dev/null 2>"$T/serve.err" &
