@@ -223,12 +223,7 @@ static void note_mount_ns(const char *sdir)
     EC_AUTOFREE char *path = ec_xasprintf("%s/" EC_SESSION_MOUNT_NS, sdir);
     int n = snprintf(ns, sizeof ns, "%llu\n", (unsigned long long)ec_session__mount_ns());
     /* Not synced: it means nothing after a reboot, when the mount is gone too. */
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        if (write(fd, ns, (size_t)n) != n)
-            unlink(path);
-        close(fd);
-    }
+    ec_write_file_volatile(path, ns, (size_t)n, 0644, NULL);
 }
 
 static int mount_session(enum ec_mount_mode *mode, ec_cache *c, const char *id, char **dirs,

@@ -119,7 +119,7 @@ int ec_session__bundle_write(char **path_out, const char *sdir, const char *id,
     EC_AUTOFREE char *text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS);
     int r = ec_mkdir_p(dir, 0700, err);
     if (r == EC_OK)
-        r = ec_write_file_atomic(file, text, strlen(text), 0600, err);
+        r = ec_write_file_volatile(file, text, strlen(text), 0600, err); /* a session's */
     if (r == EC_OK)
         *path_out = ec_steal(&dir);
     return r;
