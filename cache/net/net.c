@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fetchers/manager.h"
 #include "store/util/auto.h"
 #include "store/util/fs.h"
 #include "store/util/mem.h"
@@ -233,6 +234,51 @@ static int load_nft(const ec_net *n, ec_err *err)
     return r < 0 ? r : ec_net__run(a2, err);
 }
 
+/* Appends @text with the mirror's placeholders (fetchers/manager.h) filled in. */
+static int fill(ec_buf *b, const ec_net *n, const char *text, ec_err *err)
+{
+    int r = EC_OK;
+    while (r == EC_OK && *text) {
+        const char *at = strchr(text, '@');
+        size_t lit = at ? (size_t)(at - text) : strlen(text);
+        r = ec_buf_add(b, text, lit, err);
+        text += lit;
+        if (r < 0 || !at)
+            break;
+        if (strncmp(text, "@MIRROR@", 8) == 0)
+            r = ec_buf_addf(b, err, "%s/mirror", n->mirror_url), text += 8;
+        else if (strncmp(text, "@MIRROR_HOST@", 13) == 0)
+            r = ec_buf_adds(b, n->gate, err), text += 13;
+        else
+            r = ec_buf_add(b, "@", 1, err), text++;
+    }
+    return r;
+}
+
+/* Every manager's client configured for the mirror: its files in the root, its
+ * variables in the environment file. */
+static int write_managers(const ec_net *n, ec_buf *env, ec_err *err)
+{
+    size_t nm = 0;
+    const ec_manager *const *ms = ec_managers(&nm);
+    int r = EC_OK;
+    for (size_t i = 0; r == EC_OK && n->mirror_url && i < nm; i++) {
+        for (const ec_session_file *f = ms[i]->session_files; r == EC_OK && f && f->path; f++) {
+            ec_buf b = EC_BUF_INIT;
+            r = fill(&b, n, f->text, err);
+            if (r == EC_OK)
+                r = write_text(n->root_dir, f->path, &b, err);
+            ec_buf_fini(&b);
+        }
+        for (const char *const *v = ms[i]->session_env; r == EC_OK && v && *v; v++) {
+            r = fill(env, n, *v, err);
+            if (r == EC_OK)
+                r = ec_buf_adds(env, "\n", err);
+        }
+    }
+    return r;
+}
+
 static int write_root(const ec_net *n, ec_err *err)
 {
     ec_buf b = EC_BUF_INIT;
@@ -247,6 +293,8 @@ static int write_root(const ec_net *n, ec_err *err)
     ec_buf_reset(&b);
     if (r == EC_OK)
         r = ec_net__render_env(&b, n, err);
+    if (r == EC_OK)
+        r = write_managers(n, &b, err);
     if (r == EC_OK)
         r = write_text(n->dir, "env", &b, err);
     ec_buf_fini(&b);

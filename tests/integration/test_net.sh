@@ -51,7 +51,7 @@ openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreates
   -out "$T/srv.pem" -days 2 -extfile "$T/ext" 2>/dev/null
 ip netns exec "$F" $PY "$FX/servers.py" "$T/srv.pem" "$T/srv.key" > "$T/fake.out" 2>&1 &
 pids+=($!)
-for _ in $(seq 200); do grep -q ready "$T/fake.out" && break; sleep 0.05; done
+for _ in $(seq 200); do grep -qs ready "$T/fake.out" && break; sleep 0.05; done
 cat > "$T/hosts" <<HOSTS
 $ALLOWED allowed.test a.wild.test
 $OTHER other.test
@@ -153,19 +153,30 @@ check "limited: the env file sets the proxy to the gate" grep -qx "https_proxy=h
 check "limited: resolv.conf names the session's resolver" grep -qx "nameserver $GATE" "$(json_get root_dir < "$T/lim.json")/etc/resolv.conf"
 
 not() { ! "$@"; }
-pip_in() { # pip_in SESSION GATE VENV SPEC: Debian's pip in a fresh venv, inside the session
-  $PY -m venv "$T/$3" >/dev/null &&
-  ec net exec "$1" -- env PIP_CONFIG_FILE=/dev/null "$T/$3/bin/python" -m pip install -q \
-    --no-cache-dir --disable-pip-version-check --timeout 5 --retries 0 --trusted-host "$2" \
-    --index-url "http://$2:$MPORT/mirror/pip/simple/" "$4" 2>"$T/$3.err"
+root_of() { sed -n 's|^.*"root_dir": "\(.*\)".*$|\1|p' "$T/$1.json"; }
+# pip_in JSON VENV SPEC [ARG…]: Debian's pip in a fresh venv inside the session, with the
+# session's own /etc/pip.conf when it has one (the mirror), else none.
+pip_in() {
+  local sess conf; sess=$(json_get name < "$T/$1.json"); conf=$(root_of "$1")/etc/pip.conf
+  [ -f "$conf" ] || conf=/dev/null
+  $PY -m venv "$T/$2" >/dev/null &&
+  ec net exec "$sess" -- env PIP_CONFIG_FILE="$conf" "$T/$2/bin/python" -m pip install -q \
+    --no-cache-dir --disable-pip-version-check --timeout 5 --retries 0 "${@:4}" "$3" 2>"$T/$2.err"
 }
-npm_in() { # npm_in SESSION GATE DIR SPEC: npm into DIR, inside the session
-  mkdir -p "$T/$3" && ec net exec "$1" -- npm install --prefix "$T/$3" --no-audit --no-fund \
-    --cache "$T/$3/.cache" --fetch-retries 0 --fetch-timeout 5000 \
-    --registry "http://$2:$MPORT/mirror/npm/" "$4" >"$T/$3.out" 2>&1
+# npm_in JSON DIR SPEC [ARG…]: npm into DIR inside the session, with its npmrc if any.
+npm_in() {
+  local sess conf; sess=$(json_get name < "$T/$1.json"); conf=$(root_of "$1")/etc/npmrc
+  [ -f "$conf" ] || conf=/dev/null
+  mkdir -p "$T/$2" && ec net exec "$sess" -- npm install --prefix "$T/$2" --no-audit --no-fund \
+    --userconfig "$conf" --cache "$T/$2/.cache" --fetch-retries 0 --fetch-timeout 5000 \
+    "${@:4}" "$3" >"$T/$2.out" 2>&1
 }
-check "limited without allow_package_managers: pip install fails" not pip_in "$L" "$GATE" venv-no good
-check "limited without allow_package_managers: npm install fails" not npm_in "$L" "$GATE" npm-no okpkg
+not() { ! "$@"; }
+check "limited without allow_package_managers: pip install through the mirror's address fails" \
+  not pip_in lim venv-no good --index-url "http://$GATE:$MPORT/mirror/pip/simple/" --trusted-host "$GATE"
+check "limited without allow_package_managers: npm install through the mirror's address fails" \
+  not npm_in lim npm-no okpkg --registry "http://$GATE:$MPORT/mirror/npm/"
+check "limited without allow_package_managers: no package manager is configured" test ! -e "$(root_of lim)/etc/pip.conf"
 
 # --- limited with package managers and MCP allowed ---
 P=${N}pm
@@ -176,9 +187,13 @@ PG=$(json_get gate < "$T/pm.json")
 check "allow_package_managers: the mirror is reachable at the gate" \
   ec net exec "$P" -- curl -sf -m 10 -o /dev/null "http://$PG:$MPORT/mirror/pip/simple/good/"
 check "allow_package_managers: the env file names the mirror" grep -qx "ENVCACHE_MIRROR=http://$PG:$MPORT/mirror" "$(json_get env_file < "$T/pm.json")"
-check "allow_package_managers: pip install succeeds through the mirror" pip_in "$P" "$PG" venv-yes good
+check "allow_package_managers: the session's pip.conf names the mirror" \
+  grep -qx "index-url = http://$PG:$MPORT/mirror/pip/simple/" "$(root_of pm)/etc/pip.conf"
+check "allow_package_managers: pip install succeeds through the mirror (the session's pip.conf)" \
+  pip_in pm venv-yes good
 check "…and the package imports" "$T/venv-yes/bin/python" -c 'import good'
-check "allow_package_managers: npm install succeeds through the mirror" npm_in "$P" "$PG" npm-yes okpkg
+check "allow_package_managers: npm install succeeds through the mirror (the session's npmrc)" \
+  npm_in pm npm-yes okpkg
 check "…and the package is there" test -f "$T/npm-yes/node_modules/okpkg/package.json"
 check "allow_package_managers: an upstream registry's name is admitted" \
   bash -c "ec net exec $P -- curl -sf -m 10 ${noproxy[*]@Q} --cacert '$T/ca.pem' https://pkg.test/ | grep -q 'host=pkg.test'"
