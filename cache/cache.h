@@ -117,6 +117,7 @@ typedef struct ec_session_opts {
     const char *target;      /* where the root file system appears (created if missing) */
     unsigned flags;          /* EC_MOUNT_* */
     const json_t *agent;     /* the API's agent, kept with the session; NULL = none */
+    const json_t *mcp_servers; /* the session's MCP endpoints (checked), kept; NULL = none */
 } ec_session_opts;
 
 /** Unpacks what is needed and mounts the stack at opts->target, recording a session.

@@ -93,5 +93,8 @@ bool ec_net_limited(const ec_net *n);
 int ec_net_list(const char *state_dir, int (*fn)(const char *name, void *payload),
                 void *payload, ec_err *err);
 
+/** Checks one MCP endpoint URL: http:// or https://, a host name, the default port.
+ *  EC_EINVAL (EC_EUNSUPPORTED for another port) names @what. */
+int ec_net_mcp_url_check(const char *url, const char *what, ec_err *err);
 /** Checks one allowed host ("api.example.com", "*.example.com"). EC_EINVAL names @what. */
 int ec_net_host_check(const char *host, const char *what, ec_err *err);

@@ -130,6 +130,12 @@ static int mcp_host(char host[HOST_MAX + 1], const char *url, const char *what, 
     return ec_net_host_check(host, what, err);
 }
 
+int ec_net_mcp_url_check(const char *url, const char *what, ec_err *err)
+{
+    char host[HOST_MAX + 1];
+    return mcp_host(host, url, what, err);
+}
+
 void ec_net__names_free(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
