@@ -30,9 +30,9 @@ static int name_check(const char *name, ec_err *err)
 {
     size_t n = strlen(name);
     if (n == 0 || n > NET_NAME_MAX || name[0] == '.' || name[0] == '-' ||
-        strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_.-") != n)
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
         return ec_fail(err, EC_EINVAL,
-                       "net: \"%s\" is not a session network name (1-%d of a-z, 0-9, '_', '.', "
+                       "net: \"%s\" is not a session network name (1-%d of a-z, A-Z, 0-9, '_', '.', "
                        "'-', not starting with '.' or '-')",
                        name, NET_NAME_MAX);
     return EC_OK;
@@ -323,7 +323,7 @@ static int start_dns(ec_net *n, char *const *names, size_t nn, const char *hosts
         r = ec_net__spawn(&n->dns_pid, argv, log, -1, err);
     if (r == EC_OK)
         r = state_write(n, err);
-    return r < 0 ? r : ec_net__wait_listen(n->gate, 53, n->dns_pid, 10000, "dnsmasq", log, err);
+    return r < 0 ? r : ec_net__wait_listen(n->gate, NET_PORT_DNS, n->dns_pid, 10000, "dnsmasq", log, err);
 }
 
 /* The certificate squid's ssl-bump port insists on; nothing is ever signed with it
@@ -397,11 +397,11 @@ static int mirror_parse(ec_net *n, const char *mirror, ec_err *err)
         return ec_fail(err, EC_EINVAL, "mirror: \"%s\" is not ADDR:PORT with an IPv4 address",
                        mirror);
     if (port == 53 || port == 80 || port == 443 ||
-        (port >= NET_PORT_PROXY && port <= NET_PORT_TLS))
+        (port >= NET_PORT_DNS && port <= NET_PORT_TLS))
         return ec_fail(err, EC_EINVAL,
                        "mirror: port %d is taken by the session's resolver or gate (53, 80, 443, "
                        "%d-%d); serve the mirror on another port",
-                       port, NET_PORT_PROXY, NET_PORT_TLS);
+                       port, NET_PORT_DNS, NET_PORT_TLS);
     snprintf(n->mirror_addr, sizeof n->mirror_addr, "%s", addr);
     n->mirror_port = port;
     return EC_OK;

@@ -54,7 +54,7 @@ typedef struct ec_net_policy {
 typedef struct ec_net ec_net;
 
 /**
- * Prepares the network of session @name (1-40 of [a-z0-9_.-]; API session ids fit) with
+ * Prepares the network of session @name (1-40 of [A-Za-z0-9_.-]; API session ids fit) with
  * state under @state_dir/net/@name. On failure everything made so far is undone.
  * EC_EINVAL: a bad name or policy (the message names the field); EC_ECONFLICT: @name is
  * already prepared; EC_ESYS: a tool failed (the message quotes it and its error).

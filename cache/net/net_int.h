@@ -8,9 +8,11 @@
 #include "cache/net/net.h"
 #include "store/util/buf.h"
 
-/* The gate's ports on the host side of the veth: a forward proxy for programs that use
- * proxy variables, and the two intercepting ports the host redirects 80 and 443 to. */
-enum { NET_PORT_PROXY = 3128, NET_PORT_HTTP = 3129, NET_PORT_TLS = 3130 };
+/* The ports on the host side of the veth: the resolver (the session asks port 53, the
+ * host redirects), a forward proxy for programs that use proxy variables, and the two
+ * intercepting ports the host redirects 80 and 443 to. Not 53 or 3128 themselves: a
+ * resolver or a squid of the host's own may hold those on every address. */
+enum { NET_PORT_DNS = 3137, NET_PORT_PROXY = 3138, NET_PORT_HTTP = 3139, NET_PORT_TLS = 3140 };
 /* Slots: one /30 each out of 10.231.0.0/16. */
 enum { NET_SLOTS = 16384 };
 

@@ -238,6 +238,11 @@ int ec_net__render_nft_host(ec_buf *b, const ec_net *n, ec_err *err)
     if (r == EC_OK && n->mirror_url)
         r = ec_buf_addf(b, err, "    iifname \"%s\" ip daddr %s tcp dport %d dnat to %s:%d\n", i,
                         n->gate, n->mirror_port, n->mirror_addr, n->mirror_port);
+    if (r == EC_OK)
+        r = ec_buf_addf(b, err,
+                        "    iifname \"%s\" ip daddr %s udp dport 53 dnat to %s:%d\n"
+                        "    iifname \"%s\" ip daddr %s tcp dport 53 dnat to %s:%d\n",
+                        i, n->gate, n->gate, NET_PORT_DNS, i, n->gate, n->gate, NET_PORT_DNS);
     if (r == EC_OK && n->limited)
         r = ec_buf_addf(b, err,
                         "    iifname \"%s\" tcp dport 80 dnat to %s:%d\n"
@@ -248,9 +253,9 @@ int ec_net__render_nft_host(ec_buf *b, const ec_net *n, ec_err *err)
                         "  }\n"
                         "  chain input { type filter hook input priority filter; policy accept;\n"
                         "    iifname \"%s\" ct state established,related accept\n"
-                        "    iifname \"%s\" ip daddr %s udp dport 53 accept\n"
-                        "    iifname \"%s\" ip daddr %s tcp dport 53 accept\n",
-                        i, i, n->gate, i, n->gate);
+                        "    iifname \"%s\" ip daddr %s udp dport %d accept\n"
+                        "    iifname \"%s\" ip daddr %s tcp dport %d accept\n",
+                        i, i, n->gate, NET_PORT_DNS, i, n->gate, NET_PORT_DNS);
     if (r == EC_OK && n->mirror_url)
         r = ec_buf_addf(b, err, "    iifname \"%s\" ct status dnat ip daddr %s tcp dport %d accept\n",
                         i, n->mirror_addr, n->mirror_port);
@@ -361,12 +366,12 @@ int ec_net__render_dnsmasq(ec_buf *b, const ec_net *n, char *const *names, size_
     int r = ec_buf_addf(b, err,
                         "listen-address=%s\n"
                         "bind-interfaces\n"
-                        "port=53\n"
+                        "port=%d\n"
                         "no-hosts\n"
                         "conf-file=%s\n"
                         "pid-file=\n"
                         "cache-size=1000\n",
-                        n->gate, hosts_path);
+                        n->gate, NET_PORT_DNS, hosts_path);
     if (r < 0 || !n->limited)
         return r < 0 ? r : ec_buf_adds(b, "resolv-file=/etc/resolv.conf\n", err);
     r = ec_buf_adds(b, "no-resolv\n", err);

@@ -86,7 +86,7 @@ export ENVCACHE_NPM_REGISTRY=http://127.0.0.1:$(cat "$T/npm.port")
 export ENVCACHE_NODE_VERSION=20.0.0
 "$ENVCACHE_BIN" serve --listen 127.0.0.1:0 --warm off >"$T/serve.out" 2>"$T/serve.err" &
 pids+=($!)
-for _ in $(seq 100); do grep -q 'port [0-9]' "$T/serve.err" && break; sleep 0.05; done
+for _ in $(seq 100); do grep -qs 'port [0-9]' "$T/serve.err" && break; sleep 0.05; done
 MPORT=$(grep -o 'port [0-9]*' "$T/serve.err" | head -n1 | cut -d' ' -f2)
 
 # --- bad input: clear errors, nothing made ---
@@ -149,7 +149,7 @@ check "limited: without allow_package_managers the mirror is not reachable" \
   bash -c "! ec net exec $L -- curl -sf -m 5 -o /dev/null http://$GATE:$MPORT/mirror/pip/simple/good/"
 check "limited: …nor a registry's name" \
   bash -c "! ec net exec $L -- curl -sf -m 10 ${noproxy[*]@Q} --cacert '$T/ca.pem' --resolve pkg.test:443:$PKG https://pkg.test/"
-check "limited: the env file sets the proxy to the gate" grep -qx "https_proxy=http://$GATE:3128" "$(json_get env_file < "$T/lim.json")"
+check "limited: the env file sets the proxy to the gate" grep -qx "https_proxy=http://$GATE:3138" "$(json_get env_file < "$T/lim.json")"
 check "limited: resolv.conf names the session's resolver" grep -qx "nameserver $GATE" "$(json_get root_dir < "$T/lim.json")/etc/resolv.conf"
 
 not() { ! "$@"; }
