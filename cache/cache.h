@@ -139,6 +139,7 @@ typedef struct ec_session_opts {
     const json_t *agent;     /* the API's agent, kept with the session; NULL = none */
     const ec_bundle_opts *bundle; /* also write an OCI bundle whose root is the target
                                      (the session object's "bundle"); NULL = none */
+    const json_t *mcp_servers; /* the session's MCP endpoints (checked), kept; NULL = none */
 } ec_session_opts;
 
 /** Unpacks what is needed and mounts the stack at opts->target, recording a session.

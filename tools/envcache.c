@@ -26,6 +26,7 @@ static const ec_cmd commands[] = {
     {"sandbox", ec_cmd_sandbox, "run a command in the prebuild sandbox and keep its layer"},
     {"serve", ec_cmd_serve, "serve the environments API, /metrics and the mirror over HTTP"},
     {"keys", ec_cmd_keys, "create API keys (one workspace each; stored hashed)"},
+    {"net", ec_cmd_net, "prepare and tear down a session's network namespace (policy)"},
 };
 
 static void usage(FILE *f)

@@ -126,11 +126,11 @@ static json_t *session_object(const char *id, const ec_session_opts *o, const ch
 {
     char now[32];
     ec_cache__rfc3339(now, ec_now());
-    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:O, s:s?, s:s, s:s, s:O*}", "id", id,
+    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:O, s:s?, s:s, s:s, s:O*, s:O*}", "id", id,
                      "type", "session", "environment_id", o->env_id, "workspace",
                      o->ws ? o->ws : EC_DEFAULT_WORKSPACE, "status", "idle", "target", target,
                      "layers", digests, "base", o->base_dir, "mode", "pending", "created_at",
-                     now, "agent", o->agent);
+                     now, "agent", o->agent, "mcp_servers", o->mcp_servers);
 }
 
 static int find_in(json_t **out, ec_txn *txn, const char *ws, const char *key, ec_err *err);
