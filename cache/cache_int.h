@@ -10,6 +10,8 @@
 #include "fetchers/http/http.h"
 #include "fetchers/manager.h"
 
+struct ec_session_net;
+
 struct ec_cache {
     ec_store *st;
     pthread_mutex_t mu; /* guards the lazily made members below */
@@ -19,6 +21,13 @@ struct ec_cache {
     ec_mirror_port_fn mirror_port; /* where build steps reach the mirror (or NULL) */
     void *mirror_payload;
     void (*mirror_release)(void *payload);
+    /* A session container's network (session/'s session_net.c, set by
+     * ec_session_net_attach); NULL: containers get a network namespace of their own with
+     * loopback only. Pointers, so that programs that start no container (the start-up
+     * hook) link none of it, nor the manager table it reads. */
+    int (*net_prepare)(struct ec_session_net *out, ec_cache *c, const char *id,
+                       const json_t *networking, const json_t *mcp_servers, ec_err *err);
+    int (*net_teardown)(ec_cache *c, const char *id, ec_err *err);
 };
 
 /** The loopback port of a mirror serving this cache, for build steps that fetch through

@@ -55,6 +55,7 @@ int ec_cli_open(ec_cache **out, const ec_cli *cli)
                             "or pick another with --home DIR or ENVCACHE_HOME\n", home);
         return -1;
     }
+    ec_session_net_attach(*out); /* session containers get their environment's network */
     return 0;
 }
 
