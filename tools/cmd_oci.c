@@ -37,11 +37,13 @@ static const char remote_usage[] =
     "what is set here.\n";
 
 static const char export_usage[] =
-    "Usage: envcache export ENV (--oci DIR | --docker-archive FILE) [--tag TAG] [--gzip]\n"
+    "Usage: envcache export ENV (--oci DIR | --docker-archive FILE) [--tag TAG] [--zstd]\n"
     "                       [--json]\n\n"
     "Writes environment ENV's stack as an image: an OCI image layout in the new directory\n"
-    "DIR (layers as the store's tar+zstd blobs; --gzip re-compresses them for tools that\n"
-    "read no zstd), or a docker-archive tar (layers uncompressed). TAG defaults to latest.\n"
+    "DIR, or a docker-archive tar (layers uncompressed). An OCI layout's layers are the\n"
+    "same tars, gzip-compressed, which every OCI tool reads (umoci 0.4 reads no zstd);\n"
+    "--zstd writes the store's tar+zstd blobs as they are (no re-compression, smaller).\n"
+    "TAG defaults to latest.\n"
     EC_CLI_WS_HELP;
 
 /* Parses the common options; returns -1 to go on, else an exit status. */
@@ -193,7 +195,7 @@ int ec_cmd_remote(ec_cli *cli, int argc, char **argv)
 
 struct export_args {
     const char *oci, *archive, *tag;
-    bool gzip;
+    bool zstd;
 };
 
 static int export_opt(int o, const char *arg, void *ud)
@@ -205,8 +207,8 @@ static int export_opt(int o, const char *arg, void *ud)
         a->archive = arg;
     else if (o == 'T')
         a->tag = arg;
-    else if (o == 'G')
-        a->gzip = true;
+    else if (o == 'Z')
+        a->zstd = true;
     else
         return -1;
     return 0;
@@ -218,7 +220,7 @@ int ec_cmd_export(ec_cli *cli, int argc, char **argv)
     static const struct option extra[] = {{"oci", required_argument, NULL, 'O'},
                                           {"docker-archive", required_argument, NULL, 'D'},
                                           {"tag", required_argument, NULL, 'T'},
-                                          {"gzip", no_argument, NULL, 'G'},
+                                          {"zstd", no_argument, NULL, 'Z'},
                                           {0}};
     struct export_args a = {0};
     int x = opts_loop(cli, argc, argv, export_usage, extra, export_opt, &a);
@@ -228,8 +230,8 @@ int ec_cmd_export(ec_cli *cli, int argc, char **argv)
         return ec_cli_usage(cli, "export takes one ENV");
     if (!a.oci == !a.archive)
         return ec_cli_usage(cli, "give one of --oci DIR and --docker-archive FILE");
-    if (a.archive && a.gzip)
-        return ec_cli_usage(cli, "--gzip applies to --oci (a docker-archive's layers are "
+    if (a.archive && a.zstd)
+        return ec_cli_usage(cli, "--zstd applies to --oci (a docker-archive's layers are "
                                  "uncompressed)");
     EC_AUTO(ec_cache) c = NULL;
     if (ec_cli_open(&c, cli) < 0)
@@ -238,7 +240,7 @@ int ec_cmd_export(ec_cli *cli, int argc, char **argv)
     EC_AUTO(json_t) out = NULL;
     if (ec_oci_export(&out, c, ec_cli_ws(cli), argv[optind],
                       a.oci ? EC_OCI_LAYOUT : EC_OCI_DOCKER_ARCHIVE, a.oci ? a.oci : a.archive,
-                      a.tag, a.gzip, &err) < 0)
+                      a.tag, !a.zstd, &err) < 0)
         return ec_cli_fail(cli, &err);
     if (cli->json)
         ec_cli_print_json(out);

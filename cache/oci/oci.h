@@ -56,9 +56,11 @@ int ec_oci_tier_layer_for_key(ec_layer_info *out, ec_cache *c, const ec_digest *
 /** Pulls layer @digest from the remote into the store (a session on a node that lacks it).
  *  EC_ENOTFOUND (no message) when there is no remote or it lacks the layer. */
 int ec_oci_tier_layer(ec_layer_info *out, ec_cache *c, const ec_digest *digest, ec_err *err);
-/** Publishes @layer for @key (and under its digest) when the remote is set to push. */
+/** Publishes @layer for @key (and under its digest) when the remote is set to push, and
+ *  the layers beneath it (@lowers, by digest) unless the remote has them: a session on
+ *  another node then finds its whole stack there. */
 int ec_oci_tier_publish(ec_cache *c, const ec_digest *key, const ec_layer_info *layer,
-                        ec_err *err);
+                        const ec_digest *lowers, size_t nlowers, ec_err *err);
 /** The lock resolved for specs digest @specs, from the remote; new reference.
  *  EC_ENOTFOUND (no message) when none. */
 int ec_oci_tier_lock_get(json_t **out, ec_cache *c, const ec_digest *specs, ec_err *err);

@@ -47,7 +47,7 @@ static int manifest_get(json_t **out, ec_digest *digest_out, ec_reg *g, const ch
     ec_reg_resp rs = {0};
     int r = ec_reg_do(g, &rq, &rs, err);
     if (r == EC_OK && rs.status == 404 && quiet_404)
-        r = EC_ENOTFOUND;
+        r = ec_fail(err, EC_ENOTFOUND, "%s: not found on %s", what, g->host);
     else if (r == EC_OK && rs.status != 200)
         r = ec_reg_fail(err, &rq, &rs);
     ec_digest got, want;
@@ -158,6 +158,7 @@ int ec_reg_referrers(json_t **out, ec_reg *g, const char *repo, const ec_digest 
         EC_AUTOFREE char *tag = fallback_tag(subject);
         r = manifest_get(&index, NULL, g, repo, tag, EC_OCI_INDEX, true, err);
         if (r == EC_ENOTFOUND) {
+            ec_err_clear(err);
             *out = json_array();
             return EC_OK;
         }

@@ -64,6 +64,14 @@ int ec_oci_ref_parse(ec_oci_ref *out, const char *text, bool repo_only, ec_err *
         return ec_fail(err, EC_EINVAL, "\"%s\" is not an image reference: give the registry's "
                        "host, as in HOST:PORT/NAME:TAG", text);
     out->host = ec_xstrndup(p, (size_t)(slash - p));
+    /* As docker reads a reference: the first part is a host only with a '.' or a ':' (or
+     * "localhost"); otherwise it would be a path of an implied registry, and none is. */
+    if (!strpbrk(out->host, ".:") && strcmp(out->host, "localhost") != 0) {
+        ec_fail(err, EC_EINVAL, "\"%s\" names no registry: give the registry's host, as in "
+                "HOST:PORT/NAME:TAG", text);
+        ec_oci_ref_fini(out);
+        return EC_EINVAL;
+    }
     out->base = ec_xasprintf("%s://%s", scheme, out->host);
     EC_AUTOFREE char *rest = ec_xstrdup(slash + 1);
     char *at = strchr(rest, '@');

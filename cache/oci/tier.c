@@ -184,8 +184,31 @@ int ec_oci_tier_layer(ec_layer_info *out, ec_cache *c, const ec_digest *digest, 
     return r;
 }
 
+/* Tags the one-layer image of @layer as layer-<digest> and, with @key, key-<key>. */
+static int publish_one(ec_reg *g, ec_store *st, const char *repo, const ec_digest *key,
+                       const ec_layer_info *layer, ec_err *err)
+{
+    EC_AUTO(json_t) config = ec_oci_config(layer, 1);
+    EC_AUTOFREE char *ctext = ec_oci_dump(config);
+    ec_digest cd;
+    int r = ec_reg_blob_push(g, st, repo, &layer->digest, NULL, err);
+    if (r == EC_OK)
+        r = ec_reg_blob_push_buf(g, repo, ctext, strlen(ctext), &cd, err);
+    EC_AUTO(json_t) m = ec_oci_manifest(ec_oci_desc(EC_OCI_CONFIG, &cd, strlen(ctext)),
+                                        json_pack("[o]", ec_oci_layer_desc(layer)), NULL);
+    EC_AUTOFREE char *mtext = ec_oci_dump(m);
+    EC_AUTOFREE char *ltag = tag_of("layer", &layer->digest);
+    if (r == EC_OK)
+        r = ec_reg_manifest_put(g, repo, ltag, EC_OCI_MANIFEST, mtext, NULL, NULL, err);
+    if (r == EC_OK && key) {
+        EC_AUTOFREE char *ktag = tag_of("key", key);
+        r = ec_reg_manifest_put(g, repo, ktag, EC_OCI_MANIFEST, mtext, NULL, NULL, err);
+    }
+    return r;
+}
+
 int ec_oci_tier_publish(ec_cache *c, const ec_digest *key, const ec_layer_info *layer,
-                        ec_err *err)
+                        const ec_digest *lowers, size_t nlowers, ec_err *err)
 {
     EC_AUTO(ec_reg) g = NULL;
     ec_oci_ref rf;
@@ -196,23 +219,24 @@ int ec_oci_tier_publish(ec_cache *c, const ec_digest *key, const ec_layer_info *
             ec_oci_ref_fini(&rf);
         return r == EC_ENOTFOUND ? EC_OK : r;
     }
-    EC_AUTO(json_t) config = ec_oci_config(layer, 1);
-    EC_AUTOFREE char *ctext = ec_oci_dump(config);
-    ec_digest cd;
-    r = ec_reg_blob_push(g, c->st, rf.repo, &layer->digest, NULL, err);
+    for (size_t i = 0; r == EC_OK && i < nlowers; i++) {
+        EC_AUTOFREE char *ltag = tag_of("layer", &lowers[i]);
+        EC_AUTO(json_t) m = NULL;
+        ec_layer_info l;
+        EC_AUTO(ec_txn) txn = NULL;
+        if (ec_reg_manifest_get(&m, NULL, g, rf.repo, ltag, NULL) == EC_OK)
+            continue; /* there already */
+        r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+        if (r == EC_OK)
+            r = ec_layer_lookup(&l, txn, &lowers[i], err);
+        ec_txn_abort(ec_steal(&txn));
+        if (r == EC_OK)
+            r = publish_one(g, c->st, rf.repo, NULL, &l, err);
+    }
     if (r == EC_OK)
-        r = ec_reg_blob_push_buf(g, rf.repo, ctext, strlen(ctext), &cd, err);
-    EC_AUTO(json_t) m = ec_oci_manifest(ec_oci_desc(EC_OCI_CONFIG, &cd, strlen(ctext)),
-                                        json_pack("[o]", ec_oci_layer_desc(layer)), NULL);
-    EC_AUTOFREE char *mtext = ec_oci_dump(m);
-    EC_AUTOFREE char *ktag = tag_of("key", key);
-    EC_AUTOFREE char *ltag = tag_of("layer", &layer->digest);
+        r = publish_one(g, c->st, rf.repo, key, layer, err);
     if (r == EC_OK)
-        r = ec_reg_manifest_put(g, rf.repo, ltag, EC_OCI_MANIFEST, mtext, NULL, NULL, err);
-    if (r == EC_OK)
-        r = ec_reg_manifest_put(g, rf.repo, ktag, EC_OCI_MANIFEST, mtext, NULL, NULL, err);
-    if (r == EC_OK)
-        count(g, ktag);
+        count(g, "publish");
     ec_oci_ref_fini(&rf);
     return r;
 }

@@ -334,7 +334,8 @@ int ec_warm__manager(ec_warm_mgr *m, bool refresh, ec_err *err)
         m->reused = true;
     else if ((r = build_and_record(m, lock, &key, err)) == EC_OK)
         remote_warn(m, "publishing the layer",
-                    ec_oci_tier_publish(m->c, &key, &m->layer, &rerr), &rerr);
+                    ec_oci_tier_publish(m->c, &key, &m->layer, m->lowers.digests,
+                                        m->lowers.n, &rerr), &rerr);
     /* Unlinked while held: a waiter on the old file re-checks the key before building, so
      * at worst a failed build is retried, never a finished one repeated. */
     EC_AUTOFREE char *path = key_lock_path(m->ctx.store, &key);
