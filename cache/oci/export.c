@@ -318,6 +318,9 @@ int ec_oci_export(json_t **out, ec_cache *c, const char *ws, const char *env,
     if (r == EC_OK)
         r = ec_env_get(&obj, c, ws, id, err);
     if (r == EC_OK)
+        r = ec_oci_env_ready(c, id, json_object_get(json_object_get(obj, "config"), "packages"),
+                             err);
+    if (r == EC_OK)
         r = ec_env_stack(&stack, c, ws, id, err);
     if (r == EC_OK && json_array_size(stack) == 0)
         r = ec_fail(err, EC_ECONFLICT, "environment %s has no layers to export: run "

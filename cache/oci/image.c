@@ -181,3 +181,23 @@ json_t *ec_oci_stats_json(const ec_oci_stats *s)
                      (json_int_t)s->bytes_got);
 }
 
+
+int ec_oci_env_ready(ec_cache *c, const char *id, const json_t *packages, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+    const char *mgr;
+    json_t *specs;
+    json_object_foreach((json_t *)packages, mgr, specs) {
+        if (r < 0 || !json_is_array(specs) || json_array_size(specs) == 0)
+            continue; /* not a manager of this environment, or no packages of it */
+        EC_AUTO(json_t) state = NULL;
+        const char *st = NULL;
+        if (ec_cache__warm_state_get(&state, txn, id, mgr, NULL) == EC_OK)
+            st = json_string_value(json_object_get(state, "state"));
+        if (!st || strcmp(st, "ready") != 0)
+            r = ec_fail(err, EC_ECONFLICT, "environment %s: its %s packages are not warmed: "
+                        "run 'envcache warm' first", id, mgr);
+    }
+    return r;
+}

@@ -157,3 +157,6 @@ int ec_oci_stack_layers(ec_layer_info **out, size_t *n_out, ec_store *st, const 
                         ec_err *err);
 /** What a client did, as JSON; new reference. */
 json_t *ec_oci_stats_json(const ec_oci_stats *s);
+/** EC_ECONFLICT naming the first manager of @packages whose layer environment @id lacks
+ *  (its warm-up has not run, or failed). */
+int ec_oci_env_ready(ec_cache *c, const char *id, const json_t *packages, ec_err *err);

@@ -113,7 +113,10 @@ int ec_oci_push(json_t **out, ec_cache *c, const char *ws, const char *env, cons
     EC_AUTOFREE ec_layer_info *layers = NULL;
     size_t n = 0;
     if ((r = ec_env_resolve_id(&id, c, ws, env, err)) < 0 ||
-        (r = ec_env_get(&obj, c, ws, id, err)) < 0 || (r = ec_env_stack(&stack, c, ws, id, err)) < 0)
+        (r = ec_env_get(&obj, c, ws, id, err)) < 0 ||
+        (r = ec_oci_env_ready(c, id, json_object_get(json_object_get(obj, "config"),
+                                                     "packages"), err)) < 0 ||
+        (r = ec_env_stack(&stack, c, ws, id, err)) < 0)
         goto done;
     if (json_array_size(stack) == 0) {
         r = ec_fail(err, EC_ECONFLICT, "environment %s has no layers to push: run 'envcache "
