@@ -29,7 +29,10 @@ start_registry() {
     printf 'storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n' "$d/data"
     printf 'http:\n  addr: 127.0.0.1:%s\n' "$port"
     [ -n "$tls" ] && printf '  tls:\n    certificate: %s\n    key: %s\n' "$tls/server.crt" "$tls/server.key"
-    if [ -n "$user" ]; then
+    if [ "$user" = "@token" ]; then # bearer tokens from tests/integration/token_server.py at $pass
+      printf 'auth:\n  token:\n    realm: %s/token\n    service: envcache-test\n    issuer: envcache-test-issuer\n    rootcertbundle: %s\n' \
+        "$pass" "$T/token/cert.pem"
+    elif [ -n "$user" ]; then
       htpasswd -Bbn "$user" "$pass" > "$d/htpasswd"
       printf 'auth:\n  htpasswd:\n    realm: envcache-test\n    path: %s\n' "$d/htpasswd"
     fi
@@ -46,3 +49,11 @@ start_registry() {
 stop_registries() { for p in $REGISTRY_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; REGISTRY_PIDS=""; }
 # registry_requests NAME: how many requests the registry's access log shows.
 registry_requests() { grep -c '"GET \|"HEAD \|"PUT \|"POST \|"PATCH ' "$T/registry-$1/log" || true; }
+# start_token_server: prints the token service's base URL (tests/integration/token_server.py).
+start_token_server() {
+  mkdir -p "$T/token"
+  python3 "$(dirname "${BASH_SOURCE[0]}")/token_server.py" "$T/token" envcache-test-issuer > "$T/token/port" 2>"$T/token/log" &
+  REGISTRY_PIDS="$REGISTRY_PIDS $!"
+  for _ in $(seq 200); do [ -s "$T/token/port" ] && break; sleep 0.05; done
+  echo "http://127.0.0.1:$(cat "$T/token/port")"
+}

@@ -166,8 +166,19 @@ printf '{"auths":{"%s":{"auth":"%s"}}}' "${SREG#https://}" "$(printf alice:s3cre
 check "credentials from a containers auth file: node F pulls" \
   env REGISTRY_AUTH_FILE=$T/auth.json "$ENVCACHE_BIN" --home "$T/node-f" --quiet pull "$SREF"
 mkdir -p "$T/certs" && cp "$T/ca/ca.crt" "$T/certs/"
-check "skopeo reads what was pushed there" skopeo inspect --raw --authfile "$T/auth.json" --cert-dir "$T/certs" "docker://$SREF"
+check "skopeo reads what was pushed there" bash -c "skopeo inspect --raw --authfile $T/auth.json --cert-dir $T/certs docker://$SREF >/dev/null"
 unset ENVCACHE_REGISTRY_CA
+
+# Bearer tokens: the registry's challenge names a token service, which grants alice.
+TOK=$(start_token_server)
+BREG=$(start_registry bearer @token "$TOK")
+BREF=$BREG/team/toy1:v1
+expect_fail "a token service that refuses: the error names it and says where credentials go" "ENVCACHE_REGISTRY_USER" ea push toy1 "$BREF"
+check "with credentials, a token is fetched and the push succeeds" \
+  env ENVCACHE_REGISTRY_USER=alice ENVCACHE_REGISTRY_PASSWORD=s3cret "$ENVCACHE_BIN" --home "$HA" --quiet push toy1 "$BREF"
+check "…the token service was asked for push scope" grep -q 'scope=repository%3Ateam%2Ftoy1%3Apull%2Cpush' "$T/token/log"
+check "…and node I pulls with a token too" \
+  env ENVCACHE_REGISTRY_USER=alice ENVCACHE_REGISTRY_PASSWORD=s3cret "$ENVCACHE_BIN" --home "$T/node-i" --quiet pull "$BREF"
 
 # The remote tier. Node G sets the remote and warms: its lock and layers are published.
 TIER=${REG}/tier
