@@ -39,6 +39,8 @@ typedef struct ec_oci_ref {
  *  implied) and a tag or a digest unless @repo_only. */
 int ec_oci_ref_parse(ec_oci_ref *out, const char *text, bool repo_only, ec_err *err);
 void ec_oci_ref_fini(ec_oci_ref *r);
+/* A reference finished when it leaves scope (zeroed until parsed). */
+#define EC_AUTO_REF __attribute__((cleanup(ec_oci_ref_fini))) ec_oci_ref
 
 /* --- the client --- */
 

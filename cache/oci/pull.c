@@ -186,7 +186,7 @@ static int record(ec_cache *c, const char *ws, const char *id, const struct pull
 int ec_oci_pull(json_t **out, ec_cache *c, const char *ws, const char *ref,
                 const ec_oci_pull_opts *opts, ec_err *err)
 {
-    ec_oci_ref rf;
+    EC_AUTO_REF rf = {0};
     int r = ec_oci_ref_parse(&rf, ref, false, err);
     if (r < 0)
         return r;
@@ -236,6 +236,5 @@ int ec_oci_pull(json_t **out, ec_cache *c, const char *ws, const char *ref,
     json_decref(p.env);
     json_decref(p.locks);
     json_decref(p.recs);
-    ec_oci_ref_fini(&rf);
     return r;
 }

@@ -102,7 +102,7 @@ static char *mount_source(ec_cache *c, const ec_oci_ref *ref)
 int ec_oci_push(json_t **out, ec_cache *c, const char *ws, const char *env, const char *ref,
                 ec_err *err)
 {
-    ec_oci_ref rf;
+    EC_AUTO_REF rf = {0};
     int r = ec_oci_ref_parse(&rf, ref, false, err);
     if (r < 0)
         return r;
@@ -117,15 +117,13 @@ int ec_oci_push(json_t **out, ec_cache *c, const char *ws, const char *env, cons
         (r = ec_oci_env_ready(c, id, json_object_get(json_object_get(obj, "config"),
                                                      "packages"), err)) < 0 ||
         (r = ec_env_stack(&stack, c, ws, id, err)) < 0)
-        goto done;
-    if (json_array_size(stack) == 0) {
-        r = ec_fail(err, EC_ECONFLICT, "environment %s has no layers to push: run 'envcache "
-                    "warm %s' first", env, env);
-        goto done;
-    }
+        return r;
+    if (json_array_size(stack) == 0)
+        return ec_fail(err, EC_ECONFLICT, "environment %s has no layers to push: run "
+                       "'envcache warm %s' first", env, env);
     if ((r = ec_oci_stack_layers(&layers, &n, c->st, stack, err)) < 0 ||
         (r = ec_reg_open(&g, &rf, err)) < 0)
-        goto done;
+        return r;
     EC_AUTOFREE char *from = mount_source(c, &rf);
     EC_AUTO(json_t) descs = json_array();
     for (size_t i = 0; r == EC_OK && i < n; i++) {
@@ -138,7 +136,7 @@ int ec_oci_push(json_t **out, ec_cache *c, const char *ws, const char *env, cons
     if (r == EC_OK)
         r = ec_reg_blob_push_buf(g, rf.repo, ctext, strlen(ctext), &cd, err);
     if (r < 0)
-        goto done;
+        return r;
     const char *name = json_string_value(json_object_get(obj, "name"));
     EC_AUTO(json_t) m = ec_oci_manifest(ec_oci_desc(EC_OCI_CONFIG, &cd, strlen(ctext)),
                                         json_incref(descs),
@@ -147,7 +145,7 @@ int ec_oci_push(json_t **out, ec_cache *c, const char *ws, const char *env, cons
     EC_AUTOFREE char *mtext = ec_oci_dump(m);
     if ((r = ec_reg_manifest_put(g, rf.repo, rf.tag ? rf.tag : rf.digest, EC_OCI_MANIFEST,
                                  mtext, &md, NULL, err)) < 0)
-        goto done;
+        return r;
     /* The environment as pulled elsewhere: its name, config and metadata. */
     json_t *rec = json_pack("{s:O?, s:O, s:O?}", "name", json_object_get(obj, "name"),
                             "config", json_object_get(obj, "config"), "metadata",
@@ -168,7 +166,5 @@ int ec_oci_push(json_t **out, ec_cache *c, const char *ws, const char *env, cons
                          "digest", ec_digest_format(ds, &md), "layers", stack, "managers", mgrs,
                          "stats", ec_oci_stats_json(&g->stats));
     }
-done:
-    ec_oci_ref_fini(&rf);
     return r;
 }

@@ -166,6 +166,9 @@ printf '{"auths":{"%s":{"auth":"%s"}}}' "${SREG#https://}" "$(printf alice:s3cre
 check "credentials from a containers auth file: node F pulls" \
   env REGISTRY_AUTH_FILE=$T/auth.json "$ENVCACHE_BIN" --home "$T/node-f" --quiet pull "$SREF"
 mkdir -p "$T/certs" && cp "$T/ca/ca.crt" "$T/certs/"
+mkdir -p "$T/docker" && cp "$T/auth.json" "$T/docker/config.json"
+check "credentials from a docker config: node F2 pulls" \
+  env DOCKER_CONFIG=$T/docker HOME=$T/nohome "$ENVCACHE_BIN" --home "$T/node-f2" --quiet pull "$SREF"
 check "skopeo reads what was pushed there" bash -c "skopeo inspect --raw --authfile $T/auth.json --cert-dir $T/certs docker://$SREF >/dev/null"
 unset ENVCACHE_REGISTRY_CA
 
@@ -196,6 +199,20 @@ assert sum(x.startswith(\"key-\") for x in t) == 1 and sum(x.startswith(\"layer-
 check "a push to another repository of that registry mounts the layer from the tier" bash -c "
 ENVCACHE_HOME=$HG '$ENVCACHE_BIN' --json push toy1 ${REG}/team/toy1g:v1 | python3 -c '
 import json,sys; r=json.load(sys.stdin); assert r[\"stats\"][\"blobs_mounted\"] >= 1, r'"
+# Node J does not push (--no-push): it builds an environment the remote lacks, and nothing
+# new appears on the remote.
+tags_before=$(curl -sf $REG/v2/tier/tags/list)
+HJ=$T/node-j
+ENVCACHE_HOME=$HJ ec remote set "$TIER" --no-push
+check "remote show says it does not push" bash -c "ENVCACHE_HOME=$HJ '$ENVCACHE_BIN' remote show | grep -q 'no push'"
+ENVCACHE_HOME=$HJ ec base import "$T/base" >/dev/null
+printf '{"name":"toy2","config":{"packages":{"toy":["hello@1.0.0"]}}}' > "$T/toy2.json"
+ENVCACHE_HOME=$HJ ec env create -f "$T/toy2.json" --base "$base" >/dev/null
+ENVCACHE_HOME=$HJ ec --json warm toy2 > "$T/j.json" 2>&1
+check "node J resolves and builds what the remote lacks" bash -c "
+tail -n 1 '$T/j.json' | python3 -c '
+import json,sys; r=json.load(sys.stdin); m=r[\"managers\"][\"toy\"]; assert m[\"resolved\"] is True and m[\"reused\"] is False, r'"
+check "…and, not pushing, adds nothing to the remote" test "$(curl -sf $REG/v2/tier/tags/list)" = "$tags_before"
 # Node H: the toy registry is gone; the warm-up must take the lock and layer from the remote.
 before=$(toy_requests)
 kill $toyreg; wait $toyreg 2>/dev/null
