@@ -96,6 +96,9 @@ int ec_reg_fail(ec_err *err, const ec_reg_req *rq, const ec_reg_resp *rs);
 char *ec_reg_url(const ec_reg *g, const char *loc);
 
 /* auth */
+/** One parameter of a challenge's value: key="value" (quotes optional); NULL when absent.
+ *  Caller frees. */
+char *ec_reg__challenge_param(const char *ch, const char *key);
 int ec_reg__creds(ec_reg *g, ec_err *err);
 /** Answers @challenge (a WWW-Authenticate value): sets g->basic or fetches g->bearer.
  *  EC_ENETWORK naming the registry when there is nothing to answer with. */

@@ -96,8 +96,7 @@ int ec_reg__creds(ec_reg *g, ec_err *err)
     return EC_OK;
 }
 
-/* One parameter's value of a challenge: key="value" (quotes optional). Caller frees. */
-static char *param(const char *ch, const char *key)
+char *ec_reg__challenge_param(const char *ch, const char *key)
 {
     size_t kn = strlen(key);
     for (const char *p = ch; (p = strstr(p, key)); p += kn) {
@@ -123,9 +122,9 @@ static size_t to_buf(char *p, size_t size, size_t n, void *ud)
 /* GET realm?service=…&scope=…, with basic credentials when there are some. */
 static int fetch_token(ec_reg *g, const char *challenge, const char *scope, ec_err *err)
 {
-    EC_AUTOFREE char *realm = param(challenge, "realm");
-    EC_AUTOFREE char *service = param(challenge, "service");
-    EC_AUTOFREE char *chscope = param(challenge, "scope");
+    EC_AUTOFREE char *realm = ec_reg__challenge_param(challenge, "realm");
+    EC_AUTOFREE char *service = ec_reg__challenge_param(challenge, "service");
+    EC_AUTOFREE char *chscope = ec_reg__challenge_param(challenge, "scope");
     if (!realm)
         return ec_fail(err, EC_ENETWORK, "registry %s: its bearer challenge names no realm",
                        g->host);

@@ -6,14 +6,29 @@
  *   spec-<specs hex>        an artifact holding the lock resolved for those specs
  * Tags, not referrers: a tag is one GET on every registry, and writing one is idempotent
  * (the same key built anywhere gives the same bytes), so nodes agree without talking. */
+#include "cache/metrics.h"
 #include "cache/oci/oci_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/util/auto.h"
 #include "store/util/log.h"
 #include "store/util/mem.h"
+
+/* /metrics: what the tier found and published, and the requests it sent the registry. */
+#define M_OBJECTS "envcache_remote_objects_total" /* kind=layer|lock, result */
+#define M_REQUESTS "envcache_remote_requests_total"
+
+static void counted(const ec_reg *g, const char *kind, int r, const char *ok)
+{
+    char labels[64];
+    snprintf(labels, sizeof labels, "kind=\"%s\",result=\"%s\"", kind,
+             r == EC_OK ? ok : r == EC_ENOTFOUND ? "missing" : "failed");
+    ec_metrics_inc(M_OBJECTS, labels, 1);
+    ec_metrics_inc(M_REQUESTS, NULL, g->stats.requests);
+}
 
 /* In the store's meta table: this file alone knows the key. */
 static const char remote_key[] = "oci/remote";
@@ -164,6 +179,7 @@ int ec_oci_tier_layer_for_key(ec_layer_info *out, ec_cache *c, const ec_digest *
             r = ec_txn_commit(ec_steal(&txn), err);
         count(g, tag);
     }
+    counted(g, "layer", r, "pulled");
     ec_oci_ref_fini(&rf);
     return r;
 }
@@ -180,6 +196,7 @@ int ec_oci_tier_layer(ec_layer_info *out, ec_cache *c, const ec_digest *digest, 
     r = layer_from_tag(out, g, c->st, rf.repo, tag, err);
     if (r == EC_OK)
         count(g, tag);
+    counted(g, "layer", r, "pulled");
     ec_oci_ref_fini(&rf);
     return r;
 }
@@ -237,6 +254,7 @@ int ec_oci_tier_publish(ec_cache *c, const ec_digest *key, const ec_layer_info *
         r = publish_one(g, c->st, rf.repo, key, layer, err);
     if (r == EC_OK)
         count(g, "publish");
+    counted(g, "layer", r, "published");
     ec_oci_ref_fini(&rf);
     return r;
 }
@@ -264,6 +282,7 @@ int ec_oci_tier_lock_get(json_t **out, ec_cache *c, const ec_digest *specs, ec_e
         r = ec_reg_blob_get(&text, &n, g, rf.repo, bd, err);
     if (r == EC_OK && !(*out = json_loadb(text, n, 0, NULL)))
         r = ec_fail(err, EC_EFORMAT, "%s:%s: the lock is not JSON", rf.repo, tag);
+    counted(g, "lock", r, "pulled");
     ec_oci_ref_fini(&rf);
     return r;
 }
@@ -293,6 +312,7 @@ int ec_oci_tier_lock_put(ec_cache *c, const ec_digest *specs, const json_t *lock
     EC_AUTOFREE char *tag = tag_of("spec", specs);
     if (r == EC_OK)
         r = ec_reg_manifest_put(g, rf.repo, tag, EC_OCI_MANIFEST, mtext, NULL, NULL, err);
+    counted(g, "lock", r, "published");
     ec_oci_ref_fini(&rf);
     return r;
 }

@@ -55,6 +55,8 @@ for variant in anon secure; do
   check "$variant: node B starts a session of it" bash -c "[[ '$sid' == sesn_* ]]" || echo "$sess"
   up=$(curl -s "$S/metrics" | awk 'index($0, "envcache_upstream_requests_total") == 1 {s += $NF} END {print s + 0}')
   check "$variant: …with zero requests to any package registry (/metrics: $up)" test "$up" = 0
+  pulled=$(curl -s "$S/metrics" | awk 'index($0, "envcache_remote_objects_total{kind=\"layer\",result=\"pulled\"}") == 1 {s += $NF} END {print s + 0}')
+  check "$variant: …its layers pulled from the remote (/metrics: $pulled)" test "$pulled" -ge 2
   check "$variant: …and node A's layer digests" test "$(printf '%s' "$sess" | json_get layers)" = "$stack_a"
   root=$(printf '%s' "$sess" | json_get target 2>/dev/null)
   check "$variant: jq and ms are in the session's root" bash -c "test -x '$root/usr/bin/jq' && test -f '$root/usr/local/lib/node_modules/ms/package.json'"

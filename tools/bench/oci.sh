@@ -44,8 +44,8 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/bench-oci.XXXXXX")
 T=$W
 . "$(cd "$(dirname "$0")/../.." && pwd)/tests/integration/lib_registry.sh"
 cleanup() {
-  "$bin" --home "$W/b-tier" umount "$W/target" >/dev/null 2>&1 || true
-  "$bin" --home "$W/b-pull" umount "$W/target" >/dev/null 2>&1 || true
+  "$bin" --home "$W/b-tier" umount "$W/t-tier" >/dev/null 2>&1 || true
+  "$bin" --home "$W/b-pull" umount "$W/t-pull" >/dev/null 2>&1 || true
   stop_registries
   [ "$keep" = 1 ] || rm -rf "$W"
 }
@@ -73,15 +73,15 @@ fresh() { # HOME: an empty store with the base imported and the environment crea
 }
 export -f fresh ec; export bin W base b
 
-hyperfine --runs "$runs" --export-json "$W/res.json" --style basic \
+hyperfine --shell bash --runs "$runs" --export-json "$W/res.json" --style basic \
   --prepare "fresh '$W/a'" \
   -n "node A: envcache warm (empty store, no remote)" "'$bin' --home '$W/a' --quiet warm bench" \
-  --prepare "'$bin' --home '$W/b-tier' umount '$W/target' >/dev/null 2>&1; fresh '$W/b-tier'" \
+  --prepare "'$bin' --home '$W/b-tier' umount '$W/t-tier' >/dev/null 2>&1; fresh '$W/b-tier'" \
   -n "node B: envcache warm + mount (remote tier)" \
-  "ENVCACHE_REMOTE='$TIER' ENVCACHE_REMOTE_PUSH=0 '$bin' --home '$W/b-tier' --quiet warm bench && '$bin' --home '$W/b-tier' --quiet mount bench '$W/target'" \
-  --prepare "'$bin' --home '$W/b-pull' umount '$W/target' >/dev/null 2>&1; rm -rf '$W/b-pull'" \
+  "ENVCACHE_REMOTE='$TIER' ENVCACHE_REMOTE_PUSH=0 '$bin' --home '$W/b-tier' --quiet warm bench && '$bin' --home '$W/b-tier' --quiet mount bench '$W/t-tier'" \
+  --prepare "'$bin' --home '$W/b-pull' umount '$W/t-pull' >/dev/null 2>&1; rm -rf '$W/b-pull'" \
   -n "node B: envcache pull + mount (whole image)" \
-  "'$bin' --home '$W/b-pull' --quiet pull '$REF' && '$bin' --home '$W/b-pull' --quiet mount bench '$W/target'" \
+  "'$bin' --home '$W/b-pull' --quiet pull '$REF' && '$bin' --home '$W/b-pull' --quiet mount bench '$W/t-pull'" \
   --prepare "rm -rf '$W/skopeo'" \
   -n "skopeo copy docker:// oci: (whole image)" \
   "skopeo copy -q --src-tls-verify=false 'docker://${REF#http://}' 'oci:$W/skopeo:v1'"
