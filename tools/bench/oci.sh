@@ -6,7 +6,8 @@
 #   node B tier   first session on a fresh store whose remote holds node A's work:
 #                 envcache warm ENV (locks and layers pulled) + envcache mount ENV
 #   node B pull   envcache pull REF + envcache mount ENV (the whole image, base included)
-#   skopeo copy   skopeo copy docker://REF oci:DIR (the same image, same registry)
+#   skopeo copy   skopeo copy docker://REF oci:DIR (the same image, same registry), and
+#                 skopeo copy to dir: + tar -x of each layer (a root fs, as a mount needs)
 #
 #   tools/bench/oci.sh [--runs N] [--apt LIST] [--npm LIST] [--base FILE] [--json] [--keep]
 #
@@ -18,7 +19,7 @@ set -euo pipefail
 
 runs=3 apt=jq npm=ms@2.1.3 json=0 keep=0
 base=${XDG_CACHE_HOME:-$HOME/.cache}/envcache-tests/base-bookworm-minbase.tar.zst
-usage() { sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "bench/oci: $*" >&2; exit 1; }
 say() { if [ "$json" = 1 ]; then echo "$*" >&2; else echo "$*"; fi; }
 while [ $# -gt 0 ]; do
@@ -84,20 +85,24 @@ hyperfine --shell bash --runs "$runs" --export-json "$W/res.json" --style basic 
   "'$bin' --home '$W/b-pull' --quiet pull '$REF' && '$bin' --home '$W/b-pull' --quiet mount bench '$W/t-pull'" \
   --prepare "rm -rf '$W/skopeo'" \
   -n "skopeo copy docker:// oci: (whole image)" \
-  "skopeo copy -q --src-tls-verify=false 'docker://${REF#http://}' 'oci:$W/skopeo:v1'"
+  "skopeo copy -q --src-tls-verify=false 'docker://${REF#http://}' 'oci:$W/skopeo:v1'" \
+  --prepare "rm -rf '$W/skopeo-dir' '$W/rootfs'" \
+  -n "skopeo copy docker:// dir: + tar -x each layer (a root fs)" \
+  "skopeo copy -q --src-tls-verify=false 'docker://${REF#http://}' 'dir:$W/skopeo-dir' && mkdir '$W/rootfs' && for l in \$(python3 -c 'import json,sys; print(\" \".join(l[\"digest\"].split(\":\")[1] for l in json.load(open(sys.argv[1]))[\"layers\"]))' '$W/skopeo-dir/manifest.json'); do tar --zstd -xf '$W/skopeo-dir/'\$l -C '$W/rootfs'; done"
 
 python3 - "$json" "$W/res.json" "$(du -sb "$W/skopeo" | cut -f1)" <<'PY'
 import json, sys
 as_json = sys.argv[1] == "1"
 res = {x["command"]: x["median"] for x in json.load(open(sys.argv[2]))["results"]}
 get = lambda p: next(v for k, v in res.items() if k.startswith(p))
-a, bt, bp, sk = (get("node A"), get("node B: envcache warm"), get("node B: envcache pull"),
-                 get("skopeo"))
+a, bt, bp, sk, sx = (get("node A"), get("node B: envcache warm"), get("node B: envcache pull"),
+                     get("skopeo copy docker:// oci:"), get("skopeo copy docker:// dir:"))
 out = {"medians_s": res, "image_bytes": int(sys.argv[3]),
        "ratio_cold_warm_over_tier_session": round(a / bt, 1),
        "ratio_cold_warm_over_pull_session": round(a / bp, 1),
        "ratio_skopeo_copy_over_pull_session": round(sk / bp, 2),
-       "ratio_skopeo_copy_over_tier_session": round(sk / bt, 2)}
+       "ratio_skopeo_copy_over_tier_session": round(sk / bt, 2),
+       "ratio_skopeo_copy_untar_over_pull_session": round(sx / bp, 2)}
 if as_json:
     print(json.dumps(out, indent=2))
 else:
@@ -108,4 +113,5 @@ else:
     print(f"  node A cold warm / node B first session (pull) = {out['ratio_cold_warm_over_pull_session']}x")
     print(f"  skopeo copy / node B first session (pull)      = {out['ratio_skopeo_copy_over_pull_session']}x")
     print(f"  skopeo copy / node B first session (tier)      = {out['ratio_skopeo_copy_over_tier_session']}x")
+    print(f"  skopeo copy + tar -x / node B first session (pull) = {out['ratio_skopeo_copy_untar_over_pull_session']}x")
 PY
