@@ -19,6 +19,10 @@ struct ec_cache {
     ec_mirror_port_fn mirror_port; /* where build steps reach the mirror (or NULL) */
     void *mirror_payload;
     void (*mirror_release)(void *payload);
+    /* Where a session gets a layer this node lacks (oci/'s remote tier, set by
+     * ec_oci_attach); NULL: nowhere. A pointer, so that programs that never fetch (the
+     * start-up hook) link no registry client. */
+    int (*remote_layer)(ec_layer_info *out, ec_cache *c, const ec_digest *digest, ec_err *err);
 };
 
 /** The loopback port of a mirror serving this cache, for build steps that fetch through

@@ -48,6 +48,9 @@ void ec_oci_remote_fini(ec_oci_remote *r);
 /** Records the remote (@url NULL removes it). EC_EINVAL names a bad URL. */
 int ec_oci_remote_set(ec_cache *c, const char *url, bool push, ec_err *err);
 
+/** Lets sessions of @c pull the layers this node lacks from the remote (ec_oci_tier_layer).
+ *  Threads: call before sharing @c. */
+void ec_oci_attach(ec_cache *c);
 /** Looks up layer key @key on the remote; when there, pulls the layer (verified) and records
  *  it for @key. EC_ENOTFOUND (no message) when there is no remote or no such key; other
  *  errors mean the remote failed (the caller builds instead). */

@@ -316,3 +316,8 @@ int ec_oci_tier_lock_put(ec_cache *c, const ec_digest *specs, const json_t *lock
     ec_oci_ref_fini(&rf);
     return r;
 }
+
+void ec_oci_attach(ec_cache *c)
+{
+    c->remote_layer = ec_oci_tier_layer;
+}

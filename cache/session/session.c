@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Sessions: a stack of unpacked layers mounted at a target with a private upper, recorded
  * in LMDB so that GC keeps its layers and deleting its environment is refused. */
-#include "cache/oci/oci.h"
 #include "cache/session/session_int.h"
 #include "store/util/fs.h"
 #include "store/util/log.h"
@@ -82,7 +81,7 @@ static int lower_dirs(char ***dirs_out, size_t *n_out, ec_cache *c, const json_t
         ec_txn_abort(ec_steal(&txn));
         if (r == EC_OK)
             r = ec_layer_ensure_unpacked(&dirs[k], c->st, &l, err);
-        if (r == EC_ENOTFOUND && ec_oci_tier_layer(&l, c, &d, NULL) == EC_OK) {
+        if (r == EC_ENOTFOUND && c->remote_layer && c->remote_layer(&l, c, &d, NULL) == EC_OK) {
             ec_err_clear(err); /* this node lacked the layer: the remote had it */
             r = ec_layer_ensure_unpacked(&dirs[k], c->st, &l, err);
         }
