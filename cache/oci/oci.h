@@ -27,7 +27,6 @@ int ec_oci_push(json_t **out, ec_cache *c, const char *ws, const char *env, cons
 
 typedef struct ec_oci_pull_opts {
     const char *name; /* the environment's name here; NULL = the pushed one */
-    bool lazy;        /* records, locks and layer records only: blobs come at first mount */
 } ec_oci_pull_opts;
 /** Pulls @ref into @ws: layers (verified), locks, the environment with its stack ready to
  *  mount. An environment of that name with another config is EC_ECONFLICT. *@out: {"id",

@@ -113,33 +113,7 @@ import json,sys; r=json.load(sys.stdin); assert r[\"layers\"] == json.load(open(
 
 # Resumable: a proxy in front of the registry fails the third chunk once (HTTP 500, not
 # forwarded); the push asks the registry where the upload is and goes on from there.
-python3 - "${REG#http://}" > "$T/proxyport" 2>"$T/proxy.log" <<'PY' &
-import http.client, http.server, sys
-up = sys.argv[1]; patches = [0]
-class P(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a): pass
-    def do(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n) if n else None
-        if self.command == "PATCH":
-            patches[0] += 1
-            if patches[0] == 3:
-                sys.stderr.write("failed chunk %s\n" % self.headers.get("Content-Range")); sys.stderr.flush()
-                self.send_response(500); self.send_header("Content-Length", "0"); self.end_headers(); return
-        c = http.client.HTTPConnection(up)
-        c.request(self.command, self.path, body, dict(self.headers))
-        r = c.getresponse(); data = r.read()
-        self.send_response(r.status)
-        for k, v in r.getheaders():
-            if k.lower() not in ("transfer-encoding", "connection", "content-length"): self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data))); self.end_headers()
-        if self.command != "HEAD": self.wfile.write(data)
-    do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = do
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), P)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-PY
+python3 "$EC_SOURCE_DIR/tests/integration/registry_proxy.py" "${REG#http://}" --fail-patch 3 > "$T/proxyport" 2>"$T/proxy.log" &
 proxy=$!
 trap 'kill $toyreg $proxy 2>/dev/null; stop_registries; cleanup' EXIT
 for _ in $(seq 100); do [ -s "$T/proxyport" ] && break; sleep 0.05; done
@@ -150,6 +124,20 @@ check "…the chunk really failed, and the push said it resumed" bash -c "grep -
 check "…and the image pulls back whole" bash -c "ENVCACHE_HOME=$T/node-r '$ENVCACHE_BIN' --json pull ${REG}/resumed/toy1:v1 | python3 -c '
 import json,sys; r=json.load(sys.stdin); assert r[\"layers\"] == json.load(open(\"$T/push1.json\"))[\"layers\"], r'"
 kill $proxy
+
+# A registry with the referrers API (the proxy plays it): artifacts are attached through
+# it (no tag-schema index is written) and found through it.
+python3 "$EC_SOURCE_DIR/tests/integration/registry_proxy.py" "${REG#http://}" --referrers > "$T/refport" 2>"$T/ref.log" &
+refproxy=$!
+trap 'kill $toyreg $refproxy 2>/dev/null; stop_registries; cleanup' EXIT
+for _ in $(seq 100); do [ -s "$T/refport" ] && break; sleep 0.05; done
+RREF=http://127.0.0.1:$(cat "$T/refport")/refapi/toy1:v1
+check "a push to a registry with the referrers API succeeds" bash -c "ENVCACHE_HOME=$HA '$ENVCACHE_BIN' --quiet push toy1 $RREF"
+check "…and writes no tag-schema index" test "$(curl -sf $REG/v2/refapi/toy1/tags/list)" = '{"name":"refapi/toy1","tags":["v1"]}'
+check "…node K pulls it, finding the artifacts through the API" bash -c "
+ENVCACHE_HOME=$T/node-k '$ENVCACHE_BIN' --quiet pull $RREF && grep -q '^referrers refapi/toy1 sha256:' '$T/ref.log' &&
+test \"\$(ENVCACHE_HOME=$T/node-k '$ENVCACHE_BIN' env lock toy1 toy)\" = \"\$(ENVCACHE_HOME=$HA '$ENVCACHE_BIN' env lock toy1 toy)\""
+kill $refproxy
 
 # Basic auth over TLS with a CA made here.
 make_ca "$T/ca"
