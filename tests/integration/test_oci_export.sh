@@ -3,7 +3,7 @@
 # layout and as a docker-archive. Debian's skopeo inspects and copies both; umoci unpacks
 # the layout into the same tree as the session's root (names, types, modes, sizes, link
 # targets and contents). umoci 0.4.7 reads no zstd layers, which is why gzip is the default;
-# skopeo 1.9 reads the --zstd layout too.
+# skopeo 1.9 reads the --zstd layout too. podman runs the layout and the docker-archive.
 . "$(dirname "$0")/lib.sh"
 need_sandbox
 
@@ -60,6 +60,22 @@ check "export --docker-archive writes one" ec --quiet export toy1 --docker-archi
 check "skopeo inspects the docker-archive" bash -c "skopeo inspect docker-archive:$T/toy1.tar | python3 -c '
 import json,sys; i=json.load(sys.stdin); assert len(i[\"Layers\"]) == 2, i'"
 check "skopeo copies it into an OCI layout" skopeo copy -q "docker-archive:$T/toy1.tar" "oci:$T/fromarchive:v1"
+
+# podman runs the export (runc; this machine's root lacks CAP_SYS_RESOURCE, so no default
+# rlimits, as test_run_container.sh does).
+printf '[containers]\ndefault_ulimits = []\n' > "$T/containers.conf"
+pm() { CONTAINERS_CONF=$T/containers.conf podman --runtime "$(command -v runc)" "$@"; }
+# podman names an image from a layout by its path, which must be lower case: a copy.
+L=${TMPDIR:-/tmp}/envcache-oci-test-$$
+rm -rf "$L" && cp -r "$T/oci" "$L"
+for src in "oci:$L:v1" "docker-archive:$T/toy1.tar"; do
+  id=$(pm pull -q "$src" 2>"$T/pm.err" | tail -n 1)
+  out=$(pm run --rm --ulimit host --cgroupns=host "$id" /usr/local/bin/hello 2>>"$T/pm.err")
+  check "podman runs the program of the export ($src)" test "$out" = "hello from toy"
+  [ "$out" = "hello from toy" ] || cat "$T/pm.err"
+  [ -n "$id" ] && pm rmi -f "$id" >/dev/null 2>&1
+done
+rm -rf "$L"
 
 # Bad input, each named.
 expect_fail "a non-empty directory is refused" "not an empty directory" ec export toy1 --oci "$T/oci"
