@@ -1,8 +1,8 @@
 # Debian's docker-registry on loopback, for the OCI tests and tools/bench/oci.sh: one
 # instance per call, from a config file in its own directory, stopped by stop_registries.
 # Sourced after lib.sh (uses $T). Variants: anonymous; basic auth (htpasswd, bcrypt) and TLS
-# with a CA made here (openssl).
-REGISTRY_PIDS=""
+# with a CA made here (openssl). Callers run start_* in $(…), a subshell: the processes'
+# ids go to a file, which stop_registries reads.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # make_ca DIR: a CA and a server certificate for 127.0.0.1 signed by it.
@@ -38,7 +38,7 @@ start_registry() {
     fi
   } > "$d/config.yml"
   docker-registry serve "$d/config.yml" > "$d/log" 2>&1 &
-  REGISTRY_PIDS="$REGISTRY_PIDS $!"
+  echo $! >> "$T/registry.pids"
   local scheme=http; [ -n "$tls" ] && scheme=https
   for _ in $(seq 200); do
     curl -s -o /dev/null ${tls:+--cacert "$tls/ca.crt"} "$scheme://127.0.0.1:$port/v2/" && break
@@ -46,14 +46,22 @@ start_registry() {
   done
   echo "$scheme://127.0.0.1:$port"
 }
-stop_registries() { for p in $REGISTRY_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; REGISTRY_PIDS=""; }
+stop_registries() {
+  [ -f "$T/registry.pids" ] || return 0
+  local p; for p in $(cat "$T/registry.pids"); do kill "$p" 2>/dev/null; done
+  # Bounded: a killed process whose parent (the subshell) is gone may stay a zombie.
+  for p in $(cat "$T/registry.pids"); do
+    for _ in $(seq 100); do [ -d "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null || break; sleep 0.05; done
+  done
+  rm -f "$T/registry.pids"
+}
 # registry_requests NAME: how many requests the registry's access log shows.
 registry_requests() { grep -c '"GET \|"HEAD \|"PUT \|"POST \|"PATCH ' "$T/registry-$1/log" || true; }
 # start_token_server: prints the token service's base URL (tests/integration/token_server.py).
 start_token_server() {
   mkdir -p "$T/token"
   python3 "$(dirname "${BASH_SOURCE[0]}")/token_server.py" "$T/token" envcache-test-issuer > "$T/token/port" 2>"$T/token/log" &
-  REGISTRY_PIDS="$REGISTRY_PIDS $!"
+  echo $! >> "$T/registry.pids"
   for _ in $(seq 200); do [ -s "$T/token/port" ] && break; sleep 0.05; done
   echo "http://127.0.0.1:$(cat "$T/token/port")"
 }
