@@ -72,16 +72,33 @@ static int lookup_layers(ec_layer_info **out, bool *unpacked_out, ec_cache *c,
     EC_AUTO(ec_txn) txn = NULL;
     int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
     bool unpacked = true;
+    EC_AUTOFREE bool *missing = ec_xcalloc(n ? n : 1, sizeof *missing);
+    ec_err miss = {0};
     for (size_t i = 0; r == EC_OK && i < n; i++) {
         ec_digest d;
         r = ec_digest_parse(&d, json_string_value(json_array_get(digests, i)), err);
-        if (r == EC_OK)
-            r = ec_layer_lookup(&v[i], txn, &d, err);
+        if (r == EC_OK && (r = ec_layer_lookup(&v[i], txn, &d, &miss)) < 0 &&
+            !(r == EC_ENOTFOUND && c->remote_layer) && err)
+            *err = miss;
+        if (r == EC_ENOTFOUND && c->remote_layer) { /* not here: asked of the remote below */
+            v[i].digest = d;
+            missing[i] = true;
+            unpacked = false;
+            r = EC_OK;
+            continue;
+        }
         if (r == EC_OK && unpacked) {
             EC_AUTOFREE char *dir = ec_layer_unpacked_path(c->st, &v[i]);
             unpacked = dir != NULL;
         }
     }
+    ec_txn_abort(ec_steal(&txn)); /* the remote's pull writes */
+    for (size_t i = 0; r == EC_OK && i < n; i++)
+        if (missing[i] && c->remote_layer(&v[i], c, &v[i].digest, NULL) < 0) {
+            if (err)
+                *err = miss;
+            r = miss.code;
+        }
     if (r == EC_OK) {
         *out = ec_steal(&v);
         *unpacked_out = unpacked;
@@ -100,6 +117,12 @@ static int lower_dirs(char ***dirs_out, size_t *n_out, ec_cache *c, const ec_lay
         dirs[k++] = ec_xstrdup(base_dir);
     for (size_t i = 0; r == EC_OK && i < nlayers; i++) {
         r = ec_layer_ensure_unpacked(&dirs[k], c->st, &layers[i], err);
+        ec_layer_info l;
+        if (r == EC_ENOTFOUND && c->remote_layer &&
+            c->remote_layer(&l, c, &layers[i].digest, NULL) == EC_OK) {
+            ec_err_clear(err); /* this node lacked the layer's blob: the remote had it */
+            r = ec_layer_ensure_unpacked(&dirs[k], c->st, &l, err);
+        }
         if (r == EC_OK)
             k++;
     }
