@@ -126,6 +126,7 @@ no_nets() {
   for s in "$@"; do [ ! -e "/run/netns/envcache-$s" ] || return 1; done
   [ -z "$(ls "$ENVCACHE_HOME/net" 2>/dev/null | grep -v '^gate\.')" ]
 }
+export -f no_nets
 probe='grep -m1 nameserver /etc/resolv.conf; echo "mirror=$ENVCACHE_MIRROR"; test -f /etc/pip.conf && echo pipconf;
   curl -s -m 5 -o /dev/null -w "mirror-http=%{http_code}\n" "$ENVCACHE_MIRROR/npm/left-pad"; true'
 out=$(ec run --session net-u box -- sh -c "$probe")
@@ -143,6 +144,9 @@ check "limited without allow_package_managers: no package manager is configured"
 out=$(ec run --session net-p pm -- sh -c "$probe")
 check "limited with allow_package_managers: the mirror answers inside" bash -c "grep -q '^mirror-http=[2-5]' <<<'$out'"
 check "limited: networks are gone with their sessions" no_nets net-l net-p
+expect_fail "a session whose network cannot be made fails, naming why" "cannot prepare its network" \
+  env ENVCACHE_NET_HOSTS_FILE=/nonexistent "$ENVCACHE_BIN" run --session net-f box -- true
+check "…and leaves nothing behind (session, root, network)" bash -c "no_nets net-f && [ \"\$(ec --json session ls)\" = '[]' ] && [ -z \"\$(ls '$ENVCACHE_HOME/sessions')\" ]"
 
 # --- a maker that died between its mount and its record (crash window of the hook) ---
 mkdir -p "$ENVCACHE_HOME/sessions/ghost/root" && mount -t tmpfs ghost "$ENVCACHE_HOME/sessions/ghost/root"
