@@ -43,9 +43,9 @@ enum { NET_PASS_FD = 7 };
  *  @pass_fd is -1, @pass_fd open as NET_PASS_FD. */
 int ec_net__spawn(pid_t *pid_out, const char *const *argv, const char *log, int pass_fd,
                   ec_err *err);
-/** Stops @pid with SIGTERM, then SIGKILL, if its command line still contains @mark (so a
- *  recycled pid is never killed). */
-void ec_net__stop(pid_t pid, const char *mark);
+/** Stops @pid with @sig, then SIGKILL after 2 s, if its command line still contains
+ *  @mark (so a recycled pid is never killed). */
+void ec_net__stop(pid_t pid, const char *mark, int sig);
 /** Waits until something accepts TCP on @addr:@port (up to @ms), while @pid lives. */
 int ec_net__wait_listen(const char *addr, int port, pid_t pid, int ms, const char *what,
                         const char *log, ec_err *err);
