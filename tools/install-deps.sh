@@ -23,6 +23,8 @@ pkgs="$pkgs golang-go python3-cryptography"
 # the rules (nft), the egress gate (squid with TLS peek-and-splice), the session's
 # resolver (dnsmasq), the gate's and the test CA's certificates (openssl).
 pkgs="$pkgs iproute2 nftables squid-openssl dnsmasq-base openssl"
+# sessions as containers: runc runs them (`envcache run`), podman runs the OCI hook's test.
+pkgs="$pkgs runc podman"
 # node and npm may come from elsewhere (npm bundled with node): a working pair is enough.
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   pkgs=$(printf '%s\n' $pkgs | grep -vx -e nodejs -e npm | tr '\n' ' ')
