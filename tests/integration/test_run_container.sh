@@ -22,7 +22,7 @@ check "run: the command's exit status is run's" test "$rc" = 7
 check "run: the command is PID 1 of its own PID namespace" bash -c "grep -qx 'pid 1' <<<'$out'"
 check "run: the root is the environment's stack" bash -c "grep -qx from-the-base <<<'$out'"
 check "run: hostname is the session id" bash -c "grep -q '^sesn_' <<<'$out'"
-check "run: a new network namespace with loopback only" bash -c "sed -n 4p <<<'$out' | grep -qx 1"
+check "run: a network namespace of its own, with lo and the session's link (cache/net/)" bash -c "sed -n 4p <<<'$out' | grep -qx 2"
 for ns in uts ipc mnt net; do
   check "run: own $ns namespace" bash -c "! grep -qx '$(readlink /proc/self/ns/$ns)' <<<'$out'"
 done
