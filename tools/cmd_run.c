@@ -229,8 +229,8 @@ int ec_cmd_run(ec_cli *cli, int argc, char **argv)
                             "`envcache umount --session %s`)\n", ro.session_id, err.msg,
                     ro.session_id);
     } else if (!cli->quiet)
-        fprintf(stderr, "envcache run: kept session %s at %s (and its network: `envcache net "
-                        "teardown %s`)\n", ro.session_id, target, ro.session_id);
+        fprintf(stderr, "envcache run: kept session %s at %s, with its network\n",
+                ro.session_id, target);
     ec_cli_net_fini(&net, c, ro.session_id, ro.keep);
     return rc;
 }

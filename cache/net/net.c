@@ -79,7 +79,8 @@ void ec_net_free(ec_net *n)
 }
 
 /* The record is rewritten whole (temp + rename) before each step that makes something,
- * so teardown always knows at least what exists. */
+ * so teardown always knows at least what exists. Not fsynced: namespaces, links, rules
+ * and processes do not outlive a reboot either. */
 static int state_write(const ec_net *n, ec_err *err)
 {
     EC_AUTOFREE char *path = ec_xasprintf("%s/state", n->dir);
@@ -87,7 +88,7 @@ static int state_write(const ec_net *n, ec_err *err)
         "mode=%s\nslot=%d\nmirror=%s:%d\ngate_pid=%d\ndns_pid=%d\n",
         n->limited ? "limited" : "unrestricted", n->slot, n->mirror_addr[0] ? n->mirror_addr : "-",
         n->mirror_port, (int)n->gate_pid, (int)n->dns_pid);
-    return ec_write_file_atomic(path, text, strlen(text), 0644, err);
+    return ec_write_file_volatile(path, text, strlen(text), 0644, err);
 }
 
 static int state_read(ec_net *n, ec_err *err)
@@ -135,7 +136,7 @@ static int write_text(const char *dir, const char *rel, const ec_buf *b, ec_err 
     *strrchr(parent, '/') = '\0';
     int r = ec_mkdir_p(parent, 0755, err);
     const char *s = ec_buf_str(b);
-    return r < 0 ? r : ec_write_file_atomic(path, s, strlen(s), 0644, err);
+    return r < 0 ? r : ec_write_file_volatile(path, s, strlen(s), 0644, err);
 }
 
 static unsigned name_hash(const char *s)
@@ -336,7 +337,7 @@ static int gate_cert(char **cert, char **key, const char *state_dir, ec_err *err
     if (access(*cert, R_OK) == 0 && access(*key, R_OK) == 0)
         return EC_OK;
     char tag[17];
-    ec_random_hex(tag, sizeof tag);
+    ec_random_hex(tag, (sizeof tag - 1) / 2);
     EC_AUTOFREE char *tc = ec_xasprintf("%s.%s", *cert, tag);
     EC_AUTOFREE char *tk = ec_xasprintf("%s.%s", *key, tag);
     const char *argv[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
