@@ -22,7 +22,7 @@ pids=()
 net_cleanup() {
   for s in $(ec net ls --json 2>/dev/null | json_lines_names); do ec net teardown "$s"; done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  ip route del 169.254.169.254/32 2>/dev/null; ip route del "$LL/32" 2>/dev/null
+  ip route del 169.254.169.254/32 via "$ALLOWED" 2>/dev/null; ip route del "$LL/32" 2>/dev/null
   ip netns pids "$F" 2>/dev/null | xargs -r kill 2>/dev/null
   ip netns del "$F" 2>/dev/null
   cleanup
@@ -40,7 +40,8 @@ ip -n "$F" addr add 169.254.169.254/32 dev eth0; ip -n "$F" addr add "$LL/32" de
 ip -n "$F" link set eth0 up; ip -n "$F" link set lo up
 ip -n "$F" route add default via "198.18.$X.1"
 # the metadata address and a link-local one live on the fake host, as on a cloud VM
-ip route add 169.254.169.254/32 via "$ALLOWED"; ip route add "$LL/32" via "$ALLOWED"
+# (replace: a concurrent run of this test may hold the metadata route; each deletes only its own)
+ip route replace 169.254.169.254/32 via "$ALLOWED"; ip route add "$LL/32" via "$ALLOWED"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
   -keyout "$T/ca.key" -out "$T/ca.pem" -subj /CN=fake-ca 2>/dev/null
