@@ -86,6 +86,9 @@ typedef struct ec_base_provider {
      *  out of the box: one list for an archive with the suite's security archive beside
      *  it (where newer toolchains are updated), one without. */
     const char *runtimes_with_security, *runtimes;
+    /** A shell command run on the new root before it is packed (mmdebstrap's
+     *  --customize-hook: the root is "$1"), or NULL. Part of the base's key. */
+    const char *customize;
 } ec_base_provider;
 
 /** A file a session's root gets so that the manager's own client installs through the

@@ -167,8 +167,7 @@ static void create_work(ec_req *rq)
     ec_bundle_opts bundle = {0};
     ec_session_opts so = {.ws = rq->ws, .env_id = env_id, .session_id = id, .target = target,
                           .flags = EC_MOUNT_ALLOW_COPY, .agent = json_object_get(body, "agent"),
-                          .mcp_servers = json_object_get(body, "mcp_servers"),
-                          .bundle = &bundle};
+                          .bundle = &bundle, .mcp_servers = json_object_get(body, "mcp_servers")};
     json_t *out = NULL;
     if (ec_session_create(&out, rq->srv->c, &so, &err) < 0)
         return ec_reply_err(rq, &err);
