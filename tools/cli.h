@@ -62,24 +62,6 @@ const char *ec_cli_human(char out[32], uint64_t bytes);
 /** Reads a JSON file ("-" = stdin); errors name the file, line and column. */
 int ec_cli_read_json(json_t **out, const char *path, ec_err *err);
 
-/* A session's network for a container (tools/cmd_net.c): prepared from the environment's
- * networking, and what the OCI bundle needs to join it. */
-typedef struct ec_cli_net {
-    struct ec_net *net;
-    ec_bundle_bind *binds; /* every file of the network's root directory, read-only */
-    size_t nbinds;
-    char **env;            /* the caller's variables, then the network's; NULL-terminated */
-    char **owned;          /* strings the above point at */
-    size_t nowned;
-} ec_cli_net;
-/** Prepares session @id's network from environment @env_id's networking (@mirror:
- *  "ADDR:PORT" of the envcache mirror, or NULL), and fills @out for the bundle; @env is
- *  the caller's own NULL-terminated "K=V" list (may be NULL). */
-int ec_cli_net_prepare(ec_cli_net *out, ec_cache *c, const char *ws, const char *env_id,
-                       const char *id, const char *mirror, const char *const *env, ec_err *err);
-/** Tears the network down (unless @keep) and frees @n. */
-void ec_cli_net_fini(ec_cli_net *n, ec_cache *c, const char *id, bool keep);
-
 /* Subcommands (tools/cmd_*.c). */
 int ec_cmd_layer(ec_cli *cli, int argc, char **argv);
 int ec_cmd_env(ec_cli *cli, int argc, char **argv);

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,104 +213,6 @@ static int net_exec(ec_cli *cli, int argc, char **argv)
     execvp(argv[i], argv + i);
     fprintf(stderr, "envcache net exec: cannot run %s: %s\n", argv[i], strerror(errno));
     return 127;
-}
-
-/* --- for envcache run --- */
-
-static ec_cli_net *walking; /* nftw has no payload */
-static size_t walk_prefix;
-
-static char *own(ec_cli_net *n, char *s)
-{
-    n->owned = ec_xrealloc(n->owned, (n->nowned + 1) * sizeof *n->owned);
-    return n->owned[n->nowned++] = s;
-}
-
-static int walk_one(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-    (void)st, (void)f;
-    if (type != FTW_F)
-        return 0;
-    ec_cli_net *n = walking;
-    n->binds = ec_xrealloc(n->binds, (n->nbinds + 1) * sizeof *n->binds);
-    n->binds[n->nbinds++] = (ec_bundle_bind){.src = own(n, ec_xstrdup(path)),
-                                             .dst = own(n, ec_xstrdup(path + walk_prefix)),
-                                             .read_only = true};
-    return 0;
-}
-
-static void env_add(ec_cli_net *n, size_t *k, const char *kv)
-{
-    n->env = ec_xrealloc(n->env, (*k + 2) * sizeof *n->env);
-    n->env[(*k)++] = own(n, ec_xstrdup(kv));
-    n->env[*k] = NULL;
-}
-
-static int policy_of(ec_net_policy *p, const json_t *net, const char ***hosts)
-{
-    const json_t *list = json_object_get(net, "allowed_hosts");
-    size_t i;
-    json_t *h;
-    p->limited = strcmp(json_string_value(json_object_get(net, "type")) ?: "", "limited") == 0;
-    p->allow_package_managers = json_is_true(json_object_get(net, "allow_package_managers"));
-    p->allow_mcp_servers = json_is_true(json_object_get(net, "allow_mcp_servers"));
-    *hosts = ec_xcalloc(json_array_size(list) + 1, sizeof **hosts);
-    json_array_foreach(list, i, h) (*hosts)[p->n_allowed_hosts++] = json_string_value(h);
-    p->allowed_hosts = *hosts;
-    return EC_OK;
-}
-
-int ec_cli_net_prepare(ec_cli_net *out, ec_cache *c, const char *ws, const char *env_id,
-                       const char *id, const char *mirror, const char *const *env, ec_err *err)
-{
-    json_t *e = NULL;
-    int r = ec_env_get(&e, c, ws, env_id, err);
-    if (r < 0)
-        return r;
-    /* ENVCACHE_NET_HOSTS_FILE: names the session's resolver and gate know before DNS
-     * (fake hosts in tests; fixed names of a site) */
-    ec_net_policy p = {.mirror = mirror, .hosts_file = getenv("ENVCACHE_NET_HOSTS_FILE")};
-    EC_AUTOFREE const char **hosts = NULL;
-    policy_of(&p, json_object_get(json_object_get(e, "config"), "networking"), &hosts);
-    r = ec_net_prepare(&out->net, ec_store_home(ec_cache_store(c)), id, &p, err);
-    json_decref(e);
-    if (r < 0)
-        return r;
-    walking = out;
-    walk_prefix = strlen(ec_net_root_dir(out->net));
-    nftw(ec_net_root_dir(out->net), walk_one, 16, FTW_PHYS);
-    size_t k = 0;
-    for (size_t i = 0; env && env[i]; i++)
-        env_add(out, &k, env[i]);
-    EC_AUTOFREE char *text = NULL;
-    size_t len = 0;
-    r = ec_read_file(&text, &len, ec_net_env_file(out->net), 1u << 16, err);
-    for (char *l = text; r == EC_OK && l && *l;) {
-        size_t ln = strcspn(l, "\n");
-        char *next = l + ln + (l[ln] == '\n');
-        l[ln] = '\0';
-        if (strchr(l, '='))
-            env_add(out, &k, l);
-        l = next;
-    }
-    return r;
-}
-
-void ec_cli_net_fini(ec_cli_net *n, ec_cache *c, const char *id, bool keep)
-{
-    if (n->net && !keep) {
-        ec_err err = {0};
-        if (ec_net_teardown(ec_store_home(ec_cache_store(c)), id, &err) < 0)
-            fprintf(stderr, "envcache run: warning: the session's network stays: %s (remove it "
-                            "with `envcache net teardown %s`)\n", err.msg, id);
-    }
-    ec_net_free(n->net);
-    for (size_t i = 0; i < n->nowned; i++)
-        free(n->owned[i]);
-    free(n->owned);
-    free(n->binds);
-    free(n->env);
-    *n = (ec_cli_net){0};
 }
 
 int ec_cmd_net(ec_cli *cli, int argc, char **argv)

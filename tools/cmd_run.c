@@ -8,7 +8,6 @@
 #include "cache/api/server.h"
 #include "cache/env/base.h"
 #include "cache/warm/warm.h"
-#include "cache/net/net.h"
 #include "store/util/mem.h"
 
 #include <errno.h>
@@ -21,7 +20,7 @@
 
 static const char run_usage[] =
     "Usage: envcache run ENV [--session ID] [--keep] [--runtime PATH] [--env K=V]…\n"
-    "                    [--cwd DIR] [--tty | --no-tty] [--mirror ADDR:PORT] -- CMD [ARG…]\n\n"
+    "                    [--cwd DIR] [--tty | --no-tty] -- CMD [ARG…]\n\n"
     "Runs CMD in a new container whose root is a new session of environment ENV: its own\n"
     "mount, PID, IPC, UTS and network namespaces, /proc, /dev and /sys as a container has\n"
     "them. Exits with CMD's status (128+N when a signal N ended it). The session and its\n"
@@ -32,16 +31,12 @@ static const char run_usage[] =
     "  --runtime PATH  the OCI runtime (default: $ENVCACHE_OCI_RUNTIME, else runc)\n"
     "  --env K=V       set a variable in CMD's environment (repeatable)\n"
     "  --cwd DIR       CMD's working directory inside (default /)\n"
-    "  --mirror A:P    the envcache mirror (`envcache serve` on this host) the session may\n"
-    "                  reach: unrestricted always, limited with allow_package_managers;\n"
-    "                  its package managers are configured for it\n"
     "  --tty, --no-tty give CMD a terminal (default: when stdin and stdout are terminals)\n"
     "  --json          print the session object before CMD starts (to stderr)\n"
     EC_CLI_WS_HELP;
 
 typedef struct run_opts {
     const char *env, *session_id, *runtime, *cwd;
-    const char *mirror; /* --mirror ADDR:PORT: the envcache mirror the session may reach */
     bool keep;
     int tty; /* -1 = decide by isatty */
     const char **envv;
@@ -103,7 +98,6 @@ static int parse(run_opts *ro, ec_cli *cli, int argc, char **argv)
                                          {"cwd", required_argument, NULL, 'C'},
                                          {"tty", no_argument, NULL, 't'},
                                          {"no-tty", no_argument, NULL, 'T'},
-                                         {"mirror", required_argument, NULL, 'm'},
                                          {0}};
     int o;
     optind = 1;
@@ -119,7 +113,6 @@ static int parse(run_opts *ro, ec_cli *cli, int argc, char **argv)
         case 'C': ro->cwd = optarg; break;
         case 't': ro->tty = 1; break;
         case 'T': ro->tty = 0; break;
-        case 'm': ro->mirror = optarg; break;
         case 'e':
             if (!strchr(optarg, '=') || optarg[0] == '=')
                 return ec_cli_usage(cli, "--env takes NAME=VALUE, not \"%s\"", optarg);
@@ -194,24 +187,13 @@ int ec_cmd_run(ec_cli *cli, int argc, char **argv)
     }
     EC_AUTOFREE char *target = ec_xasprintf("%s/sessions/%s/root",
                                             ec_store_home(ec_cache_store(c)), ro.session_id);
-    /* The session's network, from the environment's networking (cache/net/). */
-    ec_cli_net net = {0};
-    if (ec_cli_net_prepare(&net, c, ec_cli_ws(cli), env_id, ro.session_id, ro.mirror,
-                           ro.envv, &err) < 0) {
-        ec_cli_net_fini(&net, c, ro.session_id, false);
-        return ec_cli_fail(cli, &err);
-    }
-    ec_bundle_opts bo = {.argv = (const char *const *)ro.cmd,
-                         .env = (const char *const *)net.env, .cwd = ro.cwd,
-                         .terminal = ro.tty >= 0 ? ro.tty : isatty(0) && isatty(1),
-                         .netns = ec_net_netns_path(net.net), .binds = net.binds,
-                         .nbinds = net.nbinds};
+    ec_bundle_opts bo = {.argv = (const char *const *)ro.cmd, .env = ro.envv, .cwd = ro.cwd,
+                         .terminal = ro.tty >= 0 ? ro.tty : isatty(0) && isatty(1)};
     ec_session_opts so = {.ws = ec_cli_ws(cli), .env_id = env_id,
                           .session_id = ro.session_id, .target = target,
                           .flags = EC_MOUNT_ALLOW_COPY, .bundle = &bo};
     EC_AUTO(json_t) s = NULL;
     if (ec_session_create(&s, c, &so, &err) < 0) {
-        ec_cli_net_fini(&net, c, ro.session_id, false);
         int rc = ec_cli_fail(cli, &err);
         if (strcmp(err.detail, "environment_not_ready") == 0)
             fprintf(stderr, "envcache: hint: run `envcache warm %s`, then run again\n", ro.env);
@@ -231,8 +213,6 @@ int ec_cmd_run(ec_cli *cli, int argc, char **argv)
                             "`envcache umount --session %s`)\n", ro.session_id, err.msg,
                     ro.session_id);
     } else if (!cli->quiet)
-        fprintf(stderr, "envcache run: kept session %s at %s, with its network\n",
-                ro.session_id, target);
-    ec_cli_net_fini(&net, c, ro.session_id, ro.keep);
+        fprintf(stderr, "envcache run: kept session %s at %s\n", ro.session_id, target);
     return rc;
 }

@@ -2,7 +2,6 @@
 /* Sessions: a stack of unpacked layers mounted at a target with a private upper, recorded
  * in LMDB so that GC keeps its layers and deleting its environment is refused. */
 #include "cache/session/session_int.h"
-#include "cache/net/net.h"
 #include "store/util/fs.h"
 #include "store/util/log.h"
 #include "store/util/mem.h"
@@ -542,12 +541,6 @@ static int session_delete(json_t **out, ec_cache *c, const char *ws, const char 
             return r;
         ec_err_clear(err);
     }
-    /* Its network (cache/net/), when one was prepared under its id; an id no network can
-     * have (EC_EINVAL) had none. */
-    r = ec_net_teardown(ec_store_home(c->st), id, err);
-    if (r < 0 && r != EC_EINVAL)
-        return r;
-    ec_err_clear(err);
     if ((r = ec_session__forget(c, id, err)) < 0)
         return r;
     *out = json_pack("{s:s, s:s}", "id", id, "type", "session_deleted");
