@@ -179,7 +179,7 @@ static int net_exec(ec_cli *cli, int argc, char **argv)
     int i = 1;
     if (i < argc && strcmp(argv[i], "--") == 0)
         i++;
-    if (i + 1 >= argc + 0 && i >= argc)
+    if (i >= argc)
         return ec_cli_usage(cli, "net exec needs NAME and a command");
     const char *name = argv[i++];
     if (i < argc && strcmp(argv[i], "--") == 0)

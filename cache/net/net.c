@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,109 +23,6 @@
 
 EC_DEFINE_AUTO(ec_net, ec_net_free)
 
-#define NET_NAME_MAX 40
-
-/* --- the record --- */
-
-static int name_check(const char *name, ec_err *err)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > NET_NAME_MAX || name[0] == '.' || name[0] == '-' ||
-        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
-        return ec_fail(err, EC_EINVAL,
-                       "net: \"%s\" is not a session network name (1-%d of a-z, A-Z, 0-9, '_', '.', "
-                       "'-', not starting with '.' or '-')",
-                       name, NET_NAME_MAX);
-    return EC_OK;
-}
-
-static void slot_fill(ec_net *n, int slot)
-{
-    n->slot = slot;
-    unsigned hi = ((unsigned)slot / 64) % 256, lo = ((unsigned)slot % 64) * 4;
-    snprintf(n->subnet, sizeof n->subnet, "10.231.%u.%u/30", hi, lo);
-    snprintf(n->gate, sizeof n->gate, "10.231.%u.%u", hi, lo + 1);
-    snprintf(n->addr, sizeof n->addr, "10.231.%u.%u", hi, lo + 2);
-    snprintf(n->ifname, sizeof n->ifname, "ecn%d", slot);
-    free(n->mirror_url);
-    n->mirror_url = n->mirror_port ? ec_xasprintf("http://%s:%d", n->gate, n->mirror_port) : NULL;
-}
-
-static ec_net *net_new(const char *state_dir, const char *name)
-{
-    ec_net *n = ec_xcalloc(1, sizeof *n);
-    n->name = ec_xstrdup(name);
-    n->dir = ec_xasprintf("%s/net/%s", state_dir, name);
-    n->netns = ec_xasprintf("envcache-%s", name);
-    n->netns_path = ec_xasprintf("/run/netns/%s", n->netns);
-    n->root_dir = ec_xasprintf("%s/root", n->dir);
-    n->env_file = ec_xasprintf("%s/env", n->dir);
-    n->slot = -1;
-    return n;
-}
-
-void ec_net_free(ec_net *n)
-{
-    if (!n)
-        return;
-    free(n->name);
-    free(n->dir);
-    free(n->netns);
-    free(n->netns_path);
-    free(n->root_dir);
-    free(n->env_file);
-    free(n->mirror_url);
-    free(n);
-}
-
-/* The record is rewritten whole (temp + rename) before each step that makes something,
- * so teardown always knows at least what exists. */
-static int state_write(const ec_net *n, ec_err *err)
-{
-    EC_AUTOFREE char *path = ec_xasprintf("%s/state", n->dir);
-    EC_AUTOFREE char *text = ec_xasprintf(
-        "mode=%s\nslot=%d\nmirror=%s:%d\ngate_pid=%d\ndns_pid=%d\n",
-        n->limited ? "limited" : "unrestricted", n->slot, n->mirror_addr[0] ? n->mirror_addr : "-",
-        n->mirror_port, (int)n->gate_pid, (int)n->dns_pid);
-    return ec_write_file_atomic(path, text, strlen(text), 0644, err);
-}
-
-static int state_read(ec_net *n, ec_err *err)
-{
-    EC_AUTOFREE char *path = ec_xasprintf("%s/state", n->dir);
-    EC_AUTOFREE char *text = NULL;
-    size_t len = 0;
-    int r = ec_read_file(&text, &len, path, 1u << 16, err);
-    if (r < 0)
-        return r;
-    char mode[16] = "", mirror[64] = "";
-    int slot = -1, gp = 0, dp = 0, port = 0;
-    for (char *l = text; *l;) {
-        size_t ln = strcspn(l, "\n");
-        char line[128];
-        snprintf(line, sizeof line, "%.*s", (int)(ln < 127 ? ln : 127), l);
-        sscanf(line, "mode=%15s", mode);
-        sscanf(line, "slot=%d", &slot);
-        sscanf(line, "mirror=%63s", mirror);
-        sscanf(line, "gate_pid=%d", &gp);
-        sscanf(line, "dns_pid=%d", &dp);
-        l += ln + (l[ln] == '\n');
-    }
-    n->limited = strcmp(mode, "limited") == 0;
-    char *colon = strrchr(mirror, ':');
-    if (colon && mirror[0] != '-') {
-        *colon = '\0';
-        snprintf(n->mirror_addr, sizeof n->mirror_addr, "%s", mirror);
-        port = (int)strtol(colon + 1, NULL, 10);
-    }
-    n->mirror_port = port;
-    n->gate_pid = gp;
-    n->dns_pid = dp;
-    if (slot >= 0)
-        slot_fill(n, slot);
-    return EC_OK;
-}
-
 /* --- the steps --- */
 
 static int write_text(const char *dir, const char *rel, const ec_buf *b, ec_err *err)
@@ -134,7 +32,7 @@ static int write_text(const char *dir, const char *rel, const ec_buf *b, ec_err 
     *strrchr(parent, '/') = '\0';
     int r = ec_mkdir_p(parent, 0755, err);
     const char *s = ec_buf_str(b);
-    return r < 0 ? r : ec_write_file_atomic(path, s, strlen(s), 0644, err);
+    return r < 0 ? r : ec_write_file_volatile(path, s, strlen(s), 0644, err);
 }
 
 static unsigned name_hash(const char *s)
@@ -164,8 +62,8 @@ static int claim_slot(ec_net *n, ec_err *err)
         if (r < 0)
             return r;
         if (st == 0) {
-            slot_fill(n, slot);
-            return state_write(n, err);
+            ec_net__slot_fill(n, slot);
+            return ec_net__state_write(n, err);
         }
         if (!strstr(why, "exists"))
             return ec_fail(err, EC_ESYS, "net: cannot create the veth pair %s: %s", ifname, why);
@@ -322,7 +220,7 @@ static int start_dns(ec_net *n, char *const *names, size_t nn, const char *hosts
     if (r == EC_OK)
         r = ec_net__spawn(&n->dns_pid, argv, log, -1, err);
     if (r == EC_OK)
-        r = state_write(n, err);
+        r = ec_net__state_write(n, err);
     return r < 0 ? r : ec_net__wait_listen(n->gate, NET_PORT_DNS, n->dns_pid, 10000, "dnsmasq", log, err);
 }
 
@@ -335,7 +233,7 @@ static int gate_cert(char **cert, char **key, const char *state_dir, ec_err *err
     if (access(*cert, R_OK) == 0 && access(*key, R_OK) == 0)
         return EC_OK;
     char tag[17];
-    ec_random_hex(tag, sizeof tag);
+    ec_random_hex(tag, (sizeof tag - 1) / 2);
     EC_AUTOFREE char *tc = ec_xasprintf("%s.%s", *cert, tag);
     EC_AUTOFREE char *tk = ec_xasprintf("%s.%s", *key, tag);
     const char *argv[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
@@ -379,7 +277,7 @@ static int start_gate(ec_net *n, const char *state_dir, char *const *names, size
     const char *argv[] = {"squid", "-N", "-f", cp, NULL};
     r = ec_net__spawn(&n->gate_pid, argv, log, hfd, err);
     if (r == EC_OK)
-        r = state_write(n, err);
+        r = ec_net__state_write(n, err);
     return r < 0 ? r
                  : ec_net__wait_listen(n->gate, NET_PORT_PROXY, n->gate_pid, 30000, "squid", log,
                                        err);
@@ -411,7 +309,7 @@ static int prepare_steps(ec_net *n, const char *state_dir, const ec_net_policy *
                          char *const *names, size_t nn, ec_err *err)
 {
     const char *add[] = {"ip", "netns", "add", n->netns, NULL};
-    int r = state_write(n, err);
+    int r = ec_net__state_write(n, err);
     if (r == EC_OK && access(n->netns_path, F_OK) == 0)
         return ec_fail(err, EC_ECONFLICT,
                        "net: %s exists but was not prepared under this store; remove it with "
@@ -437,10 +335,10 @@ static int prepare_steps(ec_net *n, const char *state_dir, const ec_net_policy *
 int ec_net_prepare(ec_net **out, const char *state_dir, const char *name,
                    const ec_net_policy *p, ec_err *err)
 {
-    int r = name_check(name, err);
+    int r = ec_net__name_check(name, err);
     if (r < 0)
         return r;
-    EC_AUTO(ec_net) n = net_new(state_dir, name);
+    EC_AUTO(ec_net) n = ec_net__new(state_dir, name);
     n->limited = p->limited;
     /* limited sessions reach the mirror only when package managers are allowed */
     if ((r = mirror_parse(n, p->mirror, err)) < 0)
@@ -475,84 +373,3 @@ int ec_net_prepare(ec_net **out, const char *state_dir, const char *name,
     return EC_OK;
 }
 
-/* --- teardown --- */
-
-int ec_net_teardown(const char *state_dir, const char *name, ec_err *err)
-{
-    int r = name_check(name, err);
-    if (r < 0)
-        return r;
-    EC_AUTO(ec_net) n = net_new(state_dir, name);
-    struct stat st;
-    if (stat(n->dir, &st) < 0)
-        return EC_OK;
-    state_read(n, NULL); /* a torn record still names the namespace */
-    ec_net__stop(n->gate_pid, n->dir);
-    ec_net__stop(n->dns_pid, n->dir);
-    bool have_ns = access(n->netns_path, F_OK) == 0;
-    if (have_ns) {
-        /* deleting the inside end deletes the pair now, not when the namespace goes */
-        const char *del[] = {"ip", "-n", n->netns, "link", "del", "eth0", NULL};
-        int s;
-        ec_net__run_status(&s, NULL, del, NULL);
-    }
-    /* The table is ours only while nobody else holds the slot's interface. */
-    if (n->slot >= 0 && if_nametoindex(n->ifname) == 0) {
-        char table[32];
-        snprintf(table, sizeof table, "envcache_%d", n->slot);
-        const char *del[] = {"nft", "delete", "table", "ip", table, NULL};
-        int s;
-        ec_net__run_status(&s, NULL, del, NULL);
-    }
-    if (have_ns) {
-        const char *del[] = {"ip", "netns", "del", n->netns, NULL};
-        if ((r = ec_net__run(del, err)) < 0)
-            return r;
-    }
-    return ec_rm_rf(n->dir, err);
-}
-
-/* --- lookups --- */
-
-int ec_net_open(ec_net **out, const char *state_dir, const char *name, ec_err *err)
-{
-    int r = name_check(name, err);
-    if (r < 0)
-        return r;
-    EC_AUTO(ec_net) n = net_new(state_dir, name);
-    EC_AUTOFREE char *path = ec_xasprintf("%s/state", n->dir);
-    if (access(path, F_OK) < 0)
-        return ec_fail(err, EC_ENOTFOUND, "net: no session network \"%s\" is prepared", name);
-    if ((r = state_read(n, err)) < 0)
-        return r;
-    *out = ec_steal(&n);
-    return EC_OK;
-}
-
-int ec_net_list(const char *state_dir, int (*fn)(const char *name, void *payload),
-                void *payload, ec_err *err)
-{
-    EC_AUTOFREE char *top = ec_xasprintf("%s/net", state_dir);
-    DIR *d = opendir(top);
-    if (!d)
-        return errno == ENOENT ? EC_OK : ec_fail_sys(err, errno, "net: cannot read %s", top);
-    int r = EC_OK;
-    struct dirent *e;
-    while (r == 0 && (e = readdir(d))) {
-        if (e->d_name[0] == '.' || name_check(e->d_name, NULL) < 0)
-            continue;
-        EC_AUTOFREE char *st = ec_xasprintf("%s/%s/state", top, e->d_name);
-        if (access(st, F_OK) == 0)
-            r = fn(e->d_name, payload);
-    }
-    closedir(d);
-    return r;
-}
-
-const char *ec_net_netns_path(const ec_net *n) { return n->netns_path; }
-const char *ec_net_root_dir(const ec_net *n) { return n->root_dir; }
-const char *ec_net_env_file(const ec_net *n) { return n->env_file; }
-const char *ec_net_addr(const ec_net *n) { return n->addr; }
-const char *ec_net_gate_addr(const ec_net *n) { return n->gate; }
-const char *ec_net_mirror_url(const ec_net *n) { return n->mirror_url; }
-bool ec_net_limited(const ec_net *n) { return n->limited; }

@@ -141,11 +141,11 @@ static bool runs(pid_t pid, const char *mark)
     return strstr(buf, mark) != NULL;
 }
 
-void ec_net__stop(pid_t pid, const char *mark)
+void ec_net__stop(pid_t pid, const char *mark, int sig)
 {
     if (!runs(pid, mark))
         return;
-    kill(pid, SIGTERM);
+    kill(pid, sig);
     for (int i = 0; i < 100 && runs(pid, mark); i++)
         sleep_ms(20);
     if (runs(pid, mark)) {

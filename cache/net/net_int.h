@@ -30,6 +30,16 @@ struct ec_net {
     pid_t gate_pid, dns_pid;
 };
 
+/* --- net_state.c --- */
+#define NET_NAME_MAX 40
+int ec_net__name_check(const char *name, ec_err *err);
+/** A record with the paths of @name under @state_dir, no slot yet. */
+ec_net *ec_net__new(const char *state_dir, const char *name);
+/** Fills the addresses and interface of slot @slot (and the mirror URL). */
+void ec_net__slot_fill(ec_net *n, int slot);
+int ec_net__state_write(const ec_net *n, ec_err *err);
+int ec_net__state_read(ec_net *n, ec_err *err);
+
 /* --- net_exec.c --- */
 /** Runs @argv (argv[0] looked up on PATH) and waits; a non-zero exit is EC_ESYS quoting
  *  the command and the first line it wrote to stderr. */
@@ -43,9 +53,9 @@ enum { NET_PASS_FD = 7 };
  *  @pass_fd is -1, @pass_fd open as NET_PASS_FD. */
 int ec_net__spawn(pid_t *pid_out, const char *const *argv, const char *log, int pass_fd,
                   ec_err *err);
-/** Stops @pid with SIGTERM, then SIGKILL, if its command line still contains @mark (so a
- *  recycled pid is never killed). */
-void ec_net__stop(pid_t pid, const char *mark);
+/** Stops @pid with @sig, then SIGKILL after 2 s, if its command line still contains
+ *  @mark (so a recycled pid is never killed). */
+void ec_net__stop(pid_t pid, const char *mark, int sig);
 /** Waits until something accepts TCP on @addr:@port (up to @ms), while @pid lives. */
 int ec_net__wait_listen(const char *addr, int port, pid_t pid, int ms, const char *what,
                         const char *log, ec_err *err);

@@ -22,7 +22,7 @@ pids=()
 net_cleanup() {
   for s in $(ec net ls --json 2>/dev/null | json_lines_names); do ec net teardown "$s"; done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  ip route del 169.254.169.254/32 2>/dev/null; ip route del "$LL/32" 2>/dev/null
+  ip route del 169.254.169.254/32 via "$ALLOWED" 2>/dev/null; ip route del "$LL/32" 2>/dev/null
   ip netns pids "$F" 2>/dev/null | xargs -r kill 2>/dev/null
   ip netns del "$F" 2>/dev/null
   cleanup
@@ -40,7 +40,8 @@ ip -n "$F" addr add 169.254.169.254/32 dev eth0; ip -n "$F" addr add "$LL/32" de
 ip -n "$F" link set eth0 up; ip -n "$F" link set lo up
 ip -n "$F" route add default via "198.18.$X.1"
 # the metadata address and a link-local one live on the fake host, as on a cloud VM
-ip route add 169.254.169.254/32 via "$ALLOWED"; ip route add "$LL/32" via "$ALLOWED"
+# (replace: a concurrent run of this test may hold the metadata route; each deletes only its own)
+ip route replace 169.254.169.254/32 via "$ALLOWED"; ip route add "$LL/32" via "$ALLOWED"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
   -keyout "$T/ca.key" -out "$T/ca.pem" -subj /CN=fake-ca 2>/dev/null
@@ -267,4 +268,29 @@ for s in "$U" "${N}c1" "${N}c2"; do ec net teardown "$s"; done
 check "after teardown nothing of ours is left: no ecn links of these sessions, no tables" \
   test -z "$(ec net ls)"
 check "net --help" bash -c "ec net --help | grep -q 'net prepare NAME'"
+
+# --- envcache run: the environment's networking applied to a container (runc) ---
+if command -v runc >/dev/null && root_is_mount; then
+  bash "$EC_SOURCE_DIR/tests/integration/mkroot.sh" "$T/rootsrc" curl >/dev/null
+  mkdir -p "$T/rootsrc/proc" "$T/rootsrc/dev" "$T/rootsrc/sys"
+  cp "$T/ca.pem" "$T/rootsrc/ca.pem"
+  ec base default "$(ec base import "$T/rootsrc")" >/dev/null
+  echo '{"name":"lim","config":{"type":"cloud","networking":{"type":"limited","allowed_hosts":["allowed.test"]},"packages":{}}}' | ec env create -f - >/dev/null
+  echo '{"name":"open","config":{"type":"cloud","packages":{}}}' | ec env create -f - >/dev/null
+  export ENVCACHE_NET_HOSTS_FILE=$T/hosts
+  check "run, limited: the allowed host answers over HTTPS in the container" \
+    bash -c "ec run lim -- curl -sf -m 10 --cacert /ca.pem https://allowed.test/ | grep -q 'host=allowed.test'"
+  check "run, limited: …and over HTTP with no proxy variables" \
+    bash -c "ec run lim -- curl -sf -m 10 --noproxy '*' http://allowed.test/ | grep -q 'host=allowed.test'"
+  check "run, limited: the container's resolv.conf is the session's" bash -c "ec run lim -- cat /etc/resolv.conf | grep -q '^nameserver 10\.231\.'"
+  check "run, limited: another host fails" not ec run lim -- curl -sf -m 10 --noproxy '*' --resolve other.test:80:$OTHER http://other.test/
+  check "run, limited: an address fails" not ec run lim -- curl -sf -m 10 --noproxy '*' "http://$ALLOWED/"
+  check "run, unrestricted: a fake host answers by name" \
+    bash -c "ec run open -- curl -sf -m 10 http://other.test/ | grep -q 'hello from $OTHER'"
+  check "run, unrestricted: the metadata address fails" not ec run open -- curl -sf -m 5 http://169.254.169.254/
+  check "run: no session network stays after" test -z "$(ec net ls)"
+  unset ENVCACHE_NET_HOSTS_FILE
+else
+  bad "envcache run needs runc and / as a mount point here"
+fi
 finish

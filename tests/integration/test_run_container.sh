@@ -46,8 +46,10 @@ assert ns == ["ipc", "mount", "network", "pid", "uts"], ns
 assert {m["destination"] for m in c["mounts"]} >= {"/proc", "/dev", "/sys", "/dev/pts"}
 assert "CAP_SYS_ADMIN" not in c["process"]["capabilities"]["bounding"]
 EOF
+check "run --keep: the session's network stays too" bash -c "ec net ls | grep -q '^kept-1:'"
 ec umount --session kept-1 >/dev/null
 check "umount removes a kept session" no_sessions
+check "…and its network (cache/net/)" test -z "$(ec net ls)"
 
 expect_fail "run: an unknown environment" 'not found' ec run nosuch -- true
 expect_fail "run: no command" 'give the command' ec run box

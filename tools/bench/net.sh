@@ -19,7 +19,7 @@ export ENVCACHE_HOME=$H
 "$E" net prepare warm --limited --allow example.test >/dev/null && "$E" net teardown warm
 hyperfine -N --runs "$runs" --warmup 1 --export-json "$H/r.json" \
   -n "bare: netns + veth + del" \
-  "sh -c 'ip netns add ecbench && ip link add ecbench0 type veth peer name eth0 netns ecbench && ip link set ecbench0 up && ip netns del ecbench'" \
+  "sh -c 'ip netns add ecbench && ip link add ecbench0 type veth peer name eth0 netns ecbench && ip link set ecbench0 up && ip link del ecbench0 && ip netns del ecbench'" \
   -n "envcache net unrestricted" \
   "sh -c '$E net prepare bu >/dev/null && $E net teardown bu'" \
   -n "envcache net limited" \
