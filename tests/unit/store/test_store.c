@@ -35,6 +35,50 @@ static int collect(const void *k, size_t kl, const void *v, size_t vl, void *pay
     return 0;
 }
 
+static int count_one(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+{
+    (void)k;
+    (void)kl;
+    (void)v;
+    (void)vl;
+    (*(int *)payload)++;
+    return 0;
+}
+
+/* LMDB refuses keys over 511 bytes (MDB_BAD_VALSIZE); the store keeps such keys by digest,
+ * so a long key reads, conflicts, walks by prefix and deletes like any other. */
+static void store__long_keys_are_kept_by_digest(void **state)
+{
+    struct ect_store_fixture *fx = *state;
+    char a[2000], b[2000];
+    memset(a, 'x', sizeof a - 1);
+    a[sizeof a - 1] = '\0';
+    memcpy(a, "ws/", 3);
+    memcpy(b, a, sizeof b);
+    b[1500] = 'y'; /* differs from a only past the part kept in clear */
+    put(fx->st, &plain_tbl, a, "A");
+    put(fx->st, &plain_tbl, b, "B");
+    ec_txn *txn = NULL;
+    const void *v;
+    size_t n;
+    assert_int_equal(ec_txn_begin(&txn, fx->st, 0, NULL), EC_OK);
+    assert_int_equal(ec_kv_get(txn, &plain_tbl, a, strlen(a), &v, &n, NULL), EC_OK);
+    assert_int_equal(n, 1);
+    assert_memory_equal(v, "A", 1);
+    assert_int_equal(ec_kv_get(txn, &plain_tbl, b, strlen(b), &v, &n, NULL), EC_OK);
+    assert_memory_equal(v, "B", 1);
+    assert_int_equal(ec_kv_put(txn, &plain_tbl, a, strlen(a), "C", 1, EC_KV_NOOVERWRITE, NULL),
+                     EC_ECONFLICT);
+    int count = 0;
+    assert_int_equal(ec_kv_each(txn, &plain_tbl, "ws/", 3, false, NULL, 0, count_one, &count,
+                                NULL), EC_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(ec_kv_del(txn, &plain_tbl, a, strlen(a), NULL), EC_OK);
+    assert_int_equal(ec_kv_get(txn, &plain_tbl, a, strlen(a), &v, &n, NULL), EC_ENOTFOUND);
+    assert_int_equal(ec_kv_get(txn, &plain_tbl, b, strlen(b), &v, &n, NULL), EC_OK);
+    assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
+}
+
 static void store__each_walks_prefix_both_ways(void **state)
 {
     struct ect_store_fixture *fx = *state;
@@ -404,6 +448,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(store__each_walks_prefix_both_ways, ect_store_setup, ect_store_teardown),
+        cmocka_unit_test_setup_teardown(store__long_keys_are_kept_by_digest, ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__nooverwrite_conflicts, ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__newer_schema_is_a_clear_error, ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__verify_finds_corruption_and_orphans, ect_store_setup, ect_store_teardown),
