@@ -195,6 +195,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!rq->method) { /* first call: headers are in, no body yet */
         rq->method = method;
         rq->url = url;
+        if (!ec_req_check(rq))
+            return send_reply(rq); /* MHD closes the connection: the body is not read */
         if (!declared_too_large(rq))
             return MHD_YES;
         /* Refused before reading it; MHD closes the connection after the answer. */
@@ -312,6 +314,17 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     vfprintf(stderr, fmt, ap);
 }
 
+/* MHD answers a request line and headers that overflow a connection's memory pool itself,
+ * with an HTML page; with a pool this much larger than our own limits, ec_req_check sees
+ * and answers every request up to four times the header limit in the API's shape. The
+ * pool is mapped lazily, so an idle connection costs only the pages it touched. */
+static size_t pool_bytes(const ec_server_opts *o)
+{
+    size_t want = 4 * (o->max_header_bytes > EC_SERVER_URL_MAX ? o->max_header_bytes
+                                                               : EC_SERVER_URL_MAX);
+    return want + o->max_header_bytes;
+}
+
 static int start_daemon(ec_server *s, const struct sockaddr_storage *ss, ec_err *err)
 {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
@@ -324,7 +337,7 @@ static int start_daemon(ec_server *s, const struct sockaddr_storage *ss, ec_err 
         MHD_OPTION_SOCK_ADDR, ss,
         MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_CONNECTION_LIMIT,
         s->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, s->o.conn_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->o.max_header_bytes,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_bytes(&s->o),
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->d)

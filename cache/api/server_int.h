@@ -60,6 +60,15 @@ void ec_reply_text(ec_req *rq, int status, const char *ctype, const char *text, 
 /** The HTTP status for an ec_code. */
 int ec_api_status(int code);
 
+/* --- checks every request passes first (request_checks.c) --- */
+
+/* URLs (request target, query included) past this are 414. */
+#define EC_SERVER_URL_MAX 8192u
+
+/** Checks the URL's and headers' sizes, the framing and the URL's encoding; replies (414,
+ *  431, 411, 400) and returns false on the first that fails. */
+bool ec_req_check(ec_req *rq);
+
 /* --- the handlers --- */
 
 /** Reads the request, finds its route and calls its handler (api_router.c). */
