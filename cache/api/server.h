@@ -30,8 +30,10 @@ typedef struct ec_server_opts {
     const char *listen;        /* "HOST:PORT" (IPv4, or [IPv6]:PORT); port 0 = any free one;
                                   NULL = "127.0.0.1:8080" */
     unsigned threads;          /* MHD pool threads; 0 = 2 per CPU, at least 4 */
-    unsigned max_connections;  /* 0 = 1024 */
-    unsigned conn_timeout_s;   /* a connection idle or stalled this long is closed; 0 = 30 */
+    unsigned max_connections;  /* held at once; past it new connections are answered 503
+                                  (up to 1,024 more, then closed); 0 = 10,000. The soft
+                                  descriptor limit is raised to fit, or this lowered */
+    unsigned conn_timeout_s;   /* a connection idle or stalled this long is closed; 0 = 10 */
     size_t max_header_bytes;   /* per-connection buffer for the request line and headers;
                                   0 = 32 KiB (MHD answers 431 past it) */
     size_t max_body_bytes;     /* request bodies past this are 413; 0 = 1 MiB */

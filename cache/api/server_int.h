@@ -3,6 +3,7 @@
 #pragma once
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -16,6 +17,11 @@ struct ec_server {
     ec_warm_queue *wq;
     uint16_t port;
     atomic_int inflight; /* requests begun and not completed */
+    atomic_int conns;    /* connections open (MHD's notify callback) */
+    pthread_mutex_t watch_mu; /* guards watch */
+    struct conn_watch *watch; /* every open connection, for the deadline watcher */
+    pthread_t watcher;
+    atomic_bool watch_stop;
     atomic_int deferred; /* handler threads running (their connections are suspended) */
     atomic_bool stopping;
 };
