@@ -260,6 +260,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     ec_buf_fini(&rq->body);
     free(rq->raw_uri);
     free(rq->ws);
+    free(rq->basic_key);
     free(rq);
     *con_cls = NULL;
     atomic_fetch_sub(&s->inflight, 1);
@@ -436,6 +437,15 @@ static int parse_listen(struct sockaddr_storage *ss, const char *listen, ec_err 
                    listen);
 }
 
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss->ss_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+    return false;
+}
+
 static void defaults(ec_server_opts *o)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -455,6 +465,10 @@ static void defaults(ec_server_opts *o)
         o->session_wait_ms = DEFAULT_SESSION_WAIT_MS;
     if (!o->shutdown_grace_ms)
         o->shutdown_grace_ms = DEFAULT_GRACE_MS;
+    if (!o->pull_budget)
+        o->pull_budget = 10ull << 30;
+    if (!o->min_free_bytes)
+        o->min_free_bytes = 1ull << 30;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -517,6 +531,7 @@ int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec
     fit_fd_limit(&s->o);
     struct sockaddr_storage ss;
     int r = parse_listen(&ss, s->o.listen, err);
+    s->loopback = is_loopback(&ss);
     if (r == EC_OK && !s->o.mirror_only) { /* with EC_WARM_OFF too: POST …/cache/warm works */
         ec_warm_queue_opts qo = {.concurrency = s->o.warm_concurrency, .warm = s->o.warm_fn};
         r = ec_warm_queue_start(&s->wq, c, &qo, err);

@@ -26,6 +26,13 @@ typedef enum ec_warm_policy {
     EC_WARM_OFF,        /* never: sessions mount whatever stack the environment has */
 } ec_warm_policy;
 
+/** Whether the mirror's pull-through (a miss fetched from upstream) needs an API key. */
+typedef enum ec_pull_auth {
+    EC_PULL_AUTH_AUTO = 0, /* when the server listens beyond loopback (the default) */
+    EC_PULL_AUTH_ON,
+    EC_PULL_AUTH_OFF,
+} ec_pull_auth;
+
 typedef struct ec_server_opts {
     const char *listen;        /* "HOST:PORT" (IPv4, or [IPv6]:PORT); port 0 = any free one;
                                   NULL = "127.0.0.1:8080" */
@@ -39,6 +46,11 @@ typedef struct ec_server_opts {
     size_t max_body_bytes;     /* request bodies past this are 413; 0 = 1 MiB */
     bool no_auth;              /* every API request works on the default workspace, no key */
     bool mirror_auth;          /* /mirror/ needs a key too (package managers send none) */
+    ec_pull_auth pull_auth;    /* the mirror's pulls from upstream need a key */
+    uint64_t pull_budget;      /* bytes pull-through may add per workspace (429 past it);
+                                  0 = 10 GiB, UINT64_MAX = no budget */
+    uint64_t min_free_bytes;   /* pull-through stops (507) when the store's file system has
+                                  less free; 0 = 1 GiB, UINT64_MAX = never */
     ec_warm_policy warm;
     unsigned warm_concurrency; /* environments warmed at once; 0 = 4 */
     ec_warm_fn warm_fn;        /* NULL = ec_warm_env; tests inject fakes */

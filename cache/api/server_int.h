@@ -16,6 +16,7 @@ struct ec_server {
     struct MHD_Daemon *d;
     ec_warm_queue *wq;
     uint16_t port;
+    bool loopback;       /* listens on a loopback address only */
     atomic_int inflight; /* requests begun and not completed */
     atomic_int conns;    /* connections open (MHD's notify callback) */
     pthread_mutex_t watch_mu; /* guards watch */
@@ -41,6 +42,7 @@ struct ec_req {
     ec_buf body;
     bool too_large;
     char *ws;          /* the workspace the key maps to, once authenticated */
+    char *basic_key;   /* the key taken from basic credentials, if any */
     const char *route; /* template for logs and metrics: "GET /v1/environments/{id}" */
     char manager[16];  /* mirror requests: the manager, for metrics */
     bool upstream;     /* the mirror needed upstream for this answer */
@@ -76,6 +78,19 @@ int ec_api_status(int code);
 bool ec_req_check(ec_req *rq);
 
 /* --- the handlers --- */
+
+/** Checks the request's key (x-api-key, Bearer, or basic credentials) and sets rq->ws;
+ *  replies 401 and returns false when it is missing or unknown (api_router.c). */
+bool ec_req_authenticate(ec_req *rq);
+/** Whether the request carries a key at all. */
+bool ec_req_has_key(ec_req *rq);
+
+/* --- pull-through accounting (idx_pull.c) --- */
+
+/** Bytes the mirror has pulled from upstream into the store for @ws (0 when none). */
+uint64_t ec_api__pull_used(ec_cache *c, const char *ws);
+/** Adds @n bytes to @ws's pulled total. */
+int ec_api__pull_add(ec_cache *c, const char *ws, uint64_t n, ec_err *err);
 
 /** Reads the request, finds its route and calls its handler (api_router.c). */
 void ec_api_route(ec_req *rq);
