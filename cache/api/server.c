@@ -18,7 +18,7 @@
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define DEFAULT_BODY_MAX (1u << 20)
-#define DEFAULT_HEADER_MAX (32u << 10)
+#define DEFAULT_HEADER_MAX (16u << 10)
 #define DEFAULT_CONNS 10000
 #define DEFAULT_TIMEOUT_S 10
 /* Connections past max_connections are still accepted, up to this many more, so that each
@@ -486,13 +486,14 @@ static size_t pool_bytes(const ec_server_opts *o)
 {
     /* Not more: MHD 0.9.75 zeroes the whole pool after every request, so each kept-alive
      * connection holds all of it resident. */
-    return o->max_header_bytes + EC_SERVER_URL_MAX + (16u << 10);
+    return o->max_header_bytes + EC_SERVER_URL_MAX + (8u << 10);
 }
 
 static int start_daemon(ec_server *s, const struct sockaddr_storage *ss, ec_err *err)
 {
+    /* TURBO: MHD reads, writes and accepts before asking epoll whether it may. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     if (ss->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     errno = 0;

@@ -41,8 +41,8 @@ typedef struct ec_server_opts {
                                   (up to 1,024 more, then closed); 0 = 10,000. The soft
                                   descriptor limit is raised to fit, or this lowered */
     unsigned conn_timeout_s;   /* a connection idle or stalled this long is closed; 0 = 10 */
-    size_t max_header_bytes;   /* per-connection buffer for the request line and headers;
-                                  0 = 32 KiB (MHD answers 431 past it) */
+    size_t max_header_bytes;   /* request headers past this are 431; 0 = 16 KiB. MHD's
+                                  per-connection pool is this + 16 KiB (URL and slack) */
     size_t max_body_bytes;     /* request bodies past this are 413; 0 = 1 MiB */
     bool no_auth;              /* every API request works on the default workspace, no key */
     bool mirror_auth;          /* /mirror/ needs a key too (package managers send none) */
