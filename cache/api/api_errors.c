@@ -93,6 +93,11 @@ static json_t *message_string(const char *msg)
     return j;
 }
 
+void ec_reply_json_text(ec_req *rq, int status, char *text, size_t n)
+{
+    reply_buf(rq, status, "application/json", text, n);
+}
+
 static void reply_error(ec_req *rq, int status, const char *msg, const char *detail)
 {
     json_t *e = json_pack("{s:s, s:o}", "type", error_type(status), "message",

@@ -58,6 +58,8 @@ struct ec_req {
 
 /** Replies @status with @j as the body (consumes @j). */
 void ec_reply_json(ec_req *rq, int status, json_t *j);
+/** Replies @status with JSON text @text of @n bytes (consumed: freed with the answer). */
+void ec_reply_json_text(ec_req *rq, int status, char *text, size_t n);
 /** Replies with the API error shape; status and type from @err's code. */
 void ec_reply_err(ec_req *rq, const ec_err *err);
 /** Replies with the API error shape for @status; the message is formatted. */
