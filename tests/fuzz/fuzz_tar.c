@@ -13,6 +13,11 @@
 
 static char work[64];
 
+static void cleanup(void)
+{
+    ec_rm_rf(work, NULL);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -20,6 +25,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     snprintf(work, sizeof work, "/tmp/ec-fuzz-tar-%d", (int)getpid());
     mkdir(work, 0700);
+    atexit(cleanup);
     return 0;
 }
 
