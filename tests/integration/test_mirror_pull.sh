@@ -42,6 +42,13 @@ kill $pid; wait $pid
 # On loopback a key is not needed (the default), unless --pull-auth on.
 serve lo --listen 127.0.0.1:0
 check "loopback: a miss without a key is fetched" test "$(status $B/mirror/npm/scripted)" = 200
+# Packument hits are answered from kept answers: the same bytes and ETag as the first,
+# and per host (the tarball URLs name the host asked).
+curl -s -D "$T/h1" -o "$T/d1" $B/mirror/npm/scripted; curl -s -D "$T/h2" -o "$T/d2" $B/mirror/npm/scripted
+curl -s -o "$T/d3" -H 'Host: other.test:1' $B/mirror/npm/scripted
+check "a kept packument answer is the first one, byte for byte" cmp "$T/d1" "$T/d2"
+check "... with the same ETag" test "$(grep -i '^etag' "$T/h1")" = "$(grep -i '^etag' "$T/h2")"
+check "... and another host gets its own tarball URLs" bash -c "grep -q 'other.test:1/mirror/npm' '$T/d3' && ! grep -q 'other.test' '$T/d1'"
 kill $pid; wait $pid
 serve lo-on --listen 127.0.0.1:0 --pull-auth on
 check "--pull-auth on: loopback needs a key too" test "$(status $B/mirror/npm/nosuchpkg)" = 401
