@@ -111,6 +111,26 @@ int ec_env_stack(json_t **out, ec_cache *c, const char *ws, const char *id, ec_e
 
 /* --- sessions and mounts --- */
 
+/** A bind mount into a session's container. */
+typedef struct ec_bundle_bind {
+    const char *src, *dst;
+    bool read_only;
+} ec_bundle_bind;
+
+/** How a session's OCI bundle starts it (see ec_session_opts.bundle). */
+typedef struct ec_bundle_opts {
+    const char *const *argv;  /* NULL-terminated; NULL = /bin/sh */
+    const char *const *env;   /* NULL-terminated "K=V" after PATH, HOME and TERM; or NULL */
+    const char *cwd;          /* NULL = "/" */
+    bool terminal;            /* the runtime gives the process a pseudo-terminal */
+    const char *netns;        /* join this network namespace (a path); NULL = a new one
+                                 with loopback only */
+    const ec_bundle_bind *binds;
+    size_t nbinds;
+    const json_t *annotations; /* an object, or NULL */
+    const json_t *hooks;       /* the runtime-spec's "hooks" object, or NULL */
+} ec_bundle_opts;
+
 typedef struct ec_session_opts {
     const char *ws;          /* workspace; NULL = default */
     const char *env_id;      /* mount this environment's stack, or */
@@ -121,6 +141,8 @@ typedef struct ec_session_opts {
     const char *target;      /* where the root file system appears (created if missing) */
     unsigned flags;          /* EC_MOUNT_* */
     const json_t *agent;     /* the API's agent, kept with the session; NULL = none */
+    const ec_bundle_opts *bundle; /* also write an OCI bundle whose root is the target
+                                     (the session object's "bundle"); NULL = none */
 } ec_session_opts;
 
 /** Unpacks what is needed and mounts the stack at opts->target, recording a session.
@@ -129,12 +151,21 @@ typedef struct ec_session_opts {
  *  another session is mounted at the target (detail "target_in_use"), or when the
  *  environment's warm-up has not run or failed (detail "environment_not_ready"). */
 int ec_session_create(json_t **out, ec_cache *c, const ec_session_opts *opts, ec_err *err);
+/** The OCI runtime config (runtime-spec 1.0) that starts session @id with root @root. */
+json_t *ec_session_bundle_config(const char *id, const char *root, const ec_bundle_opts *o);
 /** Finds a session by id or by target path. */
 int ec_session_get(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
                    ec_err *err);
-/** Unmounts, discards the session's writes, forgets the session. */
+/** Unmounts, discards the session's writes, forgets the session; first stops and deletes
+ *  a container still running from the session's bundle, if it has one. */
 int ec_session_delete(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
                       ec_err *err);
+/** ec_session_delete for a caller that knows the session's container is gone already
+ *  (`envcache run`, after `runc run` returned). */
+int ec_session_delete_stopped(json_t **out, ec_cache *c, const char *ws,
+                              const char *id_or_target, ec_err *err);
+/** The OCI runtime sessions run with: $ENVCACHE_OCI_RUNTIME, else "runc". */
+const char *ec_session_runtime(void);
 /** All sessions of @ws (NULL = every workspace) as a JSON array. */
 int ec_session_list(json_t **out, ec_cache *c, const char *ws, ec_err *err);
 /** Forgets the sessions of @ws (NULL = every workspace) whose mount is gone (unmounted by

@@ -82,6 +82,10 @@ typedef struct ec_base_provider {
      *  has no such suite. */
     int (*release_probe)(ec_digest *digest_out, char date[64], const char *url,
                          const char *suite, ec_err *err);
+    /** The packages (comma-separated) that give a base the common runtimes a session finds
+     *  out of the box: one list for an archive with the suite's security archive beside
+     *  it (where newer toolchains are updated), one without. */
+    const char *runtimes_with_security, *runtimes;
 } ec_base_provider;
 
 typedef struct ec_manager {

@@ -305,6 +305,8 @@ int ec_layer_import(ec_layer_info *out, ec_store *st, const char *path, unsigned
  *  tree must hold nothing the layer format drops (xattrs other than capabilities). */
 int ec_layer_adopt_dir(ec_store *st, const ec_layer_info *layer, const char *dir, ec_err *err);
 
+/** layers/<diff_id>/ when @layer is unpacked there (caller frees), else NULL. */
+char *ec_layer_unpacked_path(ec_store *st, const ec_layer_info *layer);
 /** Makes sure layers/<diff_id>/ exists (unpacking the verified blob if needed) and returns
  *  its path; caller frees. */
 int ec_layer_ensure_unpacked(char **path_out, ec_store *st, const ec_layer_info *layer,

@@ -67,6 +67,7 @@ int ec_cmd_layer(ec_cli *cli, int argc, char **argv);
 int ec_cmd_env(ec_cli *cli, int argc, char **argv);
 int ec_cmd_mount(ec_cli *cli, int argc, char **argv);
 int ec_cmd_umount(ec_cli *cli, int argc, char **argv);
+int ec_cmd_run(ec_cli *cli, int argc, char **argv);
 int ec_cmd_session(ec_cli *cli, int argc, char **argv);
 int ec_cmd_verify(ec_cli *cli, int argc, char **argv);
 int ec_cmd_gc(ec_cli *cli, int argc, char **argv);

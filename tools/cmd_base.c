@@ -8,14 +8,21 @@
 
 static const char base_usage[] =
     "Usage: envcache base import PATH [--json]\n"
-    "       envcache base bootstrap [--suite bookworm] [--variant minbase] [--include PKG,…]\n"
-    "                               [--mirror URL] [--sources-dir DIR] [--force]\n"
+    "       envcache base bootstrap [--runtimes] [--suite bookworm] [--variant minbase]\n"
+    "                               [--include PKG,…] [--mirror URL] [--sources-dir DIR]\n"
+    "                               [--no-security] [--force]\n"
     "                               [--json]\n"
     "       envcache base default [DIGEST | --clear] [--json]\n\n"
     "import     store a root file system, as a directory, tar or tar.zst (e.g. a container\n"
     "           image's) as a base layer and print its digest\n"
     "bootstrap  build a Debian root file system with mmdebstrap and import it; the same\n"
     "           arguments against an unchanged archive (its InRelease) reuse the layer\n"
+    "           --runtimes         include the common runtimes (Python, Node.js, Ruby, Go,\n"
+    "                              Rust, a C toolchain, git, curl, CA certificates; the\n"
+    "                              list is in tools/CLI.md): what a new store's default\n"
+    "                              base gets\n"
+    "           --no-security      leave out the suite's security archive (default: in\n"
+    "                              the base's sources when the host's sources have it)\n"
     "           --mirror URL       the archive URL (default: the package sources of the\n"
     "                              host that serve the suite)\n"
     "           --sources-dir DIR  where the package sources of the host live (default:\n"
@@ -57,6 +64,8 @@ static int getopts(ec_cli *cli, int argc, char **argv, const struct option *opts
         case 'm': bo->mirror = optarg; break;
         case 'S': bo->sources_dir = optarg; break;
         case 'f': bo->force = true; break;
+        case 'R': bo->runtimes = true; break;
+        case 'N': bo->no_security = true; break;
         case 'c': *clear = true; break;
         default: return ec_cli_usage(cli, "bad option");
         }
@@ -127,7 +136,8 @@ int ec_cmd_base(ec_cli *cli, int argc, char **argv)
         EC_CLI_COMMON_LONGOPTS, {"suite", required_argument, NULL, 's'},
         {"variant", required_argument, NULL, 'v'}, {"include", required_argument, NULL, 'i'},
         {"mirror", required_argument, NULL, 'm'}, {"sources-dir", required_argument, NULL, 'S'},
-        {"force", no_argument, NULL, 'f'}, {"clear", no_argument, NULL, 'c'}, {0}};
+        {"force", no_argument, NULL, 'f'}, {"clear", no_argument, NULL, 'c'},
+        {"runtimes", no_argument, NULL, 'R'}, {"no-security", no_argument, NULL, 'N'}, {0}};
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(base_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? EC_EXIT_USAGE : EC_EXIT_OK;

@@ -17,6 +17,7 @@ static const ec_cmd commands[] = {
     {"env", ec_cmd_env, "create, list, get, update, archive and delete environments"},
     {"warm", ec_cmd_warm, "resolve, fetch and build an environment's layers ahead of time"},
     {"mount", ec_cmd_mount, "mount an environment's or some layers' stack for a session"},
+    {"run", ec_cmd_run, "run a command in a new container of an environment's session"},
     {"umount", ec_cmd_umount, "unmount a session and discard its writes"},
     {"session", ec_cmd_session, "list sessions"},
     {"verify", ec_cmd_verify, "re-hash every blob and cross-check the index with the disk"},

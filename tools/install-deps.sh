@@ -22,6 +22,8 @@ pkgs="$pkgs clang libclang-rt-14-dev"
 # go's tests: a go (Debian's when none is on PATH, see below) and python3-cryptography,
 # with which the go fixture signs its checksum database.
 pkgs="$pkgs golang-go python3-cryptography"
+# sessions as containers: runc runs them (`envcache run`), podman runs the OCI hook's test.
+pkgs="$pkgs runc podman"
 # node and npm may come from elsewhere (npm bundled with node): a working pair is enough.
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   pkgs=$(printf '%s\n' $pkgs | grep -vx -e nodejs -e npm | tr '\n' ' ')

@@ -131,8 +131,12 @@ static void create_work(ec_req *rq)
     EC_AUTOFREE char *target =
         ec_xasprintf("%s/sessions/%s/root", ec_store_home(ec_cache_store(rq->srv->c)), id);
     /* The agent is stored with the session, so that GET answers what create answered. */
+    /* The bundle starts a shell; a client sets process.args, or runs its own bundle with
+     * envcache-mount as a hook. */
+    ec_bundle_opts bundle = {0};
     ec_session_opts so = {.ws = rq->ws, .env_id = env_id, .session_id = id, .target = target,
-                          .flags = EC_MOUNT_ALLOW_COPY, .agent = json_object_get(body, "agent")};
+                          .flags = EC_MOUNT_ALLOW_COPY, .agent = json_object_get(body, "agent"),
+                          .bundle = &bundle};
     json_t *out = NULL;
     if (ec_session_create(&out, rq->srv->c, &so, &err) < 0)
         return ec_reply_err(rq, &err);

@@ -37,6 +37,9 @@ struct boot {
     char *mirror, *includes; /* includes sorted and comma-joined */
     ec_digest release;
     char date[64];
+    char *security;          /* the security archive's URL, or NULL */
+    ec_digest sec_release;
+    char sec_date[64];
     ec_digest key;
 };
 
@@ -88,6 +91,11 @@ static void boot_key(struct boot *b)
     put_str(h, b->mirror);
     put_str(h, ec_digest_format(rel, &b->release));
     put_str(h, b->date);
+    if (b->security) { /* bases from before the security archive keep their keys */
+        put_str(h, b->security);
+        put_str(h, ec_digest_format(rel, &b->sec_release));
+        put_str(h, b->sec_date);
+    }
     ec_sha256_final(ec_steal(&h), &b->key);
 }
 
@@ -128,7 +136,10 @@ static int run_mmdebstrap(const struct boot *b, const char *tar, const char *log
     EC_AUTOFREE char *variant = ec_xasprintf("--variant=%s", b->variant);
     EC_AUTOFREE char *include = ec_xasprintf("--include=%s", b->includes);
     /* --skip=output/dev: the store refuses device nodes; the sandbox makes its own /dev. */
-    const char *argv[11] = {"mmdebstrap", "--mode=root", variant, "--format=tar",
+    EC_AUTOFREE char *sec = b->security ? ec_xasprintf("deb %s %s-security main", b->security,
+                                                       b->suite)
+                                        : NULL;
+    const char *argv[12] = {"mmdebstrap", "--mode=root", variant, "--format=tar",
                             "--skip=output/dev"};
     size_t k = 5;
     if (b->includes[0])
@@ -136,6 +147,8 @@ static int run_mmdebstrap(const struct boot *b, const char *tar, const char *log
     argv[k++] = b->suite;
     argv[k++] = tar;
     argv[k++] = b->mirror;
+    if (sec)
+        argv[k++] = sec;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -211,6 +224,38 @@ static int boot_mirror(struct boot *b, const ec_base_provider *p,
     return r;
 }
 
+/* The suite's security archive from the host's sources, as an installed Debian has it:
+ * Debian's current toolchains (rustc-web) and fixes are updated there only. None when
+ * the archive is given by --mirror, or the host has none. */
+static int boot_security(struct boot *b, const ec_base_provider *p,
+                         const ec_base_bootstrap_opts *o, ec_err *err)
+{
+    if (o->mirror || o->no_security)
+        return EC_OK;
+    EC_AUTOFREE char *suite = ec_xasprintf("%s-security", b->suite);
+    int r = p->archive_find(&b->security, o->sources_dir, suite, NULL);
+    if (r < 0) {
+        b->security = NULL;
+        return EC_OK;
+    }
+    r = p->release_probe(&b->sec_release, b->sec_date, b->security, suite, err);
+    if (r < 0)
+        ec_err_prefix(err, "cannot read the state of the security archive %s", b->security);
+    return r;
+}
+
+/* --include, and the runtimes when asked: Rust from the security archive if it is in. */
+static char *boot_includes(const ec_base_bootstrap_opts *o, const struct boot *b,
+                           const ec_base_provider *p)
+{
+    if (!o->runtimes)
+        return sort_includes(o->include);
+    EC_AUTOFREE char *all = ec_xasprintf("%s%s%s",
+                                         b->security ? p->runtimes_with_security : p->runtimes,
+                                         o->include ? "," : "", o->include ? o->include : "");
+    return sort_includes(all);
+}
+
 static int boot_prepare(struct boot *b, const ec_base_bootstrap_opts *o, ec_err *err)
 {
     const ec_base_provider *p = base_provider(err);
@@ -218,7 +263,6 @@ static int boot_prepare(struct boot *b, const ec_base_bootstrap_opts *o, ec_err 
         return EC_EUNSUPPORTED;
     b->suite = o->suite ? o->suite : "bookworm";
     b->variant = o->variant ? o->variant : "minbase";
-    b->includes = sort_includes(o->include);
     int r = boot_mirror(b, p, o, err);
     if (r < 0)
         return r;
@@ -227,6 +271,9 @@ static int boot_prepare(struct boot *b, const ec_base_bootstrap_opts *o, ec_err 
         ec_err_prefix(err, "cannot read the archive's state");
         return r;
     }
+    if ((r = boot_security(b, p, o, err)) < 0)
+        return r;
+    b->includes = boot_includes(o, b, p);
     boot_key(b);
     return EC_OK;
 }
@@ -247,8 +294,42 @@ int ec_base_bootstrap(ec_layer_info *out, bool *reused_out, ec_cache *c,
         r = boot_build(out, c, &b, o && o->quiet, err);
     }
     free(b.mirror);
+    free(b.security);
     free(b.includes);
     if (r == EC_OK && reused_out)
         *reused_out = reused;
     return r;
+}
+
+int ec_base_default_ensure(ec_digest *out, ec_cache *c, bool quiet, ec_err *err)
+{
+    ec_err e = {0};
+    int r = ec_base_default_get(out, c, &e);
+    if (r != EC_ENOTFOUND) {
+        if (r < 0 && err)
+            *err = e;
+        return r;
+    }
+    const char *auto_base = getenv("ENVCACHE_AUTO_BASE");
+    if (auto_base && (strcmp(auto_base, "0") == 0 || strcmp(auto_base, "off") == 0))
+        return ec_fail(err, EC_ENOTFOUND, "no default base is set, and $ENVCACHE_AUTO_BASE=%s "
+                       "says not to make one: set one with `envcache base default`",
+                       auto_base);
+    if (!quiet)
+        ec_info("no default base is set: bootstrapping one with the common runtimes "
+                "(`envcache base bootstrap --runtimes`); this takes minutes, once");
+    const ec_base_bootstrap_opts o = {.runtimes = true, .quiet = quiet};
+    ec_layer_info l;
+    r = ec_base_bootstrap(&l, NULL, c, &o, err);
+    if (r == EC_OK)
+        r = ec_base_default_set(c, &l.digest, err);
+    if (r < 0) {
+        ec_err_prefix(err, "no default base is set, and making one failed");
+        return r;
+    }
+    char d[EC_DIGEST_STR_LEN];
+    if (!quiet)
+        ec_info("default base set: %s", ec_digest_format(d, &l.digest));
+    *out = l.digest;
+    return EC_OK;
 }

@@ -100,3 +100,11 @@ int ec_umount_target(const char *target, enum ec_mount_mode mode, ec_err *err);
 
 /** True when @path is the root of a mount (statx, else /proc/self/mountinfo). */
 bool ec_mount_is_mountpoint(const char *path);
+
+/**
+ * Inside a container's mount namespace, while its runtime runs its createRuntime or
+ * prestart hooks: moves each mount the runtime made under @root (/proc, /dev, binds)
+ * into the stack mounted at @stack, then moves the stack over @root, so that the
+ * container starts on the stack with everything its runtime prepared.
+ */
+int ec_mount_adopt_root(const char *stack, const char *root, ec_err *err);

@@ -38,3 +38,8 @@ int ec_cache__session_each(ec_txn *txn, ec_session_rec_fn fn, void *payload, ec_
     struct session_each e = {fn, payload};
     return ec_kv_each(txn, &sessions_tbl, NULL, 0, false, NULL, 0, session_one, &e, err);
 }
+
+int ec_session__get_raw(ec_txn *txn, const char *id, const void **val, ec_err *err)
+{
+    return ec_kv_get(txn, &sessions_tbl, id, strlen(id), val, NULL, err);
+}

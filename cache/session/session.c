@@ -7,6 +7,8 @@
 #include "store/util/mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,31 +62,46 @@ static int resolve_layers(json_t **digests_out, ec_cache *c, const ec_session_op
     return EC_OK;
 }
 
-/* Unpacks (if needed) each layer and returns the lower directories, lowest first. */
-static int lower_dirs(char ***dirs_out, size_t *n_out, ec_cache *c, const json_t *digests,
-                      const char *base_dir, ec_err *err)
+/* The session's layers, looked up in one read txn; *@unpacked_out says whether every one
+ * is unpacked already (the usual case: warm-ups leave them so). */
+static int lookup_layers(ec_layer_info **out, bool *unpacked_out, ec_cache *c,
+                         const json_t *digests, ec_err *err)
 {
-    size_t n = json_array_size(digests) + (base_dir ? 1 : 0), k = 0;
+    size_t n = json_array_size(digests);
+    EC_AUTOFREE ec_layer_info *v = ec_xcalloc(n ? n : 1, sizeof *v);
+    EC_AUTO(ec_txn) txn = NULL;
+    int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+    bool unpacked = true;
+    for (size_t i = 0; r == EC_OK && i < n; i++) {
+        ec_digest d;
+        r = ec_digest_parse(&d, json_string_value(json_array_get(digests, i)), err);
+        if (r == EC_OK)
+            r = ec_layer_lookup(&v[i], txn, &d, err);
+        if (r == EC_OK && unpacked) {
+            EC_AUTOFREE char *dir = ec_layer_unpacked_path(c->st, &v[i]);
+            unpacked = dir != NULL;
+        }
+    }
+    if (r == EC_OK) {
+        *out = ec_steal(&v);
+        *unpacked_out = unpacked;
+    }
+    return r;
+}
+
+/* Unpacks (if needed) each layer and returns the lower directories, lowest first. */
+static int lower_dirs(char ***dirs_out, size_t *n_out, ec_cache *c, const ec_layer_info *layers,
+                      size_t nlayers, const char *base_dir, ec_err *err)
+{
+    size_t n = nlayers + (base_dir ? 1 : 0), k = 0;
     char **dirs = ec_xcalloc(n + 1, sizeof *dirs);
     int r = EC_OK;
     if (base_dir)
         dirs[k++] = ec_xstrdup(base_dir);
-    for (size_t i = 0; r == EC_OK && i < json_array_size(digests); i++) {
-        ec_digest d;
-        ec_layer_info l;
-        EC_AUTO(ec_txn) txn = NULL;
-        r = ec_digest_parse(&d, json_string_value(json_array_get(digests, i)), err);
+    for (size_t i = 0; r == EC_OK && i < nlayers; i++) {
+        r = ec_layer_ensure_unpacked(&dirs[k], c->st, &layers[i], err);
         if (r == EC_OK)
-            r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
-        if (r == EC_OK)
-            r = ec_layer_lookup(&l, txn, &d, err);
-        ec_txn_abort(ec_steal(&txn));
-        if (r == EC_OK)
-            r = ec_layer_ensure_unpacked(&dirs[k], c->st, &l, err);
-        if (r == EC_OK) {
             k++;
-            ec_layer_touch(c->st, &d, NULL);
-        }
     }
     if (r < 0) {
         for (size_t i = 0; i < k; i++)
@@ -135,9 +152,23 @@ static int check_target_free(ec_txn *txn, const char *target, ec_err *err)
     return r;
 }
 
+/* Layers a session mounts were used now: last_used is GC's LRU hint. */
+static int touch_layers(ec_txn *txn, const ec_layer_info *layers, size_t n, ec_err *err)
+{
+    int64_t now = ec_now();
+    int r = EC_OK;
+    for (size_t i = 0; r == EC_OK && i < n; i++) {
+        ec_layer_info l = layers[i];
+        l.last_used = now;
+        r = ec_layer_put(txn, &l, err);
+    }
+    return r;
+}
+
 /* The first put checks the target in the same write txn, so two mounts racing for one
- * target cannot both pass. */
-static int put_session(ec_cache *c, const char *id, const json_t *s, unsigned flags, ec_err *err)
+ * target cannot both pass. One txn, one sync: the record and the layers' last use. */
+static int put_session(ec_cache *c, const char *id, const json_t *s, unsigned flags,
+                       const ec_layer_info *layers, size_t nlayers, ec_err *err)
 {
     EC_AUTO(ec_txn) txn = NULL;
     const char *target = json_string_value(json_object_get(s, "target"));
@@ -150,7 +181,20 @@ static int put_session(ec_cache *c, const char *id, const json_t *s, unsigned fl
     if (r == EC_ECONFLICT)
         return ec_fail(err, EC_ECONFLICT, "session %s already exists; pick another id or "
                                           "`envcache umount --session %s` first", id, id);
+    if (r == EC_OK)
+        r = touch_layers(txn, layers, nlayers, err);
     return r < 0 ? r : ec_txn_commit(ec_steal(&txn), err);
+}
+
+static char *session_dir(ec_cache *c, const char *id)
+{
+    return ec_xasprintf("%s/sessions/%s", ec_store_home(c->st), id);
+}
+
+void ec_session__discard_dir(ec_cache *c, const char *id)
+{
+    EC_AUTOFREE char *sdir = session_dir(c, id);
+    ec_rm_rf(sdir, NULL);
 }
 
 static void forget_session(ec_cache *c, const char *id)
@@ -161,10 +205,6 @@ static void forget_session(ec_cache *c, const char *id)
         ec_txn_commit(ec_steal(&txn), NULL);
 }
 
-static char *session_dir(ec_cache *c, const char *id)
-{
-    return ec_xasprintf("%s/sessions/%s", ec_store_home(c->st), id);
-}
 
 int ec_session__forget(ec_cache *c, const char *id, ec_err *err)
 {
@@ -182,7 +222,8 @@ static void note_mount_ns(const char *sdir)
     char ns[32];
     EC_AUTOFREE char *path = ec_xasprintf("%s/" EC_SESSION_MOUNT_NS, sdir);
     int n = snprintf(ns, sizeof ns, "%llu\n", (unsigned long long)ec_session__mount_ns());
-    ec_write_file_atomic(path, ns, (size_t)n, 0644, NULL);
+    /* Not synced: it means nothing after a reboot, when the mount is gone too. */
+    ec_write_file_volatile(path, ns, (size_t)n, 0644, NULL);
 }
 
 static int mount_session(enum ec_mount_mode *mode, ec_cache *c, const char *id, char **dirs,
@@ -206,6 +247,83 @@ static int mount_session(enum ec_mount_mode *mode, ec_cache *c, const char *id, 
     return r;
 }
 
+static int add_bundle(ec_cache *c, json_t *s, const char *id, const char *root,
+                      const ec_bundle_opts *bo, ec_err *err)
+{
+    EC_AUTOFREE char *sdir = session_dir(c, id);
+    EC_AUTOFREE char *bundle = NULL;
+    int r = ec_session__bundle_write(&bundle, sdir, id, root, bo, err);
+    if (r == EC_OK)
+        json_object_set_new(s, "bundle", json_string(bundle));
+    return r;
+}
+
+/* Before anything is made: the id is free (no record, no directory of a session being
+ * made). The record's txn checks again. */
+static int check_id_free(ec_cache *c, const char *id, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    EC_AUTO(json_t) other = NULL;
+    int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+    if (r == EC_OK)
+        r = find_in(&other, txn, NULL, id, err);
+    if (r == EC_OK && !other)
+        ec_session__reap_orphan(c, id);
+    EC_AUTOFREE char *sdir = session_dir(c, id);
+    struct stat sb;
+    if (r == EC_OK && (other || lstat(sdir, &sb) == 0))
+        return ec_fail(err, EC_ECONFLICT, "session %s already exists; pick another id or "
+                                          "`envcache umount --session %s` first", id, id);
+    return r;
+}
+
+static int check_target_free_now(ec_cache *c, const char *target, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+    return r == EC_OK ? check_target_free(txn, target, err) : r;
+}
+
+/* Recorded, mounted and recorded again (its mode). A session whose layers are all unpacked
+ * is recorded once, after its mount exists: until then its directory alone says it is
+ * being made (reaped when its maker died, see session_reap.c), and a mount from the
+ * start-up hook costs one index sync. One that must unpack first is recorded before, so
+ * that GC sees its layers as roots while they unpack. */
+static int create_mounted(json_t *s, ec_cache *c, const ec_session_opts *o, const char *id,
+                          const char *target, const ec_layer_info *layers, size_t nlayers,
+                          bool unpacked, ec_err *err)
+{
+    int r = EC_OK;
+    if (!unpacked && (r = put_session(c, id, s, EC_KV_NOOVERWRITE, NULL, 0, err)) < 0)
+        return r;
+    char **dirs = NULL;
+    size_t n = 0;
+    enum ec_mount_mode mode = 0;
+    r = lower_dirs(&dirs, &n, c, layers, nlayers, o->base_dir, err);
+    if (r == EC_OK) {
+        r = mount_session(&mode, c, id, dirs, n, target, o->flags, err);
+        free_dirs(dirs, n);
+    }
+    if (r < 0) {
+        if (!unpacked)
+            forget_session(c, id);
+        return r;
+    }
+    json_object_set_new(s, "mode", json_string(ec_mount_mode_name(mode)));
+    if (o->bundle)
+        r = add_bundle(c, s, id, target, o->bundle, err);
+    if (r == EC_OK)
+        r = put_session(c, id, s, unpacked ? EC_KV_NOOVERWRITE : 0, layers, nlayers, err);
+    if (r < 0) {
+        ec_umount_target(target, mode, NULL);
+        if (unpacked)
+            ec_session__discard_dir(c, id);
+        else
+            forget_session(c, id);
+    }
+    return r;
+}
+
 int ec_session_create(json_t **out, ec_cache *c, const ec_session_opts *o, ec_err *err)
 {
     char idbuf[64];
@@ -216,36 +334,23 @@ int ec_session_create(json_t **out, ec_cache *c, const ec_session_opts *o, ec_er
     }
     int r = check_session_id(id, err);
     EC_AUTO(json_t) digests = NULL;
-    if (r < 0 || (r = resolve_layers(&digests, c, o, err)) < 0)
+    if (r < 0 || (r = resolve_layers(&digests, c, o, err)) < 0 ||
+        (r = check_id_free(c, id, err)) < 0)
         return r;
     char target[PATH_MAX];
     if (ec_mkdir_p(o->target, 0755, err) < 0 || !realpath(o->target, target))
         return ec_fail_sys(err, errno, "cannot use %s as the session's target", o->target);
     EC_AUTO(json_t) s = session_object(id, o, target, digests);
+    EC_AUTOFREE ec_layer_info *layers = NULL;
+    bool unpacked = false;
     ec_session__reap_target(c, target);
-    /* Recorded before mounting: GC must see its layers as roots while we unpack. */
-    if ((r = put_session(c, id, s, EC_KV_NOOVERWRITE, err)) < 0)
+    if ((r = lookup_layers(&layers, &unpacked, c, digests, err)) < 0 ||
+        (r = check_target_free_now(c, target, err)) < 0)
         return r;
-    char **dirs = NULL;
-    size_t n = 0;
-    enum ec_mount_mode mode = 0;
-    r = lower_dirs(&dirs, &n, c, digests, o->base_dir, err);
-    if (r == EC_OK) {
-        r = mount_session(&mode, c, id, dirs, n, target, o->flags, err);
-        free_dirs(dirs, n);
-    }
-    if (r < 0) {
-        forget_session(c, id);
-        return r;
-    }
-    json_object_set_new(s, "mode", json_string(ec_mount_mode_name(mode)));
-    if ((r = put_session(c, id, s, 0, err)) < 0) {
-        ec_umount_target(target, mode, NULL);
-        forget_session(c, id);
-        return r;
-    }
-    *out = ec_steal(&s);
-    return EC_OK;
+    r = create_mounted(s, c, o, id, target, layers, json_array_size(digests), unpacked, err);
+    if (r == EC_OK)
+        *out = ec_steal(&s);
+    return r;
 }
 
 /* --- lookup --- */
@@ -329,14 +434,16 @@ enum ec_mount_mode ec_session__mode(const json_t *s)
     return 0;
 }
 
-int ec_session_delete(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
-                      ec_err *err)
+static int session_delete(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
+                          bool stopped, ec_err *err)
 {
     EC_AUTO(json_t) s = NULL;
     int r = ec_session_get(&s, c, ws, id_or_target, err);
     if (r < 0)
         return r;
     const char *id = json_string_value(json_object_get(s, "id"));
+    if (!stopped && json_object_get(s, "bundle"))
+        ec_session__runtime_delete(id);
     const char *target = json_string_value(json_object_get(s, "target"));
     enum ec_mount_mode mode = ec_session__mode(s);
     if (mode) {
@@ -350,6 +457,18 @@ int ec_session_delete(json_t **out, ec_cache *c, const char *ws, const char *id_
         return r;
     *out = json_pack("{s:s, s:s}", "id", id, "type", "session_deleted");
     return EC_OK;
+}
+
+int ec_session_delete(json_t **out, ec_cache *c, const char *ws, const char *id_or_target,
+                      ec_err *err)
+{
+    return session_delete(out, c, ws, id_or_target, false, err);
+}
+
+int ec_session_delete_stopped(json_t **out, ec_cache *c, const char *ws,
+                              const char *id_or_target, ec_err *err)
+{
+    return session_delete(out, c, ws, id_or_target, true, err);
 }
 
 struct in_use_ctx {

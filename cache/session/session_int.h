@@ -8,6 +8,8 @@
 
 /** Stores session record @s under @id; with EC_KV_NOOVERWRITE, EC_ECONFLICT if it exists. */
 int ec_session__put(ec_txn *txn, const char *id, const json_t *s, unsigned flags, ec_err *err);
+/** Session @id's record as stored (borrowed for the txn); EC_ENOTFOUND when none. */
+int ec_session__get_raw(ec_txn *txn, const char *id, const void **val, ec_err *err);
 /** EC_ENOTFOUND when there is none. */
 int ec_session__del(ec_txn *txn, const char *id, ec_err *err);
 
@@ -29,3 +31,20 @@ int ec_session__forget(ec_cache *c, const char *id, ec_err *err);
 uint64_t ec_session__mount_ns(void);
 /** Forgets the session that holds @target if its mount is gone, so a new one may use it. */
 void ec_session__reap_target(ec_cache *c, const char *target);
+
+/** Writes `<@sdir>/bundle/config.json` for session @id with root @root; *@path_out is the
+ *  bundle directory (caller frees). */
+int ec_session__bundle_write(char **path_out, const char *sdir, const char *id,
+                             const char *root, const ec_bundle_opts *o, ec_err *err);
+
+/** Stops and deletes the container @id if the OCI runtime has one (errors ignored). */
+void ec_session__runtime_delete(const char *id);
+
+/** Removes session @id's directory (a session that was never recorded). */
+void ec_session__discard_dir(ec_cache *c, const char *id);
+/** A directory under sessions/ whose session was never recorded is a session being made,
+ *  or one whose maker died between its mount and its record: after EC_SESSION_ORPHAN_AGE
+ *  seconds ($ENVCACHE_SESSION_ORPHAN_AGE overrides it) it is unmounted (when mounted in
+ *  this mount namespace) and removed. */
+void ec_session__reap_orphan(ec_cache *c, const char *id);
+#define EC_SESSION_ORPHAN_AGE 60

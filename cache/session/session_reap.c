@@ -6,7 +6,10 @@
 #include "store/util/fs.h"
 #include "store/util/mem.h"
 
+#include <dirent.h>
 #include <inttypes.h>
+#include <sys/mount.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -53,8 +56,53 @@ static bool session_gone(ec_cache *c, const json_t *s)
     return false;
 }
 
+void ec_session__reap_orphan(ec_cache *c, const char *id)
+{
+    EC_AUTOFREE char *sdir = ec_xasprintf("%s/sessions/%s", ec_store_home(c->st), id);
+    EC_AUTOFREE char *root = ec_xasprintf("%s/root", sdir);
+    struct stat sb;
+    const char *age_env = getenv("ENVCACHE_SESSION_ORPHAN_AGE"); /* tests */
+    long age = age_env && *age_env ? strtol(age_env, NULL, 10) : EC_SESSION_ORPHAN_AGE;
+    if (lstat(sdir, &sb) < 0 || sb.st_ctime > time(NULL) - age)
+        return;
+    uint64_t ns = recorded_mount_ns(c, id);
+    if (ns && ns != ec_session__mount_ns())
+        return; /* mounted in another namespace: not ours to judge */
+    if (ec_mount_is_mountpoint(root))
+        umount2(root, MNT_DETACH | UMOUNT_NOFOLLOW);
+    ec_rm_rf(sdir, NULL);
+}
+
+/* Directories under sessions/ that no record names. */
+static void reap_orphans(ec_cache *c)
+{
+    EC_AUTOFREE char *dir = ec_xasprintf("%s/sessions", ec_store_home(c->st));
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    EC_AUTO(ec_txn) txn = NULL;
+    if (ec_txn_begin(&txn, c->st, EC_TXN_READ, NULL) < 0) {
+        closedir(d);
+        return;
+    }
+    EC_AUTO(json_t) ids = json_array();
+    for (struct dirent *de; (de = readdir(d));) {
+        const void *v;
+        if (de->d_name[0] != '.' &&
+            ec_session__get_raw(txn, de->d_name, &v, NULL) == EC_ENOTFOUND)
+            json_array_append_new(ids, json_string(de->d_name));
+    }
+    closedir(d);
+    ec_txn_abort(ec_steal(&txn));
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id)
+        ec_session__reap_orphan(c, json_string_value(id));
+}
+
 int ec_session_reap(json_t **out, ec_cache *c, const char *ws, ec_err *err)
 {
+    reap_orphans(c);
     EC_AUTO(json_t) all = NULL;
     EC_AUTO(json_t) gone = json_array();
     int r = ec_session_list(&all, c, ws, err);

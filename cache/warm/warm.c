@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ec_warm_env: every manager of an environment through its fetcher, in stack order, then
  * the environment's stack recorded so sessions mount it. */
+#include "cache/env/base.h"
 #include "cache/metrics.h"
 #include "cache/sandbox/sandbox.h"
 #include "cache/warm/idx_warm.h"
@@ -80,11 +81,36 @@ static int save_stack(ec_cache *c, const char *ws, const char *id, json_t *stack
 
 /* The stack starts with the base the environment chooses now (an explicit one, or the
  * store's default at this warm-up, not at create time); managers' layers follow. */
-static int base_of(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err)
+static bool needs_base(const json_t *packages)
+{
+    size_t n;
+    const ec_manager *const *m = ec_managers(&n);
+    for (size_t i = 0; i < n; i++)
+        if ((m[i]->flags & EC_MANAGER_NEEDS_BASE) &&
+            json_array_size(json_object_get(packages, m[i]->name)))
+            return true;
+    return false;
+}
+
+static int base_of(json_t **out, ec_cache *c, const char *ws, const char *id,
+                   const json_t *packages, bool quiet, ec_err *err)
 {
     ec_digest d;
     bool has = false;
     int r = ec_env_base(&d, &has, c, ws, id, err);
+    ec_env_base_choice choice = {0};
+    if (r == EC_OK && !has && needs_base(packages) &&
+        (r = ec_env_base_choice_lookup(&choice, c, ws, id, err)) == EC_OK &&
+        choice.mode == EC_ENV_BASE_DEFAULT) {
+        /* The first need of a base in this store: the default is made now. Not allowed
+         * to: the manager's own error says what it lacks. */
+        r = ec_base_default_ensure(&d, c, quiet, err);
+        has = r == EC_OK;
+        if (r == EC_ENOTFOUND) {
+            ec_err_clear(err);
+            r = EC_OK;
+        }
+    }
     if (r < 0)
         return r;
     *out = json_array();
@@ -333,7 +359,7 @@ int ec_warm_env(json_t **out, ec_cache *c, const ec_warm_opts *o, ec_err *err)
         return ec_cache__env_archived(err, id, "it cannot be warmed");
     json_t *packages = json_object_get(json_object_get(env, "config"), "packages");
     warm_run w = {.c = c, .o = o, .id = id, .managers = json_object(), .failed = json_array()};
-    if ((r = base_of(&w.stack, c, ws, id, err)) < 0) {
+    if ((r = base_of(&w.stack, c, ws, id, packages, false, err)) < 0) {
         json_decref(w.managers);
         json_decref(w.failed);
         return r;

@@ -46,7 +46,16 @@ static int apt_archive_find(char **url_out, const char *sources_dir, const char 
     return ec_fail(err, EC_ENOTFOUND, "no apt source in %s serves the suite %s", dir, suite);
 }
 
+/* Python with pip and venv, Node.js with npm, Ruby with its headers, Go, Rust, a C
+ * toolchain, git, curl and CA certificates. Debian 12 updates its newer Rust (rustc-web,
+ * cargo-web) in the security archive only; without it, the release's own rustc. */
+#define RUNTIMES                                                                            \
+    "python3,python3-pip,python3-venv,python3-dev,nodejs,npm,ruby,ruby-dev,golang-go,gcc,"  \
+    "g++,make,libc6-dev,pkg-config,git,curl,ca-certificates,xz-utils,unzip,less,procps"
+
 const ec_base_provider ec_apt_bases = {
     .archive_find = apt_archive_find,
     .release_probe = ec_apt_release_probe,
+    .runtimes_with_security = RUNTIMES ",rustc-web,cargo-web",
+    .runtimes = RUNTIMES ",rustc,cargo",
 };

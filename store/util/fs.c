@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <ftw.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -131,7 +132,8 @@ int ec_read_file(char **out, size_t *len_out, const char *path, size_t max, ec_e
     return EC_OK;
 }
 
-int ec_write_file_atomic(const char *path, const void *data, size_t n, unsigned mode, ec_err *err)
+static int write_replace(const char *path, const void *data, size_t n, unsigned mode, bool sync,
+                         ec_err *err)
 {
     char rnd[17];
     ec_random_hex(rnd, 8);
@@ -152,12 +154,23 @@ int ec_write_file_atomic(const char *path, const void *data, size_t n, unsigned 
         p += w;
         n -= (size_t)w;
     }
-    if (fsync(fd) < 0 || rename(tmp, path) < 0) {
+    if ((sync && fsync(fd) < 0) || rename(tmp, path) < 0) {
         int e = errno;
         unlink(tmp);
         return ec_fail_sys(err, e, "cannot write %s", path);
     }
     return EC_OK;
+}
+
+int ec_write_file_atomic(const char *path, const void *data, size_t n, unsigned mode, ec_err *err)
+{
+    return write_replace(path, data, n, mode, true, err);
+}
+
+int ec_write_file_volatile(const char *path, const void *data, size_t n, unsigned mode,
+                           ec_err *err)
+{
+    return write_replace(path, data, n, mode, false, err);
 }
 
 void ec_random_hex(char *out, size_t n)

@@ -21,6 +21,10 @@ int ec_zero_times(const char *dir, ec_err *err);
 int ec_read_file(char **out, size_t *len_out, const char *path, size_t max, ec_err *err);
 /** Writes @data to @path through a temporary file + fsync + rename. */
 int ec_write_file_atomic(const char *path, const void *data, size_t n, unsigned mode, ec_err *err);
+/** Like ec_write_file_atomic without the fsync: readers see the old or the new file, but a
+ *  system crash may lose it (for files that mean nothing after a reboot). */
+int ec_write_file_volatile(const char *path, const void *data, size_t n, unsigned mode,
+                           ec_err *err);
 /** Fills @out (2*n+1 chars) with @n random bytes as hex, from getrandom. */
 void ec_random_hex(char *out, size_t n);
 /** Wall-clock seconds since the epoch. */

@@ -6,6 +6,8 @@ base=${EC_TEST_TMP:-/tmp}
 mkdir -p "$base"
 T=$(mktemp -d "$base/it-XXXXXX")
 export ENVCACHE_HOME="$T/home"
+# Offline tests never bootstrap a default base from the archive on first need.
+export ENVCACHE_AUTO_BASE=off
 passed=0 failed=0
 cleanup() {
   # Unmount anything a failed test left under its directory, innermost first.

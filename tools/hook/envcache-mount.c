@@ -19,6 +19,7 @@
 
 #include "cache/api/auth.h"
 #include "cache/cache.h"
+#include "tools/hook/oci_hook.h"
 #include "store/util/auto.h"
 #include "store/util/fs.h"
 #include "store/util/mem.h"
@@ -42,11 +43,18 @@ int ec_layer_ensure_unpacked(char **path_out, ec_store *st, const ec_layer_info 
 
 static const char usage[] =
     "Usage: envcache-mount [--home DIR] [--workspace W] [--session ID] [--copy] [--json]\n"
-    "                      ENV TARGET\n\n"
+    "                      ENV TARGET\n"
+    "       envcache-mount [--home DIR] [--workspace W] --oci-hook[=STAGE]\n\n"
     "The container start-up hook: mounts environment ENV's layers at TARGET for a session,\n"
     "as `envcache mount ENV TARGET` does, with a private writable upper. Layers that are\n"
     "not unpacked yet are handed to `envcache mount`, which unpacks them. ENV is looked up\n"
-    "in workspace W, else $ENVCACHE_WORKSPACE, else \"default\".\n";
+    "in workspace W, else $ENVCACHE_WORKSPACE, else \"default\".\n\n"
+    "--oci-hook: run as an OCI runtime hook, reading the container's state on standard\n"
+    "input. As a createRuntime (or prestart) hook it mounts a new session of the\n"
+    "environment named by the container's annotation envcache.environment (workspace:\n"
+    "annotation envcache.workspace, else as above) over the bundle's root file system;\n"
+    "as a poststop hook it forgets that session and discards its writes. STAGE\n"
+    "(createRuntime, prestart, poststop) defaults to what the state's status says.\n";
 
 /* `envcache` next to this binary, else on PATH. */
 static void hand_over(char **argv)
@@ -96,6 +104,22 @@ static int mount_env(const char *home, ec_session_opts *so, const char *env, boo
     return EC_OK;
 }
 
+static int oci_hook(const char *home, const char *ws, const char *stage)
+{
+    ec_err err = {0};
+    if (stage && strcmp(stage, "createRuntime") != 0 && strcmp(stage, "prestart") != 0 &&
+        strcmp(stage, "poststop") != 0) {
+        fprintf(stderr, "envcache-mount: --oci-hook=%s: use createRuntime, prestart or "
+                        "poststop\n", stage);
+        return 2;
+    }
+    if (ec_hook_oci(home, ws, stage, &err) == EC_OK)
+        return 0;
+    /* The runtime shows the hook's standard error with its own failure. */
+    fprintf(stderr, "envcache-mount: error: %s\n", err.msg);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"home", required_argument, NULL, 'H'},
@@ -103,13 +127,15 @@ int main(int argc, char **argv)
                                          {"workspace", required_argument, NULL, 'w'},
                                          {"copy", no_argument, NULL, 'c'},
                                          {"json", no_argument, NULL, 'J'},
+                                         {"oci-hook", optional_argument, NULL, 'O'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
     const char *env_ws = getenv("ENVCACHE_WORKSPACE");
     ec_session_opts so = {.ws = env_ws && *env_ws ? env_ws : EC_DEFAULT_WORKSPACE,
                           .flags = EC_MOUNT_ALLOW_COPY};
     const char *home = NULL;
-    bool json = false;
+    bool json = false, oci = false;
+    const char *stage = NULL;
     int o;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
@@ -118,10 +144,13 @@ int main(int argc, char **argv)
         case 'w': so.ws = optarg; break;
         case 'c': so.flags |= EC_MOUNT_FORCE_COPY; break;
         case 'J': json = true; break;
+        case 'O': oci = true; stage = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
     }
+    if (oci && argc == optind)
+        return oci_hook(home, so.ws, stage);
     if (argc - optind != 2) {
         fputs(usage, stderr);
         return 2;
