@@ -143,6 +143,7 @@ typedef struct ec_session_opts {
     const json_t *agent;     /* the API's agent, kept with the session; NULL = none */
     const ec_bundle_opts *bundle; /* also write an OCI bundle whose root is the target
                                      (the session object's "bundle"); NULL = none */
+    const json_t *mcp_servers; /* the session's MCP endpoints (checked), kept; NULL = none */
 } ec_session_opts;
 
 /** Unpacks what is needed and mounts the stack at opts->target, recording a session.
@@ -151,6 +152,9 @@ typedef struct ec_session_opts {
  *  another session is mounted at the target (detail "target_in_use"), or when the
  *  environment's warm-up has not run or failed (detail "environment_not_ready"). */
 int ec_session_create(json_t **out, ec_cache *c, const ec_session_opts *opts, ec_err *err);
+/** Lets session containers of @c (bundles) get the network their environment allows
+ *  (cache/net/); without it they get loopback only. Threads: call before sharing @c. */
+void ec_session_net_attach(ec_cache *c);
 /** The OCI runtime config (runtime-spec 1.0) that starts session @id with root @root. */
 json_t *ec_session_bundle_config(const char *id, const char *root, const ec_bundle_opts *o);
 /** Finds a session by id or by target path. */

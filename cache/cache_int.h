@@ -10,6 +10,8 @@
 #include "fetchers/http/http.h"
 #include "fetchers/manager.h"
 
+struct ec_session_net;
+
 struct ec_cache {
     ec_store *st;
     pthread_mutex_t mu; /* guards the lazily made members below */
@@ -19,6 +21,17 @@ struct ec_cache {
     ec_mirror_port_fn mirror_port; /* where build steps reach the mirror (or NULL) */
     void *mirror_payload;
     void (*mirror_release)(void *payload);
+    /* A session container's network (session/'s session_net.c, set by
+     * ec_session_net_attach); NULL: containers get a network namespace of their own with
+     * loopback only. Pointers, so that programs that start no container (the start-up
+     * hook) link none of it, nor the manager table it reads. */
+    int (*net_prepare)(struct ec_session_net *out, ec_cache *c, const char *id,
+                       const json_t *networking, const json_t *mcp_servers, ec_err *err);
+    int (*net_teardown)(ec_cache *c, const char *id, ec_err *err);
+    /* Where a session gets a layer this node lacks (oci/'s remote tier, set by
+     * ec_oci_attach); NULL: nowhere. A pointer, so that programs that never fetch (the
+     * start-up hook) link no registry client. */
+    int (*remote_layer)(ec_layer_info *out, ec_cache *c, const ec_digest *digest, ec_err *err);
 };
 
 /** The loopback port of a mirror serving this cache, for build steps that fetch through
@@ -40,6 +53,16 @@ int ec_cache__json_put(ec_txn *txn, const ec_table *t, const char *key, const js
 
 /** The canonical lock of digest @digest ("sha256:…"); EC_ENOTFOUND (warm/idx_locks.c). */
 int ec_cache__lock_get(json_t **out, ec_txn *txn, const char *digest, ec_err *err);
+
+/** Saves canonical lock JSON @lock under its digest, *@out (warm/idx_locks.c), for oci/'s
+ *  pull. */
+int ec_cache__lock_put(ec_digest *out, ec_txn *txn, const json_t *lock, ec_err *err);
+/** A manager's warm state record of an environment (warm/idx_warm.c), for oci/'s push and
+ *  pull. EC_ENOTFOUND (no message). */
+int ec_cache__warm_state_get(json_t **out, ec_txn *txn, const char *env_id, const char *mgr,
+                             ec_err *err);
+int ec_cache__warm_state_put(ec_txn *txn, const char *env_id, const char *mgr,
+                             const json_t *rec, ec_err *err);
 
 /** The layer recorded for layer key @key, if it and its blob are still in the store
  *  (warm/idx_layer_keys.c; env/'s bootstrap keys its bases there too). */

@@ -86,7 +86,19 @@ typedef struct ec_base_provider {
      *  out of the box: one list for an archive with the suite's security archive beside
      *  it (where newer toolchains are updated), one without. */
     const char *runtimes_with_security, *runtimes;
+    /** A shell command run on the new root before it is packed (mmdebstrap's
+     *  --customize-hook: the root is "$1"), or NULL. Part of the base's key. */
+    const char *customize;
 } ec_base_provider;
+
+/** A file a session's root gets so that the manager's own client installs through the
+ *  mirror at run time (cache/net/ writes them): @path relative to the root, @text with
+ *  "@MIRROR@" standing for the mirror's base URL inside the session
+ *  ("http://GATE:PORT/mirror") and "@MIRROR_HOST@" for its address. */
+typedef struct ec_session_file {
+    const char *path;
+    const char *text;
+} ec_session_file;
 
 typedef struct ec_manager {
     const char *name;        /* config key, package list name, mirror route, log prefix */
@@ -116,6 +128,11 @@ typedef struct ec_manager {
     /** Names that are noise wherever they appear ("__pycache__"); as @noise. */
     const char *const *noise_names;
     const ec_base_provider *bases; /* NULL: the manager provides no bases */
+    /** Session files (see ec_session_file), ended by an entry with path NULL; may be NULL. */
+    const ec_session_file *session_files;
+    /** Session variables, "NAME=VALUE" with the same placeholders; NULL-terminated; may be
+     *  NULL. */
+    const char *const *session_env;
 } ec_manager;
 
 /** The managers, in stack order (apt, cargo, gem, go, npm, pip, then any only the tests

@@ -8,7 +8,7 @@ say() { echo "checksrc: $*" >&2; fail=1; }
 # cache/'s rooms, lowest first (cache/README.md): a room includes only its own headers and
 # those of rooms before it. The top files (cache.h, cache_int.h, metrics, ids) sit just above
 # mount/, whose flags cache.h shows.
-rooms="mount top sandbox env warm session api"
+rooms="mount net top sandbox env oci warm session api"
 rank() { i=0; for r in $rooms; do [ "$r" = "$1" ] && { echo $i; return; }; i=$((i+1)); done; echo 99; }
 room_of() { case "$1" in cache/*/*) r=${1#cache/}; echo "${r%%/*}" ;; *) echo top ;; esac; }
 check_room() {

@@ -2,6 +2,7 @@
 /* Shared plumbing of the envcache subcommands: errors, options, sizes, JSON output. */
 #include "tools/cli.h"
 #include "cache/api/auth.h"
+#include "cache/oci/oci.h"
 #include "store/util/log.h"
 
 #include <errno.h>
@@ -55,6 +56,8 @@ int ec_cli_open(ec_cache **out, const ec_cli *cli)
                             "or pick another with --home DIR or ENVCACHE_HOME\n", home);
         return -1;
     }
+    ec_session_net_attach(*out); /* session containers get their environment's network */
+    ec_oci_attach(*out); /* sessions pull what this node lacks from the remote tier */
     return 0;
 }
 

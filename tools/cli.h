@@ -77,3 +77,8 @@ int ec_cmd_base(ec_cli *cli, int argc, char **argv);
 int ec_cmd_sandbox(ec_cli *cli, int argc, char **argv);
 int ec_cmd_serve(ec_cli *cli, int argc, char **argv);
 int ec_cmd_keys(ec_cli *cli, int argc, char **argv);
+int ec_cmd_net(ec_cli *cli, int argc, char **argv);
+int ec_cmd_push(ec_cli *cli, int argc, char **argv);
+int ec_cmd_pull(ec_cli *cli, int argc, char **argv);
+int ec_cmd_remote(ec_cli *cli, int argc, char **argv);
+int ec_cmd_export(ec_cli *cli, int argc, char **argv);

@@ -5,6 +5,7 @@
  * and the exit status pass through the runtime as they do for `runc run`. */
 #include "tools/cli.h"
 #include "fetchers/fetcher.h" /* EC_AUTO(json_t) */
+#include "cache/api/server.h"
 #include "cache/env/base.h"
 #include "cache/warm/warm.h"
 #include "store/util/mem.h"
@@ -173,6 +174,7 @@ int ec_cmd_run(ec_cli *cli, int argc, char **argv)
     EC_AUTO(ec_cache) c = NULL;
     if (ec_cli_open(&c, cli) < 0)
         return EC_EXIT_FAIL;
+    ec_server_mirror_on_demand(c); /* the session's package managers install through it */
     ec_err err = {0};
     EC_AUTOFREE char *env_id = NULL;
     if (ec_env_resolve_id(&env_id, c, ec_cli_ws(cli), ro.env, &err) < 0 ||

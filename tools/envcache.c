@@ -26,6 +26,11 @@ static const ec_cmd commands[] = {
     {"sandbox", ec_cmd_sandbox, "run a command in the prebuild sandbox and keep its layer"},
     {"serve", ec_cmd_serve, "serve the environments API, /metrics and the mirror over HTTP"},
     {"keys", ec_cmd_keys, "create, list and revoke API keys (one workspace each; stored hashed)"},
+    {"net", ec_cmd_net, "prepare and tear down a session's network namespace (policy)"},
+    {"push", ec_cmd_push, "upload an environment to an OCI registry (layers, stack, locks)"},
+    {"pull", ec_cmd_pull, "bring an environment from an OCI registry into the store"},
+    {"remote", ec_cmd_remote, "set the OCI registry consulted before building (shared tier)"},
+    {"export", ec_cmd_export, "write an environment as an OCI image layout or docker-archive"},
 };
 
 static void usage(FILE *f)

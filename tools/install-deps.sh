@@ -24,6 +24,14 @@ pkgs="$pkgs clang libclang-rt-14-dev"
 pkgs="$pkgs golang-go python3-cryptography"
 # sessions as containers: runc runs them (`envcache run`), podman runs the OCI hook's test.
 pkgs="$pkgs runc podman"
+# Session networks (cache/net/, tests/integration/test_net.sh): namespaces and veths (ip),
+# the rules (nft), the egress gate (squid with TLS peek-and-splice), the session's
+# resolver (dnsmasq), the gate's and the test CA's certificates (openssl).
+pkgs="$pkgs iproute2 nftables squid-openssl dnsmasq-base openssl"
+# OCI tests and tools/bench/oci.sh: a registry on loopback (docker-registry), htpasswd's
+# bcrypt for its basic auth (apache2-utils), a test CA (openssl), and the tools that read
+# what envcache pushes and exports (skopeo, umoci).
+pkgs="$pkgs docker-registry apache2-utils openssl skopeo umoci"
 # node and npm may come from elsewhere (npm bundled with node): a working pair is enough.
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   pkgs=$(printf '%s\n' $pkgs | grep -vx -e nodejs -e npm | tr '\n' ' ')

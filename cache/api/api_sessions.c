@@ -4,11 +4,13 @@
  * waiting and mounting must not hold an MHD pool thread. */
 #include "cache/cache_int.h"
 #include "cache/api/server_int.h"
+#include "cache/net/net.h"
 #include "store/util/mem.h"
 
 #include <string.h>
 
-static const char *const session_fields[] = {"agent", "environment_id", "title", "metadata"};
+static const char *const session_fields[] = {"agent", "environment_id", "title", "metadata",
+                                             "mcp_servers"};
 
 /* --- body --- */
 
@@ -26,6 +28,35 @@ static bool agent_valid(const json_t *a)
         return json_string_length(a) > 0;
     return json_is_object(a) && json_is_string(json_object_get(a, "type")) &&
            json_is_string(json_object_get(a, "id"));
+}
+
+/* mcp_servers (ours): at most 16 of {"type": "url", "url": URL, "name": …}; the URL is
+ * what a limited environment with allow_mcp_servers admits (cache/net/). */
+static bool mcp_valid(ec_req *rq, const json_t *v)
+{
+    if (!v)
+        return true;
+    if (!json_is_array(v) || json_array_size(v) > 16) {
+        ec_reply_fail(rq, 400, "mcp_servers: must be an array of at most 16 objects");
+        return false;
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(v, i, m) {
+        char what[48];
+        ec_err err = {0};
+        snprintf(what, sizeof what, "mcp_servers[%zu].url", i);
+        const char *url = json_string_value(json_object_get(m, "url"));
+        if (!json_is_object(m) || !url) {
+            ec_reply_fail(rq, 400, "%s: required, a string", what);
+            return false;
+        }
+        if (ec_net_mcp_url_check(url, what, &err) < 0) {
+            ec_reply_fail(rq, 400, "%s", err.msg);
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Replies 400 and returns false when the body breaks a rule. */
@@ -48,7 +79,7 @@ static bool check_body(ec_req *rq, const json_t *body)
         ec_reply_fail(rq, 400, "environment_id: required, a string");
         return false;
     }
-    return true;
+    return mcp_valid(rq, json_object_get(body, "mcp_servers"));
 }
 
 /* --- warm-up --- */
@@ -136,7 +167,7 @@ static void create_work(ec_req *rq)
     ec_bundle_opts bundle = {0};
     ec_session_opts so = {.ws = rq->ws, .env_id = env_id, .session_id = id, .target = target,
                           .flags = EC_MOUNT_ALLOW_COPY, .agent = json_object_get(body, "agent"),
-                          .bundle = &bundle};
+                          .bundle = &bundle, .mcp_servers = json_object_get(body, "mcp_servers")};
     json_t *out = NULL;
     if (ec_session_create(&out, rq->srv->c, &so, &err) < 0)
         return ec_reply_err(rq, &err);

@@ -34,6 +34,7 @@ int ec_base_import(ec_layer_info *out, ec_cache *c, const char *path, ec_err *er
 
 struct boot {
     const char *suite, *variant;
+    const char *customize;   /* the provider's, or NULL */
     char *mirror, *includes; /* includes sorted and comma-joined */
     ec_digest release;
     char date[64];
@@ -91,6 +92,8 @@ static void boot_key(struct boot *b)
     put_str(h, b->mirror);
     put_str(h, ec_digest_format(rel, &b->release));
     put_str(h, b->date);
+    if (b->customize)
+        put_str(h, b->customize);
     if (b->security) { /* bases from before the security archive keep their keys */
         put_str(h, b->security);
         put_str(h, ec_digest_format(rel, &b->sec_release));
@@ -139,9 +142,13 @@ static int run_mmdebstrap(const struct boot *b, const char *tar, const char *log
     EC_AUTOFREE char *sec = b->security ? ec_xasprintf("deb %s %s-security main", b->security,
                                                        b->suite)
                                         : NULL;
-    const char *argv[12] = {"mmdebstrap", "--mode=root", variant, "--format=tar",
+    EC_AUTOFREE char *customize =
+        b->customize ? ec_xasprintf("--customize-hook=%s", b->customize) : NULL;
+    const char *argv[13] = {"mmdebstrap", "--mode=root", variant, "--format=tar",
                             "--skip=output/dev"};
     size_t k = 5;
+    if (customize)
+        argv[k++] = customize;
     if (b->includes[0])
         argv[k++] = include;
     argv[k++] = b->suite;
@@ -274,6 +281,7 @@ static int boot_prepare(struct boot *b, const ec_base_bootstrap_opts *o, ec_err 
     if ((r = boot_security(b, p, o, err)) < 0)
         return r;
     b->includes = boot_includes(o, b, p);
+    b->customize = p->customize;
     boot_key(b);
     return EC_OK;
 }

@@ -72,16 +72,33 @@ static int lookup_layers(ec_layer_info **out, bool *unpacked_out, ec_cache *c,
     EC_AUTO(ec_txn) txn = NULL;
     int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
     bool unpacked = true;
+    EC_AUTOFREE bool *missing = ec_xcalloc(n ? n : 1, sizeof *missing);
+    ec_err miss = {0};
     for (size_t i = 0; r == EC_OK && i < n; i++) {
         ec_digest d;
         r = ec_digest_parse(&d, json_string_value(json_array_get(digests, i)), err);
-        if (r == EC_OK)
-            r = ec_layer_lookup(&v[i], txn, &d, err);
+        if (r == EC_OK && (r = ec_layer_lookup(&v[i], txn, &d, &miss)) < 0 &&
+            !(r == EC_ENOTFOUND && c->remote_layer) && err)
+            *err = miss;
+        if (r == EC_ENOTFOUND && c->remote_layer) { /* not here: asked of the remote below */
+            v[i].digest = d;
+            missing[i] = true;
+            unpacked = false;
+            r = EC_OK;
+            continue;
+        }
         if (r == EC_OK && unpacked) {
             EC_AUTOFREE char *dir = ec_layer_unpacked_path(c->st, &v[i]);
             unpacked = dir != NULL;
         }
     }
+    ec_txn_abort(ec_steal(&txn)); /* the remote's pull writes */
+    for (size_t i = 0; r == EC_OK && i < n; i++)
+        if (missing[i] && c->remote_layer(&v[i], c, &v[i].digest, NULL) < 0) {
+            if (err)
+                *err = miss;
+            r = miss.code;
+        }
     if (r == EC_OK) {
         *out = ec_steal(&v);
         *unpacked_out = unpacked;
@@ -100,6 +117,12 @@ static int lower_dirs(char ***dirs_out, size_t *n_out, ec_cache *c, const ec_lay
         dirs[k++] = ec_xstrdup(base_dir);
     for (size_t i = 0; r == EC_OK && i < nlayers; i++) {
         r = ec_layer_ensure_unpacked(&dirs[k], c->st, &layers[i], err);
+        ec_layer_info l;
+        if (r == EC_ENOTFOUND && c->remote_layer &&
+            c->remote_layer(&l, c, &layers[i].digest, NULL) == EC_OK) {
+            ec_err_clear(err); /* this node lacked the layer's blob: the remote had it */
+            r = ec_layer_ensure_unpacked(&dirs[k], c->st, &l, err);
+        }
         if (r == EC_OK)
             k++;
     }
@@ -126,11 +149,11 @@ static json_t *session_object(const char *id, const ec_session_opts *o, const ch
 {
     char now[32];
     ec_cache__rfc3339(now, ec_now());
-    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:O, s:s?, s:s, s:s, s:O*}", "id", id,
+    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:O, s:s?, s:s, s:s, s:O*, s:O*}", "id", id,
                      "type", "session", "environment_id", o->env_id, "workspace",
                      o->ws ? o->ws : EC_DEFAULT_WORKSPACE, "status", "idle", "target", target,
                      "layers", digests, "base", o->base_dir, "mode", "pending", "created_at",
-                     now, "agent", o->agent);
+                     now, "agent", o->agent, "mcp_servers", o->mcp_servers);
 }
 
 static int find_in(json_t **out, ec_txn *txn, const char *ws, const char *key, ec_err *err);
@@ -247,14 +270,74 @@ static int mount_session(enum ec_mount_mode *mode, ec_cache *c, const char *id, 
     return r;
 }
 
+void ec_session__net_free(ec_session_net *sn)
+{
+    for (size_t i = 0; i < sn->nbinds; i++) {
+        free((char *)sn->binds[i].src);
+        free((char *)sn->binds[i].dst);
+    }
+    free(sn->binds);
+    for (size_t i = 0; sn->env && sn->env[i]; i++)
+        free(sn->env[i]);
+    free(sn->env);
+    free(sn->netns);
+    memset(sn, 0, sizeof *sn);
+}
+
+/* The caller's variables first; the network's only where the caller set none of its own. */
+static const char **merge_env(const char *const *mine, char *const *net)
+{
+    size_t n = 0, k = 0;
+    for (size_t i = 0; mine && mine[i]; i++)
+        n++;
+    for (size_t i = 0; net && net[i]; i++)
+        n++;
+    const char **v = ec_xcalloc(n + 1, sizeof *v);
+    for (size_t i = 0; mine && mine[i]; i++)
+        v[k++] = mine[i];
+    size_t own = k;
+    for (size_t i = 0; net && net[i]; i++) {
+        size_t len = strcspn(net[i], "=") + 1;
+        bool set = false;
+        for (size_t j = 0; j < own && !set; j++)
+            set = strncmp(v[j], net[i], len) == 0;
+        if (!set)
+            v[k++] = net[i];
+    }
+    return v;
+}
+
+/* The bundle, in the network the environment allows (prepared here, torn down with the
+ * session). */
 static int add_bundle(ec_cache *c, json_t *s, const char *id, const char *root,
-                      const ec_bundle_opts *bo, ec_err *err)
+                      const ec_session_opts *o, ec_err *err)
 {
     EC_AUTOFREE char *sdir = session_dir(c, id);
     EC_AUTOFREE char *bundle = NULL;
-    int r = ec_session__bundle_write(&bundle, sdir, id, root, bo, err);
+    EC_AUTO(json_t) env = NULL;
+    ec_session_net sn = {0};
+    int r = o->env_id && c->net_prepare ? ec_env_get(&env, c, o->ws, o->env_id, err) : EC_OK;
+    if (r == EC_OK && c->net_prepare)
+        r = c->net_prepare(&sn, c, id,
+                           json_object_get(json_object_get(env, "config"), "networking"),
+                           o->mcp_servers, err);
+    if (r < 0)
+        return r;
+    ec_bundle_opts bo = *o->bundle;
+    EC_AUTOFREE ec_bundle_bind *binds = ec_xcalloc(bo.nbinds + sn.nbinds + 1, sizeof *binds);
+    memcpy(binds, bo.binds, bo.nbinds * sizeof *binds);
+    memcpy(binds + bo.nbinds, sn.binds, sn.nbinds * sizeof *binds);
+    EC_AUTOFREE const char **envv = merge_env(bo.env, sn.env);
+    bo.binds = binds;
+    bo.nbinds += sn.nbinds;
+    bo.env = envv;
+    bo.netns = sn.netns;
+    r = ec_session__bundle_write(&bundle, sdir, id, root, &bo, err);
+    ec_session__net_free(&sn);
     if (r == EC_OK)
         json_object_set_new(s, "bundle", json_string(bundle));
+    else if (c->net_teardown)
+        c->net_teardown(c, id, NULL);
     return r;
 }
 
@@ -311,10 +394,12 @@ static int create_mounted(json_t *s, ec_cache *c, const ec_session_opts *o, cons
     }
     json_object_set_new(s, "mode", json_string(ec_mount_mode_name(mode)));
     if (o->bundle)
-        r = add_bundle(c, s, id, target, o->bundle, err);
+        r = add_bundle(c, s, id, target, o, err);
     if (r == EC_OK)
         r = put_session(c, id, s, unpacked ? EC_KV_NOOVERWRITE : 0, layers, nlayers, err);
     if (r < 0) {
+        if (o->bundle && c->net_teardown)
+            c->net_teardown(c, id, NULL);
         ec_umount_target(target, mode, NULL);
         if (unpacked)
             ec_session__discard_dir(c, id);
@@ -444,6 +529,9 @@ static int session_delete(json_t **out, ec_cache *c, const char *ws, const char 
     const char *id = json_string_value(json_object_get(s, "id"));
     if (!stopped && json_object_get(s, "bundle"))
         ec_session__runtime_delete(id);
+    if (json_object_get(s, "bundle") && c->net_teardown &&
+        (r = c->net_teardown(c, id, err)) < 0)
+        return r;
     const char *target = json_string_value(json_object_get(s, "target"));
     enum ec_mount_mode mode = ec_session__mode(s);
     if (mode) {

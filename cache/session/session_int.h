@@ -48,3 +48,16 @@ void ec_session__discard_dir(ec_cache *c, const char *id);
  *  this mount namespace) and removed. */
 void ec_session__reap_orphan(ec_cache *c, const char *id);
 #define EC_SESSION_ORPHAN_AGE 60
+
+/* --- a session container's network (session_net.c) --- */
+
+/** What a bundle gets from the session's network: the namespace to join, files to bind
+ *  read-only over the root's, variables for the process. */
+typedef struct ec_session_net {
+    char *netns;
+    ec_bundle_bind *binds;
+    size_t nbinds;
+    char **env; /* NULL-terminated; NULL = none */
+} ec_session_net;
+
+void ec_session__net_free(ec_session_net *sn);

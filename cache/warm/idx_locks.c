@@ -52,3 +52,12 @@ int ec_warm__lock_save(ec_digest *out, ec_store *st, const ec_digest *specs,
         r = ec_kv_put(txn, &locks_tbl, skey, strlen(skey), ds, strlen(ds), 0, err);
     return r == EC_OK ? ec_txn_commit(ec_steal(&txn), err) : r;
 }
+
+int ec_cache__lock_put(ec_digest *out, ec_txn *txn, const json_t *lock, ec_err *err)
+{
+    EC_AUTOFREE char *text = ec_lock_dump(lock);
+    char ds[EC_DIGEST_STR_LEN];
+    ec_sha256_buf(out, text, strlen(text));
+    EC_AUTOFREE char *lkey = ec_xasprintf("lock/%s", ec_digest_format(ds, out));
+    return ec_kv_put(txn, &locks_tbl, lkey, strlen(lkey), text, strlen(text), 0, err);
+}

@@ -60,3 +60,15 @@ int ec_warm_state_put(ec_txn *txn, const char *env_id, const char *mgr, const js
     EC_AUTOFREE char *key = ec_xasprintf("%s/%s", env_id, mgr);
     return ec_cache__json_put(txn, &warm_tbl, key, rec, 0, err);
 }
+
+int ec_cache__warm_state_get(json_t **out, ec_txn *txn, const char *env_id, const char *mgr,
+                             ec_err *err)
+{
+    return ec_warm_state_get(out, txn, env_id, mgr, err);
+}
+
+int ec_cache__warm_state_put(ec_txn *txn, const char *env_id, const char *mgr,
+                             const json_t *rec, ec_err *err)
+{
+    return ec_warm_state_put(txn, env_id, mgr, rec, err);
+}

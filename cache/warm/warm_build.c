@@ -2,6 +2,7 @@
 /* One manager's part of a warm-up: its lock (reused while the specs are unchanged), its
  * layer key, and the layer, built at most once per key across threads and processes. */
 #include "cache/warm/layer_key.h"
+#include "cache/oci/oci.h"
 #include "cache/sandbox/sandbox.h"
 #include "cache/warm/warm_int.h"
 
@@ -259,13 +260,49 @@ static int build_and_record(ec_warm_mgr *m, json_t *lock, const ec_digest *key, 
     return r;
 }
 
+/* --- the remote tier (cache/oci/): consulted before resolving and building, told after;
+ * its failures cost a build, never the warm-up --- */
+
+static void remote_warn(const ec_warm_mgr *m, const char *what, int r, ec_err *e)
+{
+    if (r < 0 && r != EC_ENOTFOUND)
+        ec_warn("%s: %s on the remote failed (%s)", m->mgr->name, what, e->msg);
+    ec_err_clear(e);
+}
+
+static int remote_lock(ec_warm_mgr *m, const ec_digest *specs, json_t **lock)
+{
+    ec_err e = {0};
+    int r = ec_oci_tier_lock_get(lock, m->c, specs, &e);
+    if (r == EC_OK)
+        r = ec_warm__lock_save(&m->lock_digest, m->ctx.store, specs, *lock, &e);
+    remote_warn(m, "looking up the lock", r, &e);
+    if (r < 0)
+        json_decref(ec_steal(lock));
+    return r;
+}
+
+static int remote_layer(ec_warm_mgr *m, const ec_digest *key)
+{
+    ec_err e = {0};
+    int r = ec_oci_tier_layer_for_key(&m->layer, m->c, key, &e);
+    remote_warn(m, "pulling the layer", r, &e);
+    if (r == EC_OK)
+        ec_info("%s: layer pulled from the remote", m->mgr->name);
+    return r;
+}
+
 int ec_warm__manager(ec_warm_mgr *m, bool refresh, ec_err *err)
 {
     ec_digest specs;
     specs_digest(&specs, m);
     EC_AUTO(json_t) lock = NULL;
+    ec_err rerr = {0};
     int r = EC_OK;
-    if (refresh || ec_warm__lock_find(&lock, m->ctx.store, &specs) < 0) {
+    if (!refresh && ec_warm__lock_find(&lock, m->ctx.store, &specs) < 0 &&
+        remote_lock(m, &specs, &lock) == EC_OK)
+        ec_lock_digest(lock, &m->lock_digest);
+    else if (refresh || !lock) {
         progress(m, EC_PHASE_RESOLVING);
         json_decref(ec_steal(&lock));
         if ((r = lock_resolve(m, &lock, err)) < 0)
@@ -273,6 +310,8 @@ int ec_warm__manager(ec_warm_mgr *m, bool refresh, ec_err *err)
         if ((r = fetch_if_needed(m, lock, true, err)) < 0 ||
             (r = ec_warm__lock_save(&m->lock_digest, m->ctx.store, &specs, lock, err)) < 0)
             return r;
+        remote_warn(m, "publishing the lock", ec_oci_tier_lock_put(m->c, &specs, lock, &rerr),
+                    &rerr);
     } else
         ec_lock_digest(lock, &m->lock_digest);
     m->lock = json_incref(lock);
@@ -291,8 +330,12 @@ int ec_warm__manager(ec_warm_mgr *m, bool refresh, ec_err *err)
         return r;
     if (ec_cache__layer_for_key(&m->layer, m->ctx.store, &key)) /* built while we waited */
         m->reused = true;
-    else
-        r = build_and_record(m, lock, &key, err);
+    else if (remote_layer(m, &key) == EC_OK) /* built on another node */
+        m->reused = true;
+    else if ((r = build_and_record(m, lock, &key, err)) == EC_OK)
+        remote_warn(m, "publishing the layer",
+                    ec_oci_tier_publish(m->c, &key, &m->layer, m->lowers.digests,
+                                        m->lowers.n, &rerr), &rerr);
     /* Unlinked while held: a waiter on the old file re-checks the key before building, so
      * at worst a failed build is retried, never a finished one repeated. */
     EC_AUTOFREE char *path = key_lock_path(m->ctx.store, &key);

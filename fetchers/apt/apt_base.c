@@ -53,7 +53,19 @@ static int apt_archive_find(char **url_out, const char *sources_dir, const char 
     "python3,python3-pip,python3-venv,python3-dev,nodejs,npm,ruby,ruby-dev,golang-go,gcc,"  \
     "g++,make,libc6-dev,pkg-config,git,curl,ca-certificates,xz-utils,unzip,less,procps"
 
+/* Layers keep every mtime at 0, which makes the timestamp-checked bytecode that Debian's
+ * postinsts compiled stale: every session would recompile each module it imports, and
+ * write it to its upper. So the sources get time 0 first and the bytecode is compiled
+ * again against it (valid in every session, as the pip layers' is). */
+#define CUSTOMIZE                                                                           \
+    "if [ -x \"$1/usr/bin/python3\" ]; then "                                                \
+    "find \"$1\"/usr/lib/python3* \"$1\"/etc/python3* -name '*.py' "                         \
+    "-exec touch -h -d @0 {} + && "                                                          \
+    "{ chroot \"$1\" sh -c 'python3 -m compileall -q -f -j 0 /usr/lib/python3*' "          \
+    ">/dev/null 2>&1 || true; }; fi"
+
 const ec_base_provider ec_apt_bases = {
+    .customize = CUSTOMIZE,
     .archive_find = apt_archive_find,
     .release_probe = ec_apt_release_probe,
     .runtimes_with_security = RUNTIMES ",rustc-web,cargo-web",

@@ -20,6 +20,14 @@ static const ec_fetcher cargo_ops = {
     .serve = cargo_serve,
 };
 
+/* Cargo reads .cargo/config.toml in every ancestor of its working directory: the root's
+ * one applies to every project in the session. */
+static const ec_session_file cargo_session_files[] = {
+    {".cargo/config.toml", "[source.crates-io]\nreplace-with = \"envcache-mirror\"\n"
+                           "[source.envcache-mirror]\n"
+                           "registry = \"sparse+@MIRROR@/cargo/index/\"\n"},
+    {NULL, NULL}};
+
 const ec_manager ec_cargo_manager = {
     .name = "cargo",
     .spec_what = "cargo crate spec",
@@ -43,4 +51,5 @@ const ec_manager ec_cargo_manager = {
                                  "rm -rf \"$h\""},
     .probe = cargo_probe,
     .noise = cargo_noise,
+    .session_files = cargo_session_files,
 };

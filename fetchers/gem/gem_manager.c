@@ -73,6 +73,10 @@ static const ec_fetcher gem_ops = {
     .serve = gem_serve,
 };
 
+/* RubyGems reads /etc/gemrc for every user. */
+static const ec_session_file gem_session_files[] = {
+    {"etc/gemrc", "---\n:sources:\n- @MIRROR@/gem/\n"}, {NULL, NULL}};
+
 const ec_manager ec_gem_manager = {
     .name = "gem",
     .spec_what = "gem spec",
@@ -88,4 +92,5 @@ const ec_manager ec_gem_manager = {
                  .client_query = "gem sources 2>/dev/null | grep -m1 '^[a-z][a-z0-9+.-]*://'"},
     .probe = gem_probe,
     .noise = gem_noise,
+    .session_files = gem_session_files,
 };

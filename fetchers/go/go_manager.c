@@ -37,6 +37,8 @@ static const char *const go_probe[] = {
 static const char *const go_noise[] = {"tmp/envcache-go", "root/go", "root/.cache/go-build",
                                        "root/.config/go", NULL};
 
+static const char *const go_session_env[] = {"GOPROXY=@MIRROR@/go", NULL};
+
 const ec_manager ec_go_manager = {
     .name = "go",
     .spec_what = GO_WHAT,
@@ -51,4 +53,5 @@ const ec_manager ec_go_manager = {
     .facts = go_facts,
     .probe = go_probe,
     .noise = go_noise,
+    .session_env = go_session_env,
 };

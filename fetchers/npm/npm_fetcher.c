@@ -305,6 +305,13 @@ static void npm_render_note(ec_buf *out, const ec_note *n)
 static const char *const npm_noise[] = {"root/.npm", NULL};
 
 /* A lock with install scripts says so itself ("runs_code"): the flag is not set here. */
+/* npm's global configuration file (Debian's npm and the upstream builds under /usr both
+ * read etc/npmrc of their prefix; the variable covers any other prefix). */
+static const ec_session_file npm_session_files[] = {
+    {"etc/npmrc", "registry=@MIRROR@/npm/\n"}, {"usr/etc/npmrc", "registry=@MIRROR@/npm/\n"},
+    {"usr/local/etc/npmrc", "registry=@MIRROR@/npm/\n"}, {NULL, NULL}};
+static const char *const npm_session_env[] = {"npm_config_registry=@MIRROR@/npm/", NULL};
+
 const ec_manager ec_npm_manager = {
     .name = "npm",
     .spec_what = "npm spec",
@@ -318,4 +325,6 @@ const ec_manager ec_npm_manager = {
     .facts = npm_facts,
     .render_note = npm_render_note,
     .noise = npm_noise,
+    .session_files = npm_session_files,
+    .session_env = npm_session_env,
 };

@@ -34,6 +34,12 @@ static const ec_fetcher pip_ops = {
     .serve = pip_serve,
 };
 
+/* pip reads /etc/pip.conf for every user and virtual environment; plain HTTP to the gate
+ * needs trusted-host. */
+static const ec_session_file pip_session_files[] = {
+    {"etc/pip.conf", "[global]\nindex-url = @MIRROR@/pip/simple/\ntrusted-host = @MIRROR_HOST@\n"},
+    {NULL, NULL}};
+
 const ec_manager ec_pip_manager = {
     .name = "pip",
     .spec_what = "pip requirement",
@@ -50,4 +56,5 @@ const ec_manager ec_pip_manager = {
     .probe = pip_probe,
     .noise = pip_noise,
     .noise_names = pip_noise_names,
+    .session_files = pip_session_files,
 };

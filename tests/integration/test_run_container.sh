@@ -8,7 +8,7 @@ need_sandbox
 HOOK=$(dirname "$ENVCACHE_BIN")/envcache-mount
 command -v runc >/dev/null || { bad "runc is not installed (tools/install-deps.sh installs it)"; finish; exit; }
 
-bash "$(dirname "$0")/mkroot.sh" "$T/rootsrc" >/dev/null
+bash "$(dirname "$0")/mkroot.sh" "$T/rootsrc" curl >/dev/null
 mkdir -p "$T/rootsrc/proc" "$T/rootsrc/dev" "$T/rootsrc/sys"
 echo from-the-base > "$T/rootsrc/etc/marker"
 base=$(ec base import "$T/rootsrc")
@@ -22,7 +22,7 @@ check "run: the command's exit status is run's" test "$rc" = 7
 check "run: the command is PID 1 of its own PID namespace" bash -c "grep -qx 'pid 1' <<<'$out'"
 check "run: the root is the environment's stack" bash -c "grep -qx from-the-base <<<'$out'"
 check "run: hostname is the session id" bash -c "grep -q '^sesn_' <<<'$out'"
-check "run: a new network namespace with loopback only" bash -c "sed -n 4p <<<'$out' | grep -qx 1"
+check "run: a network namespace of its own: loopback and the session's link" bash -c "sed -n 4p <<<'$out' | grep -qx 2"
 for ns in uts ipc mnt net; do
   check "run: own $ns namespace" bash -c "! grep -qx '$(readlink /proc/self/ns/$ns)' <<<'$out'"
 done
@@ -120,6 +120,30 @@ else
   bad "podman is not installed (tools/install-deps.sh installs it)"
 fi
 
+# --- the environment's network, in the container (policy details: test_net.sh) ---
+# no_nets [SESSION…]: this store has no session network left, nor these sessions' namespaces
+no_nets() {
+  for s in "$@"; do [ ! -e "/run/netns/envcache-$s" ] || return 1; done
+  [ -z "$(ls "$ENVCACHE_HOME/net" 2>/dev/null | grep -v '^gate\.')" ]
+}
+probe='grep -m1 nameserver /etc/resolv.conf; echo "mirror=$ENVCACHE_MIRROR"; test -f /etc/pip.conf && echo pipconf;
+  curl -s -m 5 -o /dev/null -w "mirror-http=%{http_code}\n" "$ENVCACHE_MIRROR/npm/left-pad"; true'
+out=$(ec run --session net-u box -- sh -c "$probe")
+check "unrestricted: the session's resolver is its gate" bash -c "grep -q '^nameserver 10\.231\.' <<<'$out'"
+check "unrestricted: the package managers are configured for the mirror" bash -c "grep -qx pipconf <<<'$out' && grep -q '^mirror=http://10\.231\.' <<<'$out'"
+check "unrestricted: the mirror answers inside" bash -c "grep -q '^mirror-http=[2-5]' <<<'$out'"
+check "unrestricted: the network is gone with the session" no_nets net-u
+echo '{"name": "closed", "config": {"type": "cloud", "packages": {}, "networking": {"type": "limited", "allowed_hosts": ["api.example.com"]}}}' |
+  ec env create -f - >/dev/null
+echo '{"name": "pm", "config": {"type": "cloud", "packages": {}, "networking": {"type": "limited", "allow_package_managers": true}}}' |
+  ec env create -f - >/dev/null
+out=$(ec run --session net-l closed -- sh -c 'test -f /etc/pip.conf && echo pipconf; env | grep -i "^https_proxy=" | sed "s/=.*//"')
+check "limited: proxy variables point at the gate" bash -c "grep -qx https_proxy <<<'$out'"
+check "limited without allow_package_managers: no package manager is configured" bash -c "! grep -qx pipconf <<<'$out'"
+out=$(ec run --session net-p pm -- sh -c "$probe")
+check "limited with allow_package_managers: the mirror answers inside" bash -c "grep -q '^mirror-http=[2-5]' <<<'$out'"
+check "limited: networks are gone with their sessions" no_nets net-l net-p
+
 # --- a maker that died between its mount and its record (crash window of the hook) ---
 mkdir -p "$ENVCACHE_HOME/sessions/ghost/root" && mount -t tmpfs ghost "$ENVCACHE_HOME/sessions/ghost/root"
 ec session ls >/dev/null
@@ -156,5 +180,6 @@ check "API: the container runs" bash -c "runc state '$sid' | grep -q running"
 check "API: DELETE answers session_deleted" bash -c "api -X DELETE $B/v1/sessions/$sid | grep -q session_deleted"
 check "API: DELETE stopped and deleted the running container" bash -c "! runc state '$sid' >/dev/null 2>&1"
 check "API: DELETE removed the bundle and the root" test ! -e "$ENVCACHE_HOME/sessions/$sid"
+check "API: DELETE tore the session's network down" no_nets "$sid"
 kill "$spid"; wait "$spid" 2>/dev/null
 finish

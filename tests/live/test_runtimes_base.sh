@@ -48,8 +48,12 @@ done
 ec run python-dev -- sh -c 'python3 --version; node --version; ruby --version; go version; rustc --version; gcc --version | head -n 1' |
   sed 's/^/# /'
 
+check "the base's Python bytecode is valid in a session (nothing recompiled at import)" bash -c \
+  "[ \"\$(ec run python-dev -- python3 -v -c 'import json, email.message, http.client, sitecustomize' 2>&1 | grep -c 'bytecode is stale')\" = 0 ]"
 check "data-analysis: warms on the same base" bash -c "ec warm data-analysis >/dev/null 2>&1"
 check "data-analysis: pandas in a container" \
   test "$(ec run data-analysis -- python3 -c 'import pandas; print(pandas.__version__)')" = 2.2.0
+ec run data-analysis -- python3 -W ignore -c 'import time; t = time.perf_counter(); import pandas
+print("# first import pandas in a session: %.0f ms" % ((time.perf_counter() - t) * 1000))'
 check "sessions are gone after" test "$(ec --json session ls)" = "[]"
 finish
