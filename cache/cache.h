@@ -83,6 +83,10 @@ int ec_env_base(ec_digest *out, bool *has_base, ec_cache *c, const char *ws, con
                 ec_err *err);
 /** EC_ENOTFOUND (detail environment_not_found) for unknown ids and other workspaces' ids. */
 int ec_env_get(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err);
+/** ec_env_get as compact JSON text (*@n bytes, NUL-terminated; caller frees): what the API
+ *  answers, without parsing the record again while it is unchanged. */
+int ec_env_get_text(char **out, size_t *n, ec_cache *c, const char *ws, const char *id,
+                    ec_err *err);
 typedef struct ec_env_list_opts {
     int limit;             /* 1–1000; 0 = 20 */
     const char *page;      /* a cursor from a previous answer, or NULL */

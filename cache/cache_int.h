@@ -86,6 +86,10 @@ int ec_cache__env_not_found(ec_err *err, const char *id);
 /** The API's error for an archived environment (detail environment_archived); @what says
  *  what is refused. */
 int ec_cache__env_archived(ec_err *err, const char *id, const char *what);
+/** The API object of environment @id of @ws as compact JSON text (*@n bytes; caller
+ *  frees), from a small cache of printed records checked against the record's bytes. */
+int ec_cache__env_rendered(char **out, size_t *n, ec_txn *txn, const char *ws, const char *id,
+                           ec_err *err);
 /** Loads an environment record {"env":…, "stack":[…]} of @ws. */
 int ec_cache__env_load(json_t **out, ec_txn *txn, const char *ws, const char *id, ec_err *err);
 /** True when some session references environment @id. */

@@ -30,7 +30,7 @@ int ec_blob_writer_new(ec_blob_writer **out, ec_store *st, ec_err *err)
     char rnd[33];
     ec_random_hex(rnd, 16);
     EC_AUTOFREE char *tmp = ec_xasprintf("%s/" EC_DIR_TMP "/blob-%s", st->home, rnd);
-    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return ec_fail_sys(err, errno, "cannot create a temporary blob in %s/" EC_DIR_TMP,
                            st->home);
@@ -94,9 +94,13 @@ static int place_blob(ec_blob_writer *w, const ec_digest *got, ec_err *err)
     EC_AUTOFREE char *path = ec_blob_path(w->st, got);
     EC_AUTOFREE char *dir = ec_xstrdup(path);
     *strrchr(dir, '/') = '\0';
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-        return ec_fail_sys(err, errno, "cannot create %s", dir);
-    fchmod(w->fd, 0444);
+    int r = ec_store__mkdir_private(w->st, dir, err);
+    if (r < 0)
+        return r;
+    fchmod(w->fd, ec_store__mode(w->st, EC_MODE_BLOB)); /* exact, whatever the umask */
+    if (w->st->group != (gid_t)-1 && fchown(w->fd, (uid_t)-1, w->st->group) < 0)
+        return ec_fail_sys(err, errno, "cannot give %s to group %u", w->tmp,
+                           (unsigned)w->st->group);
     if (EC_FAULT("blob.rename"))
         return ec_fail(err, EC_ESYS, "fault injected before renaming %s", w->tmp);
     /* A blob already in place has the same bytes by construction; rename over it is fine. */

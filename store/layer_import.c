@@ -32,7 +32,7 @@ static char *layer_dir(const ec_store *st, const ec_digest *diff_id)
 static int ensure_layers_root(const ec_store *st, ec_err *err)
 {
     EC_AUTOFREE char *layers = ec_store_path(st, "layers");
-    return ec_mkdir_p(layers, 0755, err);
+    return ec_mkdir_p(layers, 0700, err); /* made private by ec_store_open */
 }
 
 /* One short write transaction: a layer seen before keeps its creation time and flags. */

@@ -48,13 +48,24 @@ int ec_fail_mdb(ec_err *err, int rc, const char *what)
     return r;
 }
 
-static int make_dirs(const char *home, ec_err *err)
+/* The home's parents are ordinary directories; the home and the store's own directories
+ * are private (modes.c) when this call makes them. */
+static int make_dirs(const ec_store *st, const char *home, ec_err *err)
 {
-    static const char *const subdirs[] = {"", "/index", "/" EC_DIR_BLOBS, "/" EC_DIR_TMP,
-                                          "/" EC_DIR_LAYERS, "/" EC_DIR_SESSIONS};
+    static const char *const subdirs[] = {"", "/index", "/blobs", "/" EC_DIR_BLOBS,
+                                          "/" EC_DIR_TMP, "/" EC_DIR_LAYERS,
+                                          "/" EC_DIR_SESSIONS};
+    EC_AUTOFREE char *parent = ec_xstrdup(home);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = '\0';
+        int r = ec_mkdir_p(parent, 0755, err);
+        if (r < 0)
+            return r;
+    }
     for (size_t i = 0; i < EC_ARRAY_LEN(subdirs); i++) {
         EC_AUTOFREE char *p = ec_xasprintf("%s%s", home, subdirs[i]);
-        int r = ec_mkdir_p(p, 0755, err);
+        int r = ec_store__mkdir_private(st, p, err);
         if (r < 0)
             return r;
     }
@@ -151,13 +162,17 @@ static size_t map_size(void)
 int ec_store_open(ec_store **out, const char *home, ec_err *err)
 {
     char abs[PATH_MAX];
-    int r = make_dirs(home, err);
+    ec_store probe = {0};
+    int r = ec_store__group_from_env(&probe, err);
+    if (r == EC_OK)
+        r = make_dirs(&probe, home, err);
     if (r < 0)
         return r;
     if (!realpath(home, abs))
         return ec_fail_sys(err, errno, "cannot resolve the store home %s", home);
     ec_store *st = ec_xcalloc(1, sizeof *st);
     st->home = ec_xstrdup(abs);
+    st->group = probe.group;
     pthread_mutex_init(&st->resize_lock, NULL);
     pthread_mutex_init(&st->write_mu, NULL);
     pthread_mutex_init(&st->tbl_mu, NULL);
@@ -170,7 +185,7 @@ int ec_store_open(ec_store **out, const char *home, ec_err *err)
         rc = mdb_env_set_mapsize(st->env, map_size());
     EC_AUTOFREE char *idx = ec_xasprintf("%s/index", st->home);
     if (!rc)
-        rc = mdb_env_open(st->env, idx, MDB_NOTLS, 0644);
+        rc = mdb_env_open(st->env, idx, MDB_NOTLS, 0600);
     if (rc) {
         ec_fail_mdb(err, rc, "cannot open the store index");
         ec_err_prefix(err, "%s", idx);

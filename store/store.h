@@ -128,7 +128,10 @@ int ec_kv_del(ec_txn *txn, const ec_table *t, const void *key, size_t klen, ec_e
 typedef int (*ec_kv_fn)(const void *key, size_t klen, const void *val, size_t vlen,
                         void *payload);
 /** Visits the keys that start with @prefix (NULL/0 = all), in key order or reversed.
- *  With @after, starts strictly after that key (in the walking direction). */
+ *  With @after, starts strictly after that key (in the walking direction).
+ *  Keys over 511 bytes (LMDB's key size) are stored as their first 400 bytes, 0xff and
+ *  their sha256: get, put and del take them whole, a walk finds them by a prefix of at
+ *  most 400 bytes and hands @fn that stored form. */
 int ec_kv_each(ec_txn *txn, const ec_table *t, const void *prefix, size_t plen, bool reverse,
                const void *after, size_t alen, ec_kv_fn fn, void *payload, ec_err *err);
 

@@ -4,6 +4,8 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include "store/store.h"
 
@@ -21,6 +23,7 @@ typedef struct ec_tbl_slot {
 
 struct ec_store {
     char *home;
+    gid_t group;                 /* $ENVCACHE_GROUP, or (gid_t)-1: see modes.c */
     MDB_env *env;
     MDB_dbi main_dbi;            /* LMDB's unnamed database: one key per named one */
     MDB_dbi meta_dbi;            /* opened at ec_store_open, like every table there */
@@ -75,6 +78,26 @@ void ec_store__tables_free(ec_store *st);
 int ec_store__record_blob(ec_store *st, const ec_digest *d, uint64_t size, ec_err *err);
 
 /* Sub-directories of the home, created at open. */
+/* --- modes (modes.c) --- */
+
+typedef enum ec_store_mode_kind {
+    EC_MODE_DIR,   /* the home and the store's own directories */
+    EC_MODE_BLOB,  /* blob files, read-only */
+    EC_MODE_INDEX, /* the LMDB files: the owner's alone */
+} ec_store_mode_kind;
+
+/** Reads $ENVCACHE_GROUP into st->group; EC_EINVAL for a group that does not exist. */
+int ec_store__group_from_env(ec_store *st, ec_err *err);
+/** The mode a path of @kind has under the store's policy. */
+unsigned ec_store__mode(const ec_store *st, ec_store_mode_kind kind);
+/** Sets @path's mode (and group) to the policy's, whatever the umask. */
+int ec_store__mode_set(const ec_store *st, const char *path, ec_store_mode_kind kind,
+                       ec_err *err);
+/** mkdir with the policy's mode; an existing directory is left as it is (verify reports). */
+int ec_store__mkdir_private(const ec_store *st, const char *path, ec_err *err);
+/** Whether @sb grants more than the policy for @kind. */
+bool ec_store__mode_loose(const ec_store *st, const struct stat *sb, ec_store_mode_kind kind);
+
 #define EC_DIR_BLOBS "blobs/sha256"
 #define EC_DIR_TMP "tmp"
 #define EC_DIR_LAYERS "layers"

@@ -5,6 +5,37 @@
 
 #include <string.h>
 
+/* --- keys past LMDB's key size --- */
+
+/* LMDB refuses keys over its key size (511 bytes; MDB_BAD_VALSIZE), and the upper layers'
+ * keys hold user text (names, mirror paths) that may be longer. Such a key is kept as its
+ * first KEY_HEAD bytes, a 0xff byte (never part of UTF-8 text, which is what long keys
+ * are) and the sha256 of the whole key: lookups stay exact, and a prefix walk with a
+ * prefix of at most KEY_HEAD bytes still finds it (it hands the callback the stored key).
+ * Keys that fit are stored as they are, so older stores read unchanged. */
+#define KEY_MAX 511
+#define KEY_HEAD 400
+
+struct fit_key {
+    MDB_val v;
+    unsigned char buf[KEY_HEAD + 1 + 32];
+};
+
+static MDB_val *key_fit(struct fit_key *fk, const void *key, size_t klen)
+{
+    if (klen <= KEY_MAX) {
+        fk->v = (MDB_val){klen, (void *)key};
+        return &fk->v;
+    }
+    ec_digest d;
+    ec_sha256_buf(&d, key, klen);
+    memcpy(fk->buf, key, KEY_HEAD);
+    fk->buf[KEY_HEAD] = 0xff;
+    memcpy(fk->buf + KEY_HEAD + 1, d.b, sizeof d.b);
+    fk->v = (MDB_val){sizeof fk->buf, fk->buf};
+    return &fk->v;
+}
+
 static int begin_raw(ec_store *st, unsigned flags, MDB_txn **txn)
 {
     int rc = mdb_txn_begin(st->env, NULL, (flags & EC_TXN_READ) ? MDB_RDONLY : 0, txn);
@@ -115,12 +146,13 @@ static int dbi_of(MDB_dbi *out, ec_txn *txn, const ec_table *t, bool write, ec_e
 int ec_kv_get(ec_txn *txn, const ec_table *t, const void *key, size_t klen, const void **val,
               size_t *vlen, ec_err *err)
 {
-    MDB_val k = {klen, (void *)key}, v;
+    struct fit_key fk;
+    MDB_val *k = key_fit(&fk, key, klen), v;
     MDB_dbi dbi;
     int r = dbi_of(&dbi, txn, t, false, err);
     if (r < 0)
         return r;
-    int rc = mdb_get(txn->txn, dbi, &k, &v);
+    int rc = mdb_get(txn->txn, dbi, k, &v);
     if (rc == MDB_NOTFOUND)
         return EC_ENOTFOUND; /* expected: no message, the caller knows what it looked for */
     if (rc)
@@ -134,12 +166,13 @@ int ec_kv_get(ec_txn *txn, const ec_table *t, const void *key, size_t klen, cons
 int ec_kv_put(ec_txn *txn, const ec_table *t, const void *key, size_t klen, const void *val,
               size_t vlen, unsigned flags, ec_err *err)
 {
-    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    struct fit_key fk;
+    MDB_val *k = key_fit(&fk, key, klen), v = {vlen, (void *)val};
     MDB_dbi dbi;
     int r = dbi_of(&dbi, txn, t, true, err);
     if (r < 0)
         return r;
-    int rc = mdb_put(txn->txn, dbi, &k, &v,
+    int rc = mdb_put(txn->txn, dbi, k, &v,
                      (flags & EC_KV_NOOVERWRITE) ? MDB_NOOVERWRITE : 0);
     if (rc == MDB_KEYEXIST)
         return EC_ECONFLICT;
@@ -152,12 +185,13 @@ int ec_kv_del(ec_txn *txn, const ec_table *t, const void *key, size_t klen, ec_e
 {
     if (txn->poisoned)
         return txn->poisoned;
-    MDB_val k = {klen, (void *)key};
+    struct fit_key fk;
+    MDB_val *k = key_fit(&fk, key, klen);
     MDB_dbi dbi;
     int r = dbi_of(&dbi, txn, t, false, err); /* nothing to delete in a missing table */
     if (r < 0)
         return r;
-    int rc = mdb_del(txn->txn, dbi, &k, NULL);
+    int rc = mdb_del(txn->txn, dbi, k, NULL);
     if (rc == MDB_NOTFOUND)
         return EC_ENOTFOUND;
     if (rc)
@@ -218,6 +252,12 @@ int ec_kv_each(ec_txn *txn, const ec_table *t, const void *prefix, size_t plen, 
     if (rc)
         return txn_fail(txn, err, rc, "cannot walk the store index");
     int r = EC_OK;
+    struct fit_key fa;
+    if (after) { /* a long key is positioned by its stored form */
+        MDB_val *av = key_fit(&fa, after, alen);
+        after = av->mv_data;
+        alen = av->mv_size;
+    }
     rc = cursor_start(c, &k, &v, prefix, plen, reverse, after, alen);
     while (!rc) {
         if (plen && !has_prefix(&k, prefix, plen)) {

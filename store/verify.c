@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `envcache verify`: re-hash every blob and cross-check the index against the disk. */
 #include "store/scan.h"
+#include "store/store_int.h"
 #include "store/util/fs.h"
 #include "store/util/log.h"
 #include "store/util/mem.h"
@@ -68,6 +69,46 @@ static int check_blob(struct verify *v, const ec_blob_rec *b)
     return EC_OK;
 }
 
+/* --- modes --- */
+
+/* A path that grants more than the store's policy (modes.c) is a problem: another local
+ * user may read what it holds. Repair sets the policy's mode. */
+static void check_mode(struct verify *v, const char *path, ec_store_mode_kind kind)
+{
+    struct stat sb;
+    if (lstat(path, &sb) < 0 || S_ISLNK(sb.st_mode))
+        return;
+    if (!ec_store__mode_loose(v->st, &sb, kind))
+        return;
+    char reason[160];
+    snprintf(reason, sizeof reason, "mode %04o is looser than the store's %04o",
+             (unsigned)(sb.st_mode & 07777), ec_store__mode(v->st, kind));
+    bool fixed = v->repair && ec_store__mode_set(v->st, path, kind, NULL) == EC_OK;
+    v->stats->problems++;
+    if (fixed)
+        v->stats->removed++;
+    if (v->fn) {
+        ec_finding f = {"mode", path, reason, 0, true, fixed};
+        v->fn(&f, v->payload);
+    }
+}
+
+static void check_store_modes(struct verify *v)
+{
+    static const struct {
+        const char *rel;
+        ec_store_mode_kind kind;
+    } paths[] = {{"", EC_MODE_DIR},           {"index", EC_MODE_DIR},
+                 {"index/data.mdb", EC_MODE_INDEX}, {"index/lock.mdb", EC_MODE_INDEX},
+                 {"blobs", EC_MODE_DIR},      {EC_DIR_BLOBS, EC_MODE_DIR},
+                 {EC_DIR_TMP, EC_MODE_DIR},   {EC_DIR_LAYERS, EC_MODE_DIR},
+                 {EC_DIR_SESSIONS, EC_MODE_DIR}};
+    for (size_t i = 0; i < EC_ARRAY_LEN(paths); i++) {
+        EC_AUTOFREE char *p = ec_store_path(v->st, paths[i].rel);
+        check_mode(v, p, paths[i].kind);
+    }
+}
+
 /* The snapshot may predate a write that finished meanwhile: ask the index again. */
 static bool blob_indexed_now(ec_store *st, const ec_digest *d)
 {
@@ -85,8 +126,10 @@ static int check_blob_file(const char *dir, const char *name, void *payload)
     ec_digest d;
     EC_AUTOFREE char *path = ec_xasprintf("%s/%s", dir, name);
     bool named = ec_digest_parse(&d, name, NULL) == EC_OK;
-    if (named && (ec_snapshot_blob(&v->snap, &d) || blob_indexed_now(v->st, &d)))
+    if (named && (ec_snapshot_blob(&v->snap, &d) || blob_indexed_now(v->st, &d))) {
+        check_mode(v, path, EC_MODE_BLOB);
         return EC_OK;
+    }
     ec_digest got;
     uint64_t size = 0;
     bool intact = false;
@@ -105,6 +148,7 @@ static int check_blob_fanout(const char *dir, const char *name, void *payload)
 {
     EC_AUTOFREE char *sub = ec_xasprintf("%s/%s", dir, name);
     struct verify *v = payload;
+    check_mode(v, sub, EC_MODE_DIR);
     return ec_store__each_entry(sub, check_blob_file, payload, v->err);
 }
 
@@ -166,6 +210,7 @@ int ec_store_verify(ec_verify_stats *out, ec_store *st, bool repair, ec_finding_
     int r = ec_snapshot_take(&v.snap, st, err);
     if (r < 0)
         return r;
+    check_store_modes(&v);
     for (size_t i = 0; r == EC_OK && i < v.snap.nblobs; i++) {
         ec_progress(false, "verify: blob %zu of %zu", i + 1, v.snap.nblobs);
         r = check_blob(&v, &v.snap.blobs[i]);

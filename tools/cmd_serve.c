@@ -11,7 +11,9 @@
 static const char serve_usage[] =
     "Usage: envcache serve [--listen HOST:PORT] [--threads N] [--warm eager|session|off]\n"
     "                      [--warm-jobs N] [--session-wait DURATION] [--grace DURATION]\n"
-    "                      [--timeout DURATION] [--no-auth] [--mirror-auth]\n"
+    "                      [--timeout DURATION] [--max-connections N] [--no-auth]\n"
+    "                      [--mirror-auth] [--pull-auth auto|on|off] [--pull-budget SIZE]\n"
+    "                      [--min-free SIZE]\n"
     "                      [--access-log FILE|-|off] [--json]\n\n"
     "Serves the environments API, envcache's /cache endpoints, /healthz, /metrics and the\n"
     "registry mirror (/mirror/<manager>/) on one port (default 127.0.0.1:8080; port 0\n"
@@ -23,7 +25,14 @@ static const char serve_usage[] =
     "  --warm-jobs N    environments warmed at once (default 4)\n"
     "  --session-wait D how long a new session waits for a warm-up (default 2m)\n"
     "  --grace D        how long in-flight requests get at SIGTERM (default 30s)\n"
-    "  --timeout D      idle or stalled connections are closed after D (default 30s)\n"
+    "  --timeout D      idle or stalled connections are closed after D (default 10s)\n"
+    "  --max-connections N  connections held at once (default 10000); more are answered\n"
+    "                   503; the descriptor limit is raised to fit, or N lowered (said)\n"
+    "  --pull-auth P    whether the mirror's fetches from upstream (cache misses) need an API\n"
+    "                   key: auto (default: when listening beyond loopback), on, off\n"
+    "  --pull-budget S  bytes the mirror may fetch into the store per workspace (default\n"
+    "                   10G; none: no budget); past it misses are 429\n"
+    "  --min-free S     misses are 507 when the store's disk has less free (default 1G)\n"
     "  --access-log F   one JSON line per request to F (default -: stdout; off: none)\n"
     "  --json           print {\"listen\":…,\"port\":…} on stdout once listening\n\n"
     "SIGTERM or SIGINT stops gracefully: no new connections, warm-ups stop at a safe point\n"
@@ -44,13 +53,32 @@ static int parse_ms(const ec_cli *cli, int *out, const char *opt, const char *te
     return 0;
 }
 
-static int parse_uint(const ec_cli *cli, unsigned *out, const char *opt, const char *text)
+static int parse_range_uint(const ec_cli *cli, unsigned *out, const char *opt,
+                            const char *text, long max)
 {
     char *end;
     long v = strtol(text, &end, 10);
-    if (*end || v < 1 || v > 4096)
-        return ec_cli_usage(cli, "%s must be between 1 and 4096", opt);
+    if (*end || end == text || v < 1 || v > max)
+        return ec_cli_usage(cli, "%s must be between 1 and %ld", opt, max);
     *out = (unsigned)v;
+    return 0;
+}
+
+static int parse_uint(const ec_cli *cli, unsigned *out, const char *opt, const char *text)
+{
+    return parse_range_uint(cli, out, opt, text, 4096);
+}
+
+/* SIZE (12M, 10G, …), or "none": no bound. */
+static int parse_bytes(const ec_cli *cli, uint64_t *out, const char *opt, const char *text)
+{
+    ec_err err = {0};
+    if (strcmp(text, "none") == 0) {
+        *out = UINT64_MAX;
+        return 0;
+    }
+    if (ec_cli_parse_size(out, text, &err) < 0 || *out == 0)
+        return ec_cli_usage(cli, "%s: a size such as 500M or 10G, or none", opt);
     return 0;
 }
 
@@ -76,6 +104,9 @@ static int parse(ec_cli *cli, struct serve_args *a, int argc, char **argv)
         {"session-wait", required_argument, NULL, 's'}, {"grace", required_argument, NULL, 'g'},
         {"timeout", required_argument, NULL, 'T'},     {"no-auth", no_argument, NULL, 'N'},
         {"mirror-auth", no_argument, NULL, 'M'},       {"access-log", required_argument, NULL, 'L'},
+        {"max-connections", required_argument, NULL, 'C'},
+        {"pull-auth", required_argument, NULL, 'P'}, {"pull-budget", required_argument, NULL, 'B'},
+        {"min-free", required_argument, NULL, 'F'},
         {0}};
     int o, r = 0;
     unsigned timeout = 0;
@@ -87,6 +118,9 @@ static int parse(ec_cli *cli, struct serve_args *a, int argc, char **argv)
         case 'h': fputs(serve_usage, stdout); return -1;
         case 'l': a->o.listen = optarg; break;
         case 't': r = parse_uint(cli, &a->o.threads, "--threads", optarg); break;
+        case 'C':
+            r = parse_range_uint(cli, &a->o.max_connections, "--max-connections", optarg, 1000000);
+            break;
         case 'w': r = parse_warm(cli, &a->o.warm, optarg); break;
         case 'j': r = parse_uint(cli, &a->o.warm_concurrency, "--warm-jobs", optarg); break;
         case 's': r = parse_ms(cli, &a->o.session_wait_ms, "--session-wait", optarg); break;
@@ -97,6 +131,18 @@ static int parse(ec_cli *cli, struct serve_args *a, int argc, char **argv)
             timeout = (unsigned)(ms + 999) / 1000;
             break;
         }
+        case 'P':
+            if (strcmp(optarg, "auto") == 0)
+                a->o.pull_auth = EC_PULL_AUTH_AUTO;
+            else if (strcmp(optarg, "on") == 0)
+                a->o.pull_auth = EC_PULL_AUTH_ON;
+            else if (strcmp(optarg, "off") == 0)
+                a->o.pull_auth = EC_PULL_AUTH_OFF;
+            else
+                r = ec_cli_usage(cli, "--pull-auth is auto, on or off");
+            break;
+        case 'B': r = parse_bytes(cli, &a->o.pull_budget, "--pull-budget", optarg); break;
+        case 'F': r = parse_bytes(cli, &a->o.min_free_bytes, "--min-free", optarg); break;
         case 'N': a->o.no_auth = true; break;
         case 'M': a->o.mirror_auth = true; break;
         case 'L': a->log = optarg; break;

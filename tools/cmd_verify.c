@@ -8,9 +8,10 @@
 static const char verify_usage[] =
     "Usage: envcache verify [--repair] [--json]\n\n"
     "Re-hashes every blob and cross-checks the index with blobs/, layers/ and tmp/.\n"
-    "Problems (corrupt or missing blobs, layers whose blob is gone) make it exit 1.\n"
+    "Problems (corrupt or missing blobs, layers whose blob is gone, store directories or\n"
+    "files whose mode is looser than the store's private one) make it exit 1.\n"
     "Leftovers of interrupted work (intact unindexed blobs, stale temporaries) are\n"
-    "listed but are not problems. --repair removes both.\n";
+    "listed but are not problems. --repair removes both and sets loose modes back.\n";
 
 static void show(const ec_finding *f, void *payload)
 {

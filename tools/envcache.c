@@ -25,7 +25,7 @@ static const ec_cmd commands[] = {
     {"base", ec_cmd_base, "import or bootstrap base images; set the default base"},
     {"sandbox", ec_cmd_sandbox, "run a command in the prebuild sandbox and keep its layer"},
     {"serve", ec_cmd_serve, "serve the environments API, /metrics and the mirror over HTTP"},
-    {"keys", ec_cmd_keys, "create API keys (one workspace each; stored hashed)"},
+    {"keys", ec_cmd_keys, "create, list and revoke API keys (one workspace each; stored hashed)"},
     {"net", ec_cmd_net, "prepare and tear down a session's network namespace (policy)"},
     {"push", ec_cmd_push, "upload an environment to an OCI registry (layers, stack, locks)"},
     {"pull", ec_cmd_pull, "bring an environment from an OCI registry into the store"},

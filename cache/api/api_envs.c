@@ -82,10 +82,12 @@ void ec_api_env_list(ec_req *rq)
 
 void ec_api_env_get(ec_req *rq, const char *id)
 {
-    json_t *out = NULL;
+    char *text = NULL;
+    size_t n = 0;
     ec_err err = {0};
-    int r = ec_env_get(&out, rq->srv->c, rq->ws, id, &err);
-    reply(rq, r, out, &err);
+    if (ec_env_get_text(&text, &n, rq->srv->c, rq->ws, id, &err) < 0)
+        return ec_reply_err(rq, &err);
+    ec_reply_json_text(rq, 200, text, n);
 }
 
 void ec_api_env_update(ec_req *rq, const char *id)

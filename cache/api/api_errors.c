@@ -29,6 +29,9 @@ static const char *error_type(int status)
     case 400:
     case 405:
     case 409:
+    case 411:
+    case 414:
+    case 431:
         return "invalid_request_error";
     case 401:
         return "authentication_error";
@@ -40,6 +43,8 @@ static const char *error_type(int status)
         return "request_too_large";
     case 429:
         return "rate_limit_error";
+    case 507:
+        return "api_error";
     default:
         return "api_error";
     }
@@ -60,16 +65,43 @@ void ec_reply_json(ec_req *rq, int status, json_t *j)
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!s) {
-        s = ec_xstrdup("{\"type\":\"error\",\"error\":{\"type\":\"api_error\","
-                       "\"message\":\"cannot encode the answer\"}}");
+        s = ec_xasprintf("{\"type\":\"error\",\"error\":{\"type\":\"api_error\","
+                         "\"message\":\"cannot encode the answer\"},\"request_id\":\"%s\"}",
+                         rq->id);
         status = 500;
     }
     reply_buf(rq, status, "application/json", s, strlen(s));
 }
 
+/* A message may quote what the client sent, which need not be UTF-8, or be cut inside a
+ * character: the bytes of such a message that are not ASCII are written as \xNN, so the
+ * answer always encodes. */
+static json_t *message_string(const char *msg)
+{
+    json_t *j = json_string(msg);
+    if (j)
+        return j;
+    ec_buf b = {0};
+    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+        char esc[8];
+        int n = *p < 0x80 ? snprintf(esc, sizeof esc, "%c", *p)
+                          : snprintf(esc, sizeof esc, "\\x%02x", *p);
+        ec_buf_add(&b, esc, (size_t)n, NULL);
+    }
+    j = json_string(ec_buf_str(&b));
+    ec_buf_fini(&b);
+    return j;
+}
+
+void ec_reply_json_text(ec_req *rq, int status, char *text, size_t n)
+{
+    reply_buf(rq, status, "application/json", text, n);
+}
+
 static void reply_error(ec_req *rq, int status, const char *msg, const char *detail)
 {
-    json_t *e = json_pack("{s:s, s:s}", "type", error_type(status), "message", msg);
+    json_t *e = json_pack("{s:s, s:o}", "type", error_type(status), "message",
+                          message_string(msg));
     if (detail && *detail)
         json_object_set_new(e, "details", json_pack("{s:s}", "error_code", detail));
     ec_reply_json(rq, status,

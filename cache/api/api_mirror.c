@@ -2,6 +2,7 @@
 /* The mirror's dispatch (/mirror/<manager>/… to the manager's fetcher) and the writing of
  * file bodies: sendfile from a store blob, HEAD, ETag, one byte range (206/416). */
 #include "cache/cache_int.h"
+#include "cache/api/http_range.h"
 #include "cache/api/server_int.h"
 #include "fetchers/fetcher.h"
 #include "store/util/mem.h"
@@ -12,47 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* --- file bodies --- */
-
-/* "bytes=A-B", "bytes=A-", "bytes=-N" against @size: 1 = satisfiable, 0 = not, -1 = a
- * form we do not serve (several ranges, other units): ignore it and send everything. */
-static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *len)
-{
-    if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
-        return -1;
-    const char *p = h + 6;
-    char *end;
-    if (*p == '-') {
-        uint64_t n = strtoull(p + 1, &end, 10);
-        if (*end || end == p + 1)
-            return -1;
-        if (n == 0 || size == 0)
-            return 0;
-        *len = n > size ? size : n;
-        *start = size - *len;
-        return 1;
-    }
-    uint64_t a = strtoull(p, &end, 10);
-    if (end == p || *end != '-')
-        return -1;
-    p = end + 1;
-    uint64_t b = size ? size - 1 : 0;
-    if (*p) {
-        b = strtoull(p, &end, 10);
-        if (*end || b < a)
-            return -1;
-        if (size && b >= size)
-            b = size - 1;
-    }
-    if (a >= size)
-        return 0;
-    *start = a;
-    *len = b - a + 1;
-    return 1;
-}
 
 static bool etag_matches(const ec_req *rq, const char *etag)
 {
@@ -71,7 +37,7 @@ static void reply_fd(ec_req *rq, int fd, uint64_t off, uint64_t size, const char
     if (etag_matches(rq, etag)) {
         close(fd);
         ec_reply_text(rq, 304, ctype, "", 0);
-    } else if (range && (rr = parse_range(range, size, &start, &len)) == 0) {
+    } else if (range && (rr = ec_http_range_parse(range, size, &start, &len)) == 0) {
         close(fd);
         ec_reply_fail(rq, 416, "range %s is outside the %" PRIu64 " bytes", range, size);
         snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
@@ -151,9 +117,60 @@ static int mirror_serve(ec_req *rq, bool cache_only)
     return EC_OK;
 }
 
+/* --- pull-through: who may add to the store, and how much --- */
+
+static const char *pull_ws(const ec_req *rq)
+{
+    return rq->ws ? rq->ws : EC_DEFAULT_WORKSPACE;
+}
+
+/* Before a request that may fetch from upstream: a key when the policy needs one, room on
+ * the store's disk (507), and the workspace's pull-through budget left (429). Replies and
+ * returns false when one fails. */
+static bool pull_allowed(ec_req *rq)
+{
+    const ec_server_opts *o = &rq->srv->o;
+    bool need_key = o->pull_auth == EC_PULL_AUTH_ON ||
+                    (o->pull_auth == EC_PULL_AUTH_AUTO && !rq->srv->loopback);
+    if (!rq->ws && (need_key || ec_req_has_key(rq))) {
+        if (need_key && !ec_req_has_key(rq)) {
+            ec_reply_fail(rq, 401, "mirror %s: fetching from upstream into the cache needs an "
+                          "API key on this server (it listens beyond loopback): send "
+                          "x-api-key, authorization: Bearer, or the key as the password of "
+                          "the source URL", rq->manager);
+            return false;
+        }
+        if (!ec_req_authenticate(rq))
+            return false;
+    }
+    struct statvfs vfs;
+    if (o->min_free_bytes != UINT64_MAX &&
+        statvfs(ec_store_home(ec_cache_store(rq->srv->c)), &vfs) == 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize < o->min_free_bytes) {
+        ec_reply_fail(rq, 507, "mirror %s: the store's disk has %llu bytes free, under the "
+                      "%llu kept free; nothing more is fetched until space is freed (envcache "
+                      "gc on the server)", rq->manager,
+                      (unsigned long long)vfs.f_bavail * vfs.f_frsize,
+                      (unsigned long long)o->min_free_bytes);
+        return false;
+    }
+    uint64_t used = ec_api__pull_used(rq->srv->c, pull_ws(rq));
+    if (o->pull_budget != UINT64_MAX && used >= o->pull_budget) {
+        ec_reply_fail(rq, 429, "mirror %s: workspace %s has fetched %llu bytes from upstream "
+                      "into the cache, its budget is %llu (serve --pull-budget); cached "
+                      "files are still served", rq->manager, pull_ws(rq),
+                      (unsigned long long)used, (unsigned long long)o->pull_budget);
+        MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_RETRY_AFTER, "3600");
+        return false;
+    }
+    return true;
+}
+
 static void mirror_work(ec_req *rq)
 {
     mirror_serve(rq, false);
+    if (rq->upstream && rq->status < 400 && rq->resp_bytes)
+        ec_api__pull_add(rq->srv->c, pull_ws(rq), rq->resp_bytes, NULL);
 }
 
 void ec_api_mirror(ec_req *rq, const char *manager, const char *rest)
@@ -167,6 +184,9 @@ void ec_api_mirror(ec_req *rq, const char *manager, const char *rest)
     /* A hit is a store lookup: answered here. A miss pulls from upstream: never on an MHD
      * pool thread. */
     if (f->serve_cache_only && mirror_serve(rq, true) == EC_OK)
+        return;
+    /* A manager that cannot answer hits alone counts every request as a possible pull. */
+    if (!pull_allowed(rq))
         return;
     ec_req_defer(rq, mirror_work);
 }

@@ -5,7 +5,9 @@
 #include "cache/api/server_int.h"
 #include "store/util/mem.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <string.h>
 #include <strings.h>
@@ -31,7 +33,34 @@ static bool beta_listed(const char *value)
     return false;
 }
 
-static const char *bearer(const ec_req *rq)
+/* Basic credentials ("user:key", or "key:" ): how apt and gem send a key, in the
+ * source URL's user part. The key is whichever half starts with "eck_". */
+static const char *basic_key(ec_req *rq, const char *b64)
+{
+    size_t n = strlen(b64);
+    if (n == 0 || n > 512 || n % 4)
+        return NULL;
+    unsigned char out[400];
+    int m = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n);
+    if (m < 0)
+        return NULL;
+    m -= (b64[n - 1] == '=') + (b64[n - 2] == '='); /* EVP counts padding as bytes */
+    if (m < 0 || memchr(out, '\0', (size_t)m))
+        return NULL;
+    out[m] = '\0';
+    char *colon = strchr((char *)out, ':');
+    if (!colon)
+        return NULL;
+    *colon = '\0';
+    const char *k = strncmp(colon + 1, "eck_", 4) == 0 ? colon + 1 : (const char *)out;
+    if (!*k)
+        return NULL;
+    free(rq->basic_key);
+    rq->basic_key = ec_xstrdup(k);
+    return rq->basic_key;
+}
+
+static const char *bearer(ec_req *rq)
 {
     const char *k = ec_req_header(rq, "x-api-key");
     if (k && *k)
@@ -39,11 +68,18 @@ static const char *bearer(const ec_req *rq)
     const char *a = ec_req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
     if (a && strncasecmp(a, "Bearer ", 7) == 0 && a[7])
         return a + 7;
+    if (a && strncasecmp(a, "Basic ", 6) == 0)
+        return basic_key(rq, a + 6);
     return NULL;
 }
 
+bool ec_req_has_key(ec_req *rq)
+{
+    return bearer(rq) != NULL;
+}
+
 /* Sets rq->ws, or replies 401. */
-static bool authenticate(ec_req *rq)
+bool ec_req_authenticate(ec_req *rq)
 {
     if (rq->srv->o.no_auth) {
         rq->ws = ec_xstrdup(EC_DEFAULT_WORKSPACE);
@@ -68,7 +104,7 @@ static bool authenticate(ec_req *rq)
 /* Key, then anthropic-version, then anthropic-beta; replies and returns false on failure. */
 static bool api_preamble(ec_req *rq)
 {
-    if (!authenticate(rq))
+    if (!ec_req_authenticate(rq))
         return false;
     if (!ec_req_header(rq, "anthropic-version")) {
         ec_reply_fail(rq, 400, "anthropic-version: header is required");
@@ -173,7 +209,7 @@ static void route_mirror(ec_req *rq)
     rq->route = "/mirror/{manager}";
     if (ml == 0 || ml >= sizeof manager)
         return ec_reply_fail(rq, 404, "no mirror for manager %.*s", (int)ml, p);
-    if (rq->srv->o.mirror_auth && !authenticate(rq))
+    if (rq->srv->o.mirror_auth && !ec_req_authenticate(rq))
         return;
     memcpy(manager, p, ml);
     manager[ml] = '\0';
@@ -208,7 +244,7 @@ void ec_api_route(ec_req *rq)
     }
     if (n == 3 && strcmp(segs[0], "cache") == 0 && strcmp(segs[1], "blobs") == 0) {
         rq->route = "GET /cache/blobs/{digest}";
-        if (rq->srv->o.mirror_auth && !authenticate(rq))
+        if (rq->srv->o.mirror_auth && !ec_req_authenticate(rq))
             return;
         return is_read(rq) ? ec_api_blob(rq, segs[2]) : wrong_method(rq);
     }

@@ -25,7 +25,24 @@ typedef struct ec_key_rec {
     char sha256[EC_DIGEST_HEX_LEN]; /* hex: the record's own copy of its table key */
 } ec_key_rec;
 
+/** The keys of @ws (NULL: every workspace) as a JSON array, oldest hash order:
+ *  [{"id", "workspace", "created_at"}], where "id" is the first 12 hex digits of the
+ *  key's sha256 (never the key). Caller owns the array. */
+int ec_key_list(json_t **out, ec_cache *c, const char *ws, ec_err *err);
+
+/** Revokes one key, named by the key itself (eck_…), its sha256 (64 hex) or an id (at
+ *  least 8 leading hex digits of the sha256) that matches one key only. A server on the
+ *  same store refuses the key (401) from its next request: keys are looked up per
+ *  request. *@out (if given) is the revoked key's record. EC_ENOTFOUND when nothing
+ *  matches; EC_EINVAL for an ambiguous or malformed id. */
+int ec_key_revoke(ec_key_rec *out, ec_cache *c, const char *which, ec_err *err);
+
 /** Records @rec under its sha256: EC_ECONFLICT if that hash is taken. */
 int ec_auth__key_put(ec_txn *txn, const ec_key_rec *rec, const char *created_at, ec_err *err);
 /** The record stored under @sha256 (hex); EC_ENOTFOUND (no message) when there is none. */
 int ec_auth__key_get(ec_key_rec *out, ec_txn *txn, const char *sha256, ec_err *err);
+/** Deletes the record under @sha256; EC_ENOTFOUND when there is none. */
+int ec_auth__key_del(ec_txn *txn, const char *sha256, ec_err *err);
+/** Called per record with its created_at: 0 goes on, 1 stops, negative fails. */
+typedef int (*ec_auth_key_fn)(const ec_key_rec *rec, const char *created_at, void *payload);
+int ec_auth__key_each(ec_txn *txn, ec_auth_key_fn fn, void *payload, ec_err *err);

@@ -5,6 +5,7 @@
 #include "cache/cache_int.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "store/util/auto.h"
 
@@ -29,4 +30,35 @@ int ec_auth__key_get(ec_key_rec *out, ec_txn *txn, const char *sha256, ec_err *e
     snprintf(out->workspace, sizeof out->workspace, "%s", ws ? ws : "");
     snprintf(out->sha256, sizeof out->sha256, "%s", hex ? hex : "");
     return EC_OK;
+}
+
+int ec_auth__key_del(ec_txn *txn, const char *sha256, ec_err *err)
+{
+    return ec_kv_del(txn, &keys_tbl, sha256, strlen(sha256), err);
+}
+
+struct key_walk {
+    ec_auth_key_fn fn;
+    void *payload;
+};
+
+static int key_one(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+{
+    struct key_walk *w = payload;
+    (void)k;
+    (void)kl;
+    EC_AUTO(json_t) j = json_loadb(v, vl, 0, NULL);
+    const char *ws = json_string_value(json_object_get(j, "workspace"));
+    const char *hex = json_string_value(json_object_get(j, "sha256"));
+    const char *at = json_string_value(json_object_get(j, "created_at"));
+    ec_key_rec rec;
+    snprintf(rec.workspace, sizeof rec.workspace, "%s", ws ? ws : "");
+    snprintf(rec.sha256, sizeof rec.sha256, "%s", hex ? hex : "");
+    return w->fn(&rec, at ? at : "", w->payload);
+}
+
+int ec_auth__key_each(ec_txn *txn, ec_auth_key_fn fn, void *payload, ec_err *err)
+{
+    struct key_walk w = {fn, payload};
+    return ec_kv_each(txn, &keys_tbl, NULL, 0, false, NULL, 0, key_one, &w, err);
 }

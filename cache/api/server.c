@@ -3,6 +3,7 @@
  * a thread, request ids, access log and request metrics, graceful stop. */
 #include "cache/api/server_int.h"
 #include "cache/metrics.h"
+#include "store/util/log.h"
 #include "store/util/mem.h"
 
 #include <arpa/inet.h>
@@ -10,15 +11,149 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#define LISTEN_BACKLOG 4096 /* the kernel caps it at net.core.somaxconn */
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define DEFAULT_BODY_MAX (1u << 20)
-#define DEFAULT_HEADER_MAX (32u << 10)
-#define DEFAULT_CONNS 1024
-#define DEFAULT_TIMEOUT_S 30
+#define DEFAULT_HEADER_MAX (16u << 10)
+#define DEFAULT_CONNS 10000
+#define DEFAULT_TIMEOUT_S 10
+/* Connections past max_connections are still accepted, up to this many more, so that each
+ * can be told 503 instead of being dropped unanswered; they get SHED_TIMEOUT_S to send
+ * their request. Past that MHD closes new connections at once. */
+#define SHED_HEADROOM 1024
+#define SHED_TIMEOUT_S 2
+/* Descriptors kept for the store, logs, upstream fetches and deferred work. */
+#define FD_RESERVE 512
 #define DEFAULT_GRACE_MS 30000
 #define DEFAULT_SESSION_WAIT_MS 120000
+
+/* --- connections --- */
+
+/* Each connection is watched from MHD's notify callback until it closes. MHD's own timeout
+ * counts from the last byte received, so a client that dribbles a byte now and then keeps
+ * a connection forever (a slow loris). The watcher thread gives every connection a
+ * deadline instead: its request's headers must be complete within conn_timeout_s of the
+ * connection opening or its previous answer. Past it, the watcher shuts the socket down
+ * and MHD closes the connection as the client's. Entries leave the list (under the lock)
+ * in MHD's "closed" notification, before MHD closes the descriptor. */
+struct conn_watch {
+    struct conn_watch *prev, *next;
+    int fd;
+    struct timespec since; /* opened, or its last answer finished */
+    atomic_bool in_request; /* headers complete, answer not yet finished */
+    bool shed;              /* over max_connections: answered 503 */
+    bool cut;               /* shut down by the watcher */
+};
+
+static double secs_since(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    ec_server *s = cls;
+    struct conn_watch *w = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        atomic_fetch_sub(&s->conns, 1);
+        if (!w)
+            return;
+        pthread_mutex_lock(&s->watch_mu);
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            s->watch = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        pthread_mutex_unlock(&s->watch_mu);
+        free(w);
+        *socket_context = NULL;
+        return;
+    }
+    w = ec_xcalloc(1, sizeof *w);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    w->fd = ci ? ci->connect_fd : -1;
+    clock_gettime(CLOCK_MONOTONIC, &w->since);
+    if (atomic_fetch_add(&s->conns, 1) + 1 > (int)s->o.max_connections) {
+        w->shed = true;
+        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned)SHED_TIMEOUT_S);
+    }
+    pthread_mutex_lock(&s->watch_mu);
+    w->next = s->watch;
+    if (w->next)
+        w->next->prev = w;
+    s->watch = w;
+    pthread_mutex_unlock(&s->watch_mu);
+    *socket_context = w;
+}
+
+static struct conn_watch *watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static bool over_limit(const ec_req *rq)
+{
+    struct conn_watch *w = watch_of(rq->conn);
+    return w && w->shed;
+}
+
+static void *watcher_main(void *arg)
+{
+    ec_server *s = arg;
+    double limit = s->o.conn_timeout_s;
+    while (!atomic_load(&s->watch_stop)) {
+        struct timespec tick = {0, 250000000L};
+        nanosleep(&tick, NULL);
+        pthread_mutex_lock(&s->watch_mu);
+        for (struct conn_watch *w = s->watch; w; w = w->next) {
+            double lim = w->shed ? SHED_TIMEOUT_S : limit;
+            if (w->cut || w->fd < 0 || atomic_load(&w->in_request) || secs_since(&w->since) < lim)
+                continue;
+            shutdown(w->fd, SHUT_RDWR); /* MHD sees the end of the stream and closes it */
+            w->cut = true;
+        }
+        pthread_mutex_unlock(&s->watch_mu);
+    }
+    return NULL;
+}
+
+/* Raises the soft descriptor limit to what the connection limit needs (up to the hard
+ * limit); when the hard limit is lower, holds fewer connections and says so. */
+static void fit_fd_limit(ec_server_opts *o)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rlim_t want = (rlim_t)o->max_connections + SHED_HEADROOM + FD_RESERVE;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur >= want)
+        return;
+    unsigned fit = rl.rlim_cur > SHED_HEADROOM + FD_RESERVE + 64
+                       ? (unsigned)(rl.rlim_cur - SHED_HEADROOM - FD_RESERVE)
+                       : 64;
+    ec_warn("serve: the descriptor limit is %llu (ulimit -n); holding at most %u connections "
+            "instead of %u: raise the hard limit (ulimit -Hn, or LimitNOFILE= in a systemd "
+            "unit) to %llu for all of them",
+            (unsigned long long)rl.rlim_cur, fit, o->max_connections, (unsigned long long)want);
+    o->max_connections = fit;
+}
 
 /* --- request context --- */
 
@@ -107,7 +242,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     ec_server *s = cls;
     ec_req *rq = *con_cls;
-    (void)conn;
+    struct conn_watch *w = watch_of(conn);
+    if (w) { /* the next request's headers get a deadline of their own */
+        pthread_mutex_lock(&s->watch_mu);
+        clock_gettime(CLOCK_MONOTONIC, &w->since);
+        atomic_store(&w->in_request, false);
+        pthread_mutex_unlock(&s->watch_mu);
+    }
     if (!rq)
         return;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && rq->status == 0)
@@ -120,6 +261,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     ec_buf_fini(&rq->body);
     free(rq->raw_uri);
     free(rq->ws);
+    free(rq->basic_key);
     free(rq);
     *con_cls = NULL;
     atomic_fetch_sub(&s->inflight, 1);
@@ -193,8 +335,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (state == EC_REQ_READY)
         return send_reply(rq);
     if (!rq->method) { /* first call: headers are in, no body yet */
+        struct conn_watch *w = watch_of(conn);
+        if (w)
+            atomic_store(&w->in_request, true);
         rq->method = method;
         rq->url = url;
+        if (over_limit(rq)) {
+            ec_reply_fail(rq, 503, "the server holds its limit of %u connections; retry "
+                          "shortly", rq->srv->o.max_connections);
+            MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_CONNECTION, "close");
+            MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+            return send_reply(rq);
+        }
+        if (!ec_req_check(rq))
+            return send_reply(rq); /* MHD closes the connection: the body is not read */
         if (!declared_too_large(rq))
             return MHD_YES;
         /* Refused before reading it; MHD closes the connection after the answer. */
@@ -284,6 +438,15 @@ static int parse_listen(struct sockaddr_storage *ss, const char *listen, ec_err 
                    listen);
 }
 
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss->ss_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+    return false;
+}
+
 static void defaults(ec_server_opts *o)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -303,6 +466,10 @@ static void defaults(ec_server_opts *o)
         o->session_wait_ms = DEFAULT_SESSION_WAIT_MS;
     if (!o->shutdown_grace_ms)
         o->shutdown_grace_ms = DEFAULT_GRACE_MS;
+    if (!o->pull_budget)
+        o->pull_budget = 10ull << 30;
+    if (!o->min_free_bytes)
+        o->min_free_bytes = 1ull << 30;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -312,8 +479,21 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     vfprintf(stderr, fmt, ap);
 }
 
+/* MHD answers a request line and headers that overflow a connection's memory pool itself,
+ * with an HTML page; with a pool larger than our own limits (headers, URL), ec_req_check
+ * sees and answers every request up to those limits and some past them in the API's
+ * shape. */
+static size_t pool_bytes(const ec_server_opts *o)
+{
+    /* Not more: MHD 0.9.75 zeroes the whole pool after every request, so each kept-alive
+     * connection holds all of it resident. */
+    return o->max_header_bytes + EC_SERVER_URL_MAX + (8u << 10);
+}
+
 static int start_daemon(ec_server *s, const struct sockaddr_storage *ss, ec_err *err)
 {
+    /* Not MHD_USE_TURBO: with it, 10,000 connections opened at once once left 512 of them
+     * unanswered for two minutes (tests/integration/test_serve_connections.sh). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ss->ss_family == AF_INET6)
@@ -323,8 +503,10 @@ static int start_daemon(ec_server *s, const struct sockaddr_storage *ss, ec_err 
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, ss,
         MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_CONNECTION_LIMIT,
-        s->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, s->o.conn_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->o.max_header_bytes,
+        s->o.max_connections + SHED_HEADROOM, MHD_OPTION_CONNECTION_TIMEOUT, s->o.conn_timeout_s,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_BACKLOG,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_bytes(&s->o),
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->d)
@@ -349,16 +531,24 @@ int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec
     if (opts)
         s->o = *opts;
     defaults(&s->o);
+    fit_fd_limit(&s->o);
     struct sockaddr_storage ss;
     int r = parse_listen(&ss, s->o.listen, err);
+    s->loopback = is_loopback(&ss);
     if (r == EC_OK && !s->o.mirror_only) { /* with EC_WARM_OFF too: POST …/cache/warm works */
         ec_warm_queue_opts qo = {.concurrency = s->o.warm_concurrency, .warm = s->o.warm_fn};
         r = ec_warm_queue_start(&s->wq, c, &qo, err);
     }
+    pthread_mutex_init(&s->watch_mu, NULL);
     if (r == EC_OK)
         r = start_daemon(s, &ss, err);
+    if (r == EC_OK && pthread_create(&s->watcher, NULL, watcher_main, s) != 0) {
+        MHD_stop_daemon(s->d);
+        r = ec_fail_sys(err, errno, "cannot start the connection watcher");
+    }
     if (r < 0) {
         ec_warm_queue_stop(s->wq);
+        pthread_mutex_destroy(&s->watch_mu);
         free(s);
         return r;
     }
@@ -440,9 +630,12 @@ void ec_server_stop(ec_server *s)
     /* A suspended connection must be resumed before MHD stops: wait for deferred work. */
     while (atomic_load(&s->deferred) > 0)
         sleep_ms(10);
-    MHD_stop_daemon(s->d);
+    atomic_store(&s->watch_stop, true);
+    pthread_join(s->watcher, NULL);
+    MHD_stop_daemon(s->d); /* its "closed" notifications free the watch entries */
     if (lfd != MHD_INVALID_SOCKET)
         close(lfd);
     ec_warm_queue_stop(s->wq);
+    pthread_mutex_destroy(&s->watch_mu);
     free(s);
 }

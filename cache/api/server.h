@@ -26,17 +26,31 @@ typedef enum ec_warm_policy {
     EC_WARM_OFF,        /* never: sessions mount whatever stack the environment has */
 } ec_warm_policy;
 
+/** Whether the mirror's pull-through (a miss fetched from upstream) needs an API key. */
+typedef enum ec_pull_auth {
+    EC_PULL_AUTH_AUTO = 0, /* when the server listens beyond loopback (the default) */
+    EC_PULL_AUTH_ON,
+    EC_PULL_AUTH_OFF,
+} ec_pull_auth;
+
 typedef struct ec_server_opts {
     const char *listen;        /* "HOST:PORT" (IPv4, or [IPv6]:PORT); port 0 = any free one;
                                   NULL = "127.0.0.1:8080" */
     unsigned threads;          /* MHD pool threads; 0 = 2 per CPU, at least 4 */
-    unsigned max_connections;  /* 0 = 1024 */
-    unsigned conn_timeout_s;   /* a connection idle or stalled this long is closed; 0 = 30 */
-    size_t max_header_bytes;   /* per-connection buffer for the request line and headers;
-                                  0 = 32 KiB (MHD answers 431 past it) */
+    unsigned max_connections;  /* held at once; past it new connections are answered 503
+                                  (up to 1,024 more, then closed); 0 = 10,000. The soft
+                                  descriptor limit is raised to fit, or this lowered */
+    unsigned conn_timeout_s;   /* a connection idle or stalled this long is closed; 0 = 10 */
+    size_t max_header_bytes;   /* request headers past this are 431; 0 = 16 KiB. MHD's
+                                  per-connection pool is this + 16 KiB (URL and slack) */
     size_t max_body_bytes;     /* request bodies past this are 413; 0 = 1 MiB */
     bool no_auth;              /* every API request works on the default workspace, no key */
     bool mirror_auth;          /* /mirror/ needs a key too (package managers send none) */
+    ec_pull_auth pull_auth;    /* the mirror's pulls from upstream need a key */
+    uint64_t pull_budget;      /* bytes pull-through may add per workspace (429 past it);
+                                  0 = 10 GiB, UINT64_MAX = no budget */
+    uint64_t min_free_bytes;   /* pull-through stops (507) when the store's file system has
+                                  less free; 0 = 1 GiB, UINT64_MAX = never */
     ec_warm_policy warm;
     unsigned warm_concurrency; /* environments warmed at once; 0 = 4 */
     ec_warm_fn warm_fn;        /* NULL = ec_warm_env; tests inject fakes */

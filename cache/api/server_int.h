@@ -3,6 +3,7 @@
 #pragma once
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -15,7 +16,13 @@ struct ec_server {
     struct MHD_Daemon *d;
     ec_warm_queue *wq;
     uint16_t port;
+    bool loopback;       /* listens on a loopback address only */
     atomic_int inflight; /* requests begun and not completed */
+    atomic_int conns;    /* connections open (MHD's notify callback) */
+    pthread_mutex_t watch_mu; /* guards watch */
+    struct conn_watch *watch; /* every open connection, for the deadline watcher */
+    pthread_t watcher;
+    atomic_bool watch_stop;
     atomic_int deferred; /* handler threads running (their connections are suspended) */
     atomic_bool stopping;
 };
@@ -35,6 +42,7 @@ struct ec_req {
     ec_buf body;
     bool too_large;
     char *ws;          /* the workspace the key maps to, once authenticated */
+    char *basic_key;   /* the key taken from basic credentials, if any */
     const char *route; /* template for logs and metrics: "GET /v1/environments/{id}" */
     char manager[16];  /* mirror requests: the manager, for metrics */
     bool upstream;     /* the mirror needed upstream for this answer */
@@ -50,6 +58,8 @@ struct ec_req {
 
 /** Replies @status with @j as the body (consumes @j). */
 void ec_reply_json(ec_req *rq, int status, json_t *j);
+/** Replies @status with JSON text @text of @n bytes (consumed: freed with the answer). */
+void ec_reply_json_text(ec_req *rq, int status, char *text, size_t n);
 /** Replies with the API error shape; status and type from @err's code. */
 void ec_reply_err(ec_req *rq, const ec_err *err);
 /** Replies with the API error shape for @status; the message is formatted. */
@@ -60,7 +70,29 @@ void ec_reply_text(ec_req *rq, int status, const char *ctype, const char *text, 
 /** The HTTP status for an ec_code. */
 int ec_api_status(int code);
 
+/* --- checks every request passes first (request_checks.c) --- */
+
+/* URLs (request target, query included) past this are 414. */
+#define EC_SERVER_URL_MAX 8192u
+
+/** Checks the URL's and headers' sizes, the framing and the URL's encoding; replies (414,
+ *  431, 411, 400) and returns false on the first that fails. */
+bool ec_req_check(ec_req *rq);
+
 /* --- the handlers --- */
+
+/** Checks the request's key (x-api-key, Bearer, or basic credentials) and sets rq->ws;
+ *  replies 401 and returns false when it is missing or unknown (api_router.c). */
+bool ec_req_authenticate(ec_req *rq);
+/** Whether the request carries a key at all. */
+bool ec_req_has_key(ec_req *rq);
+
+/* --- pull-through accounting (idx_pull.c) --- */
+
+/** Bytes the mirror has pulled from upstream into the store for @ws (0 when none). */
+uint64_t ec_api__pull_used(ec_cache *c, const char *ws);
+/** Adds @n bytes to @ws's pulled total. */
+int ec_api__pull_add(ec_cache *c, const char *ws, uint64_t n, ec_err *err);
 
 /** Reads the request, finds its route and calls its handler (api_router.c). */
 void ec_api_route(ec_req *rq);

@@ -24,6 +24,14 @@ int ec_env_get(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err
     return EC_OK;
 }
 
+int ec_env_get_text(char **out, size_t *n, ec_cache *c, const char *ws, const char *id,
+                    ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
+    return r < 0 ? r : ec_cache__env_rendered(out, n, txn, ws, id, err);
+}
+
 int ec_env_stack(json_t **out, ec_cache *c, const char *ws, const char *id, ec_err *err)
 {
     EC_AUTO(ec_txn) txn = NULL;

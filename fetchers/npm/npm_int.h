@@ -49,6 +49,9 @@ unsigned ec_npm_meta_run_free(ec_npm_meta_run *run);
 
 /** True when the store holds @name's document fetched less than @ttl seconds ago. */
 bool ec_npm_meta_fresh(ec_store *st, ec_npm_doc kind, const char *name, int64_t ttl);
+/** ec_npm_meta_fresh, also giving the stored document's blob when it is fresh. */
+bool ec_npm_meta_current(ec_store *st, ec_npm_doc kind, const char *name, int64_t ttl,
+                         ec_digest *blob_out);
 
 /** "<upstream>/<escaped name>" (scoped names as @scope%2fname); caller frees. */
 char *ec_npm_meta_url(const char *upstream, const char *name);

@@ -47,6 +47,16 @@ static int rec_put(ec_store *st, ec_npm_doc kind, const char *name, const meta_r
     return ec_mirror_doc_put(st, key, r, err);
 }
 
+bool ec_npm_meta_current(ec_store *st, ec_npm_doc kind, const char *name, int64_t ttl,
+                         ec_digest *blob_out)
+{
+    meta_rec r;
+    if (!rec_get(st, kind, name, &r) || ec_now() - r.fetched > ttl)
+        return false;
+    *blob_out = r.blob;
+    return true;
+}
+
 bool ec_npm_meta_fresh(ec_store *st, ec_npm_doc kind, const char *name, int64_t ttl)
 {
     meta_rec r;

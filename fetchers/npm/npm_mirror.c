@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -97,12 +98,92 @@ static const char *req_header(const ec_mirror_req *req, const char *name)
     return req->header ? req->header(req, name) : NULL;
 }
 
+/* --- answers kept: a mirror hit is a lookup and a copy --- */
+
+/* A packument answer is a pure function of the stored document (its blob), its kind, the
+ * mirror's base URL and the upstream's: kept per those with the blob it was made from, it
+ * is reused while the store's fresh record names that same blob. This skips reading and
+ * re-hashing the document, rewriting its tarball URLs and hashing the answer for its
+ * ETag on every hit. */
+#define DOC_SLOTS 128
+#define DOC_KEEP_MAX (4u << 20)
+
+struct doc_slot {
+    char *key;
+    ec_digest blob;
+    char *body;
+    size_t n;
+    char etag[sizeof ((ec_mirror_resp *)0)->etag];
+};
+
+static struct doc_slot doc_cache[DOC_SLOTS];
+static pthread_mutex_t doc_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static struct doc_slot *doc_slot_of(const char *key)
+{
+    size_t h = 5381;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = h * 33 + *p;
+    return &doc_cache[h % DOC_SLOTS];
+}
+
+static bool doc_kept(const char *key, const ec_digest *blob, ec_mirror_resp *resp)
+{
+    struct doc_slot *sl = doc_slot_of(key);
+    bool hit = false;
+    pthread_mutex_lock(&doc_mu);
+    if (sl->key && strcmp(sl->key, key) == 0 && ec_digest_eq(&sl->blob, blob)) {
+        hit = ec_buf_add(&resp->body, sl->body, sl->n, NULL) == EC_OK;
+        snprintf(resp->etag, sizeof resp->etag, "%s", sl->etag);
+    }
+    pthread_mutex_unlock(&doc_mu);
+    return hit;
+}
+
+static void doc_keep(const char *key, const ec_digest *blob, const ec_mirror_resp *resp)
+{
+    if (resp->body.n > DOC_KEEP_MAX)
+        return;
+    struct doc_slot *sl = doc_slot_of(key);
+    pthread_mutex_lock(&doc_mu);
+    free(sl->key);
+    free(sl->body);
+    sl->key = ec_xstrdup(key);
+    sl->blob = *blob;
+    sl->body = ec_xmalloc(resp->body.n + 1);
+    memcpy(sl->body, resp->body.p ? resp->body.p : "", resp->body.n);
+    sl->n = resp->body.n;
+    snprintf(sl->etag, sizeof sl->etag, "%s", resp->etag);
+    pthread_mutex_unlock(&doc_mu);
+}
+
+/* Status, content type and If-None-Match of a packument answer whose body and ETag are set. */
+static int doc_answer(const ec_mirror_req *req, ec_mirror_resp *resp, ec_npm_doc kind)
+{
+    resp->status = 200;
+    snprintf(resp->content_type, sizeof resp->content_type, "%s",
+             kind == EC_NPM_ABBREV ? EC_NPM_CTYPE_ABBREV : "application/json");
+    const char *inm = req_header(req, "If-None-Match");
+    if (inm && strcmp(inm, resp->etag) == 0) {
+        resp->status = 304;
+        ec_buf_reset(&resp->body);
+    }
+    return EC_OK;
+}
+
 static int serve_doc(ec_fetch_ctx *ctx, const ec_mirror_req *req, const char *name,
                      ec_mirror_resp *resp, ec_err *err)
 {
     const char *accept = req_header(req, "Accept");
     ec_npm_doc kind = accept && strstr(accept, EC_NPM_CTYPE_ABBREV) ? EC_NPM_ABBREV
                                                                      : EC_NPM_FULL;
+    EC_AUTOFREE char *kept_key =
+        ec_xasprintf("%c %s %s %s", kind == EC_NPM_ABBREV ? 'a' : 'f', name, req->base_url,
+                     ctx->upstream ? ctx->upstream : "");
+    ec_digest blob;
+    bool current = ec_npm_meta_current(ctx->store, kind, name, EC_NPM_META_TTL, &blob);
+    if (current && doc_kept(kept_key, &blob, resp))
+        return doc_answer(req, resp, kind);
     doc_out o = {req, ctx->upstream, resp};
     unsigned upstream = 0;
     ec_fetch_ctx local = *ctx;
@@ -127,16 +208,13 @@ static int serve_doc(ec_fetch_ctx *ctx, const ec_mirror_req *req, const char *na
         return ec_err_clear(err), not_found(resp, "package not found");
     if (rc < 0)
         return rc;
-    resp->status = 200;
-    snprintf(resp->content_type, sizeof resp->content_type, "%s",
-             kind == EC_NPM_ABBREV ? EC_NPM_CTYPE_ABBREV : "application/json");
     set_etag(resp);
-    const char *inm = req_header(req, "If-None-Match");
-    if (inm && strcmp(inm, resp->etag) == 0) {
-        resp->status = 304;
-        ec_buf_reset(&resp->body);
-    }
-    return EC_OK;
+    /* Kept only when what was read is the document the record names now. */
+    ec_digest now;
+    if (ec_npm_meta_current(ctx->store, kind, name, EC_NPM_META_TTL, &now) &&
+        (!current || ec_digest_eq(&now, &blob)) && !upstream)
+        doc_keep(kept_key, &now, resp);
+    return doc_answer(req, resp, kind);
 }
 
 /* --- tarballs --- */

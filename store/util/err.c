@@ -4,14 +4,46 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Moves @i back (@dir < 0) or forward to the start of a UTF-8 character. */
+static size_t utf8_boundary(const char *s, size_t i, size_t n, int dir)
+{
+    while (i > 0 && i < n && ((unsigned char)s[i] & 0xc0) == 0x80)
+        i = dir < 0 ? i - 1 : i + 1;
+    return i;
+}
+
+/* A message longer than the buffer (it quotes a long name, say) keeps its start and its
+ * end, where the rule broken is usually said, with "..." between; cuts fall between
+ * UTF-8 characters, so the message stays valid text. */
+static void fit_long(char *out, size_t cap, const char *fmt, va_list ap, size_t n)
+{
+    char *full = malloc(n + 1);
+    if (!full)
+        return; /* keep vsnprintf's plain cut */
+    vsnprintf(full, n + 1, fmt, ap);
+    size_t head = utf8_boundary(full, (cap - 4) / 2, n, -1);
+    size_t tail = utf8_boundary(full, n - (cap - 4 - head), n, 1);
+    memcpy(out, full, head);
+    memcpy(out + head, "...", 3);
+    memcpy(out + head + 3, full + tail, n - tail);
+    out[head + 3 + n - tail] = '\0';
+    free(full);
+}
 
 int ec_failv(ec_err *err, int code, const char *fmt, va_list ap)
 {
     if (!err || err->code != EC_OK)
         return code;
     err->code = code;
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    if (n >= (int)sizeof err->msg)
+        fit_long(err->msg, sizeof err->msg, fmt, again, (size_t)n);
+    va_end(again);
     return code;
 }
 

@@ -17,6 +17,13 @@ check "get by id" bash -c "ec env get $id | grep -q '\"name\": \"py\"'"
 check "get by name" bash -c "ec env get py | grep -q '$id'"
 expect_fail "duplicate name is a conflict" 'already exists' ec env create -f "$T/env.json"
 
+# A name at the API's limit whose UTF-8 is over LMDB's key size (1,024 bytes).
+long=$(python3 -c 'print("\U0001F600" * 256)')
+printf '{"name": "%s"}' "$long" > "$T/long.json"
+check "a 256-character name of 4-byte characters is created" ec env create -f "$T/long.json"
+check "... found by that name" bash -c "ec env get '$long' | grep -q '\"type\": \"environment\"'"
+expect_fail "... and unique, the message whole at both ends" 'already exists in this workspace' ec env create -f "$T/long.json"
+check "... and deleted by name" ec env delete "$long"
 echo '{"name": "bad", "config": {"packages": {"pip": ["numpy", "pandas==="]}}}' > "$T/bad.json"
 expect_fail "bad pip spec names the field" 'config.packages.pip[1]' ec env create -f "$T/bad.json"
 echo '{"name": "x", "colour": "red"}' > "$T/unknown.json"

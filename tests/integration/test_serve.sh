@@ -20,6 +20,20 @@ check "healthz" test "$(curl -s $B/healthz)" = '{"status":"ok"}'
 check "no key: 401" test "$(status "${H[@]}" $B/v1/environments)" = 401
 check "no version: 400" test "$(status -H "x-api-key: $key" -H "anthropic-beta: managed-agents-2026-04-01" $B/v1/environments)" = 400
 check "bearer key works" test "$(status "${H[@]}" -H "authorization: Bearer $key" $B/v1/environments)" = 200
+# Keys: listed by id (never the key), revoked at once for this running server.
+key3=$(ec keys create --workspace ws3)
+check "a fresh key works" test "$(status "${H[@]}" -H "x-api-key: $key3" $B/v1/environments)" = 200
+kid=$(ec keys list --workspace ws3 --json | json_get keys.0.id)
+check "keys list shows an id, never a key" bash -c "[[ '$kid' =~ ^[0-9a-f]{12}$ ]] && ! ec keys list | grep -q eck_"
+check "keys list names every workspace's keys" test "$(ec keys list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["keys"]))')" = 3
+check "keys revoke by id" bash -c "ec keys revoke $kid | grep -q 'revoked key $kid of workspace ws3'"
+check "a revoked key is 401 at once in the running server" test "$(status "${H[@]}" -H "x-api-key: $key3" $B/v1/environments)" = 401
+check "other keys still work" test "$(status "${H[@]}" -H "x-api-key: $key" $B/v1/environments)" = 200
+expect_fail "revoking it again says so" "no key has the id" ec keys revoke "$kid"
+key4=$(ec keys create --workspace ws3)
+check "keys revoke by the key itself" bash -c "ec keys revoke --json '$key4' | grep -q '\"revoked\": *true'"
+check "... and it is 401" test "$(status "${H[@]}" -H "x-api-key: $key4" $B/v1/environments)" = 401
+expect_fail "an id too short is refused" "at least 8 digits" ec keys revoke abc
 env=$(api $B/v1/environments -d '{"name":"web"}')
 id=$(printf '%s' "$env" | json_get id)
 check "create answers the environment" test "$(printf '%s' "$env" | json_get type)" = environment

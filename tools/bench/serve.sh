@@ -10,6 +10,9 @@
 #                                   request); nginx: the same JSON as a file
 # The npm rows use a generated registry on loopback (tests/fixtures/npm-registry), pulled
 # through once before the load.
+# Each row runs envcache and nginx one after the other in the same run and prints the
+# ratio envcache/nginx of requests per second (1.0 = as fast as nginx). A row whose
+# answers were not all 2xx on either side says so: such figures are void.
 # Usage: tools/bench/serve.sh [DURATION=10s] [CONNECTIONS=64] [THREADS=2]
 # Needs wrk and nginx (tools/install-deps.sh). Nothing here asserts a speed.
 set -eu
@@ -18,8 +21,17 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${ENVCACHE_BIN:-$root/build/tools/envcache}
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
 T=$(mktemp -d /tmp/bench-serve-XXXXXX)
+chmod 755 "$T" # nginx's workers (nobody, when started as root) read $T/www; the store stays private
 export ENVCACHE_HOME=$T/home
-cleanup() { [ -n "${rpid:-}" ] && kill "$rpid" 2>/dev/null; [ -n "${spid:-}" ] && kill "$spid" 2>/dev/null; [ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")" 2>/dev/null; sleep 0.2; rm -rf "$T"; }
+cleanup() {
+  [ -n "${rpid:-}" ] && kill "$rpid" 2>/dev/null
+  [ -n "${spid:-}" ] && kill "$spid" 2>/dev/null
+  if [ -f "$T/nginx.pid" ]; then
+    local np; np=$(cat "$T/nginx.pid"); kill "$np" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$np" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -rf "$T"
+}
 trap cleanup EXIT
 
 python3 "$root/tests/fixtures/npm-registry/serve.py" "$T" > "$T/regport" &
@@ -49,7 +61,8 @@ printf '%s' "$env" > "$T/www/v1/environments/$id"
 mkdir -p "$T/www/mirror/npm/okpkg/-" && cp "$T/tgz" "$T/www/mirror/npm/okpkg/-/okpkg-1.0.0.tgz"
 cp "$T/doc" "$T/www/mirror/npm/okpkg.json"
 cp "$blob" "$T/www/cache/blobs/sha256:$hex"
-nport=$((port + 1)); while ss -ltn | grep -q ":$nport "; do nport=$((nport + 1)); done
+chmod -R a+rX "$T/www" # copies of private store files
+nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat > "$T/nginx.conf" <<NGX
 worker_processes $threads; pid $T/nginx.pid; error_log $T/ngx/error.log; daemon on;
 events { worker_connections 4096; }
@@ -61,21 +74,29 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
 NGX
 nginx -c "$T/nginx.conf"
 
-run() { # label url [headers…]
-  local label=$1 url=$2; shift 2
+# wrk_row URL [headers…]: "RPS P99 NON2XX"
+wrk_row() {
+  local url=$1; shift
   local out; out=$(wrk -t"$threads" -c"$conns" -d"$dur" --latency "$@" "$url")
-  local rps p99
-  rps=$(printf '%s\n' "$out" | awk '/Requests\/sec/ {print $2}')
-  p99=$(printf '%s\n' "$out" | awk '$1 == "99%" {print $2}')
-  printf '%-34s %12s req/s   p99 %s\n' "$label" "$rps" "$p99"
+  printf '%s\n' "$out" | awk '/Requests\/sec/ {r=$2} $1 == "99%" {p=$2}
+    /Non-2xx/ {n=$NF} END {print r, p, (n ? n : 0)}'
 }
-echo "wrk -t$threads -c$conns -d$dur, loopback, $(nproc) CPUs"
-run "envcache GET /v1/environments/{id}" "http://127.0.0.1:$port/v1/environments/$id" "${H[@]}"
-run "nginx    same JSON from disk" "http://127.0.0.1:$nport/v1/environments/$id"
-run "envcache GET /cache/blobs (256K)" "http://127.0.0.1:$port/cache/blobs/sha256:$hex"
-run "nginx    same blob from disk" "http://127.0.0.1:$nport/cache/blobs/sha256:$hex"
-run "envcache npm mirror hit (tarball)" "$M/okpkg/-/okpkg-1.0.0.tgz"
-run "nginx    same tarball from disk" "http://127.0.0.1:$nport/mirror/npm/okpkg/-/okpkg-1.0.0.tgz"
-run "envcache npm mirror hit (packument)" "$M/okpkg" -H "Accept: application/json"
-run "nginx    same packument from disk" "http://127.0.0.1:$nport/mirror/npm/okpkg.json"
-run "envcache GET /healthz" "http://127.0.0.1:$port/healthz"
+pair() { # label envcache-url nginx-url [envcache headers…]
+  local label=$1 eurl=$2 nurl=$3; shift 3
+  for u in "$nurl"; do curl -sf -o /dev/null "$u" || { echo "nginx does not serve $u" >&2; exit 1; }; done
+  read -r erps ep99 enon < <(wrk_row "$eurl" "$@")
+  read -r nrps np99 nnon < <(wrk_row "$nurl")
+  local ratio; ratio=$(awk -v a="$erps" -v b="$nrps" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+  local note=""; [ "$enon" != 0 ] || [ "$nnon" != 0 ] && note="  VOID: non-2xx envcache $enon nginx $nnon"
+  printf '%-28s %10s %10s %6sx %10s %10s%s\n' "$label" "$erps" "$nrps" "$ratio" "$ep99" "$np99" "$note"
+}
+echo "wrk -t$threads -c$conns -d$dur, loopback, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-28s %10s %10s %7s %10s %10s\n' row "envcache/s" "nginx/s" ratio "p99 ec" "p99 nginx"
+pair "GET /v1/environments/{id}" "http://127.0.0.1:$port/v1/environments/$id" \
+  "http://127.0.0.1:$nport/v1/environments/$id" "${H[@]}"
+pair "npm tarball hit" "$M/okpkg/-/okpkg-1.0.0.tgz" \
+  "http://127.0.0.1:$nport/mirror/npm/okpkg/-/okpkg-1.0.0.tgz"
+pair "npm packument hit" "$M/okpkg" "http://127.0.0.1:$nport/mirror/npm/okpkg.json" \
+  -H "Accept: application/json"
+pair "blob 256 KiB" "http://127.0.0.1:$port/cache/blobs/sha256:$hex" \
+  "http://127.0.0.1:$nport/cache/blobs/sha256:$hex"

@@ -25,7 +25,7 @@ static void blob__commit_records_and_places(void **state)
     char *path = ec_blob_path(fx->st, &want);
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
-    assert_int_equal(sb.st_mode & 0777, 0444);
+    assert_int_equal(sb.st_mode & 0777, 0400); /* read-only and private (modes.c) */
     free(path);
     assert_int_equal(ect_count(fx->home, "tmp"), 0);
 }

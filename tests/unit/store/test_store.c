@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +34,138 @@ static int collect(const void *k, size_t kl, const void *v, size_t vl, void *pay
     strncat(out, k, kl);
     strcat(out, " ");
     return 0;
+}
+
+static unsigned mode_of(const char *home, const char *rel)
+{
+    struct stat sb;
+    EC_AUTOFREE char *p = ec_xasprintf("%s/%s", home, rel);
+    assert_int_equal(stat(p, &sb), 0);
+    return sb.st_mode & 07777;
+}
+
+static char *put_blob(ec_store *st, const char *text)
+{
+    ec_blob_writer *w = NULL;
+    ec_digest d;
+    char hex[EC_DIGEST_HEX_LEN];
+    assert_int_equal(ec_blob_writer_new(&w, st, NULL), EC_OK);
+    assert_int_equal(ec_blob_writer_write(w, text, strlen(text), NULL), EC_OK);
+    assert_int_equal(ec_blob_writer_commit(w, NULL, &d, NULL), EC_OK);
+    ec_digest_hex(hex, &d);
+    return ec_xasprintf("blobs/sha256/%.2s/%s", hex, hex);
+}
+
+static void count_modes(const ec_finding *f, void *payload)
+{
+    if (strcmp(f->kind, "mode") == 0)
+        (*(int *)payload)++;
+}
+
+/* Private whatever the umask: directories 0700, the index 0600, blobs 0400; verify reports
+ * looser modes as problems and --repair sets them back. */
+static void store__is_private_whatever_the_umask(void **state)
+{
+    (void)state;
+    char *dir = ect_tmpdir();
+    EC_AUTOFREE char *home = ec_xasprintf("%s/store", dir);
+    mode_t old = umask(0);
+    ec_store *st = NULL;
+    assert_int_equal(ec_store_open(&st, home, NULL), EC_OK);
+    EC_AUTOFREE char *blob = put_blob(st, "private");
+    umask(old);
+    assert_int_equal(mode_of(home, ""), 0700);
+    assert_int_equal(mode_of(home, "index"), 0700);
+    assert_int_equal(mode_of(home, "index/data.mdb"), 0600);
+    assert_int_equal(mode_of(home, "index/lock.mdb"), 0600);
+    assert_int_equal(mode_of(home, "layers"), 0700);
+    assert_int_equal(mode_of(home, "tmp"), 0700);
+    assert_int_equal(mode_of(home, blob), 0400);
+    EC_AUTOFREE char *fan = ec_xstrdup(blob);
+    *strrchr(fan, '/') = '\0';
+    assert_int_equal(mode_of(home, fan), 0700);
+    /* a store made loose by hand, as an older envcache made them */
+    ect_sh("chmod 755 '%s' '%s/%s' && chmod 644 '%s/index/data.mdb' && chmod 444 '%s/%s'",
+           home, home, fan, home, home, blob);
+    ec_verify_stats vs;
+    int n = 0;
+    assert_int_equal(ec_store_verify(&vs, st, false, count_modes, &n, NULL), EC_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(vs.problems, 4);
+    n = 0;
+    assert_int_equal(ec_store_verify(&vs, st, true, count_modes, &n, NULL), EC_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(vs.removed, 4);
+    assert_int_equal(mode_of(home, ""), 0700);
+    assert_int_equal(mode_of(home, blob), 0400);
+    assert_int_equal(mode_of(home, "index/data.mdb"), 0600);
+    n = 0;
+    assert_int_equal(ec_store_verify(&vs, st, false, count_modes, &n, NULL), EC_OK);
+    assert_int_equal(n, 0);
+    ec_store_close(st);
+    /* With a group for sessions: blobs and directories open to it, the index not. */
+    char gid[16];
+    snprintf(gid, sizeof gid, "%u", (unsigned)getgid());
+    setenv("ENVCACHE_GROUP", gid, 1);
+    EC_AUTOFREE char *home2 = ec_xasprintf("%s/grouped", dir);
+    old = umask(077);
+    assert_int_equal(ec_store_open(&st, home2, NULL), EC_OK);
+    EC_AUTOFREE char *blob2 = put_blob(st, "shared");
+    umask(old);
+    assert_int_equal(mode_of(home2, ""), 0750);
+    assert_int_equal(mode_of(home2, blob2), 0440);
+    assert_int_equal(mode_of(home2, "index/data.mdb"), 0600);
+    ec_store_close(st);
+    setenv("ENVCACHE_GROUP", "no-such-group-here", 1);
+    ec_err err = {0};
+    assert_int_equal(ec_store_open(&st, home2, &err), EC_EINVAL);
+    assert_non_null(strstr(err.msg, "ENVCACHE_GROUP"));
+    unsetenv("ENVCACHE_GROUP");
+    ect_rmdir(dir);
+}
+
+static int count_one(const void *k, size_t kl, const void *v, size_t vl, void *payload)
+{
+    (void)k;
+    (void)kl;
+    (void)v;
+    (void)vl;
+    (*(int *)payload)++;
+    return 0;
+}
+
+/* LMDB refuses keys over 511 bytes (MDB_BAD_VALSIZE); the store keeps such keys by digest,
+ * so a long key reads, conflicts, walks by prefix and deletes like any other. */
+static void store__long_keys_are_kept_by_digest(void **state)
+{
+    struct ect_store_fixture *fx = *state;
+    char a[2000], b[2000];
+    memset(a, 'x', sizeof a - 1);
+    a[sizeof a - 1] = '\0';
+    memcpy(a, "ws/", 3);
+    memcpy(b, a, sizeof b);
+    b[1500] = 'y'; /* differs from a only past the part kept in clear */
+    put(fx->st, &plain_tbl, a, "A");
+    put(fx->st, &plain_tbl, b, "B");
+    ec_txn *txn = NULL;
+    const void *v;
+    size_t n;
+    assert_int_equal(ec_txn_begin(&txn, fx->st, 0, NULL), EC_OK);
+    assert_int_equal(ec_kv_get(txn, &plain_tbl, a, strlen(a), &v, &n, NULL), EC_OK);
+    assert_int_equal(n, 1);
+    assert_memory_equal(v, "A", 1);
+    assert_int_equal(ec_kv_get(txn, &plain_tbl, b, strlen(b), &v, &n, NULL), EC_OK);
+    assert_memory_equal(v, "B", 1);
+    assert_int_equal(ec_kv_put(txn, &plain_tbl, a, strlen(a), "C", 1, EC_KV_NOOVERWRITE, NULL),
+                     EC_ECONFLICT);
+    int count = 0;
+    assert_int_equal(ec_kv_each(txn, &plain_tbl, "ws/", 3, false, NULL, 0, count_one, &count,
+                                NULL), EC_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(ec_kv_del(txn, &plain_tbl, a, strlen(a), NULL), EC_OK);
+    assert_int_equal(ec_kv_get(txn, &plain_tbl, a, strlen(a), &v, &n, NULL), EC_ENOTFOUND);
+    assert_int_equal(ec_kv_get(txn, &plain_tbl, b, strlen(b), &v, &n, NULL), EC_OK);
+    assert_int_equal(ec_txn_commit(txn, NULL), EC_OK);
 }
 
 static void store__each_walks_prefix_both_ways(void **state)
@@ -112,10 +245,11 @@ static void store__verify_finds_corruption_and_orphans(void **state)
     assert_int_equal(vs.problems, 0);
     assert_int_equal(vs.blobs, 1);
     /* An orphan whose name does not match its bytes, and a corrupted indexed blob. */
-    ect_write(fx->home, "blobs/sha256/ab/abababababababababababababababababababababababababababababababab", "junk", 0444);
+    ect_write(fx->home, "blobs/sha256/ab/abababababababababababababababababababababababababababababababab", "junk", 0400);
+    ect_sh("chmod 700 '%s/blobs/sha256/ab'", fx->home); /* only the bytes are wrong here */
     char *path = ec_blob_path(fx->st, &d);
     unlink(path);
-    ect_write(fx->home, path + strlen(fx->home) + 1, "tampered", 0444);
+    ect_write(fx->home, path + strlen(fx->home) + 1, "tampered", 0400);
     assert_int_equal(ec_store_verify(&vs, fx->st, false, NULL, NULL, &err), EC_OK);
     assert_int_equal(vs.problems, 2);
     assert_int_equal(ec_store_verify(&vs, fx->st, true, NULL, NULL, &err), EC_OK);
@@ -404,6 +538,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(store__each_walks_prefix_both_ways, ect_store_setup, ect_store_teardown),
+        cmocka_unit_test_setup_teardown(store__long_keys_are_kept_by_digest, ect_store_setup, ect_store_teardown),
+        cmocka_unit_test(store__is_private_whatever_the_umask),
         cmocka_unit_test_setup_teardown(store__nooverwrite_conflicts, ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__newer_schema_is_a_clear_error, ect_store_setup, ect_store_teardown),
         cmocka_unit_test_setup_teardown(store__verify_finds_corruption_and_orphans, ect_store_setup, ect_store_teardown),
