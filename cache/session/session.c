@@ -325,8 +325,10 @@ static int add_bundle(ec_cache *c, json_t *s, const char *id, const char *root,
         return r;
     ec_bundle_opts bo = *o->bundle;
     EC_AUTOFREE ec_bundle_bind *binds = ec_xcalloc(bo.nbinds + sn.nbinds + 1, sizeof *binds);
-    memcpy(binds, bo.binds, bo.nbinds * sizeof *binds);
-    memcpy(binds + bo.nbinds, sn.binds, sn.nbinds * sizeof *binds);
+    if (bo.nbinds)
+        memcpy(binds, bo.binds, bo.nbinds * sizeof *binds);
+    if (sn.nbinds)
+        memcpy(binds + bo.nbinds, sn.binds, sn.nbinds * sizeof *binds);
     EC_AUTOFREE const char **envv = merge_env(bo.env, sn.env);
     bo.binds = binds;
     bo.nbinds += sn.nbinds;

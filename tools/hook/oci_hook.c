@@ -11,6 +11,7 @@
  * mount went away with the container's mount namespace. */
 #include "tools/hook/oci_hook.h"
 #include "fetchers/fetcher.h" /* EC_AUTO(json_t) */
+#include "store/util/auto.h"
 #include "store/util/mem.h"
 
 #include <errno.h>
@@ -49,18 +50,25 @@ static int bundle_root(char **out, json_t **config_out, const char *bundle, ec_e
     return EC_OK;
 }
 
+/* Enters the container's mount namespace, and its root as the runtime sees it: setns()
+ * moves us to the namespace's own root, which is not the runtime's when the runtime runs
+ * chrooted (then our store's paths would not be there). The container's process has not
+ * pivoted yet, so its root is the runtime's root in that namespace. */
 static int enter_mount_ns(json_int_t pid, ec_err *err)
 {
-    char path[64];
+    char path[64], rootp[64];
     snprintf(path, sizeof path, "/proc/%lld/ns/mnt", (long long)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    snprintf(rootp, sizeof rootp, "/proc/%lld/root", (long long)pid);
+    EC_AUTOFD int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return ec_fail_sys(err, errno, "cannot open the container's mount namespace %s", path);
-    int rc = setns(fd, CLONE_NEWNS);
-    int e = errno;
-    close(fd);
-    if (rc < 0)
-        return ec_fail_sys(err, e, "cannot enter the container's mount namespace");
+    EC_AUTOFD int root = open(rootp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return ec_fail_sys(err, errno, "cannot open the container's root %s", rootp);
+    if (setns(fd, CLONE_NEWNS) < 0)
+        return ec_fail_sys(err, errno, "cannot enter the container's mount namespace");
+    if (fchdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0)
+        return ec_fail_sys(err, errno, "cannot enter the container's root");
     return EC_OK;
 }
 
