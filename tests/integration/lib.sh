@@ -10,6 +10,11 @@ export ENVCACHE_HOME="$T/home"
 export ENVCACHE_AUTO_BASE=off
 passed=0 failed=0
 cleanup() {
+  # Session networks a failed test left (namespaces, veths, host tables, gate and resolver
+  # processes live outside its directory): torn down from their records first.
+  for d in "$ENVCACHE_HOME"/net/*/; do
+    [ -d "$d" ] && "$ENVCACHE_BIN" net teardown "$(basename "$d")" >/dev/null 2>&1
+  done
   # Unmount anything a failed test left under its directory, innermost first.
   grep -o " $T[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true
