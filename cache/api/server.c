@@ -114,10 +114,20 @@ static void *watcher_main(void *arg)
 {
     ec_server *s = arg;
     double limit = s->o.conn_timeout_s;
+    pthread_mutex_lock(&s->watch_mu);
     while (!atomic_load(&s->watch_stop)) {
-        struct timespec tick = {0, 250000000L};
-        nanosleep(&tick, NULL);
-        pthread_mutex_lock(&s->watch_mu);
+        /* A tick of 250 ms, cut short at stop: a process that stops its server (a CLI
+         * command with a mirror on demand) does not wait out the tick. */
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += 250000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->watch_cv, &s->watch_mu, &until);
+        if (atomic_load(&s->watch_stop))
+            break;
         for (struct conn_watch *w = s->watch; w; w = w->next) {
             double lim = w->shed ? SHED_TIMEOUT_S : limit;
             if (w->cut || w->fd < 0 || atomic_load(&w->in_request) || secs_since(&w->since) < lim)
@@ -125,8 +135,8 @@ static void *watcher_main(void *arg)
             shutdown(w->fd, SHUT_RDWR); /* MHD sees the end of the stream and closes it */
             w->cut = true;
         }
-        pthread_mutex_unlock(&s->watch_mu);
     }
+    pthread_mutex_unlock(&s->watch_mu);
     return NULL;
 }
 
@@ -540,6 +550,11 @@ int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec
         r = ec_warm_queue_start(&s->wq, c, &qo, err);
     }
     pthread_mutex_init(&s->watch_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->watch_cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (r == EC_OK)
         r = start_daemon(s, &ss, err);
     if (r == EC_OK && pthread_create(&s->watcher, NULL, watcher_main, s) != 0) {
@@ -548,6 +563,7 @@ int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec
     }
     if (r < 0) {
         ec_warm_queue_stop(s->wq);
+        pthread_cond_destroy(&s->watch_cv);
         pthread_mutex_destroy(&s->watch_mu);
         free(s);
         return r;
@@ -630,12 +646,16 @@ void ec_server_stop(ec_server *s)
     /* A suspended connection must be resumed before MHD stops: wait for deferred work. */
     while (atomic_load(&s->deferred) > 0)
         sleep_ms(10);
+    pthread_mutex_lock(&s->watch_mu);
     atomic_store(&s->watch_stop, true);
+    pthread_cond_signal(&s->watch_cv);
+    pthread_mutex_unlock(&s->watch_mu);
     pthread_join(s->watcher, NULL);
     MHD_stop_daemon(s->d); /* its "closed" notifications free the watch entries */
     if (lfd != MHD_INVALID_SOCKET)
         close(lfd);
     ec_warm_queue_stop(s->wq);
+    pthread_cond_destroy(&s->watch_cv);
     pthread_mutex_destroy(&s->watch_mu);
     free(s);
 }

@@ -20,6 +20,7 @@ struct ec_server {
     atomic_int inflight; /* requests begun and not completed */
     atomic_int conns;    /* connections open (MHD's notify callback) */
     pthread_mutex_t watch_mu; /* guards watch */
+    pthread_cond_t watch_cv;  /* wakes the watcher to stop at once */
     struct conn_watch *watch; /* every open connection, for the deadline watcher */
     pthread_t watcher;
     atomic_bool watch_stop;
