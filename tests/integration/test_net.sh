@@ -53,6 +53,14 @@ openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreates
 ip netns exec "$F" $PY "$FX/servers.py" "$T/srv.pem" "$T/srv.key" > "$T/fake.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 200); do grep -qs ready "$T/fake.out" && break; sleep 0.05; done
+# The fake host's listeners can take a moment longer to answer from the host side (seen on
+# a freshly made machine): wait for an answer, so that the controls below test the host.
+for _ in $(seq 150); do
+  curl -sf -m 2 -o /dev/null --cacert "$T/ca.pem" --resolve "allowed.test:443:$ALLOWED" \
+    https://allowed.test/ && break
+  sleep 0.2
+done
+grep -qs ready "$T/fake.out" || { echo "# the fake internet did not start:"; sed 's/^/#   /' "$T/fake.out"; }
 cat > "$T/hosts" <<HOSTS
 $ALLOWED allowed.test a.wild.test
 $OTHER other.test
