@@ -4,6 +4,7 @@
  * started it), or its root could not be unmounted. */
 #include "cache/session/session_int.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -30,6 +31,6 @@ void ec_session__runtime_delete(const char *id)
     }
     /* No runtime, or no such container: nothing runs from the bundle, which is the aim. */
     int status;
-    while (pid > 0 && waitpid(pid, &status, 0) < 0)
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
 }
