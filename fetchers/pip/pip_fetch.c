@@ -96,6 +96,7 @@ int pip_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err)
     file_job *jobs = ec_xcalloc(n ? n : 1, sizeof *jobs);
     EC_AUTO(ec_http_batch) b = NULL;
     int rc = EC_OK;
+    pip_prefetch_wait(); /* what the mirror started while pip resolved is then stored */
     json_array_foreach(pkgs, i, pkg) {
         if (have_file(ctx->store, pkg))
             continue;
@@ -122,5 +123,5 @@ int pip_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err)
     for (i = 0; i < n; i++)
         ec_http_req_reset(&jobs[i].req);
     free(jobs);
-    return rc;
+    return rc == EC_OK ? pip_metadata_check(ctx, lock, err) : rc;
 }

@@ -7,6 +7,7 @@
 
 #include "fetchers/fetcher.h"
 #include "fetchers/spec.h"
+#include "store/util/buf.h"
 #include "store/util/err.h"
 
 /* How long a project page from upstream is used without asking again (seconds). */
@@ -52,6 +53,26 @@ int pip_file_get(ec_digest *out, ec_fetch_ctx *ctx, const char *name, const char
 int pip_file_lookup(ec_digest *out, ec_store *st, const char *name, const char *filename);
 int pip_file_record(ec_store *st, const char *name, const char *filename,
                     const ec_digest *d, ec_err *err);
+
+/* --- metadata files the index lists no hash for (pip_metadata.c) --- */
+
+/** Gives every wheel of @page (in place) whose metadata file the page does not list a PEP
+ *  714 "core-metadata": true: this mirror answers them all (pip_metadata_get). */
+void pip_metadata_advertise(json_t *page);
+/** <wheel>.metadata of project @name, when the page gives no hash for it, into @out: the
+ *  stored wheel's METADATA, else upstream's file (held in memory only, unverified, until
+ *  pip_metadata_check; its wheel is then downloaded in the background), else the METADATA
+ *  of the whole wheel downloaded and verified. *@asked is set when upstream was asked. */
+int pip_metadata_get(ec_buf *out, ec_fetch_ctx *ctx, const char *name, const char *wheel,
+                     bool *asked, ec_err *err);
+/** For every wheel of @lock (stored, verified): an unverified metadata file served for it
+ *  must be byte for byte its own METADATA; EC_EINTEGRITY naming the file otherwise. */
+int pip_metadata_check(ec_fetch_ctx *ctx, const json_t *lock, ec_err *err);
+/** The METADATA member of the stored wheel @wheel (named @file in errors). */
+int pip_wheel_metadata(ec_buf *out, ec_store *st, const ec_digest *wheel, const char *file,
+                       ec_err *err);
+/** Waits until the background wheel downloads pip_metadata_get started have ended. */
+void pip_prefetch_wait(void);
 
 /* --- the operations --- */
 

@@ -5,7 +5,10 @@
  * requires-python, yanked flags and PEP 658 metadata. Files and metadata files come from
  * the store, pulled through and verified on a miss, once per file.
  *
- * Routes: simple/ (an empty root), simple/<project>/, files/<project>/<filename>[.metadata]. */
+ * Routes: simple/ (an empty root), simple/<project>/, files/<project>/<filename>[.metadata],
+ * and simple-html/<project>/: the HTML form whatever the Accept, for the resolver's pip
+ * when it is older than 23.2 (those read a metadata file with no hash from HTML only:
+ * "dist-info-metadata": true in JSON crashes them, "core-metadata" they do not know). */
 #include "fetchers/pip/pip_int.h"
 
 #include <errno.h>
@@ -157,7 +160,7 @@ static void set_etag(ec_mirror_resp *resp)
 }
 
 static int serve_page(ec_fetch_ctx *ctx, const ec_mirror_req *req, const char *name,
-                      ec_mirror_resp *resp, ec_err *err)
+                      bool html_only, ec_mirror_resp *resp, ec_err *err)
 {
     EC_AUTO(json_t) page = NULL;
     bool asked = false;
@@ -174,7 +177,8 @@ static int serve_page(ec_fetch_ctx *ctx, const ec_mirror_req *req, const char *n
         return ec_err_clear(err), not_found(resp, "no such project");
     if (r < 0)
         return r;
-    bool json = wants_json(req);
+    pip_metadata_advertise(page);
+    bool json = !html_only && wants_json(req);
     r = json ? render_json(&resp->body, req, name, page)
              : render_html(&resp->body, req, name, page);
     if (r < 0)
@@ -191,12 +195,48 @@ static int serve_page(ec_fetch_ctx *ctx, const ec_mirror_req *req, const char *n
     return EC_OK;
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* A wheel's metadata file that its page gives no hash for (the mirror advertised it):
+ * 1 when it is one, with the answer made; 0 when the page vouches for it (or it is not a
+ * wheel's), to be served as any file; an error otherwise. */
+static int serve_unhashed_metadata(ec_fetch_ctx *ctx, const char *name, const char *filename,
+                                   ec_mirror_resp *resp, ec_err *err)
+{
+    if (!ends_with(filename, ".whl.metadata"))
+        return 0;
+    EC_AUTOFREE char *wheel = ec_xstrndup(filename, strlen(filename) - 9);
+    EC_AUTO(json_t) page = NULL;
+    ec_digest d;
+    int r = pip_page_get(&page, ctx, name, NULL, err);
+    if (r < 0)
+        return r;
+    if (!pip_page_file(page, wheel) || pip_page_sha256(&d, page, name, wheel, true, NULL) == EC_OK)
+        return 0;
+    bool asked = false;
+    r = pip_metadata_get(&resp->body, ctx, name, wheel, &asked, err);
+    resp->from_upstream = asked;
+    if (r < 0)
+        return r;
+    resp->status = 200;
+    snprintf(resp->content_type, sizeof resp->content_type, "application/octet-stream");
+    set_etag(resp);
+    return 1;
+}
+
 static int serve_file(ec_fetch_ctx *ctx, const char *name, const char *filename,
                       ec_mirror_resp *resp, ec_err *err)
 {
     ec_digest d;
     bool asked = false;
-    int r = pip_file_get(&d, ctx, name, filename, &asked, err);
+    int r = serve_unhashed_metadata(ctx, name, filename, resp, err);
+    if (r != 0)
+        return r < 0 ? r : EC_OK;
+    r = pip_file_get(&d, ctx, name, filename, &asked, err);
     resp->from_upstream = asked;
     if (r == EC_ENOTFOUND)
         return ec_err_clear(err), not_found(resp, "no such file");
@@ -233,13 +273,14 @@ int pip_serve(ec_fetch_ctx *ctx, const ec_mirror_req *req, ec_mirror_resp *resp,
         snprintf(resp->content_type, sizeof resp->content_type, "%s", PIP_CTYPE_HTML);
         return ec_buf_adds(&resp->body, "<!DOCTYPE html>\n<html><body></body></html>\n", err);
     }
-    if (strncmp(p, "simple/", 7) == 0) {
-        EC_AUTOFREE char *raw = ec_xstrndup(p + 7, strcspn(p + 7, "/"));
+    size_t pre = strncmp(p, "simple/", 7) == 0 ? 7 : strncmp(p, "simple-html/", 12) == 0 ? 12 : 0;
+    if (pre) {
+        EC_AUTOFREE char *raw = ec_xstrndup(p + pre, strcspn(p + pre, "/"));
         EC_AUTOFREE char *name = pip_name_normalize(raw);
-        const char *rest = p + 7 + strlen(raw);
+        const char *rest = p + pre + strlen(raw);
         if (!pip_name_ok(name) || (*rest && strcmp(rest, "/") != 0))
             return not_found(resp, "not a project name");
-        return serve_page(ctx, req, name, resp, err);
+        return serve_page(ctx, req, name, pre == 12, resp, err);
     }
     if (strncmp(p, "files/", 6) == 0) {
         EC_AUTOFREE char *name = ec_xstrndup(p + 6, strcspn(p + 6, "/"));

@@ -21,18 +21,22 @@
 
 /* Runs in the sandbox: fetch the pip wheel from the mirror, run pip from it (a wheel is
  * importable as a zip), print its report after a mark. argv: the wheel's path under the
- * mirror's pip route, then the requirements. */
+ * mirror's pip route, then the requirements. A pip older than 23.2 reads the pages as
+ * HTML (simple-html/), the one form where it takes a metadata file with no hash. */
 static const char bootstrap[] =
     "import os, sys, urllib.request\n"
     "m = os.environ['ENVCACHE_MIRROR'] + '/pip/'\n"
     "whl = '/tmp/' + sys.argv[1].rsplit('/', 1)[1]\n"
     "urllib.request.urlretrieve(m + sys.argv[1], whl)\n"
     "sys.path.insert(0, whl)\n"
+    "import pip\n"
     "from pip._internal.cli.main import main\n"
+    "v = tuple(int(x) for x in pip.__version__.split('.')[:2] if x.isdigit())\n"
+    "simple = 'simple/' if v >= (23, 2) else 'simple-html/'\n"
     "rc = main(['install', '--dry-run', '--ignore-installed', '--quiet',\n"
     "           '--report', '/tmp/envcache-report.json', '--no-cache-dir',\n"
     "           '--disable-pip-version-check', '--no-input',\n"
-    "           '--index-url', m + 'simple/'] + sys.argv[2:])\n"
+    "           '--index-url', m + simple] + sys.argv[2:])\n"
     "if rc == 0:\n"
     "    sys.stdout.flush()\n"
     "    with open('/tmp/envcache-report.json') as f:\n"

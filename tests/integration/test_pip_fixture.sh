@@ -3,8 +3,10 @@
 # live index cannot stage, on a base made from the host's Debian python3 (no network):
 # extras, yanked and Requires-Python-excluded releases, a console script, an sdist built
 # with a build dependency served through the mirror, a tampered wheel and a tampered
-# metadata file refused with nothing stored; then /mirror/pip/ with Debian's real pip
-# into fresh virtual environments, the second asking upstream nothing.
+# metadata file refused with nothing stored, metadata files the page does not list
+# (advertised by the mirror; a lying one refused once its wheel is checked); then
+# /mirror/pip/ with Debian's real pip into fresh virtual environments, the second asking
+# upstream nothing.
 . "$(dirname "$0")/lib.sh"
 # Python in the session writes bytecode it finds missing or stale, as it would for anyone:
 # the checks that the first import writes nothing rely on that.
@@ -81,6 +83,22 @@ env_make badmeta '["badmeta"]'
 expect_fail "a tampered metadata file fails the warm-up, naming it" "badmeta-1.0-py3-none-any.whl.metadata" ec warm badmeta
 check "…and its bytes are not stored" test -z "$(blobs_of "$bad_meta")"
 
+# Pages that list no metadata file: the mirror advertises one for every wheel, answered
+# from upstream's own file (unverified, held in memory until the wheel is checked) or,
+# when upstream has none, from the verified wheel.
+: > "$LOG"
+env_make unlisted '["unlisted", "nometa"]'
+check "warm: wheels whose page lists no metadata file" ec --quiet warm unlisted
+check "…the lock: unlisted 1.0, its dependency dep 1.0, nometa 1.0" lock_has unlisted unlisted==1.0 dep==1.0 nometa==1.0
+check "…pip read the metadata file the mirror advertised (upstream was asked for it)" \
+  grep -qx '/files/unlisted/unlisted-1.0-py3-none-any.whl.metadata' "$LOG"
+liar_meta=$(sha256sum "$IX/files/liar/liar-1.0-py3-none-any.whl.metadata" | cut -d' ' -f1)
+env_make liar '["liar"]'
+expect_fail "an unlisted metadata file that is not the wheel's METADATA fails the warm-up, naming it" \
+  "liar-1.0-py3-none-any.whl.metadata" ec warm liar
+check "…and its bytes are not stored" test -z "$(blobs_of "$liar_meta")"
+check "…and no lock was kept" bash -c "! ec env lock liar pip >/dev/null 2>&1"
+
 env_make built '["built"]'
 if ec --quiet warm built 2>"$T/built.err"; then ok "an sdist with a build dependency builds in the sandbox"
 else bad "an sdist with a build dependency builds in the sandbox"; tail -20 "$T/built.err"; fi
@@ -113,6 +131,8 @@ check "the HTML page carries the metadata hash and the yanked flag" bash -c "
   grep -q 'data-dist-info-metadata=\"sha256=' '$T/dep.html' && grep -q 'data-yanked=\"broken\"' '$T/dep.html' &&
   grep -q 'data-requires-python=\"&gt;=4\"' '$T/dep.html'"
 check "the JSON page points at the mirror" bash -c "curl -sf -H 'Accept: application/vnd.pypi.simple.v1+json' '$M/simple/dep/' | grep -q '$M/files/dep/'"
+check "the JSON page advertises a metadata file the index does not list" bash -c "curl -sf -H 'Accept: application/vnd.pypi.simple.v1+json' '$M/simple/nometa/' | grep -q '\"core-metadata\":true'"
+check "…and the mirror answers it from the wheel (upstream has none)" bash -c "curl -sf '$M/files/nometa/nometa-1.0-py3-none-any.whl.metadata' | grep -qx 'Name: nometa'"
 check "a tampered wheel is refused by the mirror (502)" test "$(curl -s -o /dev/null -w '%{http_code}' "$M/files/tampered/tampered-1.0-py3-none-any.whl")" = 502
 check "the store verifies" ec --quiet verify
 finish
