@@ -7,8 +7,8 @@
  * packages asked for, a RECORD of every installed file with its hash and size), so that
  * pip list, show and uninstall in a session see and manage them. The paths come from the
  * lock's "python" (what the probe found: sysconfig's default scheme of that interpreter).
- * An sdist becomes a build step: pip builds and installs it in the sandbox, on the base's
- * Python, with build dependencies served by the mirror and nothing else reachable. */
+ * An sdist is installed as the wheel built from it once for the layers beneath
+ * (pip_sdist.c). */
 #include "fetchers/pip/pip_int.h"
 
 #include <archive.h>
@@ -453,70 +453,6 @@ static int install_wheel(ec_fetch_ctx *ctx, const scheme *sc, const char *stagin
     return r;
 }
 
-/* --- sdists: built and installed in the sandbox --- */
-
-/* The sdist is handed to the step through the staging tree (a file the step removes: /tmp
- * is the sandbox's own tmpfs, so it goes to the root), and
- * pip builds it there with its build dependencies from the mirror alone. */
-static const char sdist_step[] =
-    "import os, sys, urllib.request\n"
-    "m = os.environ['ENVCACHE_MIRROR'] + '/pip/'\n"
-    "whl = '/tmp/' + sys.argv[1].rsplit('/', 1)[1]\n"
-    "urllib.request.urlretrieve(m + sys.argv[1], whl)\n"
-    "sys.path.insert(0, whl)\n"
-    "from pip._internal.cli.main import main\n"
-    "sdist = sys.argv[2]\n"
-    "rc = main(['install', '--no-deps', '--no-cache-dir', '--disable-pip-version-check',\n"
-    "           '--no-input', '--break-system-packages', '--root-user-action', 'ignore',\n"
-    "           '--no-compile', '--index-url', m + 'simple/'] + sys.argv[3:] + [sdist])\n"
-    "os.unlink(sdist)\n"
-    "os.rmdir(os.path.dirname(sdist))\n"
-    "sys.exit(rc)\n";
-
-static char **strv(const char *const *v, size_t n)
-{
-    char **out = ec_xcalloc(n + 1, sizeof *out);
-    for (size_t i = 0; i < n; i++)
-        out[i] = ec_xstrdup(v[i]);
-    return out;
-}
-
-static int add_sdist_step(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
-                          const json_t *pkg, ec_install_result *out, ec_err *err)
-{
-    EC_AUTOFREE char *blob = NULL;
-    int r = blob_checked(&blob, ctx, pkg, err);
-    const char *resolver = str(lock, "resolver_wheel");
-    if (r == EC_OK && !resolver)
-        r = ec_fail(err, EC_EFORMAT, "the pip lock names no pip wheel to build %s with",
-                    str(pkg, "file"));
-    EC_AUTOFREE char *inside = ec_xasprintf("/.envcache-sdist/%s", str(pkg, "file"));
-    EC_AUTOFREE char *dest = ec_xasprintf("%s/.envcache-sdist", staging);
-    EC_AUTOFREE char *copy = ec_xasprintf("%s/%s", dest, str(pkg, "file"));
-    if (r == EC_OK)
-        r = ec_mkdir_p(dest, 0755, err);
-    EC_AUTOFD int fd = r == EC_OK ? open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)
-                                  : -1;
-    if (r == EC_OK && fd < 0)
-        r = ec_fail_sys(err, errno, "cannot create %s", copy);
-    ec_digest d;
-    if (r == EC_OK && (r = ec_digest_parse(&d, str(pkg, "sha256"), err)) == EC_OK)
-        r = ec_blob_copy_verified(ctx->store, &d, fd, err);
-    if (r < 0)
-        return r;
-    EC_AUTOFREE char *wheel_path = ec_xasprintf("files/pip/%s", resolver);
-    const char *argv[] = {"python3", "-c", sdist_step, wheel_path, inside};
-    const char *env[] = {"PIP_CONFIG_FILE=/dev/null", "PIP_NO_INPUT=1",
-                         "PYTHONDONTWRITEBYTECODE=1"};
-    out->steps = ec_xrealloc(out->steps, (out->nsteps + 1) * sizeof *out->steps);
-    out->steps[out->nsteps++] = (ec_build_step){
-        .what = ec_xasprintf("%s %s: building the sdist %s", str(pkg, "name"),
-                             str(pkg, "version"), str(pkg, "file")),
-        .cwd = ec_xstrdup("/"), .argv = strv(argv, EC_ARRAY_LEN(argv)),
-        .env = strv(env, EC_ARRAY_LEN(env)), .needs_mirror = true};
-    return EC_OK;
-}
-
 static int scheme_of(scheme *sc, const json_t *lock, ec_err *err)
 {
     const json_t *py = json_object_get(lock, "python");
@@ -546,9 +482,13 @@ int pip_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
                                    .item = str(pkg, "name")};
             ctx->progress(&p, ctx->progress_ud);
         }
-        r = json_is_true(json_object_get(pkg, "sdist"))
-                ? add_sdist_step(ctx, lock, staging, pkg, out, err)
-                : install_wheel(ctx, &sc, staging, pkg, err);
+        if (json_is_true(json_object_get(pkg, "sdist"))) {
+            EC_AUTO(json_t) built = NULL;
+            r = pip_sdist_wheel(&built, ctx, lock, pkg, err);
+            if (r == EC_OK)
+                r = install_wheel(ctx, &sc, staging, built, err);
+        } else
+            r = install_wheel(ctx, &sc, staging, pkg, err);
         if (r < 0)
             ec_err_prefix(err, "%s %s", str(pkg, "name"), str(pkg, "version"));
     }

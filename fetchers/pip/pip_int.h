@@ -74,6 +74,18 @@ int pip_wheel_metadata(ec_buf *out, ec_store *st, const ec_digest *wheel, const 
 /** Waits until the background wheel downloads pip_metadata_get started have ended. */
 void pip_prefetch_wait(void);
 
+/* --- sdists built once per base (pip_sdist.c) --- */
+
+/** The lock's "built_on" for layers @lowers: what keys the wheels built from its sdists.
+ *  Caller frees. */
+char *pip_built_on(const ec_digest *lowers, size_t n);
+/** The wheel built from the sdist @pkg of @lock on the layers its "built_on" names: from the
+ *  store, else built now (in the sandbox) and kept. *@out: a lock entry for that wheel
+ *  (name, version, file, sha256, requested). A failed build names the sdist and shows the
+ *  end of its log. */
+int pip_sdist_wheel(json_t **out, ec_fetch_ctx *ctx, const json_t *lock, const json_t *pkg,
+                    ec_err *err);
+
 /* --- the operations --- */
 
 int pip_resolve(ec_fetch_ctx *ctx, const ec_resolve_req *req, json_t **lock_out, ec_err *err);

@@ -26,7 +26,7 @@ static const char pip_probe_script[] =
 static const char *const pip_probe[] = {"python3", "-c", pip_probe_script, NULL};
 
 static const ec_fetcher pip_ops = {
-    .builder_version = 2,
+    .builder_version = 3,
     .serve_cache_only = true,
     .resolve = pip_resolve,
     .fetch = pip_fetch,

@@ -301,5 +301,9 @@ int pip_resolve(ec_fetch_ctx *ctx, const ec_resolve_req *req, json_t **lock_out,
     *lock_out = json_pack("{s:s, s:i, s:o, s:o, s:O, s:s, s:s, s:b}", "manager", "pip",
                           "version", 1, "specs", specs, "packages", packages, "python", python,
                           "resolver", resolver, "resolver_wheel", file, "runs_code", sdists);
+    if (sdists) { /* the wheels built from them are kept for these layers */
+        EC_AUTOFREE char *on = pip_built_on(req->lowers, req->nlowers);
+        json_object_set_new(*lock_out, "built_on", json_string(on));
+    }
     return EC_OK;
 }

@@ -107,6 +107,18 @@ assert [p[\"sdist\"] for p in json.load(sys.stdin)[\"packages\"] if p[\"name\"] 
 ec mount built --session pip-built "$R" >/dev/null
 check "…and imports in the session" chroot "$R" python3 -c 'import built; assert built.VERSION == "1.0 built"'
 check "…from bytecode compiled at build time (nothing written)" test -z "$(find "$R$site" -newermt @1 | head -n 3)"
+token1=$(chroot "$R" python3 -c 'import built; print(built.BUILD)')
+ec umount "$R" >/dev/null
+# The built wheel is kept for the sdist and the base: another environment with the same
+# sdist on the same base (another lock, another layer) installs it without building.
+env_make built2 '["built", "dep"]'
+if ec warm built2 >"$T/built2.out" 2>&1; then ok "a second environment with the same sdist on the same base warms"
+else bad "a second environment with the same sdist on the same base warms"; tail -20 "$T/built2.out"; fi
+check "…with a layer of its own, built (not reused)" grep -Eq "^pip: 2 packages, layer sha256:[0-9a-f]+ .*, built$" "$T/built2.out"
+check "…the warm-up says it took the wheel built before" grep -q "built-1.0.tar.gz: the wheel built from it on these layers before" "$T/built2.out"
+ec mount built2 --session pip-built2 "$R" >/dev/null
+token2=$(chroot "$R" python3 -c 'import built; print(built.BUILD)')
+check "…and the session has that very wheel: its build token is the first build's ($token1)" test -n "$token1" -a "$token1" = "$token2"
 ec umount "$R" >/dev/null
 
 # The mirror with Debian's pip, in fresh virtual environments with no cache.
