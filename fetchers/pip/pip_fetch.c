@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "store/util/auto.h"
+#include "store/util/fs.h"
+#include "store/util/log.h"
 #include "store/util/mem.h"
 
 typedef struct file_job {
@@ -96,7 +98,9 @@ int pip_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err)
     file_job *jobs = ec_xcalloc(n ? n : 1, sizeof *jobs);
     EC_AUTO(ec_http_batch) b = NULL;
     int rc = EC_OK;
+    int64_t t0 = ec_mono_us();
     pip_prefetch_wait(); /* what the mirror started while pip resolved is then stored */
+    int64_t t1 = ec_mono_us();
     json_array_foreach(pkgs, i, pkg) {
         if (have_file(ctx->store, pkg))
             continue;
@@ -123,5 +127,10 @@ int pip_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err)
     for (i = 0; i < n; i++)
         ec_http_req_reset(&jobs[i].req);
     free(jobs);
-    return rc == EC_OK ? pip_metadata_check(ctx, lock, err) : rc;
+    if (rc == EC_OK)
+        rc = pip_metadata_check(ctx, lock, err);
+    ec_debug("pip: fetch waited %lld ms for downloads begun while pip resolved, then fetched "
+             "%llu files in %lld ms", (long long)(t1 - t0) / 1000, (unsigned long long)run.total,
+             (long long)(ec_mono_us() - t1) / 1000);
+    return rc;
 }

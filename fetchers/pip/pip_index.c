@@ -155,6 +155,13 @@ static int page_get_ttl(json_t **out, ec_fetch_ctx *ctx, const char *name, int64
     return page_ask(out, ctx, name, have ? &doc : NULL, err);
 }
 
+bool pip_page_fresh(ec_store *st, const char *name)
+{
+    ec_mirror_doc doc;
+    EC_AUTOFREE char *key = page_key(name);
+    return ec_mirror_doc_get(st, key, &doc) && ec_now() - doc.fetched <= PIP_PAGE_TTL;
+}
+
 int pip_page_get(json_t **out, ec_fetch_ctx *ctx, const char *name, bool *asked, ec_err *err)
 {
     return page_get_ttl(out, ctx, name, PIP_PAGE_TTL, asked, err);

@@ -34,6 +34,8 @@ bool pip_name_ok(const char *name);
  *  does not exist; EC_EBUSY with ctx->cache_only and no fresh copy. Caller owns *@out. */
 int pip_page_get(json_t **out, ec_fetch_ctx *ctx, const char *name, bool *asked,
                  ec_err *err);
+/** True when the store holds @name's page and it is fresh (PIP_PAGE_TTL). */
+bool pip_page_fresh(ec_store *st, const char *name);
 /** The entry of @page's "files" named @filename, or NULL. Borrowed from @page. */
 json_t *pip_page_file(const json_t *page, const char *filename);
 /** The sha256 @page gives for @filename, or for its PEP 658 metadata when @metadata.
@@ -71,7 +73,7 @@ int pip_metadata_check(ec_fetch_ctx *ctx, const json_t *lock, ec_err *err);
 /** The METADATA member of the stored wheel @wheel (named @file in errors). */
 int pip_wheel_metadata(ec_buf *out, ec_store *st, const ec_digest *wheel, const char *file,
                        ec_err *err);
-/** Waits until the background wheel downloads pip_metadata_get started have ended. */
+/** Waits until the background downloads pip_metadata_get started have ended. */
 void pip_prefetch_wait(void);
 
 /* --- sdists built once per base (pip_sdist.c) --- */

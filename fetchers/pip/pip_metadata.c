@@ -10,8 +10,10 @@
  *     its METADATA is found byte for byte the same (pip_metadata_check, at fetch);
  *   - else (upstream has none) from the whole wheel, downloaded and verified.
  * Answering a metadata file from upstream also starts the wheel's download in the
- * background (pip asks for the metadata of the wheel it is about to choose), so the
- * downloads overlap pip's resolution; fetch waits for them (pip_prefetch_wait). */
+ * background (pip asks for the metadata of the wheel it is about to choose), and any
+ * answer starts fetching the pages of the projects it requires (pip asks for them next,
+ * one at a time), so downloads overlap pip's resolution; fetch waits for them all
+ * (pip_prefetch_wait). */
 #include "fetchers/pip/pip_int.h"
 
 #include <archive.h>
@@ -176,14 +178,19 @@ static unsigned pf_running;
 
 typedef struct prefetch {
     ec_fetch_ctx ctx;
-    char *upstream, *name, *wheel;
+    char *upstream, *name, *wheel; /* wheel NULL: the project page */
 } prefetch;
 
 static void *prefetch_main(void *arg)
 {
     prefetch *p = arg;
     ec_digest d;
-    (void)pip_file_get(&d, &p->ctx, p->name, p->wheel, NULL, NULL); /* fetch retries */
+    json_t *page = NULL;
+    if (p->wheel) /* a failure here is only a head start lost: fetch tries again */
+        (void)pip_file_get(&d, &p->ctx, p->name, p->wheel, NULL, NULL);
+    else
+        (void)pip_page_get(&page, &p->ctx, p->name, NULL, NULL);
+    json_decref(page);
     free(p->upstream);
     free(p->name);
     free(p->wheel);
@@ -207,7 +214,7 @@ static void prefetch_start(const ec_fetch_ctx *ctx, const char *name, const char
     prefetch *p = ec_xcalloc(1, sizeof *p);
     p->upstream = ec_xstrdup(ctx->upstream);
     p->name = ec_xstrdup(name);
-    p->wheel = ec_xstrdup(wheel);
+    p->wheel = wheel ? ec_xstrdup(wheel) : NULL;
     p->ctx = (ec_fetch_ctx){.store = ctx->store, .http = ctx->http, .upstream = p->upstream};
     pthread_t th;
     pthread_attr_t at;
@@ -232,6 +239,24 @@ void pip_prefetch_wait(void)
     while (pf_running)
         pthread_cond_wait(&pf_cv, &pf_mu);
     pthread_mutex_unlock(&pf_mu);
+}
+
+/* The pages of the projects @meta requires (those no extra asks for), fetched ahead of
+ * pip, which asks for them one at a time once it has read this. */
+static void prefetch_pages(const ec_fetch_ctx *ctx, const ec_buf *meta)
+{
+    EC_AUTOFREE char *text = ec_xstrndup(meta->p ? meta->p : "", meta->n);
+    char *save = NULL;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(l, "Requires-Dist:", 14) != 0 || strstr(l, "extra"))
+            continue;
+        const char *p = l + 14 + strspn(l + 14, " \t");
+        EC_AUTOFREE char *raw = ec_xstrndup(p, strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                     "abcdefghijklmnopqrstuvwxyz0123456789._-"));
+        EC_AUTOFREE char *name = pip_name_normalize(raw);
+        if (pip_name_ok(name) && !pip_page_fresh(ctx->store, name))
+            prefetch_start(ctx, name, NULL);
+    }
 }
 
 /* --- serving --- */
@@ -261,8 +286,8 @@ static int from_upstream(ec_buf *out, ec_fetch_ctx *ctx, const char *name, const
     return r;
 }
 
-int pip_metadata_get(ec_buf *out, ec_fetch_ctx *ctx, const char *name, const char *wheel,
-                     bool *asked, ec_err *err)
+static int metadata_get(ec_buf *out, ec_fetch_ctx *ctx, const char *name, const char *wheel,
+                        bool *asked, ec_err *err)
 {
     EC_AUTOFREE char *mfile = ec_xasprintf("%s.metadata", wheel);
     EC_AUTOFREE char *key = ec_xasprintf("%s/%s", name, wheel);
@@ -301,6 +326,15 @@ int pip_metadata_get(ec_buf *out, ec_fetch_ctx *ctx, const char *name, const cha
     ec_err_clear(err);
     r = pip_file_get(&d, ctx, name, wheel, asked, err);
     return r == EC_OK ? from_wheel(out, ctx, name, wheel, &d, err) : r;
+}
+
+int pip_metadata_get(ec_buf *out, ec_fetch_ctx *ctx, const char *name, const char *wheel,
+                     bool *asked, ec_err *err)
+{
+    int r = metadata_get(out, ctx, name, wheel, asked, err);
+    if (r == EC_OK && !ctx->offline && !ctx->cache_only)
+        prefetch_pages(ctx, out);
+    return r;
 }
 
 int pip_metadata_check(ec_fetch_ctx *ctx, const json_t *lock, ec_err *err)
