@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -466,31 +467,96 @@ static int scheme_of(scheme *sc, const json_t *lock, ec_err *err)
     return EC_OK;
 }
 
+/* Wheels are unpacked by two threads (the machines have few cores, and each wheel is
+ * inflated and hashed): they write distinct files, as pip's own install would, so the
+ * order does not show in the layer. The first failure in lock order is the one told. */
+#define INSTALL_THREADS 2
+
+typedef struct install_run {
+    ec_fetch_ctx *ctx;
+    const json_t *lock, *pkgs;
+    const scheme *sc;
+    const char *staging;
+    size_t n, next, done;
+    pthread_mutex_t mu;
+    int rc;
+    size_t failed_at;
+    ec_err err;
+} install_run;
+
+static int install_one(install_run *run, const json_t *pkg, ec_err *err)
+{
+    int r;
+    if (json_is_true(json_object_get(pkg, "sdist"))) {
+        EC_AUTO(json_t) built = NULL;
+        r = pip_sdist_wheel(&built, run->ctx, run->lock, pkg, err);
+        if (r == EC_OK)
+            r = install_wheel(run->ctx, run->sc, run->staging, built, err);
+    } else
+        r = install_wheel(run->ctx, run->sc, run->staging, pkg, err);
+    if (r < 0)
+        ec_err_prefix(err, "%s %s", str(pkg, "name"), str(pkg, "version"));
+    return r;
+}
+
+static void *install_worker(void *arg)
+{
+    install_run *run = arg;
+    for (;;) {
+        pthread_mutex_lock(&run->mu);
+        size_t i = run->next++;
+        bool stop = run->rc < 0 || i >= run->n;
+        pthread_mutex_unlock(&run->mu);
+        if (stop)
+            break;
+        const json_t *pkg = json_array_get(run->pkgs, i);
+        ec_err e = {0};
+        int r = install_one(run, pkg, &e);
+        pthread_mutex_lock(&run->mu);
+        if (r < 0 && (run->rc == EC_OK || i < run->failed_at)) {
+            run->rc = r;
+            run->failed_at = i;
+            run->err = e;
+        }
+        if (r == EC_OK && run->ctx->progress) {
+            ec_progress_event p = {.manager = "pip", .phase = EC_PHASE_INSTALLING,
+                                   .done = ++run->done, .total = run->n,
+                                   .item = str(pkg, "name")};
+            run->ctx->progress(&p, run->ctx->progress_ud);
+        }
+        pthread_mutex_unlock(&run->mu);
+    }
+    return NULL;
+}
+
 int pip_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
                 ec_install_result *out, ec_err *err)
 {
     scheme sc;
     int r = scheme_of(&sc, lock, err);
-    size_t i;
-    json_t *pkg;
-    json_array_foreach(json_object_get(lock, "packages"), i, pkg) {
-        if (r < 0)
-            break;
-        if (ctx->progress) {
-            ec_progress_event p = {.manager = "pip", .phase = EC_PHASE_INSTALLING, .done = i,
-                                   .total = json_array_size(json_object_get(lock, "packages")),
-                                   .item = str(pkg, "name")};
-            ctx->progress(&p, ctx->progress_ud);
-        }
-        if (json_is_true(json_object_get(pkg, "sdist"))) {
-            EC_AUTO(json_t) built = NULL;
-            r = pip_sdist_wheel(&built, ctx, lock, pkg, err);
-            if (r == EC_OK)
-                r = install_wheel(ctx, &sc, staging, built, err);
-        } else
-            r = install_wheel(ctx, &sc, staging, pkg, err);
-        if (r < 0)
-            ec_err_prefix(err, "%s %s", str(pkg, "name"), str(pkg, "version"));
+    if (r < 0)
+        return r;
+    install_run run = {.ctx = ctx, .lock = lock, .pkgs = json_object_get(lock, "packages"),
+                       .sc = &sc, .staging = staging};
+    run.n = json_array_size(run.pkgs);
+    pthread_mutex_init(&run.mu, NULL);
+    if (ctx->progress) {
+        ec_progress_event p = {.manager = "pip", .phase = EC_PHASE_INSTALLING, .total = run.n};
+        ctx->progress(&p, ctx->progress_ud);
     }
-    return r == EC_OK ? pip_compile_step(lock, sc.purelib, sc.platlib, out) : r;
+    pthread_t th[INSTALL_THREADS - 1];
+    size_t started = 0;
+    for (; started < INSTALL_THREADS - 1 && started + 1 < run.n; started++)
+        if (pthread_create(&th[started], NULL, install_worker, &run) != 0)
+            break;
+    install_worker(&run);
+    for (size_t k = 0; k < started; k++)
+        pthread_join(th[k], NULL);
+    pthread_mutex_destroy(&run.mu);
+    if (run.rc < 0) {
+        if (err)
+            *err = run.err;
+        return run.rc;
+    }
+    return pip_compile_step(lock, sc.purelib, sc.platlib, out);
 }
