@@ -73,7 +73,9 @@ int pip_metadata_check(ec_fetch_ctx *ctx, const json_t *lock, ec_err *err);
 /** The METADATA member of the stored wheel @wheel (named @file in errors). */
 int pip_wheel_metadata(ec_buf *out, ec_store *st, const ec_digest *wheel, const char *file,
                        ec_err *err);
-/** Waits until the background downloads pip_metadata_get started have ended. */
+/** Starts downloading @wheel of @name in the background (a head start for fetch). */
+void pip_prefetch_wheel(const ec_fetch_ctx *ctx, const char *name, const char *wheel);
+/** Waits until the background downloads begun while pip resolved have ended. */
 void pip_prefetch_wait(void);
 
 /* --- sdists built once per base (pip_sdist.c) --- */

@@ -233,6 +233,11 @@ static void prefetch_start(const ec_fetch_ctx *ctx, const char *name, const char
     pthread_attr_destroy(&at);
 }
 
+void pip_prefetch_wheel(const ec_fetch_ctx *ctx, const char *name, const char *wheel)
+{
+    prefetch_start(ctx, name, wheel);
+}
+
 void pip_prefetch_wait(void)
 {
     pthread_mutex_lock(&pf_mu);

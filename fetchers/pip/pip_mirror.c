@@ -238,6 +238,10 @@ static int serve_file(ec_fetch_ctx *ctx, const char *name, const char *filename,
         return r < 0 ? r : EC_OK;
     r = pip_file_get(&d, ctx, name, filename, &asked, err);
     resp->from_upstream = asked;
+    if (r == EC_OK && ends_with(filename, ".whl.metadata")) { /* pip is choosing that wheel */
+        EC_AUTOFREE char *wheel = ec_xstrndup(filename, strlen(filename) - 9);
+        pip_prefetch_wheel(ctx, name, wheel);
+    }
     if (r == EC_ENOTFOUND)
         return ec_err_clear(err), not_found(resp, "no such file");
     if (r < 0)
