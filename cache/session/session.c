@@ -318,7 +318,7 @@ static int add_bundle(ec_cache *c, json_t *s, const char *id, const char *root,
     ec_session_net sn = {0};
     int r = o->env_id && c->net_prepare ? ec_env_get(&env, c, o->ws, o->env_id, err) : EC_OK;
     if (r == EC_OK && c->net_prepare)
-        r = c->net_prepare(&sn, c, id,
+        r = c->net_prepare(&sn, c, id, root,
                            json_object_get(json_object_get(env, "config"), "networking"),
                            o->mcp_servers, err);
     if (r < 0)

@@ -326,4 +326,5 @@ const ec_manager ec_apt_manager = {
     .upstream = {.self_configured = "apt-sources"},
     .noise = apt_noise,
     .bases = &ec_apt_bases,
+    .session_render = ec_apt_session_render,
 };
