@@ -153,10 +153,22 @@ static int fill(ec_buf *b, const ec_net *n, const char *text, ec_err *err)
     return r;
 }
 
-/* Every manager's client configured for the mirror: its files in the root, its
- * variables in the environment file. */
-static int write_managers(const ec_net *n, ec_buf *env, ec_err *err)
+static int put_root_file(void *ud, const char *path, const char *text, ec_err *err)
 {
+    const ec_net *n = ud;
+    ec_buf b = EC_BUF_INIT;
+    int r = ec_buf_adds(&b, text, err);
+    if (r == EC_OK)
+        r = write_text(n->root_dir, path, &b, err);
+    ec_buf_fini(&b);
+    return r;
+}
+
+/* Every manager's client configured for the mirror: its files in the root (fixed, and
+ * those computed from the session's root), its variables in the environment file. */
+static int write_managers(const ec_net *n, const char *root, ec_buf *env, ec_err *err)
+{
+    EC_AUTOFREE char *mirror = n->mirror_url ? ec_xasprintf("%s/mirror", n->mirror_url) : NULL;
     size_t nm = 0;
     const ec_manager *const *ms = ec_managers(&nm);
     int r = EC_OK;
@@ -168,6 +180,8 @@ static int write_managers(const ec_net *n, ec_buf *env, ec_err *err)
                 r = write_text(n->root_dir, f->path, &b, err);
             ec_buf_fini(&b);
         }
+        if (r == EC_OK && root && ms[i]->session_render)
+            r = ms[i]->session_render(root, mirror, put_root_file, (void *)n, err);
         for (const char *const *v = ms[i]->session_env; r == EC_OK && v && *v; v++) {
             r = fill(env, n, *v, err);
             if (r == EC_OK)
@@ -177,7 +191,7 @@ static int write_managers(const ec_net *n, ec_buf *env, ec_err *err)
     return r;
 }
 
-static int write_root(const ec_net *n, ec_err *err)
+static int write_root(const ec_net *n, const char *root, ec_err *err)
 {
     ec_buf b = EC_BUF_INIT;
     int r = ec_buf_addf(&b, err, "nameserver %s\noptions timeout:2 attempts:2\n", n->gate);
@@ -192,7 +206,7 @@ static int write_root(const ec_net *n, ec_err *err)
     if (r == EC_OK)
         r = ec_net__render_env(&b, n, err);
     if (r == EC_OK)
-        r = write_managers(n, &b, err);
+        r = write_managers(n, root, &b, err);
     if (r == EC_OK)
         r = write_text(n->dir, "env", &b, err);
     ec_buf_fini(&b);
@@ -324,7 +338,7 @@ static int prepare_steps(ec_net *n, const char *state_dir, const ec_net_policy *
     if (r == EC_OK)
         r = load_nft(n, err);
     if (r == EC_OK)
-        r = write_root(n, err);
+        r = write_root(n, p->root, err);
     if (r == EC_OK)
         r = start_dns(n, names, nn, p->hosts_file, err);
     if (r == EC_OK && n->limited)
