@@ -296,6 +296,8 @@ int pip_resolve(ec_fetch_ctx *ctx, const ec_resolve_req *req, json_t **lock_out,
         r = lock_packages(&packages, ctx, report, &sdists, err);
     ec_debug("pip: resolved by pip in %lld ms, checked against the index in %lld ms",
              (long long)(t1 - t0) / 1000, (long long)(ec_mono_us() - t1) / 1000);
+    if (r < 0) /* no fetch follows: nothing may go on using the store behind the caller */
+        pip_prefetch_wait();
     if (r < 0)
         return r;
     json_t *specs = json_array();

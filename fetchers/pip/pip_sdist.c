@@ -151,6 +151,7 @@ static int build(ec_digest *wheel, char **file, ec_fetch_ctx *ctx, const json_t 
                                       "PYTHONDONTWRITEBYTECODE=1", NULL};
     EC_AUTOFREE char *text = NULL;
     int r = ctx->sandbox_query(ctx->sandbox_ud, &text, argv, env, err);
+    pip_prefetch_wait(); /* what pip's reads of build dependencies started */
     if (r < 0)
         return ec_err_prefix(err, "building the sdist %s", str(pkg, "file")), r;
     return wheel_take(wheel, file, text, pkg, ctx, err);
