@@ -144,6 +144,7 @@ check "the HTML page carries the metadata hash and the yanked flag" bash -c "
   grep -q 'data-requires-python=\"&gt;=4\"' '$T/dep.html'"
 check "the JSON page points at the mirror" bash -c "curl -sf -H 'Accept: application/vnd.pypi.simple.v1+json' '$M/simple/dep/' | grep -q '$M/files/dep/'"
 check "the JSON page advertises a metadata file the index does not list" bash -c "curl -sf -H 'Accept: application/vnd.pypi.simple.v1+json' '$M/simple/nometa/' | grep -q '\"core-metadata\":true'"
+check "simple-html/ is the HTML form whatever the Accept, advertising it there too" bash -c "curl -sf -H 'Accept: application/vnd.pypi.simple.v1+json' '$M/simple-html/nometa/' | grep -q 'data-core-metadata=\"true\"'"
 check "…and the mirror answers it from the wheel (upstream has none)" bash -c "curl -sf '$M/files/nometa/nometa-1.0-py3-none-any.whl.metadata' | grep -qx 'Name: nometa'"
 check "a tampered wheel is refused by the mirror (502)" test "$(curl -s -o /dev/null -w '%{http_code}' "$M/files/tampered/tampered-1.0-py3-none-any.whl")" = 502
 check "the store verifies" ec --quiet verify
