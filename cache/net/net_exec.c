@@ -39,8 +39,8 @@ static void sleep_ms(int ms)
 
 int ec_net__run_status(int *status, char why[256], const char *const *argv, ec_err *err)
 {
-    why[0] = '\0';
-    ec_spawn_opts o = {.why = why, .why_cap = 256};
+    char sink[256];
+    ec_spawn_opts o = {.why = why ? why : sink, .why_cap = 256};
     int r = ec_spawn_wait(status, argv, &o, err);
     if (r < 0)
         ec_err_prefix(err, "net");
@@ -153,7 +153,8 @@ static void last_fatal(char out[200], const char *log)
 int ec_net__wait_listen(const char *addr, int port, pid_t pid, int ms, const char *what,
                         const char *log, ec_err *err)
 {
-    for (int waited = 0; waited < ms; waited += 10) {
+    /* polled every 2 ms: a resolver is up within a few, and a session waits for it */
+    for (int waited = 0; waited < ms; waited += 2) {
         if (accepts(addr, port))
             return EC_OK;
         if (kill(pid, 0) < 0 || waitpid(pid, NULL, WNOHANG) == pid) {
@@ -162,7 +163,7 @@ int ec_net__wait_listen(const char *addr, int port, pid_t pid, int ms, const cha
             return ec_fail(err, EC_ESYS, "net: %s exited before listening on %s:%d%s%s", what,
                            addr, port, last[0] ? ": " : "", last);
         }
-        sleep_ms(10);
+        sleep_ms(2);
     }
     return ec_fail(err, EC_ESYS, "net: %s did not listen on %s:%d within %d ms", what, addr,
                    port, ms);
