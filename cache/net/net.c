@@ -79,29 +79,41 @@ static int set_sysctl(const char *path, const char *value, ec_err *err)
     return EC_OK;
 }
 
+/* One ip process per side, its commands from a batch file in the state directory: an ip
+ * start is a few milliseconds, and a session used to take six. */
+static int ip_batch(const ec_net *n, const char *name, const char *netns, const ec_buf *cmds,
+                    ec_err *err)
+{
+    int r = write_text(n->dir, name, cmds, err);
+    EC_AUTOFREE char *path = ec_xasprintf("%s/%s", n->dir, name);
+    const char *host[] = {"ip", "-batch", path, NULL};
+    const char *inside[] = {"ip", "-n", netns, "-batch", path, NULL};
+    return r < 0 ? r : ec_net__run(netns ? inside : host, err);
+}
+
 static int link_up(const ec_net *n, ec_err *err)
 {
-    char gate30[40], addr30[40];
-    snprintf(gate30, sizeof gate30, "%s/30", n->gate);
-    snprintf(addr30, sizeof addr30, "%s/30", n->addr);
-    const char *const steps[][10] = {
-        {"ip", "addr", "add", gate30, "dev", n->ifname, NULL},
-        {"ip", "link", "set", n->ifname, "up", NULL},
-        {"ip", "-n", n->netns, "addr", "add", addr30, "dev", "eth0", NULL},
-        {"ip", "-n", n->netns, "link", "set", "eth0", "up", NULL},
-        {"ip", "-n", n->netns, "link", "set", "lo", "up", NULL},
-        {"ip", "-n", n->netns, "route", "add", "default", "via", n->gate, NULL},
-    };
-    for (size_t i = 0; i < EC_ARRAY_LEN(steps); i++) {
-        int r = ec_net__run(steps[i], err);
-        if (r < 0)
-            return r;
-    }
+    ec_buf host = EC_BUF_INIT, ns = EC_BUF_INIT;
+    int r = ec_buf_addf(&host, err, "addr add %s/30 dev %s\nlink set %s up\n", n->gate,
+                        n->ifname, n->ifname);
+    if (r == EC_OK)
+        r = ec_buf_addf(&ns, err,
+                        "addr add %s/30 dev eth0\nlink set eth0 up\nlink set lo up\n"
+                        "route add default via %s\n",
+                        n->addr, n->gate);
+    if (r == EC_OK)
+        r = ip_batch(n, "ip-host.batch", NULL, &host, err);
+    if (r == EC_OK)
+        r = ip_batch(n, "ip-session.batch", n->netns, &ns, err);
+    ec_buf_fini(&host);
+    ec_buf_fini(&ns);
+    if (r < 0)
+        return r;
     char path[96];
     /* The mirror on the host's loopback is reached by DNAT from the veth. */
     if (n->mirror_port && strncmp(n->mirror_addr, "127.", 4) == 0) {
         snprintf(path, sizeof path, "/proc/sys/net/ipv4/conf/%s/route_localnet", n->ifname);
-        int r = set_sysctl(path, "1", err);
+        r = set_sysctl(path, "1", err);
         if (r < 0)
             return r;
     }
