@@ -1,7 +1,8 @@
 #!/bin/bash
 # Live (the Debian archive for the base's Ruby): gems from the loopback test registry
 # resolved against the Ruby of `apt: [ruby]`, verified, installed (pure-Ruby gems
-# natively, the native one by that Ruby in the sandbox), mounted and used: require works, programs run, `gem list` lists them, the
+# natively, the native one by that Ruby in the sandbox), mounted and used: require
+# works, programs run, `gem list` lists them, the
 # platform variant was chosen, the gems sit where `gem install` as root puts them. A
 # native gem builds against libsqlite3-dev and loads; without ruby-dev it fails naming
 # what to add. Tampered .gem and info files are refused with nothing stored; a base
