@@ -16,6 +16,9 @@ pkgs="build-essential cmake pkg-config git ca-certificates libarchive-dev libzst
 # pip's tests: Debian's pip (the default index it reports, the real client at the mirror)
 # and venv with its bundled pip wheel (a resolver and fresh environments without network).
 pkgs="$pkgs python3-pip python3-venv"
+# gem's native install reads a .gem's metadata.gz (YAML) with libyaml, the parser
+# RubyGems' own YAML (Psych) is built on.
+pkgs="$pkgs libyaml-dev"
 # Fuzzing (cmake -DEC_FUZZ=ON -DCMAKE_C_COMPILER=clang, tests/fuzz/): clang and its
 # libFuzzer and sanitizer runtimes.
 pkgs="$pkgs clang libclang-rt-14-dev"
