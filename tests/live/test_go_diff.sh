@@ -8,7 +8,8 @@
 # carrying the host's Go (one build step in the sandbox, through the mirror), then
 # mounted. go's: one `go install` per spec right after, with one GOMODCACHE and GOCACHE
 # shared by all of them (so what the programs share is compiled once on that side too).
-# The cases: goimports@latest, a pinned gopls, staticcheck@latest, crane (+incompatible
+# The cases: goimports@latest, a pinned gopls (one the host's go can compile: older
+# x/tools no longer builds with newer go), staticcheck@latest, crane (+incompatible
 # dependencies), and s2c@<v1.18.2, whose highest match v1.18.1 the module's latest go.mod
 # retracts. Takes about 8 minutes on 2 shared cores (both sides compile gopls cold).
 . "$(dirname "$0")/lib_go.sh"
@@ -16,7 +17,7 @@
 need_sandbox
 specs=(
   golang.org/x/tools/cmd/goimports@latest
-  golang.org/x/tools/gopls@v0.18.1
+  golang.org/x/tools/gopls@v0.23.0
   honnef.co/go/tools/cmd/staticcheck@latest
   github.com/google/go-containerregistry/cmd/crane@v0.20.2
   'github.com/klauspost/compress/s2/cmd/s2c@<v1.18.2'
@@ -28,7 +29,7 @@ ec env create -f "$T/env.json" --base "$base" >/dev/null
 t0=$(date +%s)
 if retry 3 bash -c 'ec --json warm godiff > "$1/warm.json" 2>"$1/warm.err"' _ "$T"; then
   ok "warm: ${#specs[@]} go entries in one environment"; echo "  (envcache warm: $(( $(date +%s) - t0 )) s)"
-else bad "warm: $(tail -n 8 "$T/warm.err")"; finish; exit 1; fi
+else bad "warm: $(tail -n 8 "$T/warm.err"; tail -n 1 "$T/warm.json" | json_get error.message)"; finish; exit 1; fi
 R=$T/root
 ec mount godiff --session s1 "$R" >/dev/null
 ec env lock godiff go > "$T/lock.json"
