@@ -156,8 +156,8 @@ int go_upstream_status(const ec_err *e)
     size_t n = strlen(GO_UPSTREAM_HTTP);
     if (!e || strncmp(e->detail, GO_UPSTREAM_HTTP, n) != 0)
         return 0;
-    int st = atoi(e->detail + n);
-    return st >= 400 && st < 500 ? st : 0;
+    long st = strtol(e->detail + n, NULL, 10);
+    return st >= 400 && st < 500 ? (int)st : 0;
 }
 
 /* The module a proxy path names: "<escaped module>/@v/…" or "<escaped module>/@latest". */
@@ -296,8 +296,10 @@ static int gone_recently(go_cfg *g, const char *rel, ec_err *err)
     /* "NNN message": the upstream's status, then its message (empty for a not found) */
     const char *text = ec_buf_str(&b);
     int st = 0;
-    if (b.n >= 3 && text[0] >= '1' && text[0] <= '9' && (text[3] == ' ' || !text[3]))
-        st = atoi(text), text += text[3] ? 4 : 3;
+    if (b.n >= 3 && text[0] >= '1' && text[0] <= '9' && (text[3] == ' ' || !text[3])) {
+        st = (int)strtol(text, NULL, 10);
+        text += text[3] ? 4 : 3;
+    }
     if (st == 404 || st == 410 || !b.n)
         r = ec_fail(err, EC_ENOTFOUND, "%s: not found (remembered)", rel);
     else
