@@ -26,7 +26,8 @@ struct ec_cache {
      * loopback only. Pointers, so that programs that start no container (the start-up
      * hook) link none of it, nor the manager table it reads. */
     int (*net_prepare)(struct ec_session_net *out, ec_cache *c, const char *id,
-                       const json_t *networking, const json_t *mcp_servers, ec_err *err);
+                       const char *root, const json_t *networking, const json_t *mcp_servers,
+                       ec_err *err);
     int (*net_teardown)(ec_cache *c, const char *id, ec_err *err);
     /* Where a session gets a layer this node lacks (oci/'s remote tier, set by
      * ec_oci_attach); NULL: nowhere. A pointer, so that programs that never fetch (the

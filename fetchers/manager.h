@@ -100,6 +100,10 @@ typedef struct ec_session_file {
     const char *text;
 } ec_session_file;
 
+/** Takes one file of a session's root (@path relative to the root) for cache/net/ to
+ *  write and bind into the session. */
+typedef int (*ec_session_put_fn)(void *ud, const char *path, const char *text, ec_err *err);
+
 typedef struct ec_manager {
     const char *name;        /* config key, package list name, mirror route, log prefix */
     const char *spec_what;   /* "npm package spec": what a spec is, for messages */
@@ -133,6 +137,12 @@ typedef struct ec_manager {
     /** Session variables, "NAME=VALUE" with the same placeholders; NULL-terminated; may be
      *  NULL. */
     const char *const *session_env;
+    /** Session files computed from the session's own root (@root, as mounted) rather than
+     *  fixed: apt's sources, rewritten to the mirror (@mirror: the mirror's base URL
+     *  inside the session, what "@MIRROR@" stands for). Calls @put for each file; a root
+     *  with nothing to rewrite puts nothing. May be NULL. */
+    int (*session_render)(const char *root, const char *mirror, ec_session_put_fn put,
+                          void *ud, ec_err *err);
 } ec_manager;
 
 /** The managers, in stack order (apt, cargo, gem, go, npm, pip, then any only the tests

@@ -6,19 +6,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/util/buf.h"
 #include "store/util/fs.h"
 #include "store/util/log.h"
 #include "store/util/mem.h"
+#include "store/util/spawn.h"
 
-extern char **environ;
 
 static const char base_key_tag[] = "envcache-base-v1";
 
@@ -156,33 +154,23 @@ static int run_mmdebstrap(const struct boot *b, const char *tar, const char *log
     argv[k++] = b->mirror;
     if (sec)
         argv[k++] = sec;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    pid_t pid;
-    int e = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (e != 0)
-        return ec_fail_sys(err, e, "cannot run mmdebstrap (install the Debian package "
-                           "mmdebstrap)");
     int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
+    ec_spawn_opts so = {.log = log};
+    int r = ec_spawn_wait(&st, argv, &so, err);
+    if (r < 0)
+        return ec_fail(err, r, "cannot run mmdebstrap (install the Debian package "
+                               "mmdebstrap)");
     if (!quiet) {
         char tail[900];
         log_tail(tail, sizeof tail, log);
         ec_info("mmdebstrap: %s", tail);
     }
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+    if (st == 0)
         return EC_OK;
     char tail[700];
     log_tail(tail, sizeof tail, log);
-    return ec_fail(err, EC_EBUILD, "mmdebstrap %s %s %s failed (%s %d); last lines of its "
-                   "log:\n%s", b->variant, b->suite, b->mirror,
-                   WIFEXITED(st) ? "exit status" : "signal",
-                   WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), tail);
+    return ec_fail(err, EC_EBUILD, "mmdebstrap %s %s %s failed (status %d); last lines of "
+                   "its log:\n%s", b->variant, b->suite, b->mirror, st, tail);
 }
 
 static int boot_build(ec_layer_info *out, ec_cache *c, const struct boot *b, bool quiet,

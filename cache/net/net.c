@@ -79,29 +79,41 @@ static int set_sysctl(const char *path, const char *value, ec_err *err)
     return EC_OK;
 }
 
+/* One ip process per side, its commands from a batch file in the state directory: an ip
+ * start is a few milliseconds, and a session used to take six. */
+static int ip_batch(const ec_net *n, const char *name, const char *netns, const ec_buf *cmds,
+                    ec_err *err)
+{
+    int r = write_text(n->dir, name, cmds, err);
+    EC_AUTOFREE char *path = ec_xasprintf("%s/%s", n->dir, name);
+    const char *host[] = {"ip", "-batch", path, NULL};
+    const char *inside[] = {"ip", "-n", netns, "-batch", path, NULL};
+    return r < 0 ? r : ec_net__run(netns ? inside : host, err);
+}
+
 static int link_up(const ec_net *n, ec_err *err)
 {
-    char gate30[40], addr30[40];
-    snprintf(gate30, sizeof gate30, "%s/30", n->gate);
-    snprintf(addr30, sizeof addr30, "%s/30", n->addr);
-    const char *const steps[][10] = {
-        {"ip", "addr", "add", gate30, "dev", n->ifname, NULL},
-        {"ip", "link", "set", n->ifname, "up", NULL},
-        {"ip", "-n", n->netns, "addr", "add", addr30, "dev", "eth0", NULL},
-        {"ip", "-n", n->netns, "link", "set", "eth0", "up", NULL},
-        {"ip", "-n", n->netns, "link", "set", "lo", "up", NULL},
-        {"ip", "-n", n->netns, "route", "add", "default", "via", n->gate, NULL},
-    };
-    for (size_t i = 0; i < EC_ARRAY_LEN(steps); i++) {
-        int r = ec_net__run(steps[i], err);
-        if (r < 0)
-            return r;
-    }
+    ec_buf host = EC_BUF_INIT, ns = EC_BUF_INIT;
+    int r = ec_buf_addf(&host, err, "addr add %s/30 dev %s\nlink set %s up\n", n->gate,
+                        n->ifname, n->ifname);
+    if (r == EC_OK)
+        r = ec_buf_addf(&ns, err,
+                        "addr add %s/30 dev eth0\nlink set eth0 up\nlink set lo up\n"
+                        "route add default via %s\n",
+                        n->addr, n->gate);
+    if (r == EC_OK)
+        r = ip_batch(n, "ip-host.batch", NULL, &host, err);
+    if (r == EC_OK)
+        r = ip_batch(n, "ip-session.batch", n->netns, &ns, err);
+    ec_buf_fini(&host);
+    ec_buf_fini(&ns);
+    if (r < 0)
+        return r;
     char path[96];
     /* The mirror on the host's loopback is reached by DNAT from the veth. */
     if (n->mirror_port && strncmp(n->mirror_addr, "127.", 4) == 0) {
         snprintf(path, sizeof path, "/proc/sys/net/ipv4/conf/%s/route_localnet", n->ifname);
-        int r = set_sysctl(path, "1", err);
+        r = set_sysctl(path, "1", err);
         if (r < 0)
             return r;
     }
@@ -153,10 +165,22 @@ static int fill(ec_buf *b, const ec_net *n, const char *text, ec_err *err)
     return r;
 }
 
-/* Every manager's client configured for the mirror: its files in the root, its
- * variables in the environment file. */
-static int write_managers(const ec_net *n, ec_buf *env, ec_err *err)
+static int put_root_file(void *ud, const char *path, const char *text, ec_err *err)
 {
+    const ec_net *n = ud;
+    ec_buf b = EC_BUF_INIT;
+    int r = ec_buf_adds(&b, text, err);
+    if (r == EC_OK)
+        r = write_text(n->root_dir, path, &b, err);
+    ec_buf_fini(&b);
+    return r;
+}
+
+/* Every manager's client configured for the mirror: its files in the root (fixed, and
+ * those computed from the session's root), its variables in the environment file. */
+static int write_managers(const ec_net *n, const char *root, ec_buf *env, ec_err *err)
+{
+    EC_AUTOFREE char *mirror = n->mirror_url ? ec_xasprintf("%s/mirror", n->mirror_url) : NULL;
     size_t nm = 0;
     const ec_manager *const *ms = ec_managers(&nm);
     int r = EC_OK;
@@ -168,6 +192,8 @@ static int write_managers(const ec_net *n, ec_buf *env, ec_err *err)
                 r = write_text(n->root_dir, f->path, &b, err);
             ec_buf_fini(&b);
         }
+        if (r == EC_OK && root && ms[i]->session_render)
+            r = ms[i]->session_render(root, mirror, put_root_file, (void *)n, err);
         for (const char *const *v = ms[i]->session_env; r == EC_OK && v && *v; v++) {
             r = fill(env, n, *v, err);
             if (r == EC_OK)
@@ -177,7 +203,7 @@ static int write_managers(const ec_net *n, ec_buf *env, ec_err *err)
     return r;
 }
 
-static int write_root(const ec_net *n, ec_err *err)
+static int write_root(const ec_net *n, const char *root, ec_err *err)
 {
     ec_buf b = EC_BUF_INIT;
     int r = ec_buf_addf(&b, err, "nameserver %s\noptions timeout:2 attempts:2\n", n->gate);
@@ -192,7 +218,7 @@ static int write_root(const ec_net *n, ec_err *err)
     if (r == EC_OK)
         r = ec_net__render_env(&b, n, err);
     if (r == EC_OK)
-        r = write_managers(n, &b, err);
+        r = write_managers(n, root, &b, err);
     if (r == EC_OK)
         r = write_text(n->dir, "env", &b, err);
     ec_buf_fini(&b);
@@ -324,7 +350,7 @@ static int prepare_steps(ec_net *n, const char *state_dir, const ec_net_policy *
     if (r == EC_OK)
         r = load_nft(n, err);
     if (r == EC_OK)
-        r = write_root(n, err);
+        r = write_root(n, p->root, err);
     if (r == EC_OK)
         r = start_dns(n, names, nn, p->hosts_file, err);
     if (r == EC_OK && n->limited)

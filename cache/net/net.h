@@ -49,6 +49,9 @@ typedef struct ec_net_policy {
      * the resolver serves only the entries the session may reach. Tests give their fake
      * hosts here. NULL: DNS only. */
     const char *hosts_file;
+    /* Optional: the session's root as mounted, read by the managers whose client files
+     * are computed from the root's own (apt's sources). NULL: fixed files only. */
+    const char *root;
 } ec_net_policy;
 
 typedef struct ec_net ec_net;

@@ -19,6 +19,7 @@
 #include "store/util/auto.h"
 #include "store/util/fs.h"
 #include "store/util/mem.h"
+#include "store/util/spawn.h"
 
 extern char **environ;
 
@@ -38,43 +39,12 @@ static void sleep_ms(int ms)
 
 int ec_net__run_status(int *status, char why[256], const char *const *argv, ec_err *err)
 {
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) < 0)
-        return ec_fail_sys(err, errno, "net: cannot make a pipe");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(pfd[1]);
-    if (rc != 0) {
-        close(pfd[0]);
-        return ec_fail_sys(err, rc, "net: cannot run %s (is it installed? tools/install-deps.sh)",
-                           argv[0]);
-    }
-    char buf[256] = "";
-    size_t k = 0;
-    ssize_t r;
-    char sink[512];
-    while ((r = read(pfd[0], k + 1 < sizeof buf ? buf + k : sink,
-                     k + 1 < sizeof buf ? sizeof buf - 1 - k : sizeof sink)) > 0 ||
-           (r < 0 && errno == EINTR))
-        if (r > 0 && k + 1 < sizeof buf)
-            k += (size_t)r;
-    buf[k] = '\0';
-    close(pfd[0]);
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return ec_fail_sys(err, errno, "net: cannot wait for %s", argv[0]);
-    buf[strcspn(buf, "\n")] = '\0';
-    if (why)
-        snprintf(why, 256, "%s", buf);
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    return EC_OK;
+    char sink[256];
+    ec_spawn_opts o = {.why = why ? why : sink, .why_cap = 256};
+    int r = ec_spawn_wait(status, argv, &o, err);
+    if (r < 0)
+        ec_err_prefix(err, "net");
+    return r;
 }
 
 int ec_net__run(const char *const *argv, ec_err *err)
@@ -183,7 +153,8 @@ static void last_fatal(char out[200], const char *log)
 int ec_net__wait_listen(const char *addr, int port, pid_t pid, int ms, const char *what,
                         const char *log, ec_err *err)
 {
-    for (int waited = 0; waited < ms; waited += 10) {
+    /* polled every 2 ms: a resolver is up within a few, and a session waits for it */
+    for (int waited = 0; waited < ms; waited += 2) {
         if (accepts(addr, port))
             return EC_OK;
         if (kill(pid, 0) < 0 || waitpid(pid, NULL, WNOHANG) == pid) {
@@ -192,7 +163,7 @@ int ec_net__wait_listen(const char *addr, int port, pid_t pid, int ms, const cha
             return ec_fail(err, EC_ESYS, "net: %s exited before listening on %s:%d%s%s", what,
                            addr, port, last[0] ? ": " : "", last);
         }
-        sleep_ms(10);
+        sleep_ms(2);
     }
     return ec_fail(err, EC_ESYS, "net: %s did not listen on %s:%d within %d ms", what, addr,
                    port, ms);

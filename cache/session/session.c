@@ -318,7 +318,7 @@ static int add_bundle(ec_cache *c, json_t *s, const char *id, const char *root,
     ec_session_net sn = {0};
     int r = o->env_id && c->net_prepare ? ec_env_get(&env, c, o->ws, o->env_id, err) : EC_OK;
     if (r == EC_OK && c->net_prepare)
-        r = c->net_prepare(&sn, c, id,
+        r = c->net_prepare(&sn, c, id, root,
                            json_object_get(json_object_get(env, "config"), "networking"),
                            o->mcp_servers, err);
     if (r < 0)
@@ -471,15 +471,39 @@ static int find_one(const json_t *rec, void *payload)
     return 0;
 }
 
-/* The session of @ws (NULL = any) with id or target @key; *@out is NULL when none has. */
-static int find_in(json_t **out, ec_txn *txn, const char *ws, const char *key, ec_err *err)
+static int scan_for(json_t **out, ec_txn *txn, const char *ws, const char *key, ec_err *err)
 {
     struct find_ctx f = {ws, key, NULL, NULL};
-    *out = NULL;
     int r = ec_cache__session_each(txn, find_one, &f, err);
     if (r < 0)
         return r;
     *out = f.found;
+    return EC_OK;
+}
+
+/* The session of @ws (NULL = any) with id or target (an absolute path) @key; *@out is NULL
+ * when none has. One record read: targets are indexed (idx_sessions.c). */
+static int find_in(json_t **out, ec_txn *txn, const char *ws, const char *key, ec_err *err)
+{
+    *out = NULL;
+    EC_AUTOFREE char *id = NULL;
+    int r;
+    if (key[0] == '/') {
+        bool indexed;
+        r = ec_session__by_target(&id, &indexed, txn, key, err);
+        if (!indexed)
+            return scan_for(out, txn, ws, key, err);
+        if (r < 0)
+            return r == EC_ENOTFOUND ? EC_OK : r;
+        key = id;
+    }
+    EC_AUTO(json_t) s = NULL;
+    r = ec_session__get(&s, txn, key, err);
+    if (r < 0)
+        return r == EC_ENOTFOUND ? EC_OK : r;
+    const char *sws = json_string_value(json_object_get(s, "workspace"));
+    if (!ws || (sws && strcmp(sws, ws) == 0))
+        *out = ec_steal(&s);
     return EC_OK;
 }
 

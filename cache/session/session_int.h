@@ -10,8 +10,15 @@
 int ec_session__put(ec_txn *txn, const char *id, const json_t *s, unsigned flags, ec_err *err);
 /** Session @id's record as stored (borrowed for the txn); EC_ENOTFOUND when none. */
 int ec_session__get_raw(ec_txn *txn, const char *id, const void **val, ec_err *err);
+/** Session @id's record, parsed; EC_ENOTFOUND (no message) when none. */
+int ec_session__get(json_t **out, ec_txn *txn, const char *id, ec_err *err);
 /** EC_ENOTFOUND when there is none. */
 int ec_session__del(ec_txn *txn, const char *id, ec_err *err);
+/** The id of the session whose target is the absolute path @target (*@id_out, caller
+ *  frees), or EC_ENOTFOUND. *@indexed is false when the store's sessions are not indexed
+ *  by target yet (made before the index, no session written since): scan them instead. */
+int ec_session__by_target(char **id_out, bool *indexed, ec_txn *txn, const char *target,
+                          ec_err *err);
 
 /** EC_OK when every manager with packages in environment @env's config (the API object)
  *  has a ready warm-up; an environment with no packages is ready. Otherwise EC_ECONFLICT

@@ -64,8 +64,8 @@ static void free_owned(strv *v)
     free(v->v);
 }
 
-static int policy_prepare(ec_net **out, ec_cache *c, const char *id, const json_t *networking,
-                          const json_t *mcp_servers, ec_err *err)
+static int policy_prepare(ec_net **out, ec_cache *c, const char *id, const char *root,
+                          const json_t *networking, const json_t *mcp_servers, ec_err *err)
 {
     const char *type = json_string_value(json_object_get(networking, "type"));
     strv hosts = {0}, pms = {0}, mcps = {0}, owned = {0};
@@ -90,7 +90,8 @@ static int policy_prepare(ec_net **out, ec_cache *c, const char *id, const json_
         .allow_mcp_servers = json_is_true(json_object_get(networking, "allow_mcp_servers")),
         .mcp_urls = mcps.v, .n_mcp_urls = mcps.n,
         .mirror = mirror[0] ? mirror : NULL,
-        .hosts_file = hosts_file && *hosts_file ? hosts_file : NULL};
+        .hosts_file = hosts_file && *hosts_file ? hosts_file : NULL,
+        .root = root};
     int r = ec_net_prepare(out, ec_store_home(c->st), id, &p, err);
     free(hosts.v);
     free(pms.v);
@@ -137,12 +138,12 @@ static int read_env(ec_session_net *sn, const char *file, ec_err *err)
     return EC_OK;
 }
 
-static int net_prepare(ec_session_net *sn, ec_cache *c, const char *id,
+static int net_prepare(ec_session_net *sn, ec_cache *c, const char *id, const char *root,
                        const json_t *networking, const json_t *mcp_servers, ec_err *err)
 {
     ec_net *n = NULL;
     memset(sn, 0, sizeof *sn);
-    int r = policy_prepare(&n, c, id, networking, mcp_servers, err);
+    int r = policy_prepare(&n, c, id, root, networking, mcp_servers, err);
     if (r < 0)
         return r;
     sn->netns = ec_xstrdup(ec_net_netns_path(n));

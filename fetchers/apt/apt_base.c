@@ -9,32 +9,13 @@
 
 #include "store/util/mem.h"
 
-/* The host's dpkg architecture, which mmdebstrap builds for by default: sources limited
- * to other arches (arch=…) do not serve the base. */
-static const char *host_arch(void)
-{
-    static const struct {
-        const char *machine, *arch;
-    } arches[] = {
-        {"x86_64", "amd64"}, {"aarch64", "arm64"}, {"i686", "i386"},
-        {"armv7l", "armhf"}, {"ppc64le", "ppc64el"}, {"s390x", "s390x"},
-        {"riscv64", "riscv64"},
-    };
-    struct utsname u;
-    if (uname(&u) == 0)
-        for (size_t i = 0; i < EC_ARRAY_LEN(arches); i++)
-            if (strcmp(u.machine, arches[i].machine) == 0)
-                return arches[i].arch;
-    return "amd64";
-}
-
 /* The first source for @suite, in apt's reading order, as apt_sources.c parses them. */
 static int apt_archive_find(char **url_out, const char *sources_dir, const char *suite,
                             ec_err *err)
 {
     const char *dir = sources_dir ? sources_dir : "/etc/apt";
     ec_apt_sources s;
-    int r = ec_apt_sources_load_dir(&s, dir, host_arch(), NULL);
+    int r = ec_apt_sources_load_dir(&s, dir, ec_apt__host_arch(), NULL);
     for (size_t i = 0; r == EC_OK && i < s.n; i++)
         if (strcmp(s.v[i].suite, suite) == 0) {
             *url_out = ec_xstrdup(s.v[i].uri);

@@ -300,7 +300,7 @@ static int apt_install(ec_fetch_ctx *ctx, const json_t *lock, const char *stagin
 }
 
 static const ec_fetcher apt_ops = {
-    .builder_version = 1,
+    .builder_version = 2, /* 2: Python bytecode kept, compiled against time 0 */
     .fetch_in_install = true,
     .resolve = apt_resolve,
     .fetch = apt_fetch,
@@ -326,4 +326,5 @@ const ec_manager ec_apt_manager = {
     .upstream = {.self_configured = "apt-sources"},
     .noise = apt_noise,
     .bases = &ec_apt_bases,
+    .session_render = ec_apt_session_render,
 };

@@ -40,14 +40,16 @@ static void stream_unref_locked(ec_apt_stream *s)
     free(s);
 }
 
-/* Off the gate's list (the list's reference goes too); the lock is held. */
+/* Off the gate's list, dropping the list's reference; the lock is held.
+ * The caller holds a reference of its own, so this never frees s (keeping
+ * the free out of this path also keeps gcc's use-after-free analysis right). */
 static void stream_unlist_locked(ec_apt_stream *s)
 {
     ec_apt_gate *g = s->g;
     for (size_t i = 0; i < g->nstreams; i++)
         if (g->streams[i] == s) {
             g->streams[i] = g->streams[--g->nstreams];
-            stream_unref_locked(s);
+            s->refs--;
             return;
         }
 }
@@ -55,8 +57,12 @@ static void stream_unlist_locked(ec_apt_stream *s)
 void ec_apt_gate_fini(ec_apt_gate *g)
 {
     pthread_mutex_lock(&g->mu);
-    while (g->nstreams)
-        stream_unlist_locked(g->streams[0]);
+    while (g->nstreams) {
+        ec_apt_stream *s = g->streams[0];
+        s->refs++; /* ours, for the unlisting */
+        stream_unlist_locked(s);
+        stream_unref_locked(s);
+    }
     pthread_mutex_unlock(&g->mu);
     free(g->streams);
     pthread_mutex_destroy(&g->mu);

@@ -656,6 +656,33 @@ static void shared_fini(shared *sh)
     pthread_mutex_destroy(&sh->mu);
 }
 
+/* Python's bytecode that the maintainer scripts compile (py3compile: the standard library,
+ * each package's modules) stays in the layer. The sandbox sets SOURCE_DATE_EPOCH, which
+ * makes py_compile write hash-checked .pyc files: valid whatever times the layer records,
+ * so the first import in a session writes nothing. Elsewhere __pycache__ stays noise. The
+ * directories are the ones the packages brought. */
+static void python_keep(const char *staging, ec_install_result *out)
+{
+    EC_AUTOFREE char *lib = ec_xasprintf("%s/usr/lib", staging);
+    DIR *dir = opendir(lib);
+    if (!dir)
+        return;
+    size_t n = 0;
+    while (out->keep && out->keep[n])
+        n++;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        const char *v = e->d_name;
+        if (strncmp(v, "python3", 7) != 0 || (v[7] && (v[7] != '.' || !v[8])) ||
+            strspn(v + 7, ".0123456789") != strlen(v + 7))
+            continue;
+        out->keep = ec_xrealloc(out->keep, (n + 2) * sizeof *out->keep);
+        out->keep[n++] = ec_xasprintf("usr/lib/%s", v);
+        out->keep[n] = NULL;
+    }
+    closedir(dir);
+}
+
 static int install_run(shared *sh, const json_t *lock, ec_install_result *out, ec_err *err)
 {
     int rc = lock_read(sh, lock, err);
@@ -689,8 +716,10 @@ static int install_run(shared *sh, const json_t *lock, ec_install_result *out, e
                        .notes = notes, .alias_from = sh->x.alias_from,
                        .alias_to = sh->x.alias_to, .naliases = sh->x.naliases};
     rc = ec_apt__dpkgdb_write(&in, &pending, err);
-    if (rc == EC_OK)
+    if (rc == EC_OK) {
         steps_make(out, notes, sh->debs, sh->n, unpacked, pending || triggers);
+        python_keep(sh->staging, out);
+    }
     if (rc == EC_OK)
         notes_take(out, notes);
     free(unpacked);

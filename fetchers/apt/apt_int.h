@@ -54,6 +54,12 @@ int ec_apt_sources_load(ec_apt_sources *out, const ec_fetch_ctx *ctx, ec_err *er
 int ec_apt_sources_load_dir(ec_apt_sources *out, const char *apt_dir, const char *arch,
                             ec_err *err);
 void ec_apt_sources_fini(ec_apt_sources *s);
+/** The host's dpkg architecture ("amd64"). */
+const char *ec_apt__host_arch(void);
+/** The manager entry's session_render: the root's sources through the mirror
+ *  (apt_session.c). */
+int ec_apt_session_render(const char *root, const char *mirror, ec_session_put_fn put,
+                          void *ud, ec_err *err);
 
 /* --- verified indexes --- */
 

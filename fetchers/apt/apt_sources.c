@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/utsname.h>
 
 #include "store/util/auto.h"
 #include "store/util/fs.h"
@@ -348,6 +349,25 @@ int ec_apt_sources_load(ec_apt_sources *out, const ec_fetch_ctx *ctx, ec_err *er
                        ctx && ctx->lowers_root ? ctx->lowers_root : "");
     }
     return EC_OK;
+}
+
+/* mmdebstrap builds for the host's dpkg architecture by default; sources limited to other
+ * arches (arch=…) do not serve it. */
+const char *ec_apt__host_arch(void)
+{
+    static const struct {
+        const char *machine, *arch;
+    } arches[] = {
+        {"x86_64", "amd64"}, {"aarch64", "arm64"}, {"i686", "i386"},
+        {"armv7l", "armhf"}, {"ppc64le", "ppc64el"}, {"s390x", "s390x"},
+        {"riscv64", "riscv64"},
+    };
+    struct utsname u;
+    if (uname(&u) == 0)
+        for (size_t i = 0; i < EC_ARRAY_LEN(arches); i++)
+            if (strcmp(u.machine, arches[i].machine) == 0)
+                return arches[i].arch;
+    return "amd64";
 }
 
 int ec_apt_sources_load_dir(ec_apt_sources *out, const char *apt_dir, const char *arch,

@@ -230,7 +230,7 @@ static int wheel_open(struct archive **out, const wheel *w, ec_err *err)
 /* First pass: the dist-info's name, WHEEL and entry_points.txt. */
 static int wheel_scan(wheel *w, ec_err *err)
 {
-    struct archive *a;
+    struct archive *a = NULL; /* stays NULL when the open fails */
     int r = wheel_open(&a, w, err);
     struct archive_entry *e;
     while (r == EC_OK && archive_read_next_header(a, &e) == ARCHIVE_OK) {
@@ -323,7 +323,7 @@ static int place_member(wheel *w, struct archive *a, struct archive_entry *e, ec
 
 static int wheel_unpack(wheel *w, ec_err *err)
 {
-    struct archive *a;
+    struct archive *a = NULL;
     int r = wheel_open(&a, w, err);
     struct archive_entry *e;
     int h = ARCHIVE_OK;

@@ -3,7 +3,7 @@
 # need (a real bootstrap with the runtimes, from the host's archive and its security
 # archive), and the sessions of a python-dev and a data-analysis environment run their
 # programs as containers (`envcache run`), with Python, Node.js, Ruby, Go, Rust, a C
-# toolchain, git and curl there.
+# toolchain, git and curl there; apt in a session installs through the mirror.
 . "$(dirname "$0")/../integration/lib.sh"
 export ENVCACHE_AUTO_BASE=on
 
@@ -55,5 +55,13 @@ check "data-analysis: pandas in a container" \
   test "$(ec run data-analysis -- python3 -c 'import pandas; print(pandas.__version__)')" = 2.2.0
 ec run data-analysis -- python3 -W ignore -c 'import time; t = time.perf_counter(); import pandas
 print("# first import pandas in a session: %.0f ms" % ((time.perf_counter() - t) * 1000))'
+# apt in a session installs through the mirror: the root's sources rewritten to it, the
+# files of sources.list.d emptied (so nothing goes upstream directly)
+ec run python-dev -- sh -c 'apt-get update && apt-get install -y --no-install-recommends tree && tree --version' \
+  > "$T/apt.out" 2>&1 && rc=0 || rc=$?
+check "apt-get install in a session succeeds" test "$rc" = 0 || tail -n 20 "$T/apt.out"
+check "…fetching from the envcache mirror" grep -q '/mirror/apt/' "$T/apt.out"
+check "…and nothing from elsewhere" bash -c "! grep -E '^(Get|Hit|Ign|Err):' '$T/apt.out' | grep -v '/mirror/apt/'"
+check "…and the program runs" grep -q '^tree v' "$T/apt.out"
 check "sessions are gone after" test "$(ec --json session ls)" = "[]"
 finish

@@ -47,7 +47,8 @@ static void control(const char *dir, const char *name, const char *ma, const cha
     free(text);
 }
 
-static char *slurp(const char *dir, const char *rel)
+/* noinline: gcc -O2 otherwise takes the result for a pointer to the local it was read into */
+__attribute__((noinline)) static char *slurp(const char *dir, const char *rel)
 {
     char *p = ec_xasprintf("%s/%s", dir, rel), *text = NULL;
     ec_err err = {0};

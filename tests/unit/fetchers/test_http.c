@@ -372,7 +372,7 @@ static void http__honours_retry_after(void **state)
     assert_int_equal(ec_http_get(f->h, &r), EC_OK);
     assert_int_equal(r.attempts, 2);
     assert_string_equal(ec_buf_str(&r.body), "patience pays");
-    uint64_t at[8];
+    uint64_t at[8] = {0};
     assert_int_equal(hits("/slowdown", at), 2);
     assert_true(at[1] - at[0] >= 900); /* the server asked for 1 s, not the 20 ms backoff */
     ec_http_req_reset(&r);
