@@ -3,7 +3,8 @@
 # need (a real bootstrap with the runtimes, from the host's archive and its security
 # archive), and the sessions of a python-dev and a data-analysis environment run their
 # programs as containers (`envcache run`), with Python, Node.js, Ruby, Go, Rust, a C
-# toolchain, git and curl there; apt in a session installs through the mirror.
+# toolchain, git and curl there; apt in a session installs through the mirror; in limited
+# sessions pip and npm install through the mirror only when package managers are allowed.
 . "$(dirname "$0")/../integration/lib.sh"
 export ENVCACHE_AUTO_BASE=on
 
@@ -63,5 +64,28 @@ check "apt-get install in a session succeeds" test "$rc" = 0 || tail -n 20 "$T/a
 check "…fetching from the envcache mirror" grep -q '/mirror/apt/' "$T/apt.out"
 check "…and nothing from elsewhere" bash -c "! grep -E '^(Get|Hit|Ign|Err):' '$T/apt.out' | grep -v '/mirror/apt/'"
 check "…and the program runs" grep -q '^tree v' "$T/apt.out"
+# limited networking, in real containers with the real clients: with the package managers
+# allowed, pip and npm install through the mirror; without, they cannot reach anything
+echo '{"name": "pm-open", "config": {"type": "cloud", "packages": {}, "networking": {"type": "limited", "allow_package_managers": true}}}' |
+  ec env create -f - >/dev/null
+echo '{"name": "pm-closed", "config": {"type": "cloud", "packages": {}, "networking": {"type": "limited", "allowed_hosts": []}}}' |
+  ec env create -f - >/dev/null
+cat > "$T/install.sh" <<'SH'
+python3 -m venv /tmp/v && /tmp/v/bin/pip install -q --disable-pip-version-check --timeout 10 \
+  --retries 1 six==1.16.0 && /tmp/v/bin/python -c 'import six' && echo pip-ok
+npm install -q --prefix /tmp/n --no-audit --no-fund --fetch-retries 0 --fetch-timeout 10000 \
+  is-number@7.0.0 && test -f /tmp/n/node_modules/is-number/package.json && echo npm-ok
+SH
+ok=0
+for i in 1 2 3; do
+  ec run pm-open -- sh -c "$(cat "$T/install.sh")" > "$T/pm-open.out" 2>&1
+  grep -qx pip-ok "$T/pm-open.out" && grep -qx npm-ok "$T/pm-open.out" && { ok=1; break; }
+  sleep $((i * 3))
+done
+check "limited with allow_package_managers: pip and npm install in a container, through the mirror" \
+  test "$ok" = 1 || tail -n 15 "$T/pm-open.out" >&2
+ec run pm-closed -- sh -c "$(cat "$T/install.sh")" > "$T/pm-closed.out" 2>&1 || true
+check "limited without it: pip install in a container fails" bash -c "! grep -qx pip-ok '$T/pm-closed.out'"
+check "limited without it: npm install in a container fails" bash -c "! grep -qx npm-ok '$T/pm-closed.out'"
 check "sessions are gone after" test "$(ec --json session ls)" = "[]"
 finish
