@@ -25,6 +25,9 @@ pkgs="$pkgs clang libclang-rt-14-dev"
 # go's tests: a go (Debian's when none is on PATH, see below) and python3-cryptography,
 # with which the go fixture signs its checksum database.
 pkgs="$pkgs golang-go python3-cryptography"
+# go's toolchain test (tests/integration/test_go_toolchain.sh): a real go older than 1.21,
+# which cannot switch toolchains, under a module that needs a newer one (Debian 12's 1.19).
+pkgs="$pkgs golang-1.19-go"
 # sessions as containers: runc runs them (`envcache run`), podman runs the OCI hook's test.
 pkgs="$pkgs runc podman"
 # Session networks (cache/net/, tests/integration/test_net.sh): namespaces and veths (ip),
