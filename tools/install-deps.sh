@@ -16,12 +16,18 @@ pkgs="build-essential cmake pkg-config git ca-certificates libarchive-dev libzst
 # pip's tests: Debian's pip (the default index it reports, the real client at the mirror)
 # and venv with its bundled pip wheel (a resolver and fresh environments without network).
 pkgs="$pkgs python3-pip python3-venv"
+# gem's native install reads a .gem's metadata.gz (YAML) with libyaml, the parser
+# RubyGems' own YAML (Psych) is built on.
+pkgs="$pkgs libyaml-dev"
 # Fuzzing (cmake -DEC_FUZZ=ON -DCMAKE_C_COMPILER=clang, tests/fuzz/): clang and its
 # libFuzzer and sanitizer runtimes.
 pkgs="$pkgs clang libclang-rt-14-dev"
 # go's tests: a go (Debian's when none is on PATH, see below) and python3-cryptography,
 # with which the go fixture signs its checksum database.
 pkgs="$pkgs golang-go python3-cryptography"
+# go's toolchain test (tests/integration/test_go_toolchain.sh): a real go older than 1.21,
+# which cannot switch toolchains, under a module that needs a newer one (Debian 12's 1.19).
+pkgs="$pkgs golang-1.19-go"
 # sessions as containers: runc runs them (`envcache run`), podman runs the OCI hook's test.
 pkgs="$pkgs runc podman"
 # Session networks (cache/net/, tests/integration/test_net.sh): namespaces and veths (ip),

@@ -5,9 +5,12 @@
  * Sleeps. A build step runs once, offline, into a tree whose mtimes the layer sets to 0,
  * so a sleep there paces nothing: fontconfig's fc-cache, run by the fontconfig trigger of
  * many apt builds, sleeps two seconds "so later changes get later timestamps" and was a
- * fifth of a cold ffmpeg layer. Only relative sleeps (nanosleep, and clock_nanosleep
- * without TIMER_ABSTIME) are cut short: a wait for an absolute time still waits, and a
- * polling loop still polls, only faster.
+ * fifth of a cold ffmpeg layer. Only relative clock_nanosleep calls (no TIMER_ABSTIME)
+ * are cut short: that is what the C library's sleep, usleep and nanosleep make. A wait
+ * for an absolute time still waits, and a polling loop still polls, only faster. The raw
+ * nanosleep system call is left alone: Go's runtime makes it for its scheduler's short
+ * pauses (sysmon's 20 us to 10 ms, spinning workers), and answering those at once turned
+ * every Go program into a busy loop (a cold gopls build took twice the CPU).
  *
  * Syncs (as eatmydata does). What a step writes becomes a layer only through the store,
  * which syncs the whole tree (the adopted staging root) or the packed blob before it
@@ -39,13 +42,8 @@
 
 static const struct sock_filter sleep_filter[] = {
     BPF_STMT(BPF_LD | BPF_W | BPF_ABS, DATA_OFF(arch)),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, EC_AUDIT_ARCH, 0, 6), /* another ABI: allow */
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, EC_AUDIT_ARCH, 0, 5), /* another ABI: allow */
     BPF_STMT(BPF_LD | BPF_W | BPF_ABS, DATA_OFF(nr)),
-#ifdef __NR_nanosleep
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_nanosleep, 3, 0),
-#else
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffu, 3, 0), /* never matches */
-#endif
     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clock_nanosleep, 0, 3),
     BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG1_LO),
     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1), /* flags 0: a relative sleep */

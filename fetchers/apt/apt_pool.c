@@ -14,7 +14,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <solv/repo_deb.h>
 
 #include "store/util/auto.h"
 #include "store/util/buf.h"
@@ -160,7 +159,7 @@ static int apt_load_status(Pool *pool, const char *path, ec_err *err)
             ec_buf_fini(&text);
             return ec_fail_sys(err, errno, "apt: fmemopen");
         }
-        repo_add_debpackages(repo, f, 0);
+        ec_apt__add_debpackages(repo, f);
         fclose(f);
     }
     ec_buf_fini(&text);
@@ -173,6 +172,9 @@ static int apt_load_status(Pool *pool, const char *path, ec_err *err)
 
 int ec_apt_pool_new(ec_apt_pool **out, const char *status, ec_err *err)
 {
+    int rl = ec_apt__solvext_load(err);
+    if (rl < 0)
+        return rl;
     ec_apt_pool *p = ec_xcalloc(1, sizeof *p);
     p->wfd = -1;
     p->pool = pool_create();
@@ -212,7 +214,7 @@ static void *feed_main(void *arg)
         p->parse_failed = true;
         return NULL;
     }
-    p->parse_failed = repo_add_debpackages(p->first, f, 0) != 0;
+    p->parse_failed = ec_apt__add_debpackages(p->first, f) != 0;
     /* the writer must never block on a reader that stopped early */
     char sink[1 << 14];
     while (fread(sink, 1, sizeof sink, f) > 0)
@@ -296,7 +298,7 @@ static int load_index(ec_apt_pool *p, const ec_apt_index *ix, ec_err *err)
         return ec_fail_sys(err, errno, "apt: cannot open the index %s", ix->path);
     Repo *repo = repo_create(p->pool, ix->path);
     repo->appdata = (void *)ix;
-    if (repo_add_debpackages(repo, f, 0) != 0)
+    if (ec_apt__add_debpackages(repo, f) != 0)
         return ec_fail(err, EC_EFORMAT, "apt: %s: %s", ix->path, pool_errstr(p->pool));
     return EC_OK;
 }

@@ -22,6 +22,13 @@ struct ec_apt_pool {
     bool write_failed;  /* set by the feeding thread */
 };
 
+/** Loads libsolvext (apt_solvext.c) once; EC_EUNSUPPORTED naming the package when it
+ *  cannot be. */
+int ec_apt__solvext_load(ec_err *err);
+/** repo_add_debpackages(@repo, @fp, 0) from libsolvext: 0, or non-zero on a parse error
+ *  (pool_errstr says which) or when libsolvext could not be loaded. */
+int ec_apt__add_debpackages(Repo *repo, FILE *fp);
+
 /** Loads @idx into the pool in order, the first from its verified feed when it matches;
  *  each repo's appdata is its index. */
 int ec_apt__pool_load_indexes(ec_apt_pool *p, const ec_apt_index *idx, size_t nidx,

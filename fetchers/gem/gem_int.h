@@ -9,6 +9,7 @@
 
 #include "fetchers/fetcher.h"
 #include "fetchers/spec.h"
+#include "store/util/buf.h"
 #include "store/util/err.h"
 
 /** A gem list entry → its parsed form; EC_EINVAL naming the rule broken. */
@@ -89,6 +90,37 @@ int gem_index_info(ec_fetch_ctx *ctx, const char *versions, const char *name, ge
                    ec_err *err);
 /** The store key of a file of the mirror ("gem/gems/rack-2.2.22.gem"). Caller frees. */
 char *gem_file_key(const char *path);
+
+/* --- a .gem (gem_package.c) --- */
+
+/** What a native install needs of a .gem: its specification's name, bindir, programs and
+ *  whether it has extensions, and its data.tar.gz. */
+typedef struct gem_pkg {
+    char *name, *bindir;
+    char **exec;
+    size_t nexec, nextensions;
+    const char *not_plain; /* why the data cannot be laid out natively, or NULL */
+    ec_buf data;           /* data.tar.gz */
+} gem_pkg;
+
+/** Reads the .gem at @path (@full names it in messages). EC_EARCHIVE / EC_EFORMAT naming
+ *  the gem when it is not a gem. */
+int gem_pkg_read(gem_pkg *out, const char *path, const char *full, ec_err *err);
+/** Unpacks the data into the existing directory @dir as Gem::Package#extract_files does;
+ *  EC_EUNSAFE naming the gem and path for a path or symlink that leaves it. */
+int gem_pkg_unpack(const gem_pkg *p, const char *dir, const char *full, ec_err *err);
+void gem_pkg_fini(gem_pkg *p);
+
+/* --- program wrappers (gem_binstub.c) --- */
+
+/** True when the wrapper template here is the one of this RubyGems version. */
+bool gem_binstub_known(const char *rubygems_version);
+/** True for a program name written into a wrapper as it is (no quoting needed). */
+bool gem_binstub_name_ok(const char *name);
+/** The wrapper of @gem's @program: @ruby is Gem.ruby beneath, @first_line the program's
+ *  first line. Caller frees. */
+char *gem_binstub_text(const char *ruby, const char *first_line, const char *gem,
+                       const char *program);
 
 /* --- the operations --- */
 int gem_resolve(ec_fetch_ctx *ctx, const ec_resolve_req *req, json_t **lock_out, ec_err *err);

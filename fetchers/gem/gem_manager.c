@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The gem entry of the manager table: RubyGems' compact index, resolved natively against
- * the Ruby beneath (its probe), gems verified against the index's sha256, installed by
- * the Ruby beneath in the sandbox, and mirrored under /mirror/gem/. */
+ * the Ruby beneath (its probe), gems verified against the index's sha256, pure-Ruby ones
+ * installed natively and the others by the Ruby beneath in the sandbox, and mirrored
+ * under /mirror/gem/. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,15 +12,18 @@
 #include "store/util/auto.h"
 #include "store/util/mem.h"
 
-/* The specs cache gem keeps of its sources, and where install drops the .gem files. */
-static const char *const gem_noise[] = {"root/.gem/specs", "root/.local/share/gem/specs",
-                                        "var/cache/envcache-gem", NULL};
+/* The specs cache gem keeps of its sources. */
+static const char *const gem_noise[] = {"root/.gem/specs", "root/.local/share/gem/specs", NULL};
 
 /* The Ruby beneath as resolve needs it: versions, platform, where gems go, and every gem
  * installed there with its runtime dependencies (Gem::Specification's view of GEM_PATH). */
 static const char gem_probe_rb[] =
     "puts \"ruby #{RUBY_VERSION}\", \"rubygems #{Gem::VERSION}\", "
     "\"platform #{Gem::Platform.local}\", \"gemdir #{Gem.dir}\", \"bindir #{Gem.bindir}\"\n"
+    /* the Ruby a program wrapper starts, when nothing in gem's configuration changes how
+     * `gem install` writes wrappers (custom_shebang, install or gem options) */
+    "c = Gem.configuration; puts \"binstub #{Gem.ruby}\" if c[:custom_shebang].nil? && "
+    "c['install'].nil? && c['gem'].nil? && RbConfig::CONFIG['LIBRUBY_RELATIVE'] != 'yes'\n"
     "Gem::Specification.each { |s| d = s.runtime_dependencies.map { |x| x.name + ':' + "
     "x.requirement.requirements.map { |o, v| \"#{o} #{v}\" }.join('&') }.join(','); "
     "puts \"installed #{s.name} #{s.version} #{s.platform} #{d.empty? ? '-' : d}\" }\n";
@@ -66,7 +70,7 @@ char *gem_source_configured(void)
 }
 
 static const ec_fetcher gem_ops = {
-    .builder_version = 2, /* 2: one gem install for the whole lock */
+    .builder_version = 3, /* 3: pure-Ruby gems installed natively */
     .resolve = gem_resolve,
     .fetch = gem_fetch,
     .install = gem_install,

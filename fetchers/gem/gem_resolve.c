@@ -33,7 +33,7 @@ typedef struct inst {
 
 typedef struct beneath {
     gem_ver ruby, rubygems;
-    char platform[64], gemdir[256], bindir[256];
+    char platform[64], gemdir[256], bindir[256], binstub[256];
     inst *g;
     size_t n;
 } beneath;
@@ -135,6 +135,8 @@ static int beneath_parse(beneath *b, const char *probe, ec_err *err)
             snprintf(b->gemdir, sizeof b->gemdir, "%s", sp);
         else if (strcmp(line, "bindir") == 0)
             snprintf(b->bindir, sizeof b->bindir, "%s", sp);
+        else if (strcmp(line, "binstub") == 0)
+            snprintf(b->binstub, sizeof b->binstub, "%s", sp);
         else if (strcmp(line, "installed") == 0) {
             char name[256], ver[GEM_VER_MAX], plat[64];
             int used = 0;
@@ -430,11 +432,12 @@ int gem_resolve(ec_fetch_ctx *ctx, const ec_resolve_req *req, json_t **lock_out,
     for (size_t i = 0; i < req->nspecs; i++)
         json_array_append_new(specs, json_string(req->texts[i]));
     if (r == EC_OK)
-        *lock_out = json_pack("{s:s, s:i, s:o, s:o, s:o, s:{s:s, s:s, s:s, s:s, s:s}, s:b}",
+        *lock_out = json_pack("{s:s, s:i, s:o, s:o, s:o, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:b}",
                               "manager", "gem", "version", 1, "specs", specs, "packages",
                               pkgs, "beneath", kept, "ruby", "version", b.ruby.text,
                               "rubygems", b.rubygems.text, "platform", b.platform, "gemdir",
-                              b.gemdir, "bindir", b.bindir, "runs_code", true);
+                              b.gemdir, "bindir", b.bindir, "binstub", b.binstub, "runs_code",
+                              true);
     else {
         json_decref(pkgs);
         json_decref(kept);

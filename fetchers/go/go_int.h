@@ -97,12 +97,17 @@ void go_cfg_fini(go_cfg *g);
 /** True when @module is checked against the checksum database. */
 bool go_cfg_checks(const go_cfg *g, const char *module);
 
-/** err->detail of an upstream's 4xx answer other than 404/410 (and 408, 429): a refusal,
- *  kept like a "not found". */
-#define GO_REFUSED "upstream_refused"
+/** err->detail of an upstream's 4xx answer (but 408 and 429, which are retried):
+ *  "upstream_http_NNN". 404 and 410 come with EC_ENOTFOUND, other refusals (403 "not
+ *  available") with EC_ENETWORK; both are remembered like a "not found", and the mirror
+ *  answers with the same status (go's fallbacks depend on it). */
+#define GO_UPSTREAM_HTTP "upstream_http_"
+/** The upstream status recorded in @e's detail, or 0. */
+int go_upstream_status(const ec_err *e);
 /** GET "<proxy>/<rel>" from the GOPROXY list, with go's fallbacks, into @out (MEM sink).
- *  EC_ENOTFOUND when every source said not found (a "direct" left is named as not
- *  supported), EC_ENETWORK otherwise. */
+ *  EC_ENOTFOUND when every source said not found; when the next source is "direct",
+ *  EC_ENOTFOUND naming the module and saying version control is not supported;
+ *  EC_ENETWORK otherwise. */
 int go_proxy_get(go_cfg *g, const char *rel, ec_buf *out, ec_err *err);
 /** GET @url once (no proxy list): the checksum database's own endpoints. */
 int go_url_get(go_cfg *g, const char *url, ec_buf *out, ec_err *err);

@@ -48,10 +48,18 @@ static int answer_blob(ec_store *st, const ec_digest *d, ec_mirror_resp *resp, e
     return EC_OK;
 }
 
-/* A failure of upstream's own making is an answer for go (404: try the next source);
- * ours (the store) is an error. */
+/* A failure of upstream's own making is an answer for go, with upstream's status: go
+ * falls through to the next entry of a GOPROXY list on 404 and 410 only, so a 403 must
+ * stay a 403 and a 410 a 410. Ours (the store) is an error. */
 static int upstream_result(int r, ec_mirror_resp *resp, ec_err *err)
 {
+    int st = go_upstream_status(err);
+    if (st && (r == EC_ENOTFOUND || r == EC_ENETWORK)) {
+        char msg[1100];
+        snprintf(msg, sizeof msg, "%s\n", err->msg);
+        ec_err_clear(err);
+        return answer(resp, st, "text/plain; charset=utf-8", msg, strlen(msg), NULL);
+    }
     if (r == EC_ENOTFOUND || r == EC_EUNSUPPORTED) {
         char msg[1100];
         snprintf(msg, sizeof msg, "not found: %s\n", err ? err->msg : "");

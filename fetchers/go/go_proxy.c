@@ -137,15 +137,66 @@ static int url_get(go_cfg *g, const char *url, ec_buf *out, ec_err *err)
     int r = ec_http_get(g->ctx->http, &req);
     if (r == EC_OK && req.status != 200)
         r = ec_fail(&req.err, EC_ENETWORK, "%s answered HTTP %ld", url, req.status);
-    if (r == EC_ENETWORK && req.status >= 400 && req.status < 500 && req.status != 408 &&
-        req.status != 429)
-        ec_err_detail(&req.err, GO_REFUSED); /* an answer, not a failure to get one */
+    if (r < 0 && req.status >= 400 && req.status < 500 && req.status != 408 &&
+        req.status != 429) { /* an answer, not a failure to get one */
+        char detail[32];
+        snprintf(detail, sizeof detail, GO_UPSTREAM_HTTP "%ld", req.status);
+        ec_err_detail(&req.err, detail);
+    }
     if (r == EC_OK)
         r = ec_buf_add(out, req.body.p ? req.body.p : "", req.body.n, err);
     else if (err)
         *err = req.err;
     ec_http_req_reset(&req);
     return r;
+}
+
+int go_upstream_status(const ec_err *e)
+{
+    size_t n = strlen(GO_UPSTREAM_HTTP);
+    if (!e || strncmp(e->detail, GO_UPSTREAM_HTTP, n) != 0)
+        return 0;
+    long st = strtol(e->detail + n, NULL, 10);
+    return st >= 400 && st < 500 ? (int)st : 0;
+}
+
+/* The module a proxy path names: "<escaped module>/@v/…" or "<escaped module>/@latest". */
+static char *rel_module(const char *rel)
+{
+    const char *at = strstr(rel, "/@v/");
+    if (!at)
+        at = strstr(rel, "/@latest");
+    EC_AUTOFREE char *esc = ec_xstrndup(rel, at ? (size_t)(at - rel) : strlen(rel));
+    char *m = go_unescape(esc);
+    return m ? m : ec_xstrdup(esc);
+}
+
+/* Entry @i of the list is "direct", reached after @last (the proxies before it said not
+ * found): go would clone the module's repository here, envcache says so. */
+static int direct_reached(const char *rel, size_t i, const ec_err *last, ec_err *err)
+{
+    EC_AUTOFREE char *module = rel_module(rel);
+    ec_err e = {0};
+    ec_fail(&e, EC_ENOTFOUND, "module %s: %s%sGOPROXY's %s entry is \"direct\" (fetching from "
+            "version control), which envcache does not support: list a module proxy that "
+            "serves %s", module, last->msg, i ? "; " : "", i ? "next" : "first", module);
+    if (go_upstream_status(last))
+        ec_err_detail(&e, last->detail); /* the last proxy's own answer, for the mirror */
+    if (err)
+        *err = e;
+    return EC_ENOTFOUND;
+}
+
+/* The index of the "direct" entry a not found from every proxy before it reaches, or -1. */
+static long direct_index(const go_cfg *g)
+{
+    for (size_t i = 0; i < g->nproxies; i++) {
+        if (g->proxies[i].off)
+            return -1;
+        if (g->proxies[i].direct)
+            return (long)i;
+    }
+    return -1;
 }
 
 int go_url_get(go_cfg *g, const char *url, ec_buf *out, ec_err *err)
@@ -167,9 +218,7 @@ int go_proxy_get(go_cfg *g, const char *rel, ec_buf *out, ec_err *err)
             return ec_fail(err, EC_EUNSUPPORTED, "GOPROXY=off: downloading %s is disallowed",
                            rel);
         if (x->direct)
-            return ec_fail(err, EC_ENOTFOUND, "%s: %s; the next source, direct (version "
-                           "control), is not supported by envcache", rel,
-                           last.msg[0] ? last.msg : "not found");
+            return direct_reached(rel, i, &last, err);
         EC_AUTOFREE char *url = ec_xasprintf("%s/%s", x->url, rel);
         ec_err_clear(&last);
         ec_buf_reset(out);
@@ -229,7 +278,8 @@ int go_doc_put(go_cfg *g, const char *rel, const void *body, size_t n, ec_digest
 /* A "not found" is remembered for the freshness window too, and so is a refusal (a 4xx
  * such as 403 "not available"): go probes every path prefix of a package
  * (golang.org/x/tools/cmd/@v/…), and a mirror would otherwise ask upstream for each probe
- * every time. The record's blob is the refusal's message; empty for "not found". */
+ * every time. The record's blob is "STATUS MESSAGE": the upstream's status (the mirror
+ * answers with it) and the refusal's message, none for a not found. */
 static int gone_recently(go_cfg *g, const char *rel, ec_err *err)
 {
     EC_AUTOFREE char *key = ec_xasprintf("go-404/%s", rel);
@@ -239,35 +289,57 @@ static int gone_recently(go_cfg *g, const char *rel, ec_err *err)
         return EC_OK;
     ec_buf b = EC_BUF_INIT;
     int r = go_blob_read(g->ctx->store, &doc.blob, &b, NULL);
-    if (r == EC_OK && b.n)
-        r = ec_fail(err, EC_ENETWORK, "%s (remembered)", ec_buf_str(&b));
-    else if (r == EC_OK)
+    if (r < 0) {
+        ec_buf_fini(&b);
+        return EC_OK;
+    }
+    /* "NNN message": the upstream's status, then its message (empty for a not found) */
+    const char *text = ec_buf_str(&b);
+    int st = 0;
+    if (b.n >= 3 && text[0] >= '1' && text[0] <= '9' && (text[3] == ' ' || !text[3])) {
+        st = (int)strtol(text, NULL, 10);
+        text += text[3] ? 4 : 3;
+    }
+    if (st == 404 || st == 410 || !b.n)
         r = ec_fail(err, EC_ENOTFOUND, "%s: not found (remembered)", rel);
     else
-        r = EC_OK;
+        r = ec_fail(err, EC_ENETWORK, "%s (remembered)", text);
+    if (st) {
+        char detail[32];
+        snprintf(detail, sizeof detail, GO_UPSTREAM_HTTP "%d", st);
+        ec_err_detail(err, detail);
+    }
     ec_buf_fini(&b);
     return r;
 }
 
-static void remember_gone(go_cfg *g, const char *rel, const char *refusal)
+static void remember_gone(go_cfg *g, const char *rel, const ec_err *why)
 {
     EC_AUTOFREE char *key = ec_xasprintf("go-404/%s", rel);
+    int st = go_upstream_status(why);
+    EC_AUTOFREE char *text = ec_xasprintf("%d %s", st ? st : 404, st == 404 || st == 410 || !st
+                                                                     ? "" : why->msg);
     ec_mirror_doc doc = {.fetched = ec_now()};
-    if (ec_blob_put_buf(&doc.blob, g->ctx->store, refusal, strlen(refusal), NULL) == EC_OK)
+    if (ec_blob_put_buf(&doc.blob, g->ctx->store, text, strlen(text), NULL) == EC_OK)
         (void)ec_mirror_doc_put(g->ctx->store, key, &doc, NULL);
 }
 
 static int proxy_get_remembered(go_cfg *g, const char *rel, ec_buf *out, ec_err *err)
 {
-    int r = gone_recently(g, rel, err);
-    if (r < 0)
+    ec_err gone = {0};
+    int r = gone_recently(g, rel, &gone);
+    long d = direct_index(g);
+    if (r == EC_ENOTFOUND && d >= 0) /* as when it was asked: direct is next */
+        return direct_reached(rel, (size_t)d, &gone, err);
+    if (r < 0) {
+        if (err)
+            *err = gone;
         return r;
+    }
     ec_err e = {0};
     r = go_proxy_get(g, rel, out, &e);
-    if (r == EC_ENOTFOUND && !g->ctx->offline)
-        remember_gone(g, rel, "");
-    else if (r == EC_ENETWORK && strcmp(e.detail, GO_REFUSED) == 0)
-        remember_gone(g, rel, e.msg);
+    if ((r == EC_ENOTFOUND && !g->ctx->offline) || (r == EC_ENETWORK && go_upstream_status(&e)))
+        remember_gone(g, rel, &e);
     if (err)
         *err = e;
     return r;

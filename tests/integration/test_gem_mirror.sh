@@ -3,7 +3,8 @@
 # answers /mirror/gem/ from the loopback test registry (tests/fixtures/gem-registry/);
 # the real `gem install --clear-sources --source` and Debian's `bundle install` install
 # through it; a second install into an empty GEM_HOME asks upstream nothing. The compact
-# index answers Range with 206 and its ETag with 304; a tampered .gem is refused.
+# index answers Range with 206 and its ETag with 304; a tampered .gem is refused. Git
+# and path sources are refused at create (CLI and API) with messages naming them.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../live/lib_gem.sh"
 gem_registry_serve || { bad "the test registry (ruby make-registry.rb)"; finish; exit 1; }
@@ -34,5 +35,22 @@ check "…and its ETag with 304" test "$(curl -s -o /dev/null -w '%{http_code}' 
 check "a tampered .gem is refused (502)" test "$(curl -s -o /dev/null -w '%{http_code}' "${M}gems/tampered-1.0.0.gem")" = 502
 check "an info file that does not match /versions is refused (502)" test "$(curl -s -o /dev/null -w '%{http_code}' "${M}info/badinfo")" = 502
 check "an unknown gem is 404" test "$(curl -s -o /dev/null -w '%{http_code}' "${M}gems/nope-1.0.gem")" = 404
+# Git and path sources are refused at create, naming the kind of source (CLI and API).
+printf '{"name":"g1","config":{"packages":{"gem":["https://git.example.invalid/rack/rack.git"]}}}' > "$T/g1.json"
+expect_fail "a git source is refused naming git sources" "git and URL sources are not supported" ec env create -f "$T/g1.json"
+printf '{"name":"g2","config":{"packages":{"gem":["rack, path: ../vendor/rack"]}}}' > "$T/g2.json"
+expect_fail "a path source is refused naming path sources" "path sources and local .gem files are not supported" ec env create -f "$T/g2.json"
+key=$(ec keys create --workspace ws1)
+create() { # create BODY: POSTs an environment, prints the HTTP status, the answer in $T/api.out
+  curl -s -o "$T/api.out" -w '%{http_code}' -H "x-api-key: $key" -H 'anthropic-version: 2023-06-01' \
+    -H 'anthropic-beta: managed-agents-2026-04-01' -H 'Content-Type: application/json' \
+    -d "$1" "${M%/mirror/gem/}/v1/environments"; }
+st=$(create '{"name":"g3","config":{"packages":{"gem":["rack, git: https://git.example.invalid/rack"]}}}')
+check "the API answers 400 for a git source ($st), naming it" grep -q 'git and URL sources are not supported' "$T/api.out" || cat "$T/api.out"
+check "…400" test "$st" = 400
+st=$(create '{"name":"g4","config":{"packages":{"gem":["./vendor/rack"]}}}')
+check "the API answers 400 for a path source ($st), naming it" grep -q 'path sources and local .gem files are not supported' "$T/api.out" || cat "$T/api.out"
+check "…400" test "$st" = 400
+check "…and no environment was made" bash -c "! ec env ls 2>/dev/null | grep -q 'g[1-4]'"
 check "the store verifies" ec --quiet verify
 finish

@@ -4,9 +4,11 @@
 # that the database does not record, a database answer its signed tree does not hold, and
 # a tree signed by another key all fail naming the module, and nothing of them is stored;
 # @latest skips a retracted version and a pre-release as go does; a module that needs a
-# newer go than an old go beneath (which cannot switch toolchains) is refused. The real go, through
+# newer go than an old go beneath (which cannot switch toolchains) is refused. GOPROXY
+# lists: "direct" named as not supported, ',' and '|' fallbacks. The real go, through
 # envcache's mirror, builds the good program and refuses the tampered zip, which the
-# mirror does not store either. go itself checks the fixture first (it must agree).
+# mirror does not store either; upstream's 404, 410 and 403 reach go with their status.
+# go itself checks the fixture first (it must agree).
 . "$(dirname "$0")/lib.sh"
 RESOLVE=${GO_RESOLVE:-$(dirname "$ENVCACHE_BIN")/../tests/go-resolve}
 FIX=$EC_SOURCE_DIR/tests/fixtures/go-proxy
@@ -14,9 +16,13 @@ export GOTOOLCHAIN=local GOFLAGS=-mod=mod GONOSUMDB= GOPRIVATE= GONOPROXY= GOENV
 vkey=$(python3 "$FIX/make-proxy.py" "$T/proxy") || { bad "make-proxy.py"; finish; exit 1; }
 python3 "$FIX/serve.py" "$T/proxy" >"$T/port" &
 spid=$!
-trap 'kill $spid $mpid 2>/dev/null; wait 2>/dev/null; cleanup' EXIT
-for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+# A second server of the same tree refuses two modules: gone (410) and private (403).
+python3 "$FIX/serve.py" "$T/proxy" "$T/proxy/refusals" >"$T/rport" &
+rpid=$!
+trap 'kill $spid $rpid $mpid 2>/dev/null; wait 2>/dev/null; cleanup' EXIT
+for _ in $(seq 100); do [ -s "$T/port" ] && [ -s "$T/rport" ] && break; sleep 0.05; done
 P=http://127.0.0.1:$(cat "$T/port")
+PR=http://127.0.0.1:$(cat "$T/rport")
 sha() { sha256sum "$T/proxy/example.test/$1" | cut -d' ' -f1; }
 stored() { find "$1" -type f -name "$2" | grep -q .; } # stored STORE SHA256
 export -f stored
@@ -48,6 +54,23 @@ expect_fail "a module needing a newer go than a go < 1.21 beneath is refused nam
   "example.test/newgo@v1.0.0 needs go 1.99, and the go beneath is go1.20.3" resolve --probe go1.20.3 example.test/newgo@v1.0.0
 check "a go 1.21+ beneath may fetch the toolchain it needs: resolve accepts" quiet resolve --probe go1.21.0 example.test/newgo@v1.0.0
 
+# GOPROXY lists: "direct" means version control, which envcache never uses; a module that
+# only it would reach is named, and so is the reason.
+expect_fail "a module only \"direct\" would reach is named, and direct is not supported" \
+  'module example.test/nosuch/cmd: ' \
+  resolve --proxy "$P,direct" example.test/nosuch/cmd@latest
+expect_fail "... saying version control fetches are not supported" \
+  "GOPROXY's next entry is \"direct\" (fetching from version control), which envcache does not support" \
+  resolve --proxy "$P,direct" example.test/nosuch/cmd@latest
+expect_fail "GOPROXY=direct alone: the same, for its first entry" \
+  "module example.test/app: GOPROXY's first entry is \"direct\"" resolve --store "$T/s-direct" --proxy direct example.test/app@latest
+check "a module the proxy has resolves with direct after it" quiet resolve --proxy "$P,direct" example.test/app@latest
+# go's fallbacks: ',' goes on after 404 and 410 only; a 403 stops there.
+# (a store per list: what a proxy refused is remembered for a while, per path)
+check "GOPROXY=refusing,P: a 410 falls through to P" quiet resolve --store "$T/s-comma" --proxy "$PR,$P" example.test/gone@latest
+expect_fail "GOPROXY=refusing,P: a 403 stops, naming the status" "HTTP 403" resolve --store "$T/s-comma" --proxy "$PR,$P" example.test/private@v1.0.0
+check "GOPROXY=refusing|P: '|' falls through on any error" quiet resolve --store "$T/s-pipe" --proxy "$PR|$P" example.test/private@v1.0.0
+
 expect_fail "a zip the database does not record fails naming the module" "example.test/zipbad@v1.0.0: the module zip has h1:" resolve --fetch example.test/zipbad@v1.0.0
 check "the tampered zip is not stored" bash -c '! stored "$1" "$2"' _ "$T/store" "$(sha zipbad/@v/v1.0.0.zip)"
 expect_fail "a go.mod the database does not record fails naming the module" "example.test/modbad@v1.0.0: go.mod has h1:" resolve example.test/modbad@v1.0.0
@@ -57,8 +80,9 @@ expect_fail "a tree signed by another key fails" "the signature of sumdb.example
   "$RESOLVE" --store "$T/store2" --proxy "$P" --gosumdb "$(cat "$T/proxy/other.vkey")" example.test/app@latest
 check "nothing of the refused database is stored" bash -c '! stored "$1" "$2"' _ "$T/store2" "$(sha app/@v/v1.0.0.zip)"
 
-# The mirror over the generated proxy, with the real go.
-ENVCACHE_GOPROXY=$P GOSUMDB=$vkey "$ENVCACHE_BIN" serve --listen 127.0.0.1:0 --warm off 2>"$T/serve.err" &
+# The mirror over the generated proxy (the server that refuses gone and private), with
+# the real go.
+ENVCACHE_GOPROXY=$PR GOSUMDB=$vkey "$ENVCACHE_BIN" serve --listen 127.0.0.1:0 --warm off 2>"$T/serve.err" &
 mpid=$!
 for _ in $(seq 100); do grep -q 'port [0-9]' "$T/serve.err" && break; sleep 0.05; done
 M=http://127.0.0.1:$(grep -o 'port [0-9]*' "$T/serve.err" | cut -d' ' -f2)/mirror/go
@@ -69,5 +93,18 @@ if gorun "$M" gomod3 example.test/zipbad@v1.0.0; then bad "go through the mirror
 else ok "go through the mirror cannot get the tampered zip"; fi
 check "the mirror stored no tampered zip" bash -c '! stored "$1" "$2"' _ "$ENVCACHE_HOME" "$(sha zipbad/@v/v1.0.0.zip)"
 check "the mirror answers the tampered zip with an error" test "$(curl -s -o /dev/null -w '%{http_code}' "$M/example.test/zipbad/@v/v1.0.0.zip")" -ge 400
+# Upstream refusals pass through with their status (go's fallbacks depend on it), also
+# when the mirror answers from what it remembers of the first refusal.
+code() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
+for i in 1 2; do
+  check "the mirror answers upstream's 410 with 410 ($i)" test "$(code "$M/example.test/gone/@v/list")" = 410
+  check "the mirror answers upstream's 403 with 403 ($i)" test "$(code "$M/example.test/private/@v/v1.0.0.info")" = 403
+  check "the mirror answers upstream's 404 with 404 ($i)" test "$(code "$M/example.test/nosuch/@v/list")" = 404
+done
+check "the 403's body names the path and upstream's answer" bash -c 'curl -s "$1" | grep -q "example.test/private/@v/v1.0.0.zip from .*: HTTP 403"' _ "$M/example.test/private/@v/v1.0.0.zip"
+if gorun "$M,$P" gomod4 example.test/gone@v1.0.0; then ok "go with GOPROXY=mirror,P: the mirror's 410 makes go fall through to P"
+else bad "go with GOPROXY=mirror,P did not fall through on the 410: $(tail -n 3 "$T/gomod4.log")"; fi
+if gorun "$M,$P" gomod5 example.test/private@v1.0.0; then bad "go with GOPROXY=mirror,P fell through on a 403"
+else check "go with GOPROXY=mirror,P stops at the mirror's 403, as at upstream's" grep -q '403 Forbidden' "$T/gomod5.log"; fi
 chmod -R u+w "$T"/gomod* 2>/dev/null
 finish

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Live (the Debian archive for the base's Ruby): gems from the loopback test registry
-# resolved against the Ruby of `apt: [ruby]`, verified, installed by that Ruby in the
-# sandbox, mounted and used: require works, programs run, `gem list` lists them, the
+# resolved against the Ruby of `apt: [ruby]`, verified, installed (pure-Ruby gems
+# natively, the native one by that Ruby in the sandbox), mounted and used: require
+# works, programs run, `gem list` lists them, the
 # platform variant was chosen, the gems sit where `gem install` as root puts them. A
 # native gem builds against libsqlite3-dev and loads; without ruby-dev it fails naming
 # what to add. Tampered .gem and info files are refused with nothing stored; a base
@@ -30,7 +31,7 @@ check "the pre-release was asked for and chosen" bash -c "chroot '$R' gem list e
 gemdir=$(chroot "$R" gem env gemdir)
 check "gems are in gem env gemdir ($gemdir) and programs in /usr/local/bin" bash -c "test -d '$R$gemdir/gems/rack-2.2.22' && test -f '$R$gemdir/specifications/webstack-1.0.0.gemspec' && test -x '$R/usr/local/bin/tilde'"
 check "the installed minitest beneath was kept, not the registry's newer one" bash -c "! test -e '$R$gemdir/gems/minitest-5.99.0' && ! test -e '$R$gemdir/gems/minitest-5.15.0'"
-check "no .gem drop is left in the layer" test ! -e "$R/var/cache/envcache-gem"
+check "each .gem is kept where gem install keeps it ($gemdir/cache)" bash -c "test -f '$R$gemdir/cache/rack-2.2.22.gem' && test -f '$R$gemdir/cache/platy-1.0.0-x86_64-linux.gem'"
 ec umount "$R" >/dev/null
 
 : > "$GEM_REG_LOG"

@@ -17,7 +17,8 @@
 # database, verified zips), the rest of envcache's cold time being the probe, the build
 # in the sandbox and packing; and `go mod download` of the lock's modules alone, from
 # an empty cache, for how much of go's own cold time is downloading.
-# It prints medians (hyperfine) and the ratios go/envcache; --json prints one object.
+# It prints medians (hyperfine), the cold rows' CPU time (user + system, children included:
+# a build that spins shows here first), and the ratios go/envcache; --json prints one object.
 # The binary is $ENVCACHE_BIN, else ./build/tools/envcache; mounts and sandboxes need root.
 set -euo pipefail
 
@@ -58,7 +59,7 @@ trap cleanup EXIT
 # The base: the host's programs and its Go toolchain in /usr/local/go.
 bash "$src/tests/integration/mkroot.sh" "$W/base" >/dev/null
 mkdir -p "$W/base/usr/local/bin"
-cp -a "$(go env GOROOT)" "$W/base/usr/local/go"
+cp -aL "$(go env GOROOT)" "$W/base/usr/local/go" # -L: Debian's GOROOT links src/ into /usr/share
 ln -sfn ../go/bin/go "$W/base/usr/local/bin/go"
 printf '{"name":"bench-go","config":{"packages":{"go":["%s"]}}}\n' "$spec" > "$W/env.json"
 fresh_home() { # HOME: an empty store with the base and the environment
@@ -112,13 +113,14 @@ python3 - "$json" "$W/cold.json" "$W/warm.json" "$W/lock.json" \
 import json, sys
 as_json = sys.argv[1] == "1"
 med = lambda f: {x["command"]: x["median"] for x in json.load(open(f))["results"]}
+cpu = lambda f: {x["command"]: round(x["user"] + x["system"], 1) for x in json.load(open(f))["results"]}
 cold, warm = med(sys.argv[2]), med(sys.argv[3])
 lock = json.load(open(sys.argv[4]))
 rf_ms, dl_ms = int(sys.argv[5]), int(sys.argv[6])
 pick = lambda d, p: next(v for k, v in d.items() if k.startswith(p))
 total_ms = round(pick(cold, "envcache") * 1000)
 row = {"spec": lock["targets"][0]["spec"], "modules": len(lock["packages"]),
-       "cold": cold, "warm": warm,
+       "cold": cold, "warm": warm, "cold_cpu_s": cpu(sys.argv[2]),
        "ratio_cold_go_over_envcache": round(pick(cold, "go install") / pick(cold, "envcache"), 2),
        "ratio_warm_go_over_envcache_mount_hook":
            round(pick(warm, "go install") / pick(warm, "envcache-mount"), 1),
@@ -134,6 +136,8 @@ else:
     for kind in ("cold", "warm"):
         for cmd, m in row[kind].items():
             print(f"  {kind:4}  {cmd:42} {m*1000:10.1f} ms")
+    for cmd, c in row["cold_cpu_s"].items():
+        print(f"  cold  {cmd:42} {c:10.1f} s CPU (user + system, the command and its children)")
     b = row["envcache_cold_breakdown_ms"]
     print(f"  cold: go/envcache = {row['ratio_cold_go_over_envcache']}x   warm: "
           f"go/envcache-mount = {row['ratio_warm_go_over_envcache_mount_hook']}x "
