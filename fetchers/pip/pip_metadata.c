@@ -181,6 +181,19 @@ typedef struct prefetch {
     char *upstream, *name, *wheel; /* wheel NULL: the project page */
 } prefetch;
 
+/* A prefetch is over (or never started): its slot is free for the next. */
+static void prefetch_end(prefetch *p)
+{
+    free(p->upstream);
+    free(p->name);
+    free(p->wheel);
+    free(p);
+    pthread_mutex_lock(&pf_mu);
+    pf_running--;
+    pthread_cond_broadcast(&pf_cv);
+    pthread_mutex_unlock(&pf_mu);
+}
+
 static void *prefetch_main(void *arg)
 {
     prefetch *p = arg;
@@ -191,14 +204,7 @@ static void *prefetch_main(void *arg)
     else
         (void)pip_page_get(&page, &p->ctx, p->name, NULL, NULL);
     json_decref(page);
-    free(p->upstream);
-    free(p->name);
-    free(p->wheel);
-    free(p);
-    pthread_mutex_lock(&pf_mu);
-    pf_running--;
-    pthread_cond_broadcast(&pf_cv);
-    pthread_mutex_unlock(&pf_mu);
+    prefetch_end(p);
     return NULL;
 }
 
@@ -220,16 +226,8 @@ static void prefetch_start(const ec_fetch_ctx *ctx, const char *name, const char
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &at, prefetch_main, p) != 0) {
-        free(p->upstream);
-        free(p->name);
-        free(p->wheel);
-        free(p);
-        pthread_mutex_lock(&pf_mu);
-        pf_running--;
-        pthread_cond_broadcast(&pf_cv);
-        pthread_mutex_unlock(&pf_mu);
-    }
+    if (pthread_create(&th, &at, prefetch_main, p) != 0)
+        prefetch_end(p);
     pthread_attr_destroy(&at);
 }
 

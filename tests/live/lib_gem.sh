@@ -22,3 +22,8 @@ gem_env() {
   printf '{"name":"%s","config":{"packages":{"apt":%s,"gem":%s}}}' "$1" "$2" "$3" > "$T/$1.json"
   ec env create -f "$T/$1.json" --base "$base" >/dev/null
 }
+# gem_warm ENV: `ec --json warm ENV` into $T/ENV.out and .err, retried (the Debian archive,
+# which the apt layer beneath needs, may hiccup), but not when gem itself refused.
+gem_warm() {
+  local i; for i in 1 2 3; do ec --json warm "$1" > "$T/$1.out" 2>"$T/$1.err" && return 0
+    grep -q '"gem"' "$T/$1.out" && grep -q 'gem:' "$T/$1.out" && return 1; sleep $((i * 3)); done; return 1; }

@@ -17,9 +17,6 @@ base=$(base_digest) || { bad "a base"; finish; exit 1; }
 gem_registry_serve || { bad "the test registry"; finish; exit 1; }
 trap 'kill $GEM_REG_PID 2>/dev/null; cleanup' EXIT
 
-warm() { # warm ENV: retried, as the archive may hiccup
-  local i; for i in 1 2 3; do ec --json warm "$1" > "$T/$1.out" 2>"$T/$1.err" && return 0
-    grep -q '"gem"' "$T/$1.out" && grep -q 'gem:' "$T/$1.out" && return 1; sleep $((i * 3)); done; return 1; }
 
 # tree ROOT DIR…: one line per path under each DIR: path, type, mode, owner, then the
 # sha256 of a file or the target of a symlink.
@@ -40,9 +37,9 @@ PY
 
 gems='["webstack", "platy", "edgy:>= 1.1.a", "oddfiles"]'
 gem_env pure '["ruby"]' "$gems"
-check "warm: pure-Ruby gems (webstack, platy, edgy, oddfiles) on apt's ruby" warm pure || cat "$T/pure.err" "$T/pure.out" | tail -n 20
+check "warm: pure-Ruby gems (webstack, platy, edgy, oddfiles) on apt's ruby" gem_warm pure || cat "$T/pure.err" "$T/pure.out" | tail -n 20
 gem_env rb '["ruby"]' '[]'
-check "warm: the same apt root without gems" warm rb || tail -n 20 "$T/rb.err"
+check "warm: the same apt root without gems" gem_warm rb || tail -n 20 "$T/rb.err"
 
 R=$T/root G=$T/ref
 ec mount pure --session pure "$R" >/dev/null || bad "mount pure"

@@ -16,12 +16,9 @@ base=$(base_digest) || { bad "a base"; finish; exit 1; }
 gem_registry_serve || { bad "the test registry"; finish; exit 1; }
 trap 'kill $GEM_REG_PID 2>/dev/null; cleanup' EXIT
 
-warm() { # warm ENV: retried, as the archive may hiccup
-  local i; for i in 1 2 3; do ec --json warm "$1" > "$T/$1.out" 2>"$T/$1.err" && return 0
-    grep -q '"gem"' "$T/$1.out" && grep -q 'gem:' "$T/$1.out" && return 1; sleep $((i * 3)); done; return 1; }
 
 gem_env web '["ruby"]' '["webstack", "platy", "edgy:>= 1.1.a"]'
-check "warm: webstack, platy and a pre-release on apt's ruby" warm web || cat "$T/web.err" "$T/web.out" | tail -n 20
+check "warm: webstack, platy and a pre-release on apt's ruby" gem_warm web || cat "$T/web.err" "$T/web.out" | tail -n 20
 R=$T/root
 ec mount web --session web "$R" >/dev/null
 check "chroot: require rack, active_support, thor, platy" chroot "$R" ruby -e 'require "rack"; require "active_support"; require "thor"; require "platy"; exit(Platy::PLATFORM == Gem::Platform.local.to_s ? 0 : 1)'
@@ -40,7 +37,7 @@ check "second warm: zero upstream requests" test "$(tail -n 1 "$T/web2.out" | js
 check "…and the registry saw none" test ! -s "$GEM_REG_LOG"
 
 gem_env native '["ruby", "ruby-dev", "build-essential", "libsqlite3-dev"]' '["sqlitever"]'
-check "warm: a native gem linking SQLite builds in the sandbox" warm native || tail -n 30 "$T/native.out" "$T/native.err"
+check "warm: a native gem linking SQLite builds in the sandbox" gem_warm native || tail -n 30 "$T/native.out" "$T/native.err"
 ec mount native --session native "$R" >/dev/null
 check "chroot: the extension loads and reports SQLite's version" bash -c "chroot '$R' ruby -e 'require \"sqlitever\"; puts Sqlitever.sqlite_version' | grep -q '^3\.'"
 check "chroot: its program runs" bash -c "in_root '$R' sqlitever | grep -qx 'sqlitever 1.0.0'"
