@@ -152,6 +152,21 @@ static void session_index__delete_keeps_a_newer_holder(void **state)
     free(id);
 }
 
+/* A record that is not JSON (a damaged index) can still be deleted. */
+static void session_index__damaged_record_is_deleted(void **state)
+{
+    struct fx *f = *state;
+    put(f, "ok", "/mnt/ok");
+    ec_txn *txn = begin(f, 0);
+    assert_int_equal(ec_kv_put(txn, &sessions_tbl, "bad", 3, "{not json", 9, 0, NULL), EC_OK);
+    commit(txn);
+    del(f, "bad");
+    txn = begin(f, EC_TXN_READ);
+    const void *v;
+    assert_int_equal(ec_session__get_raw(txn, "bad", &v, NULL), EC_ENOTFOUND);
+    ec_txn_abort(txn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +175,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(session_index__older_store_is_indexed_on_first_write,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(session_index__delete_keeps_a_newer_holder, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(session_index__damaged_record_is_deleted, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
