@@ -672,9 +672,12 @@ static void python_keep(const char *staging, ec_install_result *out)
         n++;
     struct dirent *e;
     while ((e = readdir(dir)) != NULL) {
-        const char *v = e->d_name;
-        if (strncmp(v, "python3", 7) != 0 || (v[7] && (v[7] != '.' || !v[8])) ||
-            strspn(v + 7, ".0123456789") != strlen(v + 7))
+        const char *v = e->d_name; /* python3, or python3.N */
+        const char *minor = v + 7;
+        bool is_python = strncmp(v, "python3", 7) == 0 &&
+                         (!*minor || (minor[0] == '.' && minor[1] &&
+                                      strspn(minor + 1, "0123456789") == strlen(minor + 1)));
+        if (!is_python)
             continue;
         out->keep = ec_xrealloc(out->keep, (n + 2) * sizeof *out->keep);
         out->keep[n++] = ec_xasprintf("usr/lib/%s", v);
