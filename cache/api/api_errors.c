@@ -43,8 +43,6 @@ static const char *error_type(int status)
         return "request_too_large";
     case 429:
         return "rate_limit_error";
-    case 507:
-        return "api_error";
     default:
         return "api_error";
     }

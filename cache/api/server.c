@@ -544,7 +544,7 @@ int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec
     fit_fd_limit(&s->o);
     struct sockaddr_storage ss;
     int r = parse_listen(&ss, s->o.listen, err);
-    s->loopback = is_loopback(&ss);
+    s->loopback = r == EC_OK && is_loopback(&ss);
     if (r == EC_OK && !s->o.mirror_only) { /* with EC_WARM_OFF too: POST …/cache/warm works */
         ec_warm_queue_opts qo = {.concurrency = s->o.warm_concurrency, .warm = s->o.warm_fn};
         r = ec_warm_queue_start(&s->wq, c, &qo, err);
@@ -557,9 +557,10 @@ int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec
     pthread_condattr_destroy(&ca);
     if (r == EC_OK)
         r = start_daemon(s, &ss, err);
-    if (r == EC_OK && pthread_create(&s->watcher, NULL, watcher_main, s) != 0) {
+    int e = r == EC_OK ? pthread_create(&s->watcher, NULL, watcher_main, s) : 0;
+    if (e != 0) { /* pthread_create returns its error; errno is not set */
         MHD_stop_daemon(s->d);
-        r = ec_fail_sys(err, errno, "cannot start the connection watcher");
+        r = ec_fail_sys(err, e, "cannot start the connection watcher");
     }
     if (r < 0) {
         ec_warm_queue_stop(s->wq);

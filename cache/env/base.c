@@ -157,9 +157,10 @@ static int run_mmdebstrap(const struct boot *b, const char *tar, const char *log
     int st;
     ec_spawn_opts so = {.log = log};
     int r = ec_spawn_wait(&st, argv, &so, err);
-    if (r < 0)
-        return ec_fail(err, r, "cannot run mmdebstrap (install the Debian package "
-                               "mmdebstrap)");
+    if (r < 0) { /* ec_spawn_wait's message says what; this says what to do */
+        ec_err_prefix(err, "bootstrapping a base (install the Debian package mmdebstrap)");
+        return r;
+    }
     if (!quiet) {
         char tail[900];
         log_tail(tail, sizeof tail, log);

@@ -30,15 +30,20 @@ static int target_put(ec_txn *txn, const char *target, const char *id, ec_err *e
     return ec_kv_put(txn, &targets_tbl, target, strlen(target), id, strlen(id), 0, err);
 }
 
+struct index_walk {
+    ec_txn *txn;
+    ec_err *err;
+};
+
 static int index_one(const void *k, size_t kl, const void *v, size_t vl, void *payload)
 {
-    ec_txn *txn = payload;
+    struct index_walk *w = payload;
     EC_AUTO(json_t) s = json_loadb(v, vl, 0, NULL);
     const char *target = target_of(s);
     if (!target || target[0] != '/')
         return 0;
     EC_AUTOFREE char *id = ec_xstrndup(k, kl);
-    return target_put(txn, target, id, NULL) < 0 ? -1 : 0;
+    return target_put(w->txn, target, id, w->err); /* a failure ends the walk with its code */
 }
 
 static int complete_get(ec_txn *txn)
@@ -54,7 +59,8 @@ static int targets_complete(ec_txn *txn, ec_err *err)
     int r = complete_get(txn);
     if (r != EC_ENOTFOUND)
         return r < 0 ? ec_fail(err, r, "cannot read the sessions' target index") : EC_OK;
-    r = ec_kv_each(txn, &sessions_tbl, NULL, 0, false, NULL, 0, index_one, txn, err);
+    struct index_walk w = {txn, err};
+    r = ec_kv_each(txn, &sessions_tbl, NULL, 0, false, NULL, 0, index_one, &w, err);
     if (r < 0)
         return r;
     return ec_kv_put(txn, &targets_tbl, EC_TARGETS_COMPLETE, strlen(EC_TARGETS_COMPLETE), "1",

@@ -48,7 +48,10 @@ static void script_target(ec_buf *b, size_t i, const json_t *t)
     const char *pkg = json_string_value(json_object_get(t, "package"));
     const char *ver = json_string_value(json_object_get(t, "version"));
     const char *bin = json_string_value(json_object_get(t, "binary"));
-    (void)ec_buf_addf(b, NULL, "go install '%s@%s'\n", pkg, ver);
+    EC_AUTOFREE char *spec = ec_xasprintf("%s@%s", pkg, ver);
+    (void)ec_buf_adds(b, "go install ", NULL);
+    shq(b, spec);
+    (void)ec_buf_adds(b, "\n", NULL);
     (void)ec_buf_addf(b, NULL, "cat > " GO_SCRATCH "/want%zu <<'EOF'\n", i);
     const char *path;
     json_t *v;
@@ -57,9 +60,11 @@ static void script_target(ec_buf *b, size_t i, const json_t *t)
     (void)ec_buf_addf(b, NULL, "EOF\n"
         "go version -m /usr/local/bin/%s | while read -r kind p v rest; do\n"
         "  case $kind in mod|dep) grep -qxF \"$p $v\" " GO_SCRATCH "/want%zu || "
-        "{ echo \"envcache: %s@%s: go selected $p $v, the lock does not (resolution differs "
-        "from go's)\" >&2; exit 1; };; esac\n"
-        "done\n", bin, i, pkg, ver);
+        "{ echo \"envcache: \"", bin, i);
+    shq(b, spec); /* the package path reaches the shell single-quoted, never expanded */
+    (void)ec_buf_adds(b, "\": go selected $p $v, the lock does not (resolution differs from "
+                         "go's)\" >&2; exit 1; };; esac\n"
+                         "done\n", NULL);
 }
 
 int go_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
