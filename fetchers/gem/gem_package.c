@@ -281,15 +281,25 @@ int gem_pkg_read(gem_pkg *p, const char *path, const char *full, ec_err *err)
 
 /* --- unpacking --- */
 
-/* mkdir -p of @path's parent, new directories 0755 (FileUtils.mkdir_p under umask 022). */
-static int parent_dirs(const char *path, ec_err *err)
+/* mkdir -p of @path's parent, new directories 0755 (FileUtils.mkdir_p under umask 022).
+ * Below the gem's directory @root every parent must be a directory, not a symlink: a
+ * chain of links that each pass the text check (b -> .., c -> b/.., d -> c/..) climbs out,
+ * and an entry written through one would land outside the gem (RubyGems checks each
+ * parent's realpath for the same reason). */
+static int parent_dirs(const char *root, const char *path, ec_err *err)
 {
     EC_AUTOFREE char *dir = ec_xstrdup(path);
     *strrchr(dir, '/') = '\0';
+    bool inside = strlen(dir) > strlen(root);
     struct stat st;
-    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-        return EC_OK;
-    int r = parent_dirs(dir, err);
+    if ((inside ? lstat(dir, &st) : stat(dir, &st)) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return EC_OK;
+        if (inside)
+            return ec_fail(err, EC_EUNSAFE, "%s goes through a symlink or a file, which could "
+                           "lead outside the gem, as gem install refuses", dir);
+    }
+    int r = parent_dirs(root, dir, err);
     if (r == EC_OK && mkdir(dir, 0755) < 0 && errno != EEXIST)
         return ec_fail_sys(err, errno, "cannot create %s", dir);
     if (r == EC_OK && chmod(dir, 0755) < 0)
@@ -357,7 +367,7 @@ int gem_pkg_unpack(const gem_pkg *p, const char *dir, const char *full, ec_err *
             break;
         }
         EC_AUTOFREE char *dest = ec_xasprintf("%s/%s", dir, rel);
-        r = parent_dirs(dest, err);
+        r = parent_dirs(dir, dest, err);
         if (r == EC_OK)
             r = ec_rm_rf(dest, err); /* a later entry of the same path wins */
         if (r == EC_OK && archive_entry_filetype(e) == AE_IFLNK)

@@ -259,6 +259,30 @@ static void pkg__leaving_the_gem_is_refused(void **state)
     }
 }
 
+/* Links that each look inside (b -> .., c -> b/.., d -> c/..) but climb one level more
+ * each: a file written through the last would land beside the gem's directory. */
+static void pkg__symlink_chains_do_not_lead_out(void **state)
+{
+    (void)state;
+    static const ent chain[] = {{"p/q/keep", AE_IFREG, 0644, "x\n"},
+                                {"p/q/b", AE_IFLNK, 0777, ".."},
+                                {"p/q/c", AE_IFLNK, 0777, "b/.."},
+                                {"p/q/d", AE_IFLNK, 0777, "c/.."},
+                                {"p/q/d/evil", AE_IFREG, 0644, "x\n"}};
+    EC_AUTOFREE char *g = make_gem("chain-1.0.gem", "name: chain\n", chain,
+                                   EC_ARRAY_LEN(chain));
+    gem_pkg p;
+    ec_err err = {0};
+    assert_int_equal(gem_pkg_read(&p, g, "chain-1.0", &err), EC_OK);
+    fresh_out();
+    EC_AUTOFREE char *out = ec_xasprintf("%s/out", dir);
+    assert_int_equal(gem_pkg_unpack(&p, out, "chain-1.0", &err), EC_EUNSAFE);
+    assert_non_null(strstr(err.msg, "goes through a symlink"));
+    gem_pkg_fini(&p);
+    EC_AUTOFREE char *evil = ec_xasprintf("%s/evil", dir);
+    assert_int_not_equal(access(evil, F_OK), 0);
+}
+
 static void pkg__not_a_gem_is_named(void **state)
 {
     (void)state;
@@ -396,6 +420,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(pkg__extensions_and_what_only_gem_install_lays_out,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(pkg__leaving_the_gem_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(pkg__symlink_chains_do_not_lead_out, setup, teardown),
         cmocka_unit_test_setup_teardown(pkg__not_a_gem_is_named, setup, teardown),
         cmocka_unit_test(binstub__text_is_rubygems),
         cmocka_unit_test(binstub__shebang_keeps_the_programs_options),
