@@ -112,8 +112,9 @@ static int stage_dir(const inst *in, const char *rel, ec_err *err)
         return ec_fail(err, EC_ECONFLICT, "gem: %s beneath is not a directory", rel);
     if (mkdir(path, 0755) < 0)
         return ec_fail_sys(err, errno, "gem: cannot create %s", path);
+    /* owners as beneath when we may set them (root); a user's build keeps its own */
     if (chmod(path, below ? st.st_mode & 07777 : 0755) < 0 ||
-        (below && lchown(path, st.st_uid, st.st_gid) < 0))
+        (below && geteuid() == 0 && lchown(path, st.st_uid, st.st_gid) < 0))
         return ec_fail_sys(err, errno, "gem: cannot set the mode of %s", path);
     return EC_OK;
 }

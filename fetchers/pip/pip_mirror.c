@@ -238,7 +238,8 @@ static int serve_file(ec_fetch_ctx *ctx, const char *name, const char *filename,
         return r < 0 ? r : EC_OK;
     r = pip_file_get(&d, ctx, name, filename, &asked, err);
     resp->from_upstream = asked;
-    if (r == EC_OK && ends_with(filename, ".whl.metadata")) { /* pip is choosing that wheel */
+    /* pip is choosing that wheel: fetch it ahead, unless answers come from the store alone */
+    if (r == EC_OK && !ctx->cache_only && !ctx->offline && ends_with(filename, ".whl.metadata")) {
         EC_AUTOFREE char *wheel = ec_xstrndup(filename, strlen(filename) - 9);
         pip_prefetch_wheel(ctx, name, wheel);
     }
