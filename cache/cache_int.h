@@ -78,8 +78,10 @@ int ec_cache__env_save(ec_txn *txn, const char *ws, const char *id, const json_t
 
 /** Called with each session record (NULL when one is not JSON): 0 goes on, 1 stops. */
 typedef int (*ec_session_rec_fn)(const json_t *s, void *payload);
-/** Visits every session record of every workspace (session/idx_sessions.c). */
-int ec_cache__session_each(ec_txn *txn, ec_session_rec_fn fn, void *payload, ec_err *err);
+/** Visits every session record of every workspace (session/idx_sessions.c): the index's,
+ *  then those still waiting to be indexed (session/session_deferred.c). */
+int ec_cache__session_each(ec_cache *c, ec_txn *txn, ec_session_rec_fn fn, void *payload,
+                           ec_err *err);
 /** RFC 3339 UTC ("2026-03-15T10:00:00Z") of @t into @out. */
 void ec_cache__rfc3339(char out[32], int64_t t);
 /** The not-found error of the API for environments. */
@@ -94,7 +96,7 @@ int ec_cache__env_rendered(char **out, size_t *n, ec_txn *txn, const char *ws, c
 /** Loads an environment record {"env":…, "stack":[…]} of @ws. */
 int ec_cache__env_load(json_t **out, ec_txn *txn, const char *ws, const char *id, ec_err *err);
 /** True when some session references environment @id. */
-bool ec_cache__env_in_use(ec_txn *txn, const char *id);
+bool ec_cache__env_in_use(ec_cache *c, ec_txn *txn, const char *id);
 
 /** The upstream base URL of @m (no trailing slash), found by its rule (manager.h:
  *  ec_upstream_rule). EC_ENOTFOUND when there is none; the message says what to set. */

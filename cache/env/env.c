@@ -171,7 +171,7 @@ int ec_env_delete(json_t **out, ec_cache *c, const char *ws, const char *id, ec_
     int r = ec_txn_begin(&txn, c->st, 0, err);
     if (r < 0 || (r = ec_cache__env_load(&rec, txn, ws, id, err)) < 0)
         return r;
-    if (ec_cache__env_in_use(txn, id))
+    if (ec_cache__env_in_use(c, txn, id))
         return ec_fail(err, EC_EBUSY,
                        "environment %s is used by a live session; delete its sessions first "
                        "(DELETE /v1/sessions/{id})",

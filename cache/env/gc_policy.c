@@ -65,7 +65,7 @@ static int collect_roots(struct roots *roots, struct roots *pins, ec_cache *c, e
     if (rc == EC_OK)
         rc = ec_env__each(txn, NULL, NULL, env_roots, roots, err);
     if (rc == EC_OK)
-        rc = ec_cache__session_each(txn, session_roots, pins, err);
+        rc = ec_cache__session_each(c, txn, session_roots, pins, err);
     return rc;
 }
 

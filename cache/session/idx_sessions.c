@@ -133,10 +133,14 @@ static int session_one(const void *k, size_t kl, const void *v, size_t vl, void 
     return e->fn(s, e->payload);
 }
 
-int ec_cache__session_each(ec_txn *txn, ec_session_rec_fn fn, void *payload, ec_err *err)
+int ec_cache__session_each(ec_cache *c, ec_txn *txn, ec_session_rec_fn fn, void *payload,
+                           ec_err *err)
 {
     struct session_each e = {fn, payload};
-    return ec_kv_each(txn, &sessions_tbl, NULL, 0, false, NULL, 0, session_one, &e, err);
+    int r = ec_kv_each(txn, &sessions_tbl, NULL, 0, false, NULL, 0, session_one, &e, err);
+    if (r == 0)
+        r = ec_session__deferred_each(c, txn, fn, payload);
+    return r;
 }
 
 int ec_session__get_raw(ec_txn *txn, const char *id, const void **val, ec_err *err)

@@ -156,14 +156,15 @@ static json_t *session_object(const char *id, const ec_session_opts *o, const ch
                      now, "agent", o->agent, "mcp_servers", o->mcp_servers);
 }
 
-static int find_in(json_t **out, ec_txn *txn, const char *ws, const char *key, ec_err *err);
+static int find_in(json_t **out, ec_cache *c, ec_txn *txn, const char *ws, const char *key,
+                   ec_err *err);
 
 /* Two sessions on one target would stack a second overlay over the first (or copy into
  * it), and unmounting either would pull the root from under the other. */
-static int check_target_free(ec_txn *txn, const char *target, ec_err *err)
+static int check_target_free(ec_cache *c, ec_txn *txn, const char *target, ec_err *err)
 {
     EC_AUTO(json_t) holder = NULL;
-    int r = find_in(&holder, txn, NULL, target, err);
+    int r = find_in(&holder, c, txn, NULL, target, err);
     if (r < 0)
         return r;
     if (!holder)
@@ -188,6 +189,24 @@ static int touch_layers(ec_txn *txn, const ec_layer_info *layers, size_t n, ec_e
     return r;
 }
 
+/* Commits @txn, first indexing the records that wait as files (session_deferred.c): a
+ * txn that syncs anyway takes them along. */
+static int commit_adopting(ec_cache *c, ec_txn *txn, ec_err *err)
+{
+    json_t *adopted = NULL;
+    int r = ec_session__deferred_adopt(&adopted, c, txn, err);
+    if (r < 0) {
+        ec_txn_abort(txn);
+        return r;
+    }
+    r = ec_txn_commit(txn, err);
+    if (r == EC_OK)
+        ec_session__deferred_adopted(c, adopted);
+    else
+        json_decref(adopted);
+    return r;
+}
+
 /* The first put checks the target in the same write txn, so two mounts racing for one
  * target cannot both pass. One txn, one sync: the record and the layers' last use. */
 static int put_session(ec_cache *c, const char *id, const json_t *s, unsigned flags,
@@ -197,7 +216,7 @@ static int put_session(ec_cache *c, const char *id, const json_t *s, unsigned fl
     const char *target = json_string_value(json_object_get(s, "target"));
     int r = ec_txn_begin(&txn, c->st, EC_TXN_LAZY, err);
     if (r == EC_OK && (flags & EC_KV_NOOVERWRITE))
-        r = check_target_free(txn, target, err);
+        r = check_target_free(c, txn, target, err);
     if (r < 0)
         return r;
     r = ec_session__put(txn, id, s, flags, err);
@@ -206,7 +225,7 @@ static int put_session(ec_cache *c, const char *id, const json_t *s, unsigned fl
                                           "`envcache umount --session %s` first", id, id);
     if (r == EC_OK)
         r = touch_layers(txn, layers, nlayers, err);
-    return r < 0 ? r : ec_txn_commit(ec_steal(&txn), err);
+    return r < 0 ? r : commit_adopting(c, ec_steal(&txn), err);
 }
 
 static char *session_dir(ec_cache *c, const char *id)
@@ -223,9 +242,16 @@ void ec_session__discard_dir(ec_cache *c, const char *id)
 static void forget_session(ec_cache *c, const char *id)
 {
     EC_AUTO(ec_txn) txn = NULL;
-    if (ec_txn_begin(&txn, c->st, EC_TXN_LAZY, NULL) == EC_OK &&
-        ec_session__del(txn, id, NULL) == EC_OK)
-        ec_txn_commit(ec_steal(&txn), NULL);
+    if (ec_txn_begin(&txn, c->st, EC_TXN_LAZY, NULL) < 0)
+        return;
+    /* adopted first: its own record may still be a file, and goes with the rest */
+    json_t *adopted = NULL;
+    int r = ec_session__deferred_adopt(&adopted, c, txn, NULL);
+    if (r == EC_OK && (r = ec_session__del(txn, id, NULL)) == EC_ENOTFOUND)
+        r = EC_OK;
+    if (r == EC_OK && ec_txn_commit(ec_steal(&txn), NULL) == EC_OK)
+        ec_session__deferred_adopted(c, ec_steal(&adopted));
+    json_decref(adopted);
 }
 
 
@@ -351,7 +377,7 @@ static int check_id_free(ec_cache *c, const char *id, ec_err *err)
     EC_AUTO(json_t) other = NULL;
     int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
     if (r == EC_OK)
-        r = find_in(&other, txn, NULL, id, err);
+        r = find_in(&other, c, txn, NULL, id, err);
     if (r == EC_OK && !other)
         ec_session__reap_orphan(c, id);
     EC_AUTOFREE char *sdir = session_dir(c, id);
@@ -366,21 +392,41 @@ static int check_target_free_now(ec_cache *c, const char *target, ec_err *err)
 {
     EC_AUTO(ec_txn) txn = NULL;
     int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
-    return r == EC_OK ? check_target_free(txn, target, err) : r;
+    return r == EC_OK ? check_target_free(c, txn, target, err) : r;
 }
 
-/* Recorded, mounted and recorded again (its mode). A session whose layers are all unpacked
- * is recorded once, after its mount exists: until then its directory alone says it is
- * being made (reaped when its maker died, see session_reap.c), and a mount from the
- * start-up hook costs one index sync. One that must unpack first is recorded before, so
- * that GC sees its layers as roots while they unpack. */
+/* A session whose layers are all unpacked has its record written once its mount exists,
+ * as a file that the index adopts later (session_deferred.c): until then its directory
+ * alone says it is being made (reaped when its maker died, see session_reap.c), and a
+ * mount from the start-up hook costs no index sync. */
+static int record_mounted(ec_cache *c, const char *id, const json_t *s,
+                          const ec_layer_info *layers, size_t nlayers, ec_err *err)
+{
+    EC_AUTO(ec_txn) txn = NULL;
+    size_t waiting = 0;
+    if (ec_txn_begin(&txn, c->st, EC_TXN_READ, NULL) == EC_OK)
+        waiting = ec_session__deferred_count(c, txn);
+    if (waiting < EC_SESSION_DEFERRED_MAX)
+        return ec_session__deferred_put(c, id, s, err);
+    ec_txn_abort(ec_steal(&txn));
+    return put_session(c, id, s, EC_KV_NOOVERWRITE, layers, nlayers, err);
+}
+
+/* Recorded, mounted and recorded again (its mode). One that must unpack is recorded
+ * first, so that GC sees its layers as roots while they unpack; one whose layers are all
+ * unpacked is recorded after its mount (record_mounted). The caller holds @target's lock
+ * (*@lock); it is let go once the index holds the session. */
 static int create_mounted(json_t *s, ec_cache *c, const ec_session_opts *o, const char *id,
                           const char *target, const ec_layer_info *layers, size_t nlayers,
-                          bool unpacked, ec_err *err)
+                          bool unpacked, int *lock, ec_err *err)
 {
     int r = EC_OK;
-    if (!unpacked && (r = put_session(c, id, s, EC_KV_NOOVERWRITE, NULL, 0, err)) < 0)
-        return r;
+    if (!unpacked) {
+        if ((r = put_session(c, id, s, EC_KV_NOOVERWRITE, NULL, 0, err)) < 0)
+            return r;
+        ec_session__target_unlock(*lock); /* unpacking may take long; the index holds it */
+        *lock = -1;
+    }
     char **dirs = NULL;
     size_t n = 0;
     enum ec_mount_mode mode = 0;
@@ -398,7 +444,8 @@ static int create_mounted(json_t *s, ec_cache *c, const ec_session_opts *o, cons
     if (o->bundle)
         r = add_bundle(c, s, id, target, o, err);
     if (r == EC_OK)
-        r = put_session(c, id, s, unpacked ? EC_KV_NOOVERWRITE : 0, layers, nlayers, err);
+        r = unpacked ? record_mounted(c, id, s, layers, nlayers, err)
+                     : put_session(c, id, s, 0, layers, nlayers, err);
     if (r < 0) {
         if (o->bundle && c->net_teardown)
             c->net_teardown(c, id, NULL);
@@ -430,11 +477,15 @@ int ec_session_create(json_t **out, ec_cache *c, const ec_session_opts *o, ec_er
     EC_AUTO(json_t) s = session_object(id, o, target, digests);
     EC_AUTOFREE ec_layer_info *layers = NULL;
     bool unpacked = false;
+    int lock = ec_session__target_lock(c, target, err);
+    if (lock < 0)
+        return lock;
     ec_session__reap_target(c, target);
-    if ((r = lookup_layers(&layers, &unpacked, c, digests, err)) < 0 ||
-        (r = check_target_free_now(c, target, err)) < 0)
-        return r;
-    r = create_mounted(s, c, o, id, target, layers, json_array_size(digests), unpacked, err);
+    if ((r = lookup_layers(&layers, &unpacked, c, digests, err)) == EC_OK &&
+        (r = check_target_free_now(c, target, err)) == EC_OK)
+        r = create_mounted(s, c, o, id, target, layers, json_array_size(digests), unpacked,
+                           &lock, err);
+    ec_session__target_unlock(lock);
     if (r == EC_OK)
         *out = ec_steal(&s);
     return r;
@@ -471,19 +522,31 @@ static int find_one(const json_t *rec, void *payload)
     return 0;
 }
 
-static int scan_for(json_t **out, ec_txn *txn, const char *ws, const char *key, ec_err *err)
+static int scan_for(json_t **out, ec_cache *c, ec_txn *txn, const char *ws, const char *key,
+                    ec_err *err)
 {
     struct find_ctx f = {ws, key, NULL, NULL};
-    int r = ec_cache__session_each(txn, find_one, &f, err);
+    int r = ec_cache__session_each(c, txn, find_one, &f, err);
     if (r < 0)
         return r;
     *out = f.found;
     return EC_OK;
 }
 
+/* Among the records not indexed yet (session_deferred.c). */
+static int find_deferred(json_t **out, ec_cache *c, ec_txn *txn, const char *ws,
+                         const char *key)
+{
+    struct find_ctx f = {ws, key, NULL, NULL};
+    ec_session__deferred_each(c, txn, find_one, &f);
+    *out = f.found;
+    return EC_OK;
+}
+
 /* The session of @ws (NULL = any) with id or target (an absolute path) @key; *@out is NULL
  * when none has. One record read: targets are indexed (idx_sessions.c). */
-static int find_in(json_t **out, ec_txn *txn, const char *ws, const char *key, ec_err *err)
+static int find_in(json_t **out, ec_cache *c, ec_txn *txn, const char *ws, const char *key,
+                   ec_err *err)
 {
     *out = NULL;
     EC_AUTOFREE char *id = NULL;
@@ -492,15 +555,19 @@ static int find_in(json_t **out, ec_txn *txn, const char *ws, const char *key, e
         bool indexed;
         r = ec_session__by_target(&id, &indexed, txn, key, err);
         if (!indexed)
-            return scan_for(out, txn, ws, key, err);
+            return scan_for(out, c, txn, ws, key, err);
+        if (r == EC_ENOTFOUND)
+            return find_deferred(out, c, txn, ws, key);
         if (r < 0)
-            return r == EC_ENOTFOUND ? EC_OK : r;
+            return r;
         key = id;
     }
     EC_AUTO(json_t) s = NULL;
     r = ec_session__get(&s, txn, key, err);
+    if (r == EC_ENOTFOUND)
+        return find_deferred(out, c, txn, ws, key);
     if (r < 0)
-        return r == EC_ENOTFOUND ? EC_OK : r;
+        return r;
     const char *sws = json_string_value(json_object_get(s, "workspace"));
     if (!ws || (sws && strcmp(sws, ws) == 0))
         *out = ec_steal(&s);
@@ -516,7 +583,7 @@ int ec_session_get(json_t **out, ec_cache *c, const char *ws, const char *id_or_
         key = abs;
     EC_AUTO(ec_txn) txn = NULL;
     int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
-    if (r < 0 || (r = find_in(out, txn, ws, key, err)) < 0)
+    if (r < 0 || (r = find_in(out, c, txn, ws, key, err)) < 0)
         return r;
     if (!*out)
         return ec_fail(err, EC_ENOTFOUND, "session %s not found", id_or_target);
@@ -529,7 +596,7 @@ int ec_session_list(json_t **out, ec_cache *c, const char *ws, ec_err *err)
     EC_AUTO(json_t) all = f.all;
     EC_AUTO(ec_txn) txn = NULL;
     int r = ec_txn_begin(&txn, c->st, EC_TXN_READ, err);
-    if (r < 0 || (r = ec_cache__session_each(txn, find_one, &f, err)) < 0)
+    if (r < 0 || (r = ec_cache__session_each(c, txn, find_one, &f, err)) < 0)
         return r;
     *out = ec_steal(&all);
     return EC_OK;
@@ -598,9 +665,9 @@ static int env_used(const json_t *s, void *payload)
     return u->used;
 }
 
-bool ec_cache__env_in_use(ec_txn *txn, const char *id)
+bool ec_cache__env_in_use(ec_cache *c, ec_txn *txn, const char *id)
 {
     struct in_use_ctx u = {id, false};
-    ec_cache__session_each(txn, env_used, &u, NULL);
+    ec_cache__session_each(c, txn, env_used, &u, NULL);
     return u.used;
 }

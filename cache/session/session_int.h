@@ -56,6 +56,33 @@ void ec_session__discard_dir(ec_cache *c, const char *id);
 void ec_session__reap_orphan(ec_cache *c, const char *id);
 #define EC_SESSION_ORPHAN_AGE 60
 
+/* --- records that wait to be indexed (session_deferred.c) --- */
+
+/** Writes session @id's record as a file, with no sync (readers see it at once). */
+int ec_session__deferred_put(ec_cache *c, const char *id, const json_t *s, ec_err *err);
+/** Removes session @id's record file, if any. */
+void ec_session__deferred_drop(ec_cache *c, const char *id);
+/** Whether session @id has a record file. */
+bool ec_session__deferred_has(ec_cache *c, const char *id);
+/** Calls @fn for each record file whose session @txn's index does not hold; stops when it
+ *  returns nonzero (returned). */
+int ec_session__deferred_each(ec_cache *c, ec_txn *txn, ec_session_rec_fn fn, void *payload);
+/** How many record files wait (as ec_session__deferred_each visits). */
+size_t ec_session__deferred_count(ec_cache *c, ec_txn *txn);
+/** In write txn @txn: indexes every record file (and touches its layers' last use);
+ *  *@ids_out lists them, for ec_session__deferred_adopted once @txn committed. */
+int ec_session__deferred_adopt(json_t **ids_out, ec_cache *c, ec_txn *txn, ec_err *err);
+/** After the adopting txn committed: removes the files of @ids (consumed). */
+void ec_session__deferred_adopted(ec_cache *c, json_t *ids);
+/** Record files beyond this many are adopted by the next session made (one sync), so that
+ *  readers, who parse them all, stay fast. */
+#define EC_SESSION_DEFERRED_MAX 32
+
+/** Locks @target against other makers of sessions (across processes); returns the lock's
+ *  descriptor for ec_session__target_unlock. */
+int ec_session__target_lock(ec_cache *c, const char *target, ec_err *err);
+void ec_session__target_unlock(int fd);
+
 /* --- a session container's network (session_net.c) --- */
 
 /** What a bundle gets from the session's network: the namespace to join, files to bind

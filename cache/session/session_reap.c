@@ -71,9 +71,10 @@ void ec_session__reap_orphan(ec_cache *c, const char *id)
     if (ec_mount_is_mountpoint(root))
         umount2(root, MNT_DETACH | UMOUNT_NOFOLLOW);
     ec_rm_rf(sdir, NULL);
+    ec_session__deferred_drop(c, id); /* a record a crash cut short */
 }
 
-/* Directories under sessions/ that no record names. */
+/* Directories under sessions/ that no record names, in the index or as a file. */
 static void reap_orphans(ec_cache *c)
 {
     EC_AUTOFREE char *dir = ec_xasprintf("%s/sessions", ec_store_home(c->st));
@@ -89,7 +90,8 @@ static void reap_orphans(ec_cache *c)
     for (struct dirent *de; (de = readdir(d));) {
         const void *v;
         if (de->d_name[0] != '.' &&
-            ec_session__get_raw(txn, de->d_name, &v, NULL) == EC_ENOTFOUND)
+            ec_session__get_raw(txn, de->d_name, &v, NULL) == EC_ENOTFOUND &&
+            !ec_session__deferred_has(c, de->d_name))
             json_array_append_new(ids, json_string(de->d_name));
     }
     closedir(d);

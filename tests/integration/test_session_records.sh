@@ -1,0 +1,82 @@
+#!/bin/bash
+# Session records written after the mount as files, with no index sync
+# (cache/session/session_deferred.c): found, listed and pinning their layers like indexed
+# ones, adopted by the next index write, one session per target even when makers race,
+# and a record cut short by a crash losing nothing.
+. "$(dirname "$0")/lib.sh"
+hook=$(dirname "$ENVCACHE_BIN")/envcache-mount
+recs=$ENVCACHE_HOME/sessions/.records
+
+mkdir -p "$T/l1/etc" "$T/l2/etc" "$T/l3/etc"
+echo one > "$T/l1/etc/one"; echo two > "$T/l2/etc/two"; echo three > "$T/l3/etc/three"
+a=$(ec layer import "$T/l1"); b=$(ec layer import "$T/l2"); c=$(ec layer import "$T/l3")
+echo '{"name": "recs"}' | ec env create -f - >/dev/null
+
+"$hook" recs "$T/t1" --session h1 >/dev/null
+check "the hook's record is a file, not yet indexed" test -s "$recs/h1.json"
+check "…the session is listed" bash -c "ec session ls | grep -q h1"
+check "…with its target" bash -c "ec session ls --json | grep -q '\"target\": *\"$T/t1\"'"
+expect_fail "…holds its target" 'already the target of session h1' "$hook" recs "$T/t1" --session h2
+expect_fail "…holds its id" 'already exists' ec mount --layers "$a" --session h1 "$T/t9"
+expect_fail "…keeps its environment from deletion" 'live session' ec env delete recs
+
+# GC: a layer used only by a waiting record is pinned.
+ec mount --layers "$b" --session h3 "$T/t3" >/dev/null
+check "a second record waits too" test -s "$recs/h3.json"
+out=$(ec gc --dry-run --grace 0 2>&1)
+check "GC would remove an unused layer" bash -c "printf '%s' '$out' | grep -q 'would remove.*${c:7:12}'"
+check "…and keeps a waiting session's layer" bash -c "! printf '%s' '$out' | grep -q 'would remove.*${b:7:12}'"
+
+# The next index write adopts every waiting record.
+ec umount --session h3 >/dev/null
+check "umount of one adopts the others" test ! -e "$recs/h1.json"
+check "…and its own file is gone" test ! -e "$recs/h3.json"
+check "…h1 is still listed" bash -c "ec session ls | grep -q h1"
+check "…h3 is not" bash -c "! ec session ls | grep -q h3"
+expect_fail "…h1 still holds its target" 'already the target of session h1' \
+  "$hook" recs "$T/t1" --session h4
+ec umount --session h1 >/dev/null
+check "umount of an adopted session" bash -c "! ec session ls | grep -q h1 && ! grep -q ' $T/t1 ' /proc/self/mountinfo"
+
+# Orphans: a directory whose record waits as a file is not an orphan.
+ec mount --layers "$a" --session young "$T/t5" >/dev/null
+ENVCACHE_SESSION_ORPHAN_AGE=0 ec session ls >/dev/null 2>&1
+check "reaping leaves a waiting session alone" bash -c "test -d '$ENVCACHE_HOME/sessions/young' && grep -q ' $T/t5 ' /proc/self/mountinfo"
+# A crash while writing: the record file holds garbage. The session is gone for readers,
+# and its directory is reaped as an orphan (unmounted, removed).
+printf '{"id": "you' > "$recs/young.json"
+check "a cut record is not listed" bash -c "! ec session ls 2>/dev/null | grep -q young"
+ENVCACHE_SESSION_ORPHAN_AGE=0 ec session ls >/dev/null 2>&1
+check "…its directory is reaped" test ! -e "$ENVCACHE_HOME/sessions/young"
+check "…and its mount" bash -c "! grep -q ' $T/t5/\\?root\\? ' /proc/self/mountinfo"
+umount "$T/t5" 2>/dev/null || true
+rm -f "$recs/young.json"
+
+# Past EC_SESSION_DEFERRED_MAX waiting records, the next session is indexed with them.
+for i in $(seq 1 32); do ec mount --layers "$a" --session many$i "$T/m$i" >/dev/null; done
+n=$(find "$recs" -name '*.json' | wc -l)
+check "32 records wait ($n)" test "$n" = 32
+ec mount --layers "$a" --session many33 "$T/m33" >/dev/null
+n=$(find "$recs" -name '*.json' | wc -l)
+check "the 33rd session is indexed with them ($n wait)" test "$n" = 0
+check "all 33 listed" test "$(ec session ls | grep -c many)" = 33
+for i in $(seq 1 33); do ec umount --session many$i >/dev/null; done
+check "all gone after umount" bash -c "! ec session ls | grep -q many && test -z \"\$(ls -A '$recs')\""
+
+# Makers racing for one target: exactly one wins each round, one overlay at the target.
+wins_ok=0
+for round in $(seq 1 20); do
+  t=$T/race$round
+  mkdir -p "$t"
+  "$hook" recs "$t" --session ra$round >/dev/null 2>&1 & p1=$!
+  ec mount --layers "$a" --session rb$round "$t" >/dev/null 2>&1 & p2=$!
+  "$hook" recs "$t" --session rc$round >/dev/null 2>&1 & p3=$!
+  w=0
+  for p in $p1 $p2 $p3; do wait $p && w=$((w + 1)); done
+  m=$(grep -c " $t " /proc/self/mountinfo)
+  [ "$w" = 1 ] && [ "$m" = 1 ] && wins_ok=$((wins_ok + 1))
+  ec umount "$t" >/dev/null 2>&1
+done
+check "one winner and one mount in each of 20 races ($wins_ok)" test "$wins_ok" = 20
+check "no session left after the races" bash -c "! ec session ls | grep -q 'r[abc][0-9]'"
+finish
