@@ -10,7 +10,10 @@
 #              fresh upper, mount/PID/IPC/UTS/net namespaces, /proc, /dev, /tmp, log)
 #   layer      envcache sandbox run --base D -- true   (the same, and the empty result
 #              packed, stored and recorded as a layer)
-#   bwrap      bwrap --ro-bind / / true   (the host root, read-only; bubblewrap package)
+#   bwrap      bwrap --ro-bind / / true   (the host root, read-only; bubblewrap package):
+#              the issue's yardstick, one mount namespace and nothing else
+#   bwrap-ns   bwrap with the namespaces envcache makes (PID, IPC, UTS, net with its
+#              loopback) over the same root, with /proc, /dev and a /tmp: like for like
 #   unshare    unshare -mpinuf --mount-proc chroot ROOT true
 # The root is a tiny tree of the host's programs (tests/integration/mkroot.sh) unless
 # --base gives a directory or tarball. Needs root. Prints medians and ratios.
@@ -47,8 +50,9 @@ base=$("$bin" --home "$home" base import "$base_src")
 root=$("$bin" --home "$home" --json layer ls | awk -F'"' '/"diff_id"/ { print $4 }' | head -1)
 root=$home/layers/${root#sha256:}
 [ -d "$root" ] || die "the base did not unpack at $root"
-# unshare + chroot gets its own copy of the same tree, with a /proc to mount on.
-cp -a "$root" "$work/chroot" && mkdir -p "$work/chroot/proc"
+# unshare + chroot and bwrap-ns get their own copy of the same tree, with /proc, /dev and
+# /tmp to mount on.
+cp -a "$root" "$work/chroot" && mkdir -p "$work/chroot/proc" "$work/chroot/dev" "$work/chroot/tmp"
 root=$work/chroot
 
 q() { printf '%q' "$1"; }
@@ -57,7 +61,8 @@ names=(envcache layer unshare) cmds=(
   "$(q "$bin") --home $(q "$home") sandbox run --base $base -- true"
   "unshare -mpinuf --mount-proc=$(q "$root")/proc chroot $(q "$root") true")
 if command -v bwrap >/dev/null; then
-  names+=(bwrap) cmds+=("bwrap --ro-bind / / true")
+  names+=(bwrap bwrap-ns) cmds+=("bwrap --ro-bind / / true"
+    "bwrap --unshare-pid --unshare-ipc --unshare-uts --unshare-net --ro-bind $(q "$root") / --proc /proc --dev /dev --tmpfs /tmp true")
 fi
 args=(--warmup 3 --runs "$runs" -N --export-json "$work/h.json")
 [ "$json" = 1 ] && args+=(--style none)
@@ -77,6 +82,6 @@ else
   echo
   echo "median of $runs runs (hyperfine), start + stop of a sandbox running true:"
   for n in "${names[@]}"; do
-    printf '  %-10s %8s ms   (%s× envcache)\n' "$n" "${ms[$n]}" "$(ratio "${ms[$n]}" "${ms[envcache]}")"
+    printf '  %-10s %8s ms   (envcache/%s %s×)\n' "$n" "${ms[$n]}" "$n" "$(ratio "${ms[envcache]}" "${ms[$n]}")"
   done
 fi
