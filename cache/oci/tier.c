@@ -319,7 +319,7 @@ int ec_oci_tier_lock_put(ec_cache *c, const ec_digest *specs, const json_t *lock
 
 void ec_oci_attach(ec_cache *c)
 {
-    /* Before any thread exists: registry clients are made later on warm-up threads. */
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* libcurl initialises itself once, on first use, from any thread (fetchers/http/
+     * curl_load.c): not here, where every command would load it. */
     c->remote_layer = ec_oci_tier_layer;
 }
