@@ -6,8 +6,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "store/util/fs.h"
@@ -155,6 +158,46 @@ static int run_in(ec_sandbox_build *out, ec_store *st, const ec_sandbox_build_op
     return keep_result(out, st, inner, log_path, err);
 }
 
+/* A run whose writes are thrown away works on a tmpfs when one has room for it: its upper,
+ * work directory and log never touch the store's disk, where making and removing them
+ * cost more than the whole run (ext4 allocates inodes slowly where many were just freed,
+ * as a machine that builds all day has). */
+#define SCRATCH_TMPFS "/dev/shm"
+#define SCRATCH_MIN_FREE (2ULL << 30)
+
+static bool tmpfs_has_room(const char *dir)
+{
+    struct statfs sf;
+    return statfs(dir, &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
+           (unsigned long long)sf.f_bavail * (unsigned long long)sf.f_bsize >=
+               SCRATCH_MIN_FREE &&
+           access(dir, W_OK | X_OK) == 0;
+}
+
+/* The run's own directory, new (mkdir fails on anything already there: /dev/shm is
+ * everyone's). */
+static int make_workdir(char **out, ec_store *st, bool discard, ec_err *err)
+{
+    char rnd[17];
+    ec_random_hex(rnd, 8);
+    if (discard && tmpfs_has_room(SCRATCH_TMPFS)) {
+        char *dir = ec_xasprintf(SCRATCH_TMPFS "/envcache-sandbox-%s", rnd);
+        if (mkdir(dir, 0700) == 0) {
+            *out = dir;
+            return EC_OK;
+        }
+        free(dir); /* taken or refused: the store's directory will do */
+    }
+    EC_AUTOFREE char *rel = ec_xasprintf("sandbox/%s", rnd);
+    char *dir = ec_store_path(st, rel);
+    int r = ec_mkdir_p(dir, 0700, err);
+    if (r < 0)
+        free(dir);
+    else
+        *out = dir;
+    return r;
+}
+
 int ec_sandbox_build_layer(ec_sandbox_build *out, ec_cache *c, const ec_sandbox_build_opts *o,
                            ec_err *err)
 {
@@ -162,19 +205,16 @@ int ec_sandbox_build_layer(ec_sandbox_build *out, ec_cache *c, const ec_sandbox_
         return ec_fail(err, EC_EINVAL, "sandbox: a command is required");
     *out = (ec_sandbox_build){0};
     struct lowers l = {0};
-    char rnd[17];
-    ec_random_hex(rnd, 8);
-    EC_AUTOFREE char *rel = ec_xasprintf("sandbox/%s", rnd);
-    EC_AUTOFREE char *workdir = ec_store_path(c->st, rel);
+    EC_AUTOFREE char *workdir = NULL;
     int r = lowers_load(&l, c->st, o, err);
     if (r == EC_OK)
-        r = ec_mkdir_p(workdir, 0700, err);
+        r = make_workdir(&workdir, c->st, o->discard, err);
     if (r == EC_OK)
         r = run_in(out, c->st, o, &l, workdir, err);
     lowers_fini(&l);
     /* Success or not, the tree is either in the store now or not wanted. */
     ec_err rm = {0};
-    if (ec_rm_rf(workdir, &rm) < 0)
+    if (workdir && ec_rm_rf(workdir, &rm) < 0)
         ec_warn("sandbox: cannot remove %s: %s", workdir, rm.msg);
     return r;
 }

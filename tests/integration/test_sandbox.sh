@@ -57,6 +57,15 @@ expect_fail "a missing program" "cannot run no-such-program" ec sandbox run --ba
 # --- isolation ---
 check "own PID namespace: the command's shell is PID 2" bash -c "ec sandbox run --discard --log --base $base -- sh -c 'echo pid=\$\$' 2>&1 | grep -q pid=2"
 check "own UTS namespace" bash -c "ec sandbox run --discard --log --base $base -- hostname 2>&1 | grep -q envcache-sandbox"
+# A discarded run works on a tmpfs (when /dev/shm is one, with room) and leaves nothing
+# there; a kept one works in the store.
+if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+  out=$(ec sandbox run --discard --log --base $base -- cat /proc/self/mountinfo 2>&1)
+  check "--discard: its upper is on /dev/shm" bash -c "printf '%s' \"\$1\" | grep -q 'upperdir=/dev/shm/envcache-sandbox-'" _ "$out"
+  check "…and is gone after" bash -c "! ls /dev/shm | grep -q envcache-sandbox-"
+fi
+out=$(ec sandbox run --log --base $base -- cat /proc/self/mountinfo 2>&1)
+check "a kept run's upper is in the store" bash -c "printf '%s' \"\$1\" | grep -q 'upperdir=$ENVCACHE_HOME/sandbox/'" _ "$out"
 check "environment is cleared" bash -c "SECRET=1 ec sandbox run --discard --log --base $base -- env 2>&1 | grep -qv SECRET"
 
 # --- network: nothing but the mirror on loopback ---
