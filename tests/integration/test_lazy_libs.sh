@@ -1,11 +1,12 @@
 #!/bin/bash
-# libcurl is loaded on first use (fetchers/http/curl_load.c): commands that never fetch do
-# not load it, and one that fetches with no usable libcurl says which library and what to
-# install, then fails like an unreachable upstream.
+# libcurl and libmicrohttpd are loaded on first use (fetchers/http/curl_load.c,
+# cache/api/mhd_load.c): commands that never fetch or serve do not load them, and one that
+# does with no usable library says which library and what to install.
 . "$(dirname "$0")/lib.sh"
 
 out=$(LD_DEBUG=files ec session ls 2>&1)
 check "session ls starts without loading libcurl" bash -c "! printf '%s' \"\$1\" | grep -q 'libcurl'" _ "$out"
+check "…nor libmicrohttpd (nor GnuTLS)" bash -c "! printf '%s' \"\$1\" | grep -q 'libmicrohttpd\|libgnutls'" _ "$out"
 check "…and loads other libraries (LD_DEBUG works here)" bash -c "printf '%s' \"\$1\" | grep -q 'file=libjansson'" _ "$out"
 
 mkdir -p "$T/lib"
@@ -14,7 +15,11 @@ if cc -shared -o "$T/lib/libcurl.so.4" "$T/lib/c.c"; then
   expect_fail "a libcurl without curl's functions is named, with the fix" \
     'cannot load libcurl.so.4, the HTTP client every download goes through: it has no curl_global_init (install the Debian package libcurl4' \
     env LD_LIBRARY_PATH="$T/lib" "$ENVCACHE_BIN" pull 127.0.0.1:9/x/y:t
-  check "…and a command that does not fetch still works" \
+  cp "$T/lib/libcurl.so.4" "$T/lib/libmicrohttpd.so.12"
+  expect_fail "a libmicrohttpd without its functions is named, with the fix" \
+    'cannot load libmicrohttpd.so.12, the HTTP server the API and the mirror run on: it has no MHD_start_daemon_va (install the Debian package libmicrohttpd12' \
+    env LD_LIBRARY_PATH="$T/lib" timeout 20 "$ENVCACHE_BIN" serve --listen 127.0.0.1:0
+  check "…and a command that does neither still works" \
     env LD_LIBRARY_PATH="$T/lib" "$ENVCACHE_BIN" --quiet session ls
 else
   bad "cc cannot build a shared object here"
