@@ -2,6 +2,7 @@
 /* Sessions: a stack of unpacked layers mounted at a target with a private upper, recorded
  * in LMDB so that GC keeps its layers and deleting its environment is refused. */
 #include "cache/session/session_int.h"
+#include "store/util/fault.h"
 #include "store/util/fs.h"
 #include "store/util/log.h"
 #include "store/util/mem.h"
@@ -266,13 +267,15 @@ int ec_session__forget(ec_cache *c, const char *id, ec_err *err)
 
 /* Which mount namespace mounted it: a session mounted in another (a service's private
  * one) is not visible here, and must not be taken for a vanished one. */
-static void note_mount_ns(const char *sdir)
+static void note_mount_ns(const char *sdir, const char *target)
 {
     char ns[32];
     EC_AUTOFREE char *path = ec_xasprintf("%s/" EC_SESSION_MOUNT_NS, sdir);
     int n = snprintf(ns, sizeof ns, "%llu\n", (unsigned long long)ec_session__mount_ns());
-    /* Not synced: it means nothing after a reboot, when the mount is gone too. */
+    /* Not synced: they mean nothing after a reboot, when the mount is gone too. */
     ec_write_file_volatile(path, ns, (size_t)n, 0644, NULL);
+    EC_AUTOFREE char *tpath = ec_xasprintf("%s/" EC_SESSION_TARGET, sdir);
+    ec_write_file_volatile(tpath, target, strlen(target), 0600, NULL);
 }
 
 static int mount_session(enum ec_mount_mode *mode, ec_cache *c, const char *id, char **dirs,
@@ -285,7 +288,7 @@ static int mount_session(enum ec_mount_mode *mode, ec_cache *c, const char *id, 
     if (r == EC_OK)
         r = ec_mkdir_p(work, 0700, err);
     if (r == EC_OK)
-        note_mount_ns(sdir);
+        note_mount_ns(sdir, target);
     if (r == EC_OK)
         r = ec_mkdir_p(target, 0755, err);
     if (r == EC_OK)
@@ -402,6 +405,8 @@ static int check_target_free_now(ec_cache *c, const char *target, ec_err *err)
 static int record_mounted(ec_cache *c, const char *id, const json_t *s,
                           const ec_layer_info *layers, size_t nlayers, ec_err *err)
 {
+    if (EC_FAULT("session.record"))
+        return ec_fail(err, EC_ESYS, "fault injected: session.record");
     EC_AUTO(ec_txn) txn = NULL;
     size_t waiting = 0;
     if (ec_txn_begin(&txn, c->st, EC_TXN_READ, NULL) == EC_OK)

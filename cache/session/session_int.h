@@ -29,6 +29,9 @@ int ec_session__env_ready(ec_cache *c, const json_t *env, ec_err *err);
 
 /* The file in a session's directory that names the mount namespace it was mounted in. */
 #define EC_SESSION_MOUNT_NS "mount_ns"
+/* The file in a session's directory that names its target, for a session whose maker died
+ * before its record: its mount is found and taken down all the same. */
+#define EC_SESSION_TARGET "target"
 
 /** The mount mode recorded in session @s; 0 while it is still being mounted ("pending"). */
 enum ec_mount_mode ec_session__mode(const json_t *s);

@@ -3,11 +3,13 @@
  * directories, so that they are not listed forever and do not hold their target or pin
  * their layers against GC. */
 #include "cache/session/session_int.h"
+#include "store/util/auto.h"
 #include "store/util/fs.h"
 #include "store/util/mem.h"
 
 #include <dirent.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <sys/mount.h>
 #include <time.h>
 #include <stdlib.h>
@@ -56,6 +58,43 @@ static bool session_gone(ec_cache *c, const json_t *s)
     return false;
 }
 
+/* Whether the overlay mounted at @target has @upper as its upper: the orphan's own mount,
+ * not one made since by another session or by hand. */
+static bool mounted_with_upper(const char *target, const char *upper)
+{
+    EC_AUTOFILE FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return false;
+    EC_AUTOFREE char *want = ec_xasprintf("upperdir=%s", upper);
+    size_t wl = strlen(want);
+    EC_AUTOFREE char *line = NULL;
+    size_t cap = 0;
+    bool found = false;
+    while (!found && getline(&line, &cap, f) > 0) {
+        char mp[4096];
+        /* id parent major:minor root mount-point …; paths with spaces are escaped there and
+         * never match: such a mount is left alone */
+        if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 || strcmp(mp, target) != 0)
+            continue;
+        const char *at = strstr(line, want);
+        found = at && (at[wl] == ',' || at[wl] == '\n' || at[wl] == '\0');
+    }
+    return found;
+}
+
+/* The external target an orphan was mounted at, when its own upper is mounted there. */
+static void umount_orphan_target(const char *sdir)
+{
+    EC_AUTOFREE char *tpath = ec_xasprintf("%s/" EC_SESSION_TARGET, sdir);
+    EC_AUTOFREE char *target = NULL;
+    size_t n = 0;
+    if (ec_read_file(&target, &n, tpath, 4096, NULL) < 0 || n == 0)
+        return;
+    EC_AUTOFREE char *upper = ec_xasprintf("%s/upper", sdir);
+    if (mounted_with_upper(target, upper))
+        umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW);
+}
+
 void ec_session__reap_orphan(ec_cache *c, const char *id)
 {
     EC_AUTOFREE char *sdir = ec_xasprintf("%s/sessions/%s", ec_store_home(c->st), id);
@@ -70,6 +109,7 @@ void ec_session__reap_orphan(ec_cache *c, const char *id)
         return; /* mounted in another namespace: not ours to judge */
     if (ec_mount_is_mountpoint(root))
         umount2(root, MNT_DETACH | UMOUNT_NOFOLLOW);
+    umount_orphan_target(sdir);
     ec_rm_rf(sdir, NULL);
     ec_session__deferred_drop(c, id); /* a record a crash cut short */
 }

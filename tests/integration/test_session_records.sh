@@ -52,6 +52,15 @@ check "…and its mount" bash -c "! grep -q ' $T/t5/\\?root\\? ' /proc/self/moun
 umount "$T/t5" 2>/dev/null || true
 rm -f "$recs/young.json"
 
+# The maker killed between its mount and its record: the session is nobody's, and is
+# unmounted and removed as an orphan, so its target can be used again.
+EC_FAULTS=session.record:kill "$hook" recs "$T/t6" --session killed >/dev/null 2>&1
+check "killed before its record: mounted, not recorded" bash -c "grep -q ' $T/t6 ' /proc/self/mountinfo && ! ec session ls | grep -q killed"
+check "…refused with a clear error if it fails instead" bash -c "EC_FAULTS=session.record ec mount --layers $a --session failed '$T/t7' 2>&1 | grep -q 'fault injected' && ! grep -q ' $T/t7 ' /proc/self/mountinfo && test ! -e '$ENVCACHE_HOME/sessions/failed'"
+ENVCACHE_SESSION_ORPHAN_AGE=0 ec session ls >/dev/null 2>&1
+check "…reaped: unmounted and removed" bash -c "! grep -q ' $T/t6 ' /proc/self/mountinfo && test ! -e '$ENVCACHE_HOME/sessions/killed'"
+check "…and its target takes a new session" bash -c "'$hook' recs '$T/t6' --session again >/dev/null && ec umount --session again >/dev/null"
+
 # Past EC_SESSION_DEFERRED_MAX waiting records, the next session is indexed with them.
 for i in $(seq 1 32); do ec mount --layers "$a" --session many$i "$T/m$i" >/dev/null; done
 n=$(find "$recs" -name '*.json' | wc -l)
