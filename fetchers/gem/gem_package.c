@@ -203,7 +203,7 @@ static bool plugin_file(const char *rel)
  * symlink without set-id bits, no plugin, every program a regular file. */
 static int data_scan(const char **why, gem_pkg *p, const char *full, ec_err *err)
 {
-    struct archive *a;
+    struct archive *a = NULL;
     int r = data_open(&a, p, full, err);
     if (r < 0)
         return r;
@@ -352,7 +352,7 @@ static int put_link(const char *rel, const char *target, const char *dest, const
 
 int gem_pkg_unpack(const gem_pkg *p, const char *dir, const char *full, ec_err *err)
 {
-    struct archive *a;
+    struct archive *a = NULL;
     int r = data_open(&a, p, full, err);
     if (r < 0)
         return r;
