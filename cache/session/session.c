@@ -269,13 +269,11 @@ int ec_session__forget(ec_cache *c, const char *id, ec_err *err)
  * one) is not visible here, and must not be taken for a vanished one. */
 static void note_mount_ns(const char *sdir, const char *target)
 {
-    char ns[32];
     EC_AUTOFREE char *path = ec_xasprintf("%s/" EC_SESSION_MOUNT_NS, sdir);
-    int n = snprintf(ns, sizeof ns, "%llu\n", (unsigned long long)ec_session__mount_ns());
-    /* Not synced: they mean nothing after a reboot, when the mount is gone too. */
-    ec_write_file_volatile(path, ns, (size_t)n, 0644, NULL);
-    EC_AUTOFREE char *tpath = ec_xasprintf("%s/" EC_SESSION_TARGET, sdir);
-    ec_write_file_volatile(tpath, target, strlen(target), 0600, NULL);
+    EC_AUTOFREE char *text =
+        ec_xasprintf("%llu\n%s\n", (unsigned long long)ec_session__mount_ns(), target);
+    /* Not synced: it means nothing after a reboot, when the mount is gone too. */
+    ec_write_file_volatile(path, text, strlen(text), 0600, NULL);
 }
 
 static int mount_session(enum ec_mount_mode *mode, ec_cache *c, const char *id, char **dirs,

@@ -27,11 +27,11 @@ int ec_session__by_target(char **id_out, bool *indexed, ec_txn *txn, const char 
  *  the CLI adds its own hint (see the detail). */
 int ec_session__env_ready(ec_cache *c, const json_t *env, ec_err *err);
 
-/* The file in a session's directory that names the mount namespace it was mounted in. */
+/* The file in a session's directory that names the mount namespace it was mounted in, and
+ * on its second line its target (for a session whose maker died before its record: its
+ * mount is found and taken down all the same). One file: each new file on the hook's path
+ * is an inode to allocate. */
 #define EC_SESSION_MOUNT_NS "mount_ns"
-/* The file in a session's directory that names its target, for a session whose maker died
- * before its record: its mount is found and taken down all the same. */
-#define EC_SESSION_TARGET "target"
 
 /** The mount mode recorded in session @s; 0 while it is still being mounted ("pending"). */
 enum ec_mount_mode ec_session__mode(const json_t *s);

@@ -29,7 +29,7 @@ static uint64_t recorded_mount_ns(ec_cache *c, const char *id)
         ec_xasprintf("%s/sessions/%s/" EC_SESSION_MOUNT_NS, ec_store_home(c->st), id);
     EC_AUTOFREE char *text = NULL;
     size_t n = 0;
-    if (ec_read_file(&text, &n, path, 64, NULL) < 0)
+    if (ec_read_file(&text, &n, path, 8192, NULL) < 0)
         return 0;
     return strtoull(text, NULL, 10);
 }
@@ -85,11 +85,16 @@ static bool mounted_with_upper(const char *target, const char *upper)
 /* The external target an orphan was mounted at, when its own upper is mounted there. */
 static void umount_orphan_target(const char *sdir)
 {
-    EC_AUTOFREE char *tpath = ec_xasprintf("%s/" EC_SESSION_TARGET, sdir);
-    EC_AUTOFREE char *target = NULL;
+    EC_AUTOFREE char *path = ec_xasprintf("%s/" EC_SESSION_MOUNT_NS, sdir);
+    EC_AUTOFREE char *text = NULL;
     size_t n = 0;
-    if (ec_read_file(&target, &n, tpath, 4096, NULL) < 0 || n == 0)
+    if (ec_read_file(&text, &n, path, 8192, NULL) < 0)
         return;
+    char *target = strchr(text, '\n'); /* the second line; older sessions have none */
+    if (!target || target[1] != '/')
+        return;
+    target++;
+    target[strcspn(target, "\n")] = '\0';
     EC_AUTOFREE char *upper = ec_xasprintf("%s/upper", sdir);
     if (mounted_with_upper(target, upper))
         umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW);
