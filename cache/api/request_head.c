@@ -137,21 +137,27 @@ void ec_head_init(ec_head *h, const ec_head_limits *lim)
 }
 
 /* A method http-parser does not know: 501 when it has the form of a method (a token
- * before the first space), 400 when the line is not a request line at all. */
-static void refuse_method(ec_head *h, const char *start, size_t n)
+ * before the first space), 400 when the line is not a request line at all. Undecided
+ * (false) while all that has come is token characters: http-parser stops at the first
+ * byte no method it knows has, and the space may not have arrived yet. */
+static bool refuse_method(ec_head *h, const char *all, size_t n)
 {
     static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    size_t k = 0;
+    size_t i = 0, k = 0;
+    while (i < n && (all[i] == '\r' || all[i] == '\n'))
+        i++;
+    const char *start = all + i;
+    n -= i;
     while (k < n && k < 32 && start[k] && strchr(tchar, start[k]))
         k++;
-    if (k > 0 && k < n && start[k] == ' ') {
-        char m[40];
-        snprintf(m, sizeof m, "%.*s", (int)k, start);
-        refuse(h, 501, "the method %s is not implemented here", m);
-        return;
-    }
-    refuse(h, 400, "the request line is malformed: it must be METHOD TARGET HTTP/1.1");
+    if (k == n && k < 32)
+        return false;
+    if (k > 0 && k < n && start[k] == ' ')
+        refuse(h, 501, "the method %.*s is not implemented here", (int)k, start);
+    else
+        refuse(h, 400, "the request line is malformed: it must be METHOD TARGET HTTP/1.1");
+    return true;
 }
 
 /* Whether every CR in the head parsed so far is followed by an LF. A CR that ends the
@@ -179,6 +185,8 @@ ec_head_verdict ec_head_feed(ec_head *h, const char *all, size_t n)
         return EC_HEAD_BAD;
     if (h->done)
         return EC_HEAD_OK;
+    if (h->bad_method)
+        return refuse_method(h, all, n) ? EC_HEAD_BAD : EC_HEAD_MORE;
     if (n <= h->seen)
         return EC_HEAD_MORE;
     const char *p = all + h->seen;
@@ -199,7 +207,9 @@ ec_head_verdict ec_head_feed(ec_head *h, const char *all, size_t n)
     case HPE_OK:
         return EC_HEAD_MORE;
     case HPE_INVALID_METHOD:
-        refuse_method(h, all, n);
+        h->bad_method = true;
+        if (!refuse_method(h, all, n))
+            return EC_HEAD_MORE;
         break;
     case HPE_INVALID_VERSION:
         refuse(h, 400, "the request line's HTTP version is malformed: send HTTP/1.1");

@@ -27,6 +27,7 @@ typedef struct ec_head {
     unsigned char name_n;
     bool in_field;
     bool done;
+    bool bad_method; /* http-parser refused the method: 501 or 400 once its end is in */
     int status;   /* set when refused */
     char msg[160]; /* why, for the API's error message */
 } ec_head;
