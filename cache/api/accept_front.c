@@ -134,15 +134,17 @@ static void answer(ec_front *f, struct pending *p, int status, const char *msg,
     ec_id_new(rq.id, "req");
     EC_AUTOFREE char *body = ec_api_error_text(status, msg, rq.id);
     if (body) {
+        /* An answer to HEAD has no body (once the method is known to be HEAD). */
+        bool head = p->head.url_n > 0 && p->head.p.method == HTTP_HEAD;
         EC_AUTOFREE char *out = ec_xasprintf(
             "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n"
             "request-id: %s\r\nconnection: close\r\n%s\r\n%s",
             status, http_status_str((enum http_status)status), strlen(body), rq.id,
-            extra ? extra : "", body);
+            extra ? extra : "", head ? "" : body);
         drain(p->fd, f->buf, f->read_max + 1);
         /* A few hundred bytes into an empty send buffer: one send takes them. */
         if (send(p->fd, out, strlen(out), MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
-            rq.resp_bytes = strlen(body);
+            rq.resp_bytes = head ? 0 : strlen(body);
     }
     shutdown(p->fd, SHUT_WR);
     ec_req_account(&rq);

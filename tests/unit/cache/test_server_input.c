@@ -362,6 +362,47 @@ static void input__a_head_in_pieces_is_read_whole(void **state)
     }
 }
 
+/* The front listens on IPv6 as well: a good head is served, a bad one answered in shape. */
+static void input__ipv6_listening_checks_heads_too(void **state)
+{
+    struct fx *f = *state;
+    int probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    bool have_v6 = probe >= 0 && bind(probe, (struct sockaddr *)&sa, sizeof sa) == 0;
+    if (probe >= 0)
+        close(probe);
+    if (!have_v6) {
+        print_message("no IPv6 loopback on this machine: IPv6 listening not checked\n");
+        return;
+    }
+    ec_server *s6;
+    ec_err err = {0};
+    ec_server_opts o = {.listen = "[::1]:0", .threads = 2, .warm = EC_WARM_OFF,
+                        .shutdown_grace_ms = 2000, .conn_timeout_s = 5};
+    if (ec_server_start(&s6, f->c, &o, &err) < 0)
+        fail_msg("server on [::1]: %s", err.msg);
+    static const char *const reqs[] = {"GET /healthz HTTP/1.1\r\nHost: t\r\n"
+                                       "Connection: close\r\n\r\n",
+                                       "GET /healthz HTTP/1.1\r\n\r\n"};
+    for (int i = 0; i < 2; i++) {
+        int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sa.sin6_port = htons(ec_server_port(s6));
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+        assert_true(send(fd, reqs[i], strlen(reqs[i]), MSG_NOSIGNAL) > 0);
+        char buf[1024];
+        struct timeval tv = {10, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+        close(fd);
+        assert_true(n > 12);
+        buf[n] = '\0';
+        const char *want = i == 0 ? "HTTP/1.1 200" : "HTTP/1.1 400";
+        if (strncmp(buf, want, 12) != 0 || (i == 1 && !strstr(buf, "\"request_id\":\"req_")))
+            fail_msg("[::1] request %d: %s", i, buf);
+    }
+    ec_server_stop(s6);
+}
+
 /* --- ranges (RFC 9110, 14) --- */
 
 static void range(struct fx *f, const char *value, struct answer *a)
@@ -585,6 +626,7 @@ int main(void)
         T(input__oversized_and_unframed_requests_answer_json),
         T(input__malformed_heads_answer_json),
         T(input__a_head_in_pieces_is_read_whole),
+        T(input__ipv6_listening_checks_heads_too),
         T(input__ranges_follow_rfc9110),
         T(input__random_requests_get_the_api_shape),
     };
