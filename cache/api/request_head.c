@@ -24,7 +24,9 @@ __attribute__((format(printf, 3, 4))) static int refuse(ec_head *h, int status,
     h->status = status;
     vsnprintf(h->msg, sizeof h->msg, fmt, ap);
     va_end(ap);
-    return 1; /* stops the parser: HPE_CB_* */
+    /* Stops the parser (HPE_CB_*). Not 1: on_headers_complete's 1 means "no body" and
+     * the parser would go on to read the body as the next request. */
+    return -1;
 }
 
 static int on_url(http_parser *p, const char *at, size_t n)

@@ -21,6 +21,8 @@ static const struct {
     {"GET / HTTP/1.1\r\nHost:\r\n\r\n", 0}, /* an empty host is still one */
     {"GET / HTTP/1.1\r\nHost: t\r\nHostname: u\r\n\r\n", 0},
     {"GET / HTTP/1.1\r\n\r\n", 400},
+    /* refused at the head's end: the body is not read as another request's head */
+    {"PUT / HTTP/1.1\r\ncontent-length: 9\r\n\r\nHEAD /x H", 400},
     {"GET / HTTP/1.1\r\nHostx: t\r\n\r\n", 400},
     {"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400},
     {"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505},
@@ -66,6 +68,8 @@ static void head__whole_or_in_pieces_alike(void **state)
                      bytewise.msg);
         if (v > 0)
             assert_string_equal(bytewise.msg, whole.msg);
+        if (v > 0 && strncmp(s, "PUT", 3) == 0)
+            assert_int_equal(whole.p.method, HTTP_PUT);
     }
 }
 

@@ -602,8 +602,14 @@ static void input__random_requests_get_the_api_shape(void **state)
             fail_msg("%s: no request-id header in %s, to %s", what, a.headers, escaped(&req));
         /* npm's own 404s ({"error": …}) are the manager's protocol, not the API's. */
         bool npm404 = a.status == 404 && strncmp(ec_buf_str(&url), "/mirror/npm/", 12) == 0;
-        if (a.status >= 400 && strcmp(method, "HEAD") != 0 && !npm404)
+        if (a.status >= 400 && strcmp(method, "HEAD") != 0 && !npm404) {
+            json_t *j = json_loadb(a.body.p ? a.body.p : "", a.body.n, 0, NULL);
+            if (!j)
+                fail_msg("%s: %s with a body that is not JSON: %s, to %s", what, a.headers,
+                         ec_buf_str(&a.body), escaped(&req));
+            json_decref(j);
             expect_shape(&a, a.status, what);
+        }
         fini(&a);
         ec_buf_fini(&req);
         ec_buf_fini(&url);
