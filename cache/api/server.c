@@ -20,8 +20,6 @@
 #define DEFAULT_HEADER_MAX (16u << 10)
 #define DEFAULT_CONNS 10000
 #define DEFAULT_TIMEOUT_S 10
-#define SHED_HEADROOM EC_SERVER_SHED_HEADROOM
-#define SHED_TIMEOUT_S EC_SERVER_SHED_TIMEOUT_S
 /* Descriptors kept for the store, logs, upstream fetches and deferred work. */
 #define FD_RESERVE 512
 #define DEFAULT_GRACE_MS 30000
@@ -81,7 +79,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (atomic_fetch_add(&s->conns, 1) + 1 > (int)s->o.max_connections) {
         w->shed = true;
         MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
-                                  (unsigned)SHED_TIMEOUT_S);
+                                  (unsigned)EC_SERVER_SHED_TIMEOUT_S);
     }
     pthread_mutex_lock(&s->watch_mu);
     w->next = s->watch;
@@ -124,7 +122,7 @@ static void *watcher_main(void *arg)
         if (atomic_load(&s->watch_stop))
             break;
         for (struct conn_watch *w = s->watch; w; w = w->next) {
-            double lim = w->shed ? SHED_TIMEOUT_S : limit;
+            double lim = w->shed ? EC_SERVER_SHED_TIMEOUT_S : limit;
             if (w->cut || w->fd < 0 || atomic_load(&w->in_request) || secs_since(&w->since) < lim)
                 continue;
             shutdown(w->fd, SHUT_RDWR); /* MHD sees the end of the stream and closes it */
@@ -151,7 +149,7 @@ static void fit_fd_limit(ec_server_opts *o)
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
         return;
-    rlim_t want = (rlim_t)o->max_connections + SHED_HEADROOM + FD_RESERVE;
+    rlim_t want = (rlim_t)o->max_connections + EC_SERVER_SHED_HEADROOM + FD_RESERVE;
     if (rl.rlim_cur < want) {
         rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
@@ -159,8 +157,8 @@ static void fit_fd_limit(ec_server_opts *o)
     }
     if (rl.rlim_cur >= want)
         return;
-    unsigned fit = rl.rlim_cur > SHED_HEADROOM + FD_RESERVE + 64
-                       ? (unsigned)(rl.rlim_cur - SHED_HEADROOM - FD_RESERVE)
+    unsigned fit = rl.rlim_cur > EC_SERVER_SHED_HEADROOM + FD_RESERVE + 64
+                       ? (unsigned)(rl.rlim_cur - EC_SERVER_SHED_HEADROOM - FD_RESERVE)
                        : 64;
     ec_warn("serve: the descriptor limit is %llu (ulimit -n); holding at most %u connections "
             "instead of %u: raise the hard limit (ulimit -Hn, or LimitNOFILE= in a systemd "
@@ -521,14 +519,16 @@ static int start_daemon(ec_server *s, ec_err *err)
     errno = 0;
     s->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_CONNECTION_LIMIT,
-        s->o.max_connections + SHED_HEADROOM, MHD_OPTION_CONNECTION_TIMEOUT, s->o.conn_timeout_s,
+        MHD_OPTION_THREAD_POOL_SIZE, s->o.threads,
+        MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections + EC_SERVER_SHED_HEADROOM,
+        MHD_OPTION_CONNECTION_TIMEOUT, s->o.conn_timeout_s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_bytes(&s->o),
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->d)
-        return ec_fail_sys(err, errno ? errno : ENOMEM, "cannot start the HTTP server's threads");
+        return ec_fail_sys(err, errno ? errno : ENOMEM,
+                           "cannot start the HTTP server's threads");
     return EC_OK;
 }
 
