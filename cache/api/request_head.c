@@ -41,12 +41,13 @@ static int on_url(http_parser *p, const char *at, size_t n)
 }
 
 /* Header names can arrive split over several reads: the start of each is kept, enough to
- * tell "host". */
+ * tell "host" and "content-length". */
 static int on_field(http_parser *p, const char *at, size_t n)
 {
     ec_head *h = head_of(p);
     if (!h->in_field) {
         h->in_field = true;
+        h->in_length = false;
         h->name_n = 0;
         h->fields++;
         h->header_n += 4; /* ": " and CRLF, as request_checks.c counts them */
@@ -55,24 +56,31 @@ static int on_field(http_parser *p, const char *at, size_t n)
                           h->lim.fields_max);
     }
     for (size_t i = 0; i < n && h->name_n < sizeof h->name; i++)
-        h->name[h->name_n++] = at[i];
-    if (n > sizeof h->name)
-        h->name_n = sizeof h->name; /* longer than "host" */
+        h->name[h->name_n++] = at[i]; /* sizeof h->name: longer than any name we look for */
     h->header_n += n;
     if (h->header_n > h->lim.header_max)
         return refuse(h, 431, "the request headers are over %zu bytes", h->lim.header_max);
     return 0;
 }
 
+static bool named(const ec_head *h, const char *name)
+{
+    return h->name_n == strlen(name) && strncasecmp(h->name, name, h->name_n) == 0;
+}
+
 static int on_value(http_parser *p, const char *at, size_t n)
 {
     ec_head *h = head_of(p);
-    (void)at;
     if (h->in_field) {
         h->in_field = false;
-        if (h->name_n == 4 && strncasecmp(h->name, "host", 4) == 0)
-            h->hosts++;
+        h->hosts += named(h, "host");
+        h->in_length = named(h, "content-length");
     }
+    /* MHD refuses (with its page) a content-length with anything but digits, the spaces
+     * after them too, which http-parser lets through. */
+    for (size_t i = 0; h->in_length && i < n; i++)
+        if (at[i] < '0' || at[i] > '9')
+            return refuse(h, 400, "content-length: digits only, without spaces or signs");
     h->header_n += n;
     if (h->header_n > h->lim.header_max)
         return refuse(h, 431, "the request headers are over %zu bytes", h->lim.header_max);
@@ -106,8 +114,7 @@ static int on_headers_complete(http_parser *p)
         return refuse(h, 400, "the request line's HTTP version is malformed: send HTTP/1.1");
     if (h->in_field) { /* a last field with an empty value */
         h->in_field = false;
-        if (h->name_n == 4 && strncasecmp(h->name, "host", 4) == 0)
-            h->hosts++;
+        h->hosts += named(h, "host");
     }
     if (p->http_major != 1) {
         return refuse(h, 505, "HTTP/%u.%u is not supported; send HTTP/1.1 (or 1.0)",

@@ -23,9 +23,10 @@ typedef struct ec_head {
     size_t all_n;
     size_t url_n, header_n, fields;
     unsigned hosts;
-    char name[5]; /* the start of the header name being read */
+    char name[15]; /* the start of the header name being read */
     unsigned char name_n;
     bool in_field;
+    bool in_length; /* reading content-length's value */
     bool done;
     bool bad_method; /* http-parser refused the method: 501 or 400 once its end is in */
     int status;   /* set when refused */

@@ -31,6 +31,8 @@ static const struct {
     {"FOO / HTTP/1.1\r\nHost: t\r\n\r\n", 501},
     {"\x01\x02 / HTTP/1.1\r\n\r\n", 400},
     {"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1 \r\n\r\nx", 400},
+    {"GET / HTTP/1.1\r\nHost: t\r\nContent-Length-X: 1 \r\nContent-Lengt: 2 \r\n\r\n", 0},
     {"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n"
      "Host: t\r\n\r\n", 414},
     {"GET / HTTP/1.1\r\nHost: t\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\n\r\n", 431},

@@ -293,6 +293,8 @@ static void input__malformed_heads_answer_json(void **state)
          "content-length"},
         {"POST /v1/environments HTTP/1.1\r\nHost: t\r\ncontent-length: -1\r\n\r\n", 400,
          "content-length"},
+        {"POST /v1/environments HTTP/1.1\r\nHost: t\r\ncontent-length: 1 \r\n\r\nx", 400,
+         "content-length"},
         {"POST /v1/environments HTTP/1.1\r\nHost: t\r\ncontent-length: "
          "99999999999999999999999\r\n\r\n", 400, "content-length"},
         {"POST /v1/environments HTTP/1.1\r\nHost: t\r\ncontent-length: 1\r\n"
@@ -497,7 +499,7 @@ static void mutate_head(ec_buf *pre)
     static const char *const versions[] = {"HTTP/2.0", "HTTP/0.9", "HTTP/1.x", "HTTX/1.1",
                                            "HTTP/1.1 x", "", "HTTP/1.0", "HTTP/11.1"};
     static const char *const lengths[] = {"abc", "-1", "1 2", "99999999999999999999999", "5",
-                                          ""};
+                                          "",    "1 ", "0\t", " 0  "};
     EC_AUTOFREE char *s = ec_xstrdup(ec_buf_str(pre));
     char *nl = strstr(s, "\r\n");
     ec_buf out = {0};
