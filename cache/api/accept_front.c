@@ -39,6 +39,7 @@
 #define LINGER_S 2          /* how long a refused connection is drained before closing */
 #define FIELDS_MAX 100      /* header fields in a request (Apache's default too) */
 #define ACCEPT_PAUSE_MS 100 /* out of descriptors: wait before accepting again */
+#define DRAIN_READS 64      /* reads of up to ~25 KiB per drain */
 
 enum { WAIT_HEAD, WAIT_SHED, LINGER, NLISTS };
 
@@ -117,10 +118,16 @@ static void drop(ec_front *f, struct pending *p)
 
 /* --- answers of our own --- */
 
-static void drain(int fd, char *buf, size_t n)
+/* Reads and drops what the client has sent, a bounded amount per call so that a client
+ * that keeps sending cannot hold the front's thread. The last recv's result: 0 at the
+ * end of the stream, < 0 with errno when nothing more is there or on error. */
+static ssize_t drain(int fd, char *buf, size_t n)
 {
-    while (recv(fd, buf, n, MSG_DONTWAIT) > 0)
+    ssize_t r = -1;
+    errno = EAGAIN;
+    for (int i = 0; i < DRAIN_READS && (r = recv(fd, buf, n, MSG_DONTWAIT)) > 0; i++)
         ;
+    return r;
 }
 
 /* Answers @status in the API's shape (api_errors.c), logs it like any request, and lets
@@ -174,9 +181,7 @@ static void hand_over(ec_front *f, struct pending *p)
 static void on_ready(ec_front *f, struct pending *p, uint32_t events)
 {
     if (p->list == LINGER) {
-        ssize_t r;
-        while ((r = recv(p->fd, f->buf, f->read_max + 1, MSG_DONTWAIT)) > 0)
-            ;
+        ssize_t r = drain(p->fd, f->buf, f->read_max + 1);
         if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
             drop(f, p);
         return;
