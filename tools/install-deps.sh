@@ -19,6 +19,9 @@ pkgs="$pkgs python3-pip python3-venv"
 # gem's native install reads a .gem's metadata.gz (YAML) with libyaml, the parser
 # RubyGems' own YAML (Psych) is built on.
 pkgs="$pkgs libyaml-dev"
+# The server's accept front parses each first request head with Node's http-parser, so
+# that what libmicrohttpd would answer with its own page gets the API's error shape.
+pkgs="$pkgs libhttp-parser-dev"
 # Fuzzing (cmake -DEC_FUZZ=ON -DCMAKE_C_COMPILER=clang, tests/fuzz/): clang and its
 # libFuzzer and sanitizer runtimes.
 pkgs="$pkgs clang libclang-rt-14-dev"

@@ -96,14 +96,26 @@ void ec_reply_json_text(ec_req *rq, int status, char *text, size_t n)
     reply_buf(rq, status, "application/json", text, n);
 }
 
-static void reply_error(ec_req *rq, int status, const char *msg, const char *detail)
+static json_t *error_json(int status, const char *msg, const char *detail, const char *rid)
 {
     json_t *e = json_pack("{s:s, s:o}", "type", error_type(status), "message",
                           message_string(msg));
     if (detail && *detail)
         json_object_set_new(e, "details", json_pack("{s:s}", "error_code", detail));
-    ec_reply_json(rq, status,
-                  json_pack("{s:s, s:o, s:s}", "type", "error", "error", e, "request_id", rq->id));
+    return json_pack("{s:s, s:o, s:s}", "type", "error", "error", e, "request_id", rid);
+}
+
+char *ec_api_error_text(int status, const char *msg, const char *request_id)
+{
+    json_t *j = error_json(status, msg, NULL, request_id);
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return s;
+}
+
+static void reply_error(ec_req *rq, int status, const char *msg, const char *detail)
+{
+    ec_reply_json(rq, status, error_json(status, msg, detail, rq->id));
 }
 
 void ec_reply_err(ec_req *rq, const ec_err *err)

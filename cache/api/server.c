@@ -15,18 +15,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define LISTEN_BACKLOG 4096 /* the kernel caps it at net.core.somaxconn */
-
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define DEFAULT_BODY_MAX (1u << 20)
 #define DEFAULT_HEADER_MAX (16u << 10)
 #define DEFAULT_CONNS 10000
 #define DEFAULT_TIMEOUT_S 10
-/* Connections past max_connections are still accepted, up to this many more, so that each
- * can be told 503 instead of being dropped unanswered; they get SHED_TIMEOUT_S to send
- * their request. Past that MHD closes new connections at once. */
-#define SHED_HEADROOM 1024
-#define SHED_TIMEOUT_S 2
 /* Descriptors kept for the store, logs, upstream fetches and deferred work. */
 #define FD_RESERVE 512
 #define DEFAULT_GRACE_MS 30000
@@ -86,7 +79,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (atomic_fetch_add(&s->conns, 1) + 1 > (int)s->o.max_connections) {
         w->shed = true;
         MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
-                                  (unsigned)SHED_TIMEOUT_S);
+                                  (unsigned)EC_SERVER_SHED_TIMEOUT_S);
     }
     pthread_mutex_lock(&s->watch_mu);
     w->next = s->watch;
@@ -129,7 +122,7 @@ static void *watcher_main(void *arg)
         if (atomic_load(&s->watch_stop))
             break;
         for (struct conn_watch *w = s->watch; w; w = w->next) {
-            double lim = w->shed ? SHED_TIMEOUT_S : limit;
+            double lim = w->shed ? EC_SERVER_SHED_TIMEOUT_S : limit;
             if (w->cut || w->fd < 0 || atomic_load(&w->in_request) || secs_since(&w->since) < lim)
                 continue;
             shutdown(w->fd, SHUT_RDWR); /* MHD sees the end of the stream and closes it */
@@ -140,6 +133,15 @@ static void *watcher_main(void *arg)
     return NULL;
 }
 
+static void stop_watcher(ec_server *s)
+{
+    pthread_mutex_lock(&s->watch_mu);
+    atomic_store(&s->watch_stop, true);
+    pthread_cond_signal(&s->watch_cv);
+    pthread_mutex_unlock(&s->watch_mu);
+    pthread_join(s->watcher, NULL);
+}
+
 /* Raises the soft descriptor limit to what the connection limit needs (up to the hard
  * limit); when the hard limit is lower, holds fewer connections and says so. */
 static void fit_fd_limit(ec_server_opts *o)
@@ -147,7 +149,7 @@ static void fit_fd_limit(ec_server_opts *o)
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
         return;
-    rlim_t want = (rlim_t)o->max_connections + SHED_HEADROOM + FD_RESERVE;
+    rlim_t want = (rlim_t)o->max_connections + EC_SERVER_SHED_HEADROOM + FD_RESERVE;
     if (rl.rlim_cur < want) {
         rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
@@ -155,8 +157,8 @@ static void fit_fd_limit(ec_server_opts *o)
     }
     if (rl.rlim_cur >= want)
         return;
-    unsigned fit = rl.rlim_cur > SHED_HEADROOM + FD_RESERVE + 64
-                       ? (unsigned)(rl.rlim_cur - SHED_HEADROOM - FD_RESERVE)
+    unsigned fit = rl.rlim_cur > EC_SERVER_SHED_HEADROOM + FD_RESERVE + 64
+                       ? (unsigned)(rl.rlim_cur - EC_SERVER_SHED_HEADROOM - FD_RESERVE)
                        : 64;
     ec_warn("serve: the descriptor limit is %llu (ulimit -n); holding at most %u connections "
             "instead of %u: raise the hard limit (ulimit -Hn, or LimitNOFILE= in a systemd "
@@ -203,15 +205,15 @@ static void access_log(const ec_req *rq, double secs)
     gmtime_r(&now.tv_sec, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        rq->conn ? MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
+    const struct sockaddr *peer = ci ? ci->client_addr : rq->peer;
     char addr[INET6_ADDRSTRLEN] = "";
-    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, addr,
+    if (peer && peer->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, addr, sizeof addr);
+    else if (peer && peer->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, addr,
                   sizeof addr);
-    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, addr,
-                  sizeof addr);
-    json_t *line = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:i, s:I, s:I, s:s?, s:s}", "ts", ts,
+    json_t *line = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:i, s:I, s:I, s:s?, s:s}", "ts", ts,
                              "request_id", rq->id, "method", rq->method, "path", rq->raw_uri,
                              "route", rq->route, "status", rq->status, "bytes",
                              (json_int_t)rq->resp_bytes, "duration_us", (json_int_t)(secs * 1e6),
@@ -263,9 +265,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && rq->status == 0)
         rq->status = 499; /* the client went away or timed out before an answer */
-    double secs = elapsed(rq);
-    access_log(rq, secs);
-    count_request(rq, secs);
+    ec_req_account(rq);
     if (rq->resp)
         MHD_destroy_response(rq->resp);
     ec_buf_fini(&rq->body);
@@ -275,6 +275,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(rq);
     *con_cls = NULL;
     atomic_fetch_sub(&s->inflight, 1);
+}
+
+void ec_req_account(const ec_req *rq)
+{
+    double secs = elapsed(rq);
+    access_log(rq, secs);
+    count_request(rq, secs);
 }
 
 /* --- deferral --- */
@@ -500,30 +507,28 @@ static size_t pool_bytes(const ec_server_opts *o)
     return o->max_header_bytes + EC_SERVER_URL_MAX + (8u << 10);
 }
 
-static int start_daemon(ec_server *s, const struct sockaddr_storage *ss, ec_err *err)
+/* MHD listens on nothing: the accept front (accept_front.c) owns the listening socket and
+ * hands MHD each connection whose first request head it has checked. MHD's ITC wakes its
+ * threads for each connection added. */
+static int start_daemon(ec_server *s, ec_err *err)
 {
     /* Not MHD_USE_TURBO: with it, 10,000 connections opened at once once left 512 of them
      * unanswered for two minutes (tests/integration/test_serve_connections.sh). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    if (ss->ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
+                     MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     errno = 0;
     s->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, ss,
-        MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, MHD_OPTION_CONNECTION_LIMIT,
-        s->o.max_connections + SHED_HEADROOM, MHD_OPTION_CONNECTION_TIMEOUT, s->o.conn_timeout_s,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_BACKLOG,
+        MHD_OPTION_THREAD_POOL_SIZE, s->o.threads,
+        MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections + EC_SERVER_SHED_HEADROOM,
+        MHD_OPTION_CONNECTION_TIMEOUT, s->o.conn_timeout_s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_bytes(&s->o),
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->d)
-        return ec_fail_sys(err, errno ? errno : EADDRINUSE, "cannot listen on %s",
-                           s->o.listen);
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di ? di->port : 0;
+        return ec_fail_sys(err, errno ? errno : ENOMEM,
+                           "cannot start the HTTP server's threads");
     return EC_OK;
 }
 
@@ -556,19 +561,27 @@ int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec
     pthread_cond_init(&s->watch_cv, &ca);
     pthread_condattr_destroy(&ca);
     if (r == EC_OK)
-        r = start_daemon(s, &ss, err);
+        r = ec_front_open(&s->front, s, &ss, err);
+    if (r == EC_OK)
+        r = start_daemon(s, err);
     int e = r == EC_OK ? pthread_create(&s->watcher, NULL, watcher_main, s) : 0;
     if (e != 0) { /* pthread_create returns its error; errno is not set */
         MHD_stop_daemon(s->d);
         r = ec_fail_sys(err, e, "cannot start the connection watcher");
     }
+    if (r == EC_OK && (r = ec_front_start(s->front, err)) < 0) {
+        stop_watcher(s);
+        MHD_stop_daemon(s->d);
+    }
     if (r < 0) {
+        ec_front_close(s->front);
         ec_warm_queue_stop(s->wq);
         pthread_cond_destroy(&s->watch_cv);
         pthread_mutex_destroy(&s->watch_mu);
         free(s);
         return r;
     }
+    s->port = ec_front_port(s->front);
     if (!s->o.mirror_only) /* build steps of this process's warm-ups use this mirror */
         ec_cache_set_mirror(c, own_port, s, NULL);
     *out = s;
@@ -633,10 +646,9 @@ void ec_server_stop(ec_server *s)
     if (!s->o.mirror_only)
         ec_cache_set_mirror(s->c, NULL, NULL, NULL);
     atomic_store(&s->stopping, true);
-    /* The listening socket is closed only after MHD has stopped: MHD's polling thread
-     * takes it out of its epoll set some time after quiesce returns, and panics if the
-     * descriptor is already closed then (seen as a rare abort in the server tests). */
-    MHD_socket lfd = MHD_quiesce_daemon(s->d);
+    /* No new connections: the front closes the listening socket and the connections whose
+     * request it has not handed over yet. */
+    ec_front_close(s->front);
     /* Warm-ups stop first, so sessions waiting on them answer now instead of at the end of
      * their wait; the jobs stay queued in WARM and the next start resumes them. */
     if (s->wq)
@@ -647,14 +659,8 @@ void ec_server_stop(ec_server *s)
     /* A suspended connection must be resumed before MHD stops: wait for deferred work. */
     while (atomic_load(&s->deferred) > 0)
         sleep_ms(10);
-    pthread_mutex_lock(&s->watch_mu);
-    atomic_store(&s->watch_stop, true);
-    pthread_cond_signal(&s->watch_cv);
-    pthread_mutex_unlock(&s->watch_mu);
-    pthread_join(s->watcher, NULL);
+    stop_watcher(s);
     MHD_stop_daemon(s->d); /* its "closed" notifications free the watch entries */
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
     ec_warm_queue_stop(s->wq);
     pthread_cond_destroy(&s->watch_cv);
     pthread_mutex_destroy(&s->watch_mu);

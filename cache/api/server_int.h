@@ -10,10 +10,21 @@
 #include "cache/api/server.h"
 #include "store/util/buf.h"
 
+struct sockaddr;
+struct sockaddr_storage;
+typedef struct ec_front ec_front;
+
+/* Connections past max_connections are still accepted, up to this many more, so that each
+ * can be told 503 instead of being dropped unanswered; they get EC_SERVER_SHED_TIMEOUT_S
+ * to send their request. Past that new connections are closed at once. */
+#define EC_SERVER_SHED_HEADROOM 1024
+#define EC_SERVER_SHED_TIMEOUT_S 2
+
 struct ec_server {
     ec_cache *c;
     ec_server_opts o;
     struct MHD_Daemon *d;
+    ec_front *front;     /* owns the listening socket (accept_front.c) */
     ec_warm_queue *wq;
     uint16_t port;
     bool loopback;       /* listens on a loopback address only */
@@ -53,6 +64,7 @@ struct ec_req {
     _Atomic int state; /* enum ec_req_state */
     ec_req_work work;
     struct timespec t0;
+    const struct sockaddr *peer; /* the client, for answers made without MHD (conn NULL) */
 };
 
 /* --- replies (api_errors.c) --- */
@@ -70,6 +82,22 @@ void ec_reply_fail(ec_req *rq, int status, const char *fmt, ...)
 void ec_reply_text(ec_req *rq, int status, const char *ctype, const char *text, size_t n);
 /** The HTTP status for an ec_code. */
 int ec_api_status(int code);
+/** API.md's error body for @status (malloc'd JSON text, NULL without memory). */
+char *ec_api_error_text(int status, const char *msg, const char *request_id);
+
+/** Writes @rq's access-log line and counts it in the request metrics (server.c). */
+void ec_req_account(const ec_req *rq);
+
+/* --- the accept front (accept_front.c) --- */
+
+/** Binds and listens on @ss for @s (which must have its MHD daemon before the start). */
+int ec_front_open(ec_front **out, ec_server *s, const struct sockaddr_storage *ss, ec_err *err);
+/** Starts the thread that accepts, checks each first request head and hands it to MHD. */
+int ec_front_start(ec_front *f, ec_err *err);
+uint16_t ec_front_port(const ec_front *f);
+/** Stops the thread, closes the listening socket and the connections not handed over.
+ *  NULL is fine. */
+void ec_front_close(ec_front *f);
 
 /* --- checks every request passes first (request_checks.c) --- */
 

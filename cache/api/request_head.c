@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/* A request's head (request line and header fields) checked as it arrives, by Node's
+ * http-parser plus our limits, so that the accept front (accept_front.c) answers in the
+ * API's shape what libmicrohttpd would otherwise answer with its own page: framing it
+ * cannot parse, an unsupported HTTP version, a missing or repeated Host, a bad
+ * content-length, oversized parts. Each refusal names its cause in the client's terms. */
+#include "cache/api/request_head.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static ec_head *head_of(http_parser *p)
+{
+    return (ec_head *)p->data;
+}
+
+__attribute__((format(printf, 3, 4))) static int refuse(ec_head *h, int status,
+                                                        const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    h->status = status;
+    vsnprintf(h->msg, sizeof h->msg, fmt, ap);
+    va_end(ap);
+    /* Stops the parser (HPE_CB_*). Not 1: on_headers_complete's 1 means "no body" and
+     * the parser would go on to read the body as the next request. */
+    return -1;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    ec_head *h = head_of(p);
+    (void)at;
+    h->url_n += n;
+    if (h->url_n > h->lim.url_max)
+        return refuse(h, 414, "the request target is over %zu bytes; send a shorter URL",
+                      h->lim.url_max);
+    return 0;
+}
+
+/* Header names can arrive split over several reads: the start of each is kept, enough to
+ * tell "host" and "content-length". */
+static int on_field(http_parser *p, const char *at, size_t n)
+{
+    ec_head *h = head_of(p);
+    if (!h->in_field) {
+        h->in_field = true;
+        h->in_length = false;
+        h->name_n = 0;
+        h->fields++;
+        h->header_n += 4; /* ": " and CRLF, as request_checks.c counts them */
+        if (h->fields > h->lim.fields_max)
+            return refuse(h, 431, "the request has more than %zu header fields",
+                          h->lim.fields_max);
+    }
+    for (size_t i = 0; i < n && h->name_n < sizeof h->name; i++)
+        h->name[h->name_n++] = at[i]; /* sizeof h->name: longer than any name we look for */
+    h->header_n += n;
+    if (h->header_n > h->lim.header_max)
+        return refuse(h, 431, "the request headers are over %zu bytes", h->lim.header_max);
+    return 0;
+}
+
+static bool named(const ec_head *h, const char *name)
+{
+    return h->name_n == strlen(name) && strncasecmp(h->name, name, h->name_n) == 0;
+}
+
+static int on_value(http_parser *p, const char *at, size_t n)
+{
+    ec_head *h = head_of(p);
+    if (h->in_field) {
+        h->in_field = false;
+        h->hosts += named(h, "host");
+        h->in_length = named(h, "content-length");
+    }
+    /* MHD refuses (with its page) a content-length with anything but digits, the spaces
+     * after them too, which http-parser lets through. */
+    for (size_t i = 0; h->in_length && i < n; i++)
+        if (at[i] < '0' || at[i] > '9')
+            return refuse(h, 400, "content-length: digits only, without spaces or signs");
+    h->header_n += n;
+    if (h->header_n > h->lim.header_max)
+        return refuse(h, 431, "the request headers are over %zu bytes", h->lim.header_max);
+    return 0;
+}
+
+/* Debian builds http-parser without HTTP_PARSER_STRICT, which skips the check of the
+ * version's letters ("HTTX/1.1" passes) and lets a CR end a line without its LF; MHD
+ * refuses both with its own page. RFC 9112, 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT. */
+static bool version_ok(const char *all, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (all[i] == '\r' || all[i] == '\n')) /* empty lines before the request */
+        i++;
+    const char *line = all + i, *nl = memchr(line, '\n', n - i);
+    if (!nl)
+        return false;
+    size_t len = (size_t)(nl - line);
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    return len > 9 && line[len - 9] == ' ' && memcmp(line + len - 8, "HTTP/", 5) == 0 &&
+           line[len - 3] >= '0' && line[len - 3] <= '9' && line[len - 2] == '.' &&
+           line[len - 1] >= '0' && line[len - 1] <= '9';
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    ec_head *h = head_of(p);
+    bool http09 = p->http_major == 0 && p->http_minor == 9; /* no version at all */
+    if (!http09 && !version_ok(h->all, h->all_n))
+        return refuse(h, 400, "the request line's HTTP version is malformed: send HTTP/1.1");
+    if (h->in_field) { /* a last field with an empty value */
+        h->in_field = false;
+        h->hosts += named(h, "host");
+    }
+    if (p->http_major != 1) {
+        return refuse(h, 505, "HTTP/%u.%u is not supported; send HTTP/1.1 (or 1.0)",
+                      p->http_major, p->http_minor);
+    }
+    /* RFC 9112, 3.2: an HTTP/1.1 request without Host, or with several, is 400. */
+    if (h->hosts > 1)
+        return refuse(h, 400, "the request has more than one host header");
+    if (h->hosts == 0 && p->http_minor >= 1)
+        return refuse(h, 400, "an HTTP/1.1 request needs a host header");
+    h->done = true;
+    http_parser_pause(p, 1); /* the body is the HTTP library's to read */
+    return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_url = on_url,
+    .on_header_field = on_field,
+    .on_header_value = on_value,
+    .on_headers_complete = on_headers_complete,
+};
+
+void ec_head_init(ec_head *h, const ec_head_limits *lim)
+{
+    memset(h, 0, sizeof *h);
+    http_parser_init(&h->p, HTTP_REQUEST);
+    h->p.data = h;
+    h->lim = *lim;
+}
+
+/* A method http-parser does not know: 501 when it has the form of a method (a token
+ * before the first space), 400 when the line is not a request line at all. Undecided
+ * (false) while all that has come is token characters: http-parser stops at the first
+ * byte no method it knows has, and the space may not have arrived yet. */
+static bool refuse_method(ec_head *h, const char *all, size_t n)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    size_t i = 0, k = 0;
+    while (i < n && (all[i] == '\r' || all[i] == '\n'))
+        i++;
+    const char *start = all + i;
+    n -= i;
+    while (k < n && k < 32 && start[k] && strchr(tchar, start[k]))
+        k++;
+    if (k == n && k < 32)
+        return false;
+    if (k > 0 && k < n && start[k] == ' ')
+        refuse(h, 501, "the method %.*s is not implemented here", (int)k, start);
+    else
+        refuse(h, 400, "the request line is malformed: it must be METHOD TARGET HTTP/1.1");
+    return true;
+}
+
+/* Whether every CR in the head parsed so far is followed by an LF. A CR that ends the
+ * bytes received is decided at the next feed. */
+static bool bare_cr_free(ec_head *h, const char *all, size_t n)
+{
+    size_t end = h->seen < n ? h->seen + 1 : n; /* the head's bytes, not the body's */
+    for (size_t i = h->cr_checked; i < end; i++) {
+        if (all[i] != '\r')
+            continue;
+        if (i + 1 >= n) {
+            h->cr_checked = i;
+            return true;
+        }
+        if (all[i + 1] != '\n')
+            return false;
+    }
+    h->cr_checked = end;
+    return true;
+}
+
+ec_head_verdict ec_head_feed(ec_head *h, const char *all, size_t n)
+{
+    if (h->status)
+        return EC_HEAD_BAD;
+    if (h->done)
+        return EC_HEAD_OK;
+    if (h->bad_method)
+        return refuse_method(h, all, n) ? EC_HEAD_BAD : EC_HEAD_MORE;
+    if (n <= h->seen)
+        return EC_HEAD_MORE;
+    const char *p = all + h->seen;
+    size_t len = n - h->seen;
+    h->all = all;
+    h->all_n = n;
+    size_t used = http_parser_execute(&h->p, &settings, p, len);
+    h->all = NULL;
+    h->seen += used;
+    enum http_errno e = HTTP_PARSER_ERRNO(&h->p);
+    if (!h->status && !bare_cr_free(h, all, n))
+        refuse(h, 400, "a CR without its LF in the request's head: end lines with CRLF");
+    if (h->status)
+        return EC_HEAD_BAD;
+    if (h->done)
+        return EC_HEAD_OK;
+    switch (e) {
+    case HPE_OK:
+        return EC_HEAD_MORE;
+    case HPE_INVALID_METHOD:
+        h->bad_method = true;
+        if (!refuse_method(h, all, n))
+            return EC_HEAD_MORE;
+        break;
+    case HPE_INVALID_VERSION:
+        refuse(h, 400, "the request line's HTTP version is malformed: send HTTP/1.1");
+        break;
+    case HPE_INVALID_CONTENT_LENGTH:
+        refuse(h, 400, "content-length: not a number of bytes (digits only, below 2^64)");
+        break;
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+        refuse(h, 400, "content-length: given twice, or beside transfer-encoding; send "
+               "one content-length");
+        break;
+    case HPE_INVALID_TRANSFER_ENCODING:
+        refuse(h, 411, "transfer-encoding: these bodies are not accepted; send the body "
+               "with a content-length");
+        break;
+    case HPE_HEADER_OVERFLOW:
+        refuse(h, 431, "the request headers are over %zu bytes", h->lim.header_max);
+        break;
+    default:
+        refuse(h, 400, "the request is malformed: %s", http_errno_description(e));
+        break;
+    }
+    return EC_HEAD_BAD;
+}
+
+void ec_head_overflow(ec_head *h)
+{
+    if (h->status)
+        return;
+    if (h->fields == 0 && h->url_n > 0)
+        refuse(h, 414, "the request target is over %zu bytes; send a shorter URL",
+               h->lim.url_max);
+    else
+        refuse(h, 431, "the request headers are over %zu bytes", h->lim.header_max);
+}
+
+void ec_head_truncated(ec_head *h)
+{
+    if (!h->status)
+        refuse(h, 400, "the connection was closed before the request's headers ended");
+}
