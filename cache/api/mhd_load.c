@@ -5,6 +5,8 @@
  * functions below have libmicrohttpd's names and prototypes and call its own through
  * dlsym; the variadic ones hand on what they were given (MHD_start_daemon through
  * MHD_start_daemon_va, which takes the options as they came). */
+#include "cache/api/mhd_load.h"
+
 #include <microhttpd.h>
 
 #include <dlfcn.h>
@@ -27,6 +29,7 @@ EC_MHD_FUNCS(DECLARE)
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int loaded;
+static char why[512];
 
 static void load(void)
 {
@@ -40,11 +43,10 @@ static void load(void)
     }
     if (!h || missing) {
         const char *e = dlerror();
-        fprintf(stderr,
-                "envcache: cannot load %s, the HTTP server the API and the mirror run on: "
-                "%s%s (install the Debian package libmicrohttpd12; tools/install-deps.sh "
-                "does)\n",
-                MHD_SONAME, missing ? "it has no " : "", missing ? missing : e ? e : "?");
+        snprintf(why, sizeof why,
+                 "cannot load %s, the HTTP server the API and the mirror run on: %s%s "
+                 "(install the Debian package libmicrohttpd12; tools/install-deps.sh does)",
+                 MHD_SONAME, missing ? "it has no " : "", missing ? missing : e ? e : "?");
         return;
     }
     loaded = 1;
@@ -54,6 +56,11 @@ static int ready(void)
 {
     pthread_once(&once, load);
     return loaded;
+}
+
+const char *ec_mhd_unavailable(void)
+{
+    return ready() ? NULL : why;
 }
 
 /* Only a daemon starts the library's use: everything else is called on what it made, so

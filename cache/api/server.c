@@ -2,6 +2,7 @@
 /* The MHD daemon's life cycle and each request's: context, body with a cap, deferral to
  * a thread, request ids, access log and request metrics, graceful stop. */
 #include "cache/api/server_int.h"
+#include "cache/api/mhd_load.h"
 #include "cache/metrics.h"
 #include "store/util/log.h"
 #include "store/util/mem.h"
@@ -526,6 +527,9 @@ static int start_daemon(ec_server *s, ec_err *err)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_bytes(&s->o),
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    if (!s->d && ec_mhd_unavailable())
+        return ec_fail(err, EC_EUNSUPPORTED, "cannot start the HTTP server: %s",
+                       ec_mhd_unavailable());
     if (!s->d)
         return ec_fail_sys(err, errno ? errno : ENOMEM,
                            "cannot start the HTTP server's threads");
