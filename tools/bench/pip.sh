@@ -108,6 +108,8 @@ pip_in() { echo "'$pip' --python '$W/$1/bin/python' install -q --cache-dir '$W/$
 uv_in() { echo "'$uv' pip install -q --python '$W/$1/bin/python' --cache-dir '$W/$2' --index-url '$index' ${3:-} $SET"; }
 
 say "== $SET"
+# The machine may be shared: the load around the cold runs goes into the report.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 hyperfine --runs "$runs" --export-json "$W/cold.json" --style basic \
   --prepare "'$F' store" \
   -n "envcache warm (empty store)" "'$bin' --home '$W/eh' --quiet warm bench" \
@@ -117,6 +119,8 @@ hyperfine --runs "$runs" --export-json "$W/cold.json" --style basic \
   -n "uv pip install (empty cache)" "$(uv_in uv uc)" \
   --prepare "'$F' uvenv uvb && '$F' cache ucb" \
   -n "uv pip install --compile-bytecode (empty cache)" "$(uv_in uvb ucb --compile-bytecode)"
+
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Warm state: the last cold run's store holds the built env; a warm cache for pip and uv.
 "$bin" --home "$W/eh" --quiet warm bench >/dev/null
@@ -139,11 +143,11 @@ hyperfine --runs "$((runs * 3))" --export-json "$W/import.json" --style basic \
   -n "import pandas, first in a session" "chroot '$W/target' python3 -W ignore -c 'import pandas'" \
   -n "import pandas after pip install" "'$W/pv0/bin/python' -W ignore -c 'import pandas'"
 
-python3 - "$json" "$pkgs" "$W/cold.json" "$W/warm.json" "$W/import.json" <<'PY'
+python3 - "$json" "$pkgs" "$load_before" "$load_after" "$W/cold.json" "$W/warm.json" "$W/import.json" <<'PY'
 import json, sys
 as_json, pkgs = sys.argv[1] == "1", int(sys.argv[2])
-row = {"packages": pkgs}
-for kind, f in zip(("cold", "warm", "import"), sys.argv[3:]):
+row = {"packages": pkgs, "load_cold": {"before": sys.argv[3], "after": sys.argv[4]}}
+for kind, f in zip(("cold", "warm", "import"), sys.argv[5:]):
     row[kind] = {x["command"]: x["median"] for x in json.load(open(f))["results"]}
 pick = lambda kind, p: next(v for k, v in row[kind].items() if k.startswith(p))
 row["ratio_cold_uv_over_envcache"] = round(pick("cold", "uv pip install (") / pick("cold", "envcache"), 2)
@@ -155,7 +159,8 @@ row["ratio_import_session_over_pip"] = round(pick("import", "import pandas, firs
 if as_json:
     print(json.dumps(row, indent=2))
 else:
-    print(f"\n{pkgs} packages (in pip's venv, pip itself included)")
+    print(f"\n{pkgs} packages (in pip's venv, pip itself included); load average "
+          f"{row['load_cold']['before']} before the cold runs, {row['load_cold']['after']} after")
     for kind in ("cold", "warm", "import"):
         for cmd, m in row[kind].items():
             print(f"  {kind:6}  {cmd:48} {m*1000:10.1f} ms")
