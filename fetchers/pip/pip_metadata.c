@@ -254,13 +254,9 @@ static void prefetch_submit(prefetch *p)
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &at, prefetch_main, p) != 0) {
-        prefetch_free(p);
-        pthread_mutex_lock(&pf_mu);
-        pf_running--;
-        pthread_cond_broadcast(&pf_cv);
-        pthread_mutex_unlock(&pf_mu);
-    }
+    /* no thread: run it (and what waits) here rather than leave the queue to nobody */
+    if (pthread_create(&th, &at, prefetch_main, p) != 0)
+        prefetch_main(p);
     pthread_attr_destroy(&at);
 }
 
