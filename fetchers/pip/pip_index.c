@@ -150,9 +150,26 @@ static int page_get_ttl(json_t **out, ec_fetch_ctx *ctx, const char *name, int64
     if (ctx->offline)
         return ec_fail(err, EC_ENOTFOUND, "the page of %s is not in the store and the "
                        "warm-up is offline", name);
-    if (asked)
-        *asked = true;
-    return page_ask(out, ctx, name, have ? &doc : NULL, err);
+    /* one request upstream however many ask (pip, and the mirror fetching ahead of it) */
+    EC_AUTOFREE char *fkey = ec_xasprintf("%s/flight", key);
+    while (!ec_flight_enter(fkey)) {
+        have = ec_mirror_doc_get(ctx->store, key, &doc);
+        if (have && ec_now() - doc.fetched <= ttl &&
+            page_read(out, ctx->store, &doc.blob, name, NULL) == EC_OK)
+            return EC_OK;
+    }
+    have = ec_mirror_doc_get(ctx->store, key, &doc);
+    int r;
+    if (have && ec_now() - doc.fetched <= ttl &&
+        page_read(out, ctx->store, &doc.blob, name, NULL) == EC_OK)
+        r = EC_OK;
+    else {
+        if (asked)
+            *asked = true;
+        r = page_ask(out, ctx, name, have ? &doc : NULL, err);
+    }
+    ec_flight_leave(fkey);
+    return r;
 }
 
 bool pip_page_fresh(ec_store *st, const char *name)

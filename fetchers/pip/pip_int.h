@@ -77,6 +77,23 @@ int pip_wheel_metadata(ec_buf *out, ec_store *st, const ec_digest *wheel, const 
 void pip_prefetch_wheel(const ec_fetch_ctx *ctx, const char *name, const char *wheel);
 /** Waits until the background downloads begun while pip resolved have ended. */
 void pip_prefetch_wait(void);
+/** A resolve for the Python @probe (the probe's JSON) begins / ends: while one runs, the
+ *  mirror guesses the wheel pip will pick from each page it fetches (pip_guess_wheel)
+ *  and fetches that wheel's metadata ahead of pip, then the same for what it requires. */
+void pip_ahead_begin(const char *probe);
+void pip_ahead_end(void);
+/** Fetches @name's page ahead of pip and, while a resolve runs, the metadata of the wheel
+ *  pip will most likely pick under @spec (a PEP 440 specifier or NULL), once per resolve. */
+void pip_ahead_project(const ec_fetch_ctx *ctx, const char *name, const char *spec);
+
+/* --- what pip will most likely pick (pip_guess.c) --- */
+
+/** The wheel of @page pip would most likely pick for the Python the probe @probe
+ *  describes, under @spec: owned, or NULL (no fitting wheel, or an sdist is newer). */
+char *pip_guess_wheel(const json_t *page, const json_t *probe, const char *spec);
+/** Whether @version satisfies the PEP 440 specifier @spec, for final and post releases;
+ *  true for what this code cannot read (a guess loses nothing by it). */
+bool pip_guess_spec_ok(const char *version, const char *spec);
 
 /* --- sdists built once per base (pip_sdist.c) --- */
 

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fetchers/mirror_index.h"
 #include "store/util/auto.h"
 #include "store/util/fs.h"
 #include "store/util/mem.h"
@@ -170,65 +171,110 @@ static int from_wheel(ec_buf *out, ec_fetch_ctx *ctx, const char *name, const ch
     return r;
 }
 
-/* --- background wheel downloads --- */
+/* --- background downloads: ahead of pip --- */
+
+/* What runs at once; more wait in a queue (at most PENDING_MAX, the rest are dropped:
+ * pip asks for them itself). */
+#define PENDING_MAX 512
+
+typedef enum { AHEAD_WHEEL, AHEAD_PAGE, AHEAD_GUESS } ahead_kind;
+
+typedef struct prefetch {
+    ec_fetch_ctx ctx;
+    ahead_kind kind;
+    char *upstream, *name, *wheel, *spec;
+    json_t *probe; /* AHEAD_GUESS: the Python the guess is for */
+} prefetch;
 
 static pthread_mutex_t pf_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pf_cv = PTHREAD_COND_INITIALIZER;
 static unsigned pf_running;
+static prefetch **pending;
+static size_t npending;
 
-typedef struct prefetch {
-    ec_fetch_ctx ctx;
-    char *upstream, *name, *wheel; /* wheel NULL: the project page */
-} prefetch;
+/* The resolves running now (pip_ahead_begin): the Python of the first one, which the
+ * guesses are for, and the projects guessed for already (each once per resolve). */
+static unsigned ahead_refs;
+static json_t *ahead_probe;
+static char **guessed;
+static size_t nguessed;
 
-/* A prefetch is over (or never started): its slot is free for the next. */
-static void prefetch_end(prefetch *p)
+static void prefetch_free(prefetch *p)
 {
     free(p->upstream);
     free(p->name);
     free(p->wheel);
+    free(p->spec);
+    json_decref(p->probe);
     free(p);
-    pthread_mutex_lock(&pf_mu);
-    pf_running--;
-    pthread_cond_broadcast(&pf_cv);
-    pthread_mutex_unlock(&pf_mu);
 }
+
+static void prefetch_run(prefetch *p);
 
 static void *prefetch_main(void *arg)
 {
     prefetch *p = arg;
-    ec_digest d;
-    json_t *page = NULL;
-    if (p->wheel) /* a failure here is only a head start lost: fetch tries again */
-        (void)pip_file_get(&d, &p->ctx, p->name, p->wheel, NULL, NULL);
-    else
-        (void)pip_page_get(&page, &p->ctx, p->name, NULL, NULL);
-    json_decref(page);
-    prefetch_end(p);
-    return NULL;
+    for (;;) {
+        prefetch_run(p);
+        prefetch_free(p);
+        pthread_mutex_lock(&pf_mu);
+        p = NULL;
+        if (npending) {
+            p = pending[0];
+            memmove(pending, pending + 1, --npending * sizeof *pending);
+        } else {
+            pf_running--;
+            pthread_cond_broadcast(&pf_cv);
+        }
+        pthread_mutex_unlock(&pf_mu);
+        if (!p)
+            return NULL;
+    }
 }
 
-static void prefetch_start(const ec_fetch_ctx *ctx, const char *name, const char *wheel)
+/* Runs @p now on a thread of its own, or queues it; takes it. */
+static void prefetch_submit(prefetch *p)
 {
     pthread_mutex_lock(&pf_mu);
     bool go = pf_running < PREFETCH_MAX;
     if (go)
         pf_running++;
+    else if (npending < PENDING_MAX) {
+        pending = ec_xrealloc(pending, (npending + 1) * sizeof *pending);
+        pending[npending++] = p;
+        p = NULL;
+    }
     pthread_mutex_unlock(&pf_mu);
-    if (!go)
+    if (!go) {
+        if (p)
+            prefetch_free(p);
         return;
-    prefetch *p = ec_xcalloc(1, sizeof *p);
-    p->upstream = ec_xstrdup(ctx->upstream);
-    p->name = ec_xstrdup(name);
-    p->wheel = wheel ? ec_xstrdup(wheel) : NULL;
-    p->ctx = (ec_fetch_ctx){.store = ctx->store, .http = ctx->http, .upstream = p->upstream};
+    }
     pthread_t th;
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    /* no thread: run it (and what waits) here rather than leave the queue to nobody */
     if (pthread_create(&th, &at, prefetch_main, p) != 0)
-        prefetch_end(p);
+        prefetch_main(p);
     pthread_attr_destroy(&at);
+}
+
+static prefetch *prefetch_new(const ec_fetch_ctx *ctx, ahead_kind kind, const char *name)
+{
+    prefetch *p = ec_xcalloc(1, sizeof *p);
+    p->kind = kind;
+    p->upstream = ec_xstrdup(ctx->upstream);
+    p->name = ec_xstrdup(name);
+    p->ctx = (ec_fetch_ctx){.store = ctx->store, .http = ctx->http, .upstream = p->upstream};
+    return p;
+}
+
+static void prefetch_start(const ec_fetch_ctx *ctx, const char *name, const char *wheel)
+{
+    prefetch *p = prefetch_new(ctx, wheel ? AHEAD_WHEEL : AHEAD_PAGE, name);
+    p->wheel = wheel ? ec_xstrdup(wheel) : NULL;
+    prefetch_submit(p);
 }
 
 void pip_prefetch_wheel(const ec_fetch_ctx *ctx, const char *name, const char *wheel)
@@ -239,25 +285,104 @@ void pip_prefetch_wheel(const ec_fetch_ctx *ctx, const char *name, const char *w
 void pip_prefetch_wait(void)
 {
     pthread_mutex_lock(&pf_mu);
-    while (pf_running)
+    while (pf_running || npending)
         pthread_cond_wait(&pf_cv, &pf_mu);
     pthread_mutex_unlock(&pf_mu);
 }
 
-/* The pages of the projects @meta requires (those no extra asks for), fetched ahead of
- * pip, which asks for them one at a time once it has read this. */
-static void prefetch_pages(const ec_fetch_ctx *ctx, const ec_buf *meta)
+void pip_ahead_begin(const char *probe)
+{
+    pthread_mutex_lock(&pf_mu);
+    if (ahead_refs++ == 0)
+        ahead_probe = json_loads(probe, JSON_DISABLE_EOF_CHECK, NULL);
+    pthread_mutex_unlock(&pf_mu);
+}
+
+void pip_ahead_end(void)
+{
+    pthread_mutex_lock(&pf_mu);
+    if (--ahead_refs == 0) {
+        json_decref(ec_steal(&ahead_probe));
+        for (size_t i = 0; i < nguessed; i++)
+            free(guessed[i]);
+        free(ec_steal(&guessed));
+        nguessed = 0;
+    }
+    pthread_mutex_unlock(&pf_mu);
+}
+
+/* The Python to guess @name's wheel for (a new reference), when a resolve runs and no
+ * guess for @name was made in it yet. */
+static json_t *guess_claim(const char *name)
+{
+    json_t *probe = NULL;
+    pthread_mutex_lock(&pf_mu);
+    bool seen = false;
+    for (size_t i = 0; i < nguessed && !seen; i++)
+        seen = strcmp(guessed[i], name) == 0;
+    if (ahead_probe && !seen) {
+        guessed = ec_xrealloc(guessed, (nguessed + 1) * sizeof *guessed);
+        guessed[nguessed++] = ec_xstrdup(name);
+        probe = json_incref(ahead_probe);
+    }
+    pthread_mutex_unlock(&pf_mu);
+    return probe;
+}
+
+void pip_ahead_project(const ec_fetch_ctx *ctx, const char *name, const char *spec)
+{
+    json_t *probe = guess_claim(name);
+    if (!probe) {
+        if (!pip_page_fresh(ctx->store, name))
+            prefetch_start(ctx, name, NULL);
+        return;
+    }
+    prefetch *p = prefetch_new(ctx, AHEAD_GUESS, name);
+    p->spec = spec && *spec ? ec_xstrdup(spec) : NULL;
+    p->probe = probe;
+    prefetch_submit(p);
+}
+
+/* "Requires-Dist: name [extras] (spec) ; marker": the name, the specifier (owned, or
+ * NULL) and whether a marker follows; false for a line that is no requirement. */
+static bool requires_dist(const char *l, char **name, char **spec, bool *marker)
+{
+    if (strncmp(l, "Requires-Dist:", 14) != 0)
+        return false;
+    const char *p = l + 14 + strspn(l + 14, " \t");
+    size_t n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
+    EC_AUTOFREE char *raw = ec_xstrndup(p, n);
+    p += n + strspn(p + n, " \t");
+    if (*p == '[')
+        p += strcspn(p, "]") + (strchr(p, ']') ? 1 : 0);
+    size_t sn = strcspn(p, ";");
+    *marker = p[sn] == ';';
+    EC_AUTOFREE char *s = ec_xstrndup(p, sn);
+    char *a = s + strspn(s, " \t(");
+    char *e = a + strlen(a);
+    while (e > a && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == ')' || e[-1] == '\r'))
+        *--e = '\0';
+    *name = pip_name_normalize(raw);
+    *spec = *a ? ec_xstrdup(a) : NULL;
+    return true;
+}
+
+/* The projects @meta requires (those no extra asks for), fetched ahead of pip, which asks
+ * for them one at a time once it has read this: their pages, and for those without a
+ * marker (needed whatever the marker says: the guess does not evaluate markers) the
+ * metadata of the wheel pip will most likely pick, and so on down the tree. */
+static void prefetch_deps(const ec_fetch_ctx *ctx, const ec_buf *meta)
 {
     EC_AUTOFREE char *text = ec_xstrndup(meta->p ? meta->p : "", meta->n);
     char *save = NULL;
     for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        if (strncmp(l, "Requires-Dist:", 14) != 0 || strstr(l, "extra"))
+        EC_AUTOFREE char *name = NULL, *spec = NULL;
+        bool marker = false;
+        if (!requires_dist(l, &name, &spec, &marker) || strstr(l, "extra") || !pip_name_ok(name))
             continue;
-        const char *p = l + 14 + strspn(l + 14, " \t");
-        EC_AUTOFREE char *raw = ec_xstrndup(p, strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                     "abcdefghijklmnopqrstuvwxyz0123456789._-"));
-        EC_AUTOFREE char *name = pip_name_normalize(raw);
-        if (pip_name_ok(name) && !pip_page_fresh(ctx->store, name))
+        if (!marker)
+            pip_ahead_project(ctx, name, spec);
+        else if (!pip_page_fresh(ctx->store, name))
             prefetch_start(ctx, name, NULL);
     }
 }
@@ -316,19 +441,35 @@ static int metadata_get(ec_buf *out, ec_fetch_ctx *ctx, const char *name, const 
     if (ctx->offline)
         return ec_fail(err, EC_ENOTFOUND, "%s is not in the store and the warm-up is offline",
                        mfile);
-    if (asked)
-        *asked = true;
-    int r = from_upstream(out, ctx, name, wheel, err);
-    if (r == EC_OK) {
-        memo_put(key, out->p, out->n);
-        prefetch_start(ctx, name, wheel);
-        return EC_OK;
+    /* one answer from upstream however many ask (pip, and the guess made ahead of it) */
+    EC_AUTOFREE char *fkey = ec_xasprintf("pip/metadata/%s", key);
+    while (!ec_flight_enter(fkey)) {
+        if (memo_get(key, out))
+            return EC_OK;
+        if (pip_file_lookup(&d, ctx->store, name, wheel) == EC_OK)
+            return from_wheel(out, ctx, name, wheel, &d, err);
     }
-    if (r != EC_ENOTFOUND)
-        return r;
-    ec_err_clear(err);
-    r = pip_file_get(&d, ctx, name, wheel, asked, err);
-    return r == EC_OK ? from_wheel(out, ctx, name, wheel, &d, err) : r;
+    int r;
+    if (memo_get(key, out))
+        r = EC_OK;
+    else if (pip_file_lookup(&d, ctx->store, name, wheel) == EC_OK)
+        r = from_wheel(out, ctx, name, wheel, &d, err);
+    else {
+        if (asked)
+            *asked = true;
+        r = from_upstream(out, ctx, name, wheel, err);
+        if (r == EC_OK) {
+            memo_put(key, out->p, out->n);
+            prefetch_start(ctx, name, wheel);
+        } else if (r == EC_ENOTFOUND) {
+            ec_err_clear(err);
+            r = pip_file_get(&d, ctx, name, wheel, asked, err);
+            if (r == EC_OK)
+                r = from_wheel(out, ctx, name, wheel, &d, err);
+        }
+    }
+    ec_flight_leave(fkey);
+    return r;
 }
 
 int pip_metadata_get(ec_buf *out, ec_fetch_ctx *ctx, const char *name, const char *wheel,
@@ -336,8 +477,46 @@ int pip_metadata_get(ec_buf *out, ec_fetch_ctx *ctx, const char *name, const cha
 {
     int r = metadata_get(out, ctx, name, wheel, asked, err);
     if (r == EC_OK && !ctx->offline && !ctx->cache_only)
-        prefetch_pages(ctx, out);
+        prefetch_deps(ctx, out);
     return r;
+}
+
+/* The guess: the page of @p->name, the wheel pip will most likely pick from it, that
+ * wheel's metadata (answered as pip would be: the page's own metadata file when it lists
+ * one, with the wheel fetched after it; else as pip_metadata_get does), and from it the
+ * projects that one requires. */
+static void guess_run(prefetch *p)
+{
+    EC_AUTO(json_t) page = NULL;
+    if (pip_page_get(&page, &p->ctx, p->name, NULL, NULL) < 0)
+        return;
+    EC_AUTOFREE char *wheel = pip_guess_wheel(page, p->probe, p->spec);
+    if (!wheel)
+        return;
+    ec_digest d;
+    ec_buf meta = EC_BUF_INIT;
+    if (pip_page_sha256(&d, page, p->name, wheel, true, NULL) == EC_OK) {
+        EC_AUTOFREE char *mfile = ec_xasprintf("%s.metadata", wheel);
+        if (pip_file_get(&d, &p->ctx, p->name, mfile, NULL, NULL) == EC_OK)
+            prefetch_start(&p->ctx, p->name, wheel);
+    }
+    if (metadata_get(&meta, &p->ctx, p->name, wheel, NULL, NULL) == EC_OK)
+        prefetch_deps(&p->ctx, &meta);
+    ec_buf_fini(&meta);
+}
+
+static void prefetch_run(prefetch *p)
+{
+    ec_digest d;
+    json_t *page = NULL;
+    /* a failure here is only a head start lost: pip or fetch asks again */
+    if (p->kind == AHEAD_WHEEL)
+        (void)pip_file_get(&d, &p->ctx, p->name, p->wheel, NULL, NULL);
+    else if (p->kind == AHEAD_PAGE)
+        (void)pip_page_get(&page, &p->ctx, p->name, NULL, NULL);
+    else
+        guess_run(p);
+    json_decref(page);
 }
 
 int pip_metadata_check(ec_fetch_ctx *ctx, const json_t *lock, ec_err *err)

@@ -177,6 +177,10 @@ static int serve_page(ec_fetch_ctx *ctx, const ec_mirror_req *req, const char *n
         return ec_err_clear(err), not_found(resp, "no such project");
     if (r < 0)
         return r;
+    /* pip reads this page now: the metadata of the wheel it will most likely pick next,
+     * ahead (not for answers from the store alone: those may not reach upstream) */
+    if (!ctx->cache_only && !ctx->offline)
+        pip_ahead_project(ctx, name, NULL);
     pip_metadata_advertise(page);
     bool json = !html_only && wants_json(req);
     r = json ? render_json(&resp->body, req, name, page)

@@ -108,6 +108,8 @@ pip_in() { echo "'$pip' --python '$W/$1/bin/python' install -q --cache-dir '$W/$
 uv_in() { echo "'$uv' pip install -q --python '$W/$1/bin/python' --cache-dir '$W/$2' --index-url '$index' ${3:-} $SET"; }
 
 say "== $SET"
+# The machine may be shared: the load around the cold runs goes into the report.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 hyperfine --runs "$runs" --export-json "$W/cold.json" --style basic \
   --prepare "'$F' store" \
   -n "envcache warm (empty store)" "'$bin' --home '$W/eh' --quiet warm bench" \
@@ -118,15 +120,20 @@ hyperfine --runs "$runs" --export-json "$W/cold.json" --style basic \
   --prepare "'$F' uvenv uvb && '$F' cache ucb" \
   -n "uv pip install --compile-bytecode (empty cache)" "$(uv_in uvb ucb --compile-bytecode)"
 
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # Warm state: the last cold run's store holds the built env; a warm cache for pip and uv.
 "$bin" --home "$W/eh" --quiet warm bench >/dev/null
 "$F" venv pv0 && "$F" cache pcw && eval "$(pip_in pv0 pcw)"
 "$F" uvenv uv0 && "$F" cache ucw && eval "$(uv_in uv0 ucw)"
 pkgs=$("$W/pv0/bin/python" -c 'import importlib.metadata as m; print(len(list(m.distributions())))')
 
+# The hook takes a few ms, less than hyperfine can take off for a shell it starts (the
+# median came out 0): timed without a shell.
+hyperfine -N --runs "$((runs * 3))" --warmup 1 --export-json "$W/hook.json" --style basic \
+  --output=null --prepare "sh -c \"'$bin' --home '$W/eh' umount '$W/target' >/dev/null 2>&1 || true\"" \
+  -n "envcache-mount hook (built)" "'$hook' --home '$W/eh' bench '$W/target'"
 hyperfine --runs "$((runs * 3))" --warmup 1 --export-json "$W/warm.json" --style basic \
-  --prepare "'$bin' --home '$W/eh' umount '$W/target' >/dev/null 2>&1 || true" \
-  -n "envcache-mount hook (built)" "'$hook' --home '$W/eh' bench '$W/target' >/dev/null" \
   --prepare "'$F' uvenv uw" \
   -n "uv pip install --offline (warm cache)" "$(uv_in uw ucw --offline)" \
   --prepare "'$F' venv pw" \
@@ -139,12 +146,13 @@ hyperfine --runs "$((runs * 3))" --export-json "$W/import.json" --style basic \
   -n "import pandas, first in a session" "chroot '$W/target' python3 -W ignore -c 'import pandas'" \
   -n "import pandas after pip install" "'$W/pv0/bin/python' -W ignore -c 'import pandas'"
 
-python3 - "$json" "$pkgs" "$W/cold.json" "$W/warm.json" "$W/import.json" <<'PY'
+python3 - "$json" "$pkgs" "$load_before" "$load_after" "$W/cold.json" "$W/hook.json" "$W/warm.json" "$W/import.json" <<'PY'
 import json, sys
 as_json, pkgs = sys.argv[1] == "1", int(sys.argv[2])
-row = {"packages": pkgs}
-for kind, f in zip(("cold", "warm", "import"), sys.argv[3:]):
-    row[kind] = {x["command"]: x["median"] for x in json.load(open(f))["results"]}
+row = {"packages": pkgs, "load_cold": {"before": sys.argv[3], "after": sys.argv[4]}}
+for kind, f in zip(("cold", "warm", "warm", "import"), sys.argv[5:]):
+    row.setdefault(kind, {}).update(
+        {x["command"]: x["median"] for x in json.load(open(f))["results"]})
 pick = lambda kind, p: next(v for k, v in row[kind].items() if k.startswith(p))
 row["ratio_cold_uv_over_envcache"] = round(pick("cold", "uv pip install (") / pick("cold", "envcache"), 2)
 row["ratio_cold_uv_bytecode_over_envcache"] = round(pick("cold", "uv pip install --compile") /
@@ -155,7 +163,8 @@ row["ratio_import_session_over_pip"] = round(pick("import", "import pandas, firs
 if as_json:
     print(json.dumps(row, indent=2))
 else:
-    print(f"\n{pkgs} packages (in pip's venv, pip itself included)")
+    print(f"\n{pkgs} packages (in pip's venv, pip itself included); load average "
+          f"{row['load_cold']['before']} before the cold runs, {row['load_cold']['after']} after")
     for kind in ("cold", "warm", "import"):
         for cmd, m in row[kind].items():
             print(f"  {kind:6}  {cmd:48} {m*1000:10.1f} ms")
