@@ -194,7 +194,8 @@ typedef struct ec_layer_info {
 int ec_layer_lookup(ec_layer_info *out, ec_txn *txn, const ec_digest *digest, ec_err *err);
 int ec_layer_put(ec_txn *txn, const ec_layer_info *info, ec_err *err);
 int ec_layer_del(ec_txn *txn, const ec_digest *digest, ec_err *err);
-/** Sets last_used to now (its own short write transaction). */
+/** Sets last_used to now (its own short write transaction), unless it is within the last
+ *  minute already. */
 int ec_layer_touch(ec_store *st, const ec_digest *digest, ec_err *err);
 /** Finds the layer whose digest starts with @prefix ("sha256:ab12…" or "ab12…", at least
  *  12 hex); EC_ENOTFOUND, or EC_EINVAL when ambiguous. */

@@ -1,12 +1,14 @@
 #!/bin/bash
-# libcurl and libmicrohttpd are loaded on first use (fetchers/http/curl_load.c,
-# cache/api/mhd_load.c): commands that never fetch or serve do not load them, and one that
-# does with no usable library says which library and what to install.
+# libcurl, libmicrohttpd and libarchive are loaded on first use (fetchers/http/curl_load.c,
+# cache/api/mhd_load.c, store/archive_load.c): commands that never fetch, serve or read an
+# archive do not load them, and one that does with no usable library says which library
+# and what to install.
 . "$(dirname "$0")/lib.sh"
 
 out=$(LD_DEBUG=files ec session ls 2>&1)
 check "session ls starts without loading libcurl" bash -c "! printf '%s' \"\$1\" | grep -q 'libcurl'" _ "$out"
 check "…nor libmicrohttpd (nor GnuTLS)" bash -c "! printf '%s' \"\$1\" | grep -q 'libmicrohttpd\|libgnutls'" _ "$out"
+check "…nor libarchive (nor libxml2, ICU)" bash -c "! printf '%s' \"\$1\" | grep -q 'libarchive\|libxml2\|libicu'" _ "$out"
 check "…and loads other libraries (LD_DEBUG works here)" bash -c "printf '%s' \"\$1\" | grep -q 'file=libjansson'" _ "$out"
 
 mkdir -p "$T/lib"
@@ -19,6 +21,12 @@ if cc -shared -o "$T/lib/libcurl.so.4" "$T/lib/c.c"; then
   expect_fail "a libmicrohttpd without its functions is named, with the fix" \
     'cannot load libmicrohttpd.so.12, the HTTP server the API and the mirror run on: it has no MHD_start_daemon_va (install the Debian package libmicrohttpd12' \
     env LD_LIBRARY_PATH="$T/lib" timeout 20 "$ENVCACHE_BIN" serve --listen 127.0.0.1:0
+  cp "$T/lib/libcurl.so.4" "$T/lib/libarchive.so.13"
+  mkdir -p "$T/l1/etc"; echo x > "$T/l1/etc/x"
+  expect_fail "a libarchive without its functions is named, with the fix" \
+    'cannot load libarchive.so.13, which reads and writes every archive: it has no archive_entry_clear (install the Debian package libarchive13' \
+    env LD_LIBRARY_PATH="$T/lib" "$ENVCACHE_BIN" layer import "$T/l1"
+  check "…and nothing was stored" bash -c "test -z \"\$(ec layer ls 2>/dev/null | tail -n +2)\""
   check "…and a command that does neither still works" \
     env LD_LIBRARY_PATH="$T/lib" "$ENVCACHE_BIN" --quiet session ls
 else
