@@ -194,22 +194,17 @@ static int touch_layers(ec_txn *txn, const ec_layer_info *layers, size_t n, ec_e
  * txn that syncs anyway takes them along. */
 static int commit_adopting(ec_cache *c, ec_txn *txn, ec_err *err)
 {
-    json_t *adopted = NULL;
-    int r = ec_session__deferred_adopt(&adopted, c, txn, err);
+    int r = ec_session__deferred_adopt(c, txn, err);
     if (r < 0) {
         ec_txn_abort(txn);
         return r;
     }
-    r = ec_txn_commit(txn, err);
-    if (r == EC_OK)
-        ec_session__deferred_adopted(c, adopted);
-    else
-        json_decref(adopted);
-    return r;
+    return ec_txn_commit(txn, err);
 }
 
-/* The first put checks the target in the same write txn, so two mounts racing for one
- * target cannot both pass. One txn, one sync: the record and the layers' last use. */
+/* The first put checks the target again in its write txn (makers of one target also hold
+ * its lock, see ec_session_create). One txn, one sync: the record, the layers' last use
+ * and the records waiting as files. */
 static int put_session(ec_cache *c, const char *id, const json_t *s, unsigned flags,
                        const ec_layer_info *layers, size_t nlayers, ec_err *err)
 {
@@ -245,14 +240,15 @@ static void forget_session(ec_cache *c, const char *id)
     EC_AUTO(ec_txn) txn = NULL;
     if (ec_txn_begin(&txn, c->st, EC_TXN_LAZY, NULL) < 0)
         return;
-    /* adopted first: its own record may still be a file, and goes with the rest */
-    json_t *adopted = NULL;
-    int r = ec_session__deferred_adopt(&adopted, c, txn, NULL);
+    /* Its record file goes before the commit, while we are the only writer: once the
+     * index forgets it, no adopter may find the file and index it again. */
+    int r = ec_session__deferred_adopt(c, txn, NULL);
     if (r == EC_OK && (r = ec_session__del(txn, id, NULL)) == EC_ENOTFOUND)
         r = EC_OK;
-    if (r == EC_OK && ec_txn_commit(ec_steal(&txn), NULL) == EC_OK)
-        ec_session__deferred_adopted(c, ec_steal(&adopted));
-    json_decref(adopted);
+    if (r == EC_OK) {
+        ec_session__deferred_drop(c, id);
+        ec_txn_commit(ec_steal(&txn), NULL);
+    }
 }
 
 
@@ -282,7 +278,15 @@ static int mount_session(enum ec_mount_mode *mode, ec_cache *c, const char *id, 
     EC_AUTOFREE char *sdir = session_dir(c, id);
     EC_AUTOFREE char *upper = ec_xasprintf("%s/upper", sdir);
     EC_AUTOFREE char *work = ec_xasprintf("%s/work", sdir);
-    int r = ec_mkdir_p(upper, 0755, err);
+    /* The upper, made exclusively, claims the id: two makers of one id (a retried request,
+     * a reused container id) on two targets take two target locks, and only one gets it.
+     * (The directory itself may exist already: an API session's target is in it.) */
+    int r = ec_mkdir_p(sdir, 0755, err);
+    if (r == EC_OK && mkdir(upper, 0755) < 0)
+        return errno == EEXIST
+                   ? ec_fail(err, EC_ECONFLICT, "session %s already exists; pick another id "
+                             "or `envcache umount --session %s` first", id, id)
+                   : ec_fail_sys(err, errno, "cannot create %s", upper);
     if (r == EC_OK)
         r = ec_mkdir_p(work, 0700, err);
     if (r == EC_OK)

@@ -3,9 +3,14 @@
  * does not survive a reboot, so its record need not be durable before the mount exists:
  * the start-up hook writes it as a file, `sessions/.records/<id>.json`, with no sync, and
  * the next index write that touches sessions adopts every such file (one sync for all of
- * them, paid by a caller that was writing anyway). Until then every reader of sessions sees
- * both (ec_cache__session_each, lookups in session.c). A record lost to a crash leaves a
+ * them, paid by a caller that was writing anyway). A record lost to a crash leaves a
  * directory with no record, which session_reap.c removes as it always did.
+ *
+ * The file stays as long as the session: adopting copies it into the index, and only
+ * forgetting the session removes it (before the commit that drops the index's copy). So a
+ * reader, whatever snapshot of the index it holds, finds every live session in its index
+ * or among the files (those the index holds are skipped), and never one forgotten: no
+ * window opens between an adopter's commit and a removal.
  *
  * Two makers of sessions on one target used to meet in the index's write txn; with no txn
  * they meet at a lock instead (ec_session__target_lock), held from the check that the
@@ -74,7 +79,8 @@ bool ec_session__deferred_has(ec_cache *c, const char *id)
 }
 
 /* The id a record file is named for, or NULL for anything else in the folder
- * (ec_write_file_volatile's temporaries start with a dot). */
+ * (ec_write_file_volatile's temporaries end in .tmp-<random>; one a crash left behind is
+ * never read, and goes with the next record of its id). */
 static char *file_id(const char *name)
 {
     size_t n = strlen(name), sl = strlen(SUFFIX);
@@ -138,7 +144,6 @@ size_t ec_session__deferred_count(ec_cache *c, ec_txn *txn)
 
 struct adopt {
     ec_txn *txn;
-    json_t *ids;
     ec_err *err;
     int rc;
 };
@@ -173,30 +178,14 @@ static int adopt_one(const char *id, json_t *s, void *payload)
     } else if (a->rc == EC_OK) {
         a->rc = touch_layers(a->txn, s, a->err);
     }
-    if (a->rc == EC_OK)
-        json_array_append_new(a->ids, json_string(id));
     return a->rc < 0;
 }
 
-int ec_session__deferred_adopt(json_t **ids_out, ec_cache *c, ec_txn *txn, ec_err *err)
+int ec_session__deferred_adopt(ec_cache *c, ec_txn *txn, ec_err *err)
 {
-    struct adopt a = {txn, json_array(), err, EC_OK};
+    struct adopt a = {txn, err, EC_OK};
     each_file(c, txn, adopt_one, &a, NULL);
-    if (a.rc < 0) {
-        json_decref(a.ids);
-        return a.rc;
-    }
-    *ids_out = a.ids;
-    return EC_OK;
-}
-
-void ec_session__deferred_adopted(ec_cache *c, json_t *ids)
-{
-    size_t i;
-    json_t *id;
-    json_array_foreach(ids, i, id)
-        ec_session__deferred_drop(c, json_string_value(id));
-    json_decref(ids);
+    return a.rc;
 }
 
 /* One of 256 lock files, by a hash of the target: two targets rarely share one, and the

@@ -72,13 +72,11 @@ bool ec_session__deferred_has(ec_cache *c, const char *id);
 int ec_session__deferred_each(ec_cache *c, ec_txn *txn, ec_session_rec_fn fn, void *payload);
 /** How many record files wait (as ec_session__deferred_each visits). */
 size_t ec_session__deferred_count(ec_cache *c, ec_txn *txn);
-/** In write txn @txn: indexes every record file (and touches its layers' last use);
- *  *@ids_out lists them, for ec_session__deferred_adopted once @txn committed. */
-int ec_session__deferred_adopt(json_t **ids_out, ec_cache *c, ec_txn *txn, ec_err *err);
-/** After the adopting txn committed: removes the files of @ids (consumed). */
-void ec_session__deferred_adopted(ec_cache *c, json_t *ids);
-/** Record files beyond this many are adopted by the next session made (one sync), so that
- *  readers, who parse them all, stay fast. */
+/** In write txn @txn: indexes every record file the index lacks (and touches its layers'
+ *  last use). The files stay: only forgetting a session removes its file. */
+int ec_session__deferred_adopt(ec_cache *c, ec_txn *txn, ec_err *err);
+/** Record files the index lacks beyond this many are adopted by the next session made (one
+ *  sync), so that readers, who parse those, stay fast. */
 #define EC_SESSION_DEFERRED_MAX 32
 
 /** Locks @target against other makers of sessions (across processes); returns the lock's
