@@ -4,11 +4,13 @@
 #include "cache/sandbox/sandbox.h"
 #include "cache/sandbox/sandbox_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -161,7 +163,10 @@ static int run_in(ec_sandbox_build *out, ec_store *st, const ec_sandbox_build_op
 /* A run whose writes are thrown away works on a tmpfs when one has room for it: its upper,
  * work directory and log never touch the store's disk, where making and removing them
  * cost more than the whole run (ext4 allocates inodes slowly where many were just freed,
- * as a machine that builds all day has). */
+ * as a machine that builds all day has). Not with a memory limit: tmpfs pages count
+ * against it, so the run could be killed where it passed on disk. Each run holds a lock
+ * on its directory; one whose run died (killed) holds RAM until someone removes it, so
+ * every new run removes those it can lock. */
 #define SCRATCH_TMPFS "/dev/shm"
 #define SCRATCH_MIN_FREE (2ULL << 30)
 
@@ -174,17 +179,50 @@ static bool tmpfs_has_room(const char *dir)
            access(dir, W_OK | X_OK) == 0;
 }
 
+#define SCRATCH_PREFIX "envcache-sandbox-"
+
+/* Directories of runs that died: nobody holds their lock. */
+static void sweep_scratch(void)
+{
+    DIR *d = opendir(SCRATCH_TMPFS);
+    if (!d)
+        return;
+    for (struct dirent *de; (de = readdir(d));) {
+        if (strncmp(de->d_name, SCRATCH_PREFIX, strlen(SCRATCH_PREFIX)) != 0)
+            continue;
+        EC_AUTOFREE char *path = ec_xasprintf(SCRATCH_TMPFS "/%s", de->d_name);
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct stat sb;
+        if (fstat(fd, &sb) == 0 && sb.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0)
+            ec_rm_rf(path, NULL);
+        close(fd);
+    }
+    closedir(d);
+}
+
 /* The run's own directory, new (mkdir fails on anything already there: /dev/shm is
- * everyone's). */
-static int make_workdir(char **out, ec_store *st, bool discard, ec_err *err)
+ * everyone's); *@lock_fd holds its lock for as long as the run lives. */
+static int make_workdir(char **out, int *lock_fd, ec_store *st, const ec_sandbox_build_opts *o,
+                        ec_err *err)
 {
     char rnd[17];
     ec_random_hex(rnd, 8);
-    if (discard && tmpfs_has_room(SCRATCH_TMPFS)) {
-        char *dir = ec_xasprintf(SCRATCH_TMPFS "/envcache-sandbox-%s", rnd);
-        if (mkdir(dir, 0700) == 0) {
+    if (o->discard && !o->memory && tmpfs_has_room(SCRATCH_TMPFS)) {
+        sweep_scratch();
+        char *dir = ec_xasprintf(SCRATCH_TMPFS "/" SCRATCH_PREFIX "%s", rnd);
+        int fd = -1;
+        if (mkdir(dir, 0700) == 0 &&
+            (fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0 &&
+            flock(fd, LOCK_EX | LOCK_NB) == 0) {
             *out = dir;
+            *lock_fd = fd;
             return EC_OK;
+        }
+        if (fd >= 0) {
+            close(fd);
+            rmdir(dir);
         }
         free(dir); /* taken or refused: the store's directory will do */
     }
@@ -206,9 +244,10 @@ int ec_sandbox_build_layer(ec_sandbox_build *out, ec_cache *c, const ec_sandbox_
     *out = (ec_sandbox_build){0};
     struct lowers l = {0};
     EC_AUTOFREE char *workdir = NULL;
+    EC_AUTOFD int lock_fd = -1;
     int r = lowers_load(&l, c->st, o, err);
     if (r == EC_OK)
-        r = make_workdir(&workdir, c->st, o->discard, err);
+        r = make_workdir(&workdir, &lock_fd, c->st, o, err);
     if (r == EC_OK)
         r = run_in(out, c->st, o, &l, workdir, err);
     lowers_fini(&l);

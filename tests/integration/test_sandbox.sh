@@ -57,12 +57,25 @@ expect_fail "a missing program" "cannot run no-such-program" ec sandbox run --ba
 # --- isolation ---
 check "own PID namespace: the command's shell is PID 2" bash -c "ec sandbox run --discard --log --base $base -- sh -c 'echo pid=\$\$' 2>&1 | grep -q pid=2"
 check "own UTS namespace" bash -c "ec sandbox run --discard --log --base $base -- hostname 2>&1 | grep -q envcache-sandbox"
-# A discarded run works on a tmpfs (when /dev/shm is one, with room) and leaves nothing
-# there; a kept one works in the store.
-if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+# A discarded run works on a tmpfs (when /dev/shm is one with 2 GiB free) and leaves
+# nothing there; one with a memory limit, and a kept one, work in the store. A directory
+# there whose run died (nobody holds its lock) is removed by the next run; a live one stays.
+if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] &&
+   [ "$(df -k --output=avail /dev/shm | tail -1)" -ge $((2 * 1024 * 1024)) ]; then
+  mkdir -p /dev/shm/envcache-sandbox-dead$$ /dev/shm/envcache-sandbox-live$$
+  flock /dev/shm/envcache-sandbox-live$$ sleep 30 & holder=$!
+  sleep 0.3
   out=$(ec sandbox run --discard --log --base $base -- cat /proc/self/mountinfo 2>&1)
-  check "--discard: its upper is on /dev/shm" bash -c "printf '%s' \"\$1\" | grep -q 'upperdir=/dev/shm/envcache-sandbox-'" _ "$out"
-  check "…and is gone after" bash -c "! ls /dev/shm | grep -q envcache-sandbox-"
+  dir=$(printf '%s' "$out" | grep -o 'upperdir=/dev/shm/envcache-sandbox-[0-9a-f]*' | head -1)
+  dir=${dir#upperdir=}
+  check "--discard: its upper is on /dev/shm ($dir)" test -n "$dir"
+  check "…and is gone after" test ! -e "${dir:-/nonexistent}"
+  check "…a dead run's directory was removed" test ! -e /dev/shm/envcache-sandbox-dead$$
+  check "…a live one's stays" test -d /dev/shm/envcache-sandbox-live$$
+  kill $holder 2>/dev/null; wait $holder 2>/dev/null; rmdir /dev/shm/envcache-sandbox-live$$
+  out=$(ec sandbox run --discard --log --memory 512M --base $base -- cat /proc/self/mountinfo 2>&1)
+  check "--discard --memory: in the store (tmpfs pages would count against the limit)" \
+    bash -c "printf '%s' \"\$1\" | grep -q 'upperdir=$ENVCACHE_HOME/sandbox/'" _ "$out"
 fi
 out=$(ec sandbox run --log --base $base -- cat /proc/self/mountinfo 2>&1)
 check "a kept run's upper is in the store" bash -c "printf '%s' \"\$1\" | grep -q 'upperdir=$ENVCACHE_HOME/sandbox/'" _ "$out"
