@@ -17,8 +17,8 @@
 #define MHD_SONAME "libmicrohttpd.so.12"
 
 #define EC_MHD_FUNCS(X)                                                                      \
-    X(MHD_start_daemon_va) X(MHD_stop_daemon) X(MHD_quiesce_daemon) X(MHD_get_daemon_info)    \
-    X(MHD_add_connection) X(MHD_get_connection_info) X(MHD_set_connection_option)            \
+    X(MHD_start_daemon_va) X(MHD_stop_daemon) X(MHD_add_connection)                          \
+    X(MHD_get_connection_info) X(MHD_set_connection_option)                                  \
     X(MHD_get_connection_values) X(MHD_lookup_connection_value) X(MHD_suspend_connection)    \
     X(MHD_resume_connection) X(MHD_queue_response) X(MHD_create_response_from_buffer)        \
     X(MHD_create_response_from_fd_at_offset64) X(MHD_add_response_header)                    \
@@ -92,19 +92,8 @@ void MHD_stop_daemon(struct MHD_Daemon *daemon)
         p_MHD_stop_daemon(daemon);
 }
 
-MHD_socket MHD_quiesce_daemon(struct MHD_Daemon *daemon)
-{
-    return ready() ? p_MHD_quiesce_daemon(daemon) : MHD_INVALID_SOCKET;
-}
-
 /* The info and option calls' variadic part: libmicrohttpd 0.9 reads none for the infos
  * and one unsigned int for the one connection option (MHD_CONNECTION_OPTION_TIMEOUT). */
-const union MHD_DaemonInfo *MHD_get_daemon_info(struct MHD_Daemon *daemon,
-                                                enum MHD_DaemonInfoType info_type, ...)
-{
-    return ready() ? p_MHD_get_daemon_info(daemon, info_type) : NULL;
-}
-
 const union MHD_ConnectionInfo *MHD_get_connection_info(struct MHD_Connection *connection,
                                                         enum MHD_ConnectionInfoType info_type,
                                                         ...)
