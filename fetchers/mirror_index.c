@@ -79,44 +79,53 @@ int ec_mirror_doc_put(ec_store *st, const char *key, const ec_mirror_doc *d, ec_
 
 /* --- single flight --- */
 
-#define FLIGHTS 64
+/* The keys being downloaded now, a list with no bound. Flights nest (pip's metadata
+ * flight is held while its page and its wheel each enter theirs), so a bounded table
+ * deadlocks once every slot is held by an owner waiting for a slot of its own (mirror
+ * requests run on threads with no cap). Unbounded, a caller waits only for another owner
+ * of the same key, and every key keeps one download however many ask. The list holds one
+ * entry per thread inside a flight, so it stays short; a scan under the lock is enough. */
+typedef struct flight {
+    struct flight *next;
+    char key[];
+} flight;
+
 static pthread_mutex_t flight_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t flight_cv = PTHREAD_COND_INITIALIZER;
-static char *flight[FLIGHTS];
+static flight *flights;
+
+static flight **flight_find(const char *key)
+{
+    flight **f = &flights;
+    while (*f && strcmp((*f)->key, key) != 0)
+        f = &(*f)->next;
+    return f;
+}
 
 bool ec_flight_enter(const char *key)
 {
     pthread_mutex_lock(&flight_mu);
-    for (;;) {
-        bool busy = false;
-        size_t free_slot = SIZE_MAX;
-        for (size_t i = 0; i < FLIGHTS; i++) {
-            if (flight[i] && strcmp(flight[i], key) == 0)
-                busy = true;
-            else if (!flight[i] && free_slot == SIZE_MAX)
-                free_slot = i;
-        }
-        if (!busy && free_slot != SIZE_MAX) {
-            flight[free_slot] = ec_xstrdup(key);
-            pthread_mutex_unlock(&flight_mu);
-            return true;
-        }
+    bool owner = !*flight_find(key);
+    if (owner) {
+        size_t n = strlen(key) + 1;
+        flight *f = ec_xmalloc(sizeof *f + n);
+        memcpy(f->key, key, n);
+        f->next = flights;
+        flights = f;
+    } else /* until a flight ends (this one or another): then the caller looks again */
         pthread_cond_wait(&flight_cv, &flight_mu);
-        if (busy) { /* it ended (or a slot freed): the caller looks again */
-            pthread_mutex_unlock(&flight_mu);
-            return false;
-        }
-    }
+    pthread_mutex_unlock(&flight_mu);
+    return owner;
 }
 
 void ec_flight_leave(const char *key)
 {
     pthread_mutex_lock(&flight_mu);
-    for (size_t i = 0; i < FLIGHTS; i++)
-        if (flight[i] && strcmp(flight[i], key) == 0) {
-            free(flight[i]);
-            flight[i] = NULL;
-        }
+    flight **at = flight_find(key), *f = *at;
+    if (f) {
+        *at = f->next;
+        free(f);
+    }
     pthread_cond_broadcast(&flight_cv);
     pthread_mutex_unlock(&flight_mu);
 }

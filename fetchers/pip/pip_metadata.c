@@ -25,6 +25,7 @@
 #include "fetchers/mirror_index.h"
 #include "store/util/auto.h"
 #include "store/util/fs.h"
+#include "store/util/log.h"
 #include "store/util/mem.h"
 
 /* A METADATA file is a few KiB; a cap keeps an odd upstream from filling memory. */
@@ -232,6 +233,34 @@ static void *prefetch_main(void *arg)
     }
 }
 
+/* No thread for @p (pthread_create said @e): fetching ahead is only a head start, and the
+ * caller may be a mirror request pip waits on, so @p is dropped rather than run here (pip
+ * or fetch asks for it again), and with it the queue when no thread is left to take it
+ * (pip_prefetch_wait would wait for it forever). Logged once. */
+static void prefetch_drop(prefetch *p, int e)
+{
+    static bool logged;
+    prefetch **dropped = NULL;
+    size_t ndropped = 0;
+    pthread_mutex_lock(&pf_mu);
+    bool log = !logged;
+    logged = true;
+    if (--pf_running == 0) {
+        dropped = ec_steal(&pending);
+        ndropped = npending;
+        npending = 0;
+    }
+    pthread_cond_broadcast(&pf_cv);
+    pthread_mutex_unlock(&pf_mu);
+    if (log)
+        ec_debug("pip: no thread to fetch ahead of pip (%s): those downloads are left to pip "
+                 "and fetch", strerror(e));
+    prefetch_free(p);
+    for (size_t i = 0; i < ndropped; i++)
+        prefetch_free(dropped[i]);
+    free(dropped);
+}
+
 /* Runs @p now on a thread of its own, or queues it; takes it. */
 static void prefetch_submit(prefetch *p)
 {
@@ -254,10 +283,10 @@ static void prefetch_submit(prefetch *p)
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    /* no thread: run it (and what waits) here rather than leave the queue to nobody */
-    if (pthread_create(&th, &at, prefetch_main, p) != 0)
-        prefetch_main(p);
+    int e = pthread_create(&th, &at, prefetch_main, p);
     pthread_attr_destroy(&at);
+    if (e != 0)
+        prefetch_drop(p, e);
 }
 
 static prefetch *prefetch_new(const ec_fetch_ctx *ctx, ahead_kind kind, const char *name)
