@@ -373,9 +373,9 @@ static void input__ipv6_listening_checks_heads_too(void **state)
     bool have_v6 = probe >= 0 && bind(probe, (struct sockaddr *)&sa, sizeof sa) == 0;
     if (probe >= 0)
         close(probe);
-    if (!have_v6) {
+    if (!have_v6) { /* a property of the machine, not something the setup can install */
         print_message("no IPv6 loopback on this machine: IPv6 listening not checked\n");
-        return;
+        skip();
     }
     ec_server *s6;
     ec_err err = {0};
