@@ -73,7 +73,7 @@ char *pip_pick(const json_t *page, const char *python)
         if (!fn || strncmp(fn, "pip-", 4) != 0 || (y && !json_is_false(y)))
             continue;
         const char *tag = strstr(fn, "-py3-none-any.whl");
-        if (!tag || strcmp(tag, "-py3-none-any.whl") != 0)
+        if (!tag || tag < fn + 4 || strcmp(tag, "-py3-none-any.whl") != 0)
             continue;
         EC_AUTOFREE char *ver = ec_xstrndup(fn + 4, (size_t)(tag - fn - 4));
         if (version_parts(ver, v) < 2 || (pick && version_cmp(v, best) <= 0) ||
