@@ -114,9 +114,7 @@ int gem_index_doc(ec_fetch_ctx *ctx, const char *path, int64_t ttl, ec_buf *body
     return doc_get(ctx, path, ttl, NULL, body, upstream_out, err);
 }
 
-/* The MD5 /versions lists for @name's info file (the last line of the gem wins), or
- * false when /versions does not name it. */
-static bool versions_md5(const char *versions, const char *name, char out[33])
+bool gem_versions_md5(const char *versions, const char *name, char out[33])
 {
     size_t nl = strlen(name);
     bool found = false;
@@ -142,7 +140,7 @@ int gem_index_info(ec_fetch_ctx *ctx, const char *versions, const char *name, ge
                    ec_err *err)
 {
     char md5[33];
-    if (!versions_md5(versions, name, md5))
+    if (!gem_versions_md5(versions, name, md5))
         return ec_fail(err, EC_ENOTFOUND, "gem %s is not in the registry %s", name,
                        ctx->upstream);
     EC_AUTOFREE char *path = ec_xasprintf("info/%s", name);
