@@ -299,6 +299,11 @@ static void pkg__not_a_gem_is_named(void **state)
     EC_AUTOFREE char *g3 = make_gem("noname.gem", "version: 1\n", demo_data, 1);
     assert_int_equal(gem_pkg_read(&p, g3, "noname-1", &e3), EC_EFORMAT);
     assert_non_null(strstr(e3.msg, "has no name"));
+    /* empty metadata: libyaml asserted on its NULL buffer and aborted the process */
+    ec_err e4 = {0};
+    EC_AUTOFREE char *g4 = make_gem("empty.gem", "", demo_data, 1);
+    assert_int_equal(gem_pkg_read(&p, g4, "empty-1", &e4), EC_EFORMAT);
+    assert_non_null(strstr(e4.msg, "empty-1.gem: its metadata has no name"));
 }
 
 /* --- wrappers --- */
