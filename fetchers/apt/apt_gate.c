@@ -205,7 +205,8 @@ ssize_t ec_apt_stream_read(ec_apt_stream *s, void *buf, size_t cap)
         return -1;
     }
     size_t n = avail < cap ? avail : cap;
-    memcpy(buf, s->buf + (s->rd - s->base), n);
+    if (n) /* an empty body never got a buffer: no offset from NULL (UB) */
+        memcpy(buf, s->buf + (s->rd - s->base), n);
     s->rd += n;
     size_t used = (size_t)(s->rd - s->base);
     if (used >= STREAM_COMPACT) {

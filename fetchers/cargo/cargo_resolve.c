@@ -10,6 +10,7 @@
  * allows the real client where it is the faithful resolver; Cargo's resolver (features,
  * links, backtracking) is one. */
 #include "fetchers/cargo/cargo_int.h"
+#include "fetchers/cargo/cargo_pick.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -22,12 +23,7 @@
 #define ROOT_NAME "envcache-install-root"
 #define LOCK_MARK "@@envcache-cargo-lock "
 
-typedef struct root {
-    const char *name;     /* the spec's crate */
-    char vers[160];
-    char cksum[65];
-    char *edition, *rust_version, *resolver; /* from its manifest, owned, may be NULL */
-} root;
+typedef cargo_root root;
 
 /* "release: 1.96.0" and "host: x86_64-unknown-linux-gnu" from `rustc -vV`. */
 static bool probe_field(const char *probe, const char *key, char *out, size_t n)
@@ -38,86 +34,6 @@ static bool probe_field(const char *probe, const char *key, char *out, size_t n)
     p += strlen(key);
     snprintf(out, n, "%.*s", (int)strcspn(p, "\r\n"), p);
     return out[0] != '\0';
-}
-
-/* "1.70" → 1.70.0, for comparing rust-versions. */
-static bool rust_version(cargo_version *v, const char *s)
-{
-    char buf[64];
-    int dots = 0;
-    for (const char *p = s; *p; p++)
-        dots += *p == '.';
-    snprintf(buf, sizeof buf, "%s%s", s, dots == 0 ? ".0.0" : dots == 1 ? ".0" : "");
-    return cargo_version_parse(v, buf);
-}
-
-/* What cargo install says when the newest match needs a newer rustc: it does not fall
- * back by itself; it names the newest match the toolchain can build. */
-static int too_new(const root *rt, const char *spec, json_t *w, json_t *ok, const char *rustc,
-                   ec_err *err)
-{
-    const char *rv = json_string_value(json_object_get(w, "rust_version"));
-    const char *okv = json_string_value(json_object_get(ok, "vers"));
-    const char *okrv = json_string_value(json_object_get(ok, "rust_version"));
-    EC_AUTOFREE char *hint = !ok ? ec_xstrdup("no version that matches supports it")
-                             : okrv ? ec_xasprintf("%s %s supports rustc %s", rt->name, okv, okrv)
-                                    : ec_xasprintf("%s %s has an unspecified minimum rustc "
-                                                   "version", rt->name, okv);
-    return ec_fail(err, EC_EINVAL, "cargo: \"%s\": cannot install %s %s: it requires rustc %s "
-                   "or newer, and the toolchain beneath has rustc %s (%s), as cargo install "
-                   "says: pin a version it supports, or give the environment a newer toolchain",
-                   spec, rt->name, rt->vers, rv, rustc, hint);
-}
-
-/* As cargo install chooses: the newest version matching @req that is not yanked. When its
- * rust-version is newer than the toolchain's, cargo install refuses, naming the newest
- * match that the toolchain supports; so do we. EC_ENOTFOUND naming the spec. */
-static int pick(root *rt, const char *text, const cargo_req *req, const char *rustc,
-                const char *spec, ec_err *err)
-{
-    cargo_version best = {0}, best_ok = {0}, tool;
-    bool have_tool = rust_version(&tool, rustc);
-    json_t *jb = NULL, *jok = NULL;
-    for (const char *line = text; *line;) {
-        size_t n = strcspn(line, "\n");
-        json_t *j = json_loadb(line, n, 0, NULL);
-        line += n + (line[n] == '\n');
-        cargo_version v, rv;
-        const char *vs = json_string_value(json_object_get(j, "vers"));
-        const char *rvs = json_string_value(json_object_get(j, "rust_version"));
-        if (!vs || !cargo_version_parse(&v, vs) || json_is_true(json_object_get(j, "yanked")) ||
-            json_integer_value(json_object_get(j, "v")) > 2 || !cargo_req_matches(req, &v)) {
-            json_decref(j);
-            continue;
-        }
-        bool fits = !rvs || !have_tool || !rust_version(&rv, rvs) ||
-                    cargo_version_cmp(&rv, &tool) <= 0;
-        if (!jb || cargo_version_cmp(&v, &best) > 0) {
-            json_decref(jb);
-            jb = json_incref(j);
-            best = v;
-        }
-        if (fits && (!jok || cargo_version_cmp(&v, &best_ok) > 0)) {
-            json_decref(jok);
-            jok = json_incref(j);
-            best_ok = v;
-        }
-        json_decref(j);
-    }
-    int r = EC_OK;
-    if (!jb)
-        r = ec_fail(err, EC_ENOTFOUND, "cargo: \"%s\": crate %s has no version that matches "
-                    "and is not yanked", spec, rt->name);
-    else {
-        snprintf(rt->vers, sizeof rt->vers, "%s", json_string_value(json_object_get(jb, "vers")));
-        const char *ck = json_string_value(json_object_get(jb, "cksum"));
-        snprintf(rt->cksum, sizeof rt->cksum, "%s", ck ? ck : "");
-        if (!jok || cargo_version_cmp(&best_ok, &best) != 0) /* the newest does not fit */
-            r = too_new(rt, spec, jb, jok, rustc, err);
-    }
-    json_decref(jb);
-    json_decref(jok);
-    return r;
 }
 
 /* A manifest value we put into a generated manifest: digits and dots only. */
@@ -367,7 +283,7 @@ static int pick_roots(ec_fetch_ctx *ctx, const ec_resolve_req *req, root *roots,
         if (r == EC_OK)
             r = cargo_blob_read(ctx->store, &d, &text, err);
         if (r == EC_OK)
-            r = pick(rt, ec_buf_str(&text), &cr, rustc, req->texts[i], err);
+            r = cargo_pick(rt, ec_buf_str(&text), &cr, rustc, req->texts[i], err);
         ec_buf_fini(&text);
         if (r == EC_OK)
             r = root_manifest(rt, ctx, err);

@@ -114,9 +114,7 @@ int gem_index_doc(ec_fetch_ctx *ctx, const char *path, int64_t ttl, ec_buf *body
     return doc_get(ctx, path, ttl, NULL, body, upstream_out, err);
 }
 
-/* The MD5 /versions lists for @name's info file (the last line of the gem wins), or
- * false when /versions does not name it. */
-static bool versions_md5(const char *versions, const char *name, char out[33])
+bool gem_versions_md5(const char *versions, const char *name, char out[33])
 {
     size_t nl = strlen(name);
     bool found = false;
@@ -142,7 +140,7 @@ int gem_index_info(ec_fetch_ctx *ctx, const char *versions, const char *name, ge
                    ec_err *err)
 {
     char md5[33];
-    if (!versions_md5(versions, name, md5))
+    if (!gem_versions_md5(versions, name, md5))
         return ec_fail(err, EC_ENOTFOUND, "gem %s is not in the registry %s", name,
                        ctx->upstream);
     EC_AUTOFREE char *path = ec_xasprintf("info/%s", name);
@@ -181,6 +179,14 @@ static bool split_version(gem_entry *e, const char *s, size_t n)
     return gem_ver_parse(&e->ver, s, d ? (size_t)(d - s) : n);
 }
 
+/* Room for element @n of an array of @n (entries are 12 KiB and requirements 6 KiB: one
+ * more at a time made parsing an info file of many versions quadratic in copies). The
+ * capacity doubles at each power of two, so no count of it is kept. */
+static void *grow(void *a, size_t n, size_t size)
+{
+    return n & (n - 1) ? a : ec_xrealloc(a, (n ? 2 * n : 1) * size);
+}
+
 static bool parse_deps(gem_entry *e, const char *s, size_t n)
 {
     for (const char *p = s, *end = s + n; p < end;) {
@@ -189,7 +195,7 @@ static bool parse_deps(gem_entry *e, const char *s, size_t n)
         const char *colon = memchr(p, ':', len);
         if (!colon)
             return false;
-        e->deps = ec_xrealloc(e->deps, (e->ndeps + 1) * sizeof *e->deps);
+        e->deps = grow(e->deps, e->ndeps, sizeof *e->deps);
         e->deps[e->ndeps].name = ec_xstrndup(p, (size_t)(colon - p));
         EC_AUTOFREE char *req = ec_xstrndup(colon + 1, len - (size_t)(colon - p) - 1);
         if (!gem_req_parse(&e->deps[e->ndeps++].req, req, '&'))
@@ -238,7 +244,7 @@ int gem_info_parse(gem_info *out, const char *name, const char *body, size_t n, 
         if (len == 0)
             continue;
         const char *sp = memchr(line, ' ', len), *bar = memchr(line, '|', len);
-        out->e = ec_xrealloc(out->e, (out->n + 1) * sizeof *out->e);
+        out->e = grow(out->e, out->n, sizeof *out->e);
         gem_entry *e = &out->e[out->n++];
         memset(e, 0, sizeof *e);
         gem_req_parse(&e->ruby, "", ',');

@@ -77,6 +77,9 @@ typedef struct gem_info {
 void gem_info_free(gem_info *gi);
 /** Parses an /info file of @name. EC_EFORMAT naming the line. */
 int gem_info_parse(gem_info *out, const char *name, const char *body, size_t n, ec_err *err);
+/** The MD5 the compact index's /versions text lists for @name's info file (the last line
+ *  of the gem wins) into @out, or false when /versions does not name it. */
+bool gem_versions_md5(const char *versions, const char *name, char out[33]);
 
 /** The body of a compact index document (@path: "versions", "info/NAME", "names"), from
  *  the store when fetched less than @ttl seconds ago, else from upstream (revalidated

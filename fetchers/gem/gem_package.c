@@ -127,7 +127,8 @@ static int read_metadata(gem_pkg *p, const ec_buf *yaml, const char *full, ec_er
     yaml_parser_t y;
     yaml_document_t d;
     yaml_parser_initialize(&y);
-    yaml_parser_set_input_string(&y, (const unsigned char *)yaml->p, yaml->n);
+    /* an empty metadata entry leaves no buffer, and libyaml asserts on NULL input */
+    yaml_parser_set_input_string(&y, (const unsigned char *)(yaml->p ? yaml->p : ""), yaml->n);
     int r = yaml_parser_load(&y, &d)
                 ? EC_OK
                 : ec_fail(err, EC_EFORMAT, "%s.gem: its metadata is not YAML (%s at line %zu)",

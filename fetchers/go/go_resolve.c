@@ -4,6 +4,7 @@
  * minimal version selection over the go.mod graph, pruned as go prunes it for a module
  * at go 1.17 or later (its own go.mod lists every module its packages need). */
 #include "fetchers/go/go_int.h"
+#include "fetchers/go/go_vlist.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,44 +12,17 @@
 #include "store/util/auto.h"
 #include "store/util/mem.h"
 
-/* --- version lists and queries --- */
-
-typedef struct vlist {
-    char **v;
-    size_t n;
-} vlist;
-
-static void vlist_free(vlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
-static int vcmp_p(const void *a, const void *b)
-{
-    return go_vcmp(*(char *const *)a, *(char *const *)b);
-}
+/* --- version lists and queries (go_vlist.c) --- */
 
 /* @v/list: canonical, non-pseudo versions, ascending. EC_ENOTFOUND: no such module. */
-static int list_versions(go_cfg *g, const char *module, vlist *out, ec_err *err)
+static int list_versions(go_cfg *g, const char *module, go_vlist *out, ec_err *err)
 {
     EC_AUTOFREE char *emod = go_escape(module);
     EC_AUTOFREE char *rel = ec_xasprintf("%s/@v/list", emod);
     ec_buf b = EC_BUF_INIT;
     int r = go_doc_get(g, rel, false, &b, err);
-    memset(out, 0, sizeof *out);
-    for (char *save = NULL, *t = r == EC_OK && b.p ? strtok_r(b.p, " \r\n\t", &save) : NULL; t;
-         t = strtok_r(NULL, " \r\n\t", &save)) {
-        if (!go_version_valid(t) || go_version_pseudo(t))
-            continue;
-        out->v = ec_xrealloc(out->v, (out->n + 1) * sizeof *out->v);
-        out->v[out->n++] = ec_xstrdup(t);
-    }
+    go_vlist_parse(out, r == EC_OK ? b.p : NULL);
     ec_buf_fini(&b);
-    if (out->n)
-        qsort(out->v, out->n, sizeof *out->v, vcmp_p);
     return r;
 }
 
@@ -67,7 +41,7 @@ static bool has_gomod(go_cfg *g, const char *module, const char *version)
 
 /* go's filterVersions: +incompatible versions count only while no compatible version
  * below them has a go.mod. Truncates @l in place. */
-static void drop_incompatible(go_cfg *g, const char *module, vlist *l)
+static void drop_incompatible(go_cfg *g, const char *module, go_vlist *l)
 {
     const char *last_compat = NULL;
     for (size_t i = 0; i < l->n; i++) {
@@ -82,75 +56,6 @@ static void drop_incompatible(go_cfg *g, const char *module, vlist *l)
         }
         return;
     }
-}
-
-/* "v1" or "v1.2": the highest version with that prefix. */
-static bool prefix_query(const char *q)
-{
-    if (q[0] != 'v' || !q[1])
-        return false;
-    int dots = 0;
-    for (const char *c = q + 1; *c; c++) {
-        if (*c == '.' && (c[-1] == '.' || c == q + 1 || !c[1] || ++dots > 1))
-            return false;
-        if (*c != '.' && (*c < '0' || *c > '9'))
-            return false;
-    }
-    return true;
-}
-
-typedef enum qkind { Q_LATEST, Q_EXACT, Q_PREFIX, Q_LT, Q_LE, Q_GT, Q_GE, Q_REV } qkind;
-
-static qkind query_kind(const char *q, const char **arg)
-{
-    *arg = q;
-    if (!strcmp(q, "latest") || !strcmp(q, "upgrade") || !strcmp(q, "patch"))
-        return Q_LATEST; /* nothing is selected before an install: all three mean latest */
-    if (go_version_valid(q))
-        return Q_EXACT;
-    if (q[0] == '<' || q[0] == '>') {
-        bool eq = q[1] == '=';
-        *arg = q + 1 + eq;
-        return q[0] == '<' ? (eq ? Q_LE : Q_LT) : (eq ? Q_GE : Q_GT);
-    }
-    if (prefix_query(q))
-        return Q_PREFIX;
-    return Q_REV;
-}
-
-static bool prefix_match(const char *v, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return strncmp(v, prefix, n) == 0 && (v[n] == '.' || v[n] == '-' || v[n] == '+' || !v[n]);
-}
-
-static bool allowed(qkind k, const char *arg, const char *v)
-{
-    switch (k) {
-    case Q_PREFIX: return prefix_match(v, arg);
-    case Q_LT: return go_vcmp(v, arg) < 0;
-    case Q_LE: return go_vcmp(v, arg) <= 0;
-    case Q_GT: return go_vcmp(v, arg) > 0;
-    case Q_GE: return go_vcmp(v, arg) >= 0;
-    default: return true;
-    }
-}
-
-/* Releases before pre-releases; the highest, or for > and >= the lowest ("nearest"). */
-static const char *pick(const vlist *l, qkind k, const char *arg, const go_modfile *retr)
-{
-    bool lowest = k == Q_GT || k == Q_GE;
-    for (int pre = 0; pre < 2; pre++) {
-        for (size_t j = 0; j < l->n; j++) {
-            const char *v = l->v[lowest ? j : l->n - 1 - j];
-            if (go_version_prerelease(v) != (pre == 1) || !allowed(k, arg, v))
-                continue;
-            if (retr && go_modfile_retracted(retr, v))
-                continue;
-            return v;
-        }
-    }
-    return NULL;
 }
 
 /* The info document of a version or a revision the proxy resolves. */
@@ -196,23 +101,23 @@ static int latest_endpoint(go_cfg *g, const char *module, char **out, ec_err *er
 static int query(go_cfg *g, const char *module, const char *q, char **out, ec_err *err)
 {
     const char *arg;
-    qkind k = query_kind(q, &arg);
-    if (k == Q_EXACT)
+    go_qkind k = go_query_kind(q, &arg);
+    if (k == GO_Q_EXACT)
         return stat_version(g, module, q, out, err);
-    if (k == Q_REV) {
+    if (k == GO_Q_REV) {
         int r = stat_version(g, module, q, out, err);
         if (r == EC_ENOTFOUND)
             ec_err_prefix(err, "%s@%s: no proxy resolves this revision, and envcache does not "
                           "fetch from version control (not supported)", module, q);
         return r;
     }
-    vlist l;
+    go_vlist l;
     int r = list_versions(g, module, &l, err);
     if (r == EC_OK)
         drop_incompatible(g, module, &l);
-    const char *top = r == EC_OK ? pick(&l, Q_LATEST, arg, NULL) : NULL;
-    if (r == EC_OK && !top && l.n == 0 && k == Q_LATEST) {
-        vlist_free(&l); /* no tags: the proxy's latest (a pseudo-version) */
+    const char *top = r == EC_OK ? go_vlist_pick(&l, GO_Q_LATEST, arg, NULL) : NULL;
+    if (r == EC_OK && !top && l.n == 0 && k == GO_Q_LATEST) {
+        go_vlist_free(&l); /* no tags: the proxy's latest (a pseudo-version) */
         return latest_endpoint(g, module, out, err);
     }
     go_modfile retr = {0};
@@ -220,7 +125,7 @@ static int query(go_cfg *g, const char *module, const char *q, char **out, ec_er
     if (r == EC_OK && top && go_get_mod(g, module, top, &mod, NULL) == EC_OK &&
         go_modfile_parse(&retr, mod.p ? mod.p : "", mod.n, module, NULL) != EC_OK)
         memset(&retr, 0, sizeof retr);
-    const char *v = r == EC_OK ? pick(&l, k, arg, &retr) : NULL;
+    const char *v = r == EC_OK ? go_vlist_pick(&l, k, arg, &retr) : NULL;
     if (r == EC_OK && !v)
         r = ec_fail(err, EC_ENOTFOUND, "%s: no version matches %s%s", module, q,
                     l.n ? " (retracted versions are skipped)" : "");
@@ -228,7 +133,7 @@ static int query(go_cfg *g, const char *module, const char *q, char **out, ec_er
         *out = ec_xstrdup(v);
     go_modfile_fini(&retr);
     ec_buf_fini(&mod);
-    vlist_free(&l);
+    go_vlist_free(&l);
     return r;
 }
 

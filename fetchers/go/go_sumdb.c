@@ -19,10 +19,12 @@
 
 /* --- signed notes --- */
 
-/* Strict standard base64 (with padding); returns the length, or -1. */
+/* Strict standard base64 (with padding); returns the length, or -1. EVP_DecodeBlock
+ * writes n / 4 * 3 bytes, padding included: all of them must fit (a key of 88 characters
+ * wrote 66 bytes into a 64-byte buffer). */
 static long b64_decode(unsigned char *out, size_t cap, const char *s, size_t n)
 {
-    if (n % 4 || n / 4 * 3 > cap + 2)
+    if (n % 4 || n / 4 * 3 > cap)
         return -1;
     int k = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
     if (k < 0)

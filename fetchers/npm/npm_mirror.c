@@ -4,6 +4,7 @@
  * pulled through (verified against the packument's integrity) on a miss, once however
  * many clients ask for the same file at the same moment. */
 #include "fetchers/npm/npm_int.h"
+#include "fetchers/npm/npm_mirror_doc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -50,39 +51,11 @@ typedef struct doc_out {
     ec_mirror_resp *resp;
 } doc_out;
 
-/* Points every `"tarball": "<upstream>/…"` at the mirror (compact or spaced JSON, as
- * the registry sends full documents spaced); integrity stays untouched, so npm's
- * signature checks still pass. */
-static int rewrite_tarballs(ec_buf *out, const char *body, size_t len, const char *upstream,
-                            const char *base, ec_err *err)
-{
-    size_t ul = strlen(upstream);
-    while (ul && upstream[ul - 1] == '/')
-        ul--;
-    static const char key[] = "\"tarball\"";
-    const char *p = body, *end = body + len;
-    int rc = EC_OK;
-    for (const char *hit; rc == EC_OK && (hit = memmem(p, (size_t)(end - p), key,
-                                                       sizeof key - 1));) {
-        const char *v = hit + sizeof key - 1;
-        while (v < end && (*v == ' ' || *v == ':' || *v == '\t' || *v == '\n'))
-            v++;
-        bool ours = v < end && *v == '"' && (size_t)(end - v - 1) > ul &&
-                    memcmp(v + 1, upstream, ul) == 0 && v[1 + ul] == '/';
-        const char *upto = ours ? v + 1 : v;
-        rc = ec_buf_add(out, p, (size_t)(upto - p), err);
-        if (rc == EC_OK && ours)
-            rc = ec_buf_adds(out, base, err);
-        p = ours ? v + 1 + ul : upto;
-    }
-    return rc == EC_OK ? ec_buf_add(out, p, (size_t)(end - p), err) : rc;
-}
-
 static int doc_deliver(const char *name, const char *body, size_t len, void *ud, ec_err *err)
 {
     (void)name;
     doc_out *o = ud;
-    return rewrite_tarballs(&o->resp->body, body, len, o->upstream, o->req->base_url, err);
+    return ec_npm_mirror_rewrite(&o->resp->body, body, len, o->upstream, o->req->base_url, err);
 }
 
 static void set_etag(ec_mirror_resp *resp)
@@ -221,40 +194,11 @@ static int serve_doc(ec_fetch_ctx *ctx, const ec_mirror_req *req, const char *na
 
 /* Concurrent misses for one file wait for the first one's download. */
 
-typedef struct find_dist {
-    const char *file;
-    char *url, *integrity, *shasum, *what;
-} find_dist;
-
-static int find_in_doc(const char *name, const char *body, size_t len, void *ud, ec_err *err)
-{
-    find_dist *f = ud;
-    json_t *doc = json_loadb(body, len, 0, NULL);
-    if (!doc)
-        return ec_fail(err, EC_EFORMAT, "the packument of %s is not JSON", name);
-    const char *ver;
-    json_t *v;
-    json_object_foreach(json_object_get(doc, "versions"), ver, v) {
-        json_t *dist = json_object_get(v, "dist");
-        const char *url = json_string_value(json_object_get(dist, "tarball"));
-        if (url && strcmp(ec_npm_url_file(url), f->file) == 0 && !f->url) {
-            const char *i = json_string_value(json_object_get(dist, "integrity"));
-            const char *s = json_string_value(json_object_get(dist, "shasum"));
-            f->url = ec_xstrdup(url);
-            f->integrity = i ? ec_xstrdup(i) : NULL;
-            f->shasum = s ? ec_xstrdup(s) : NULL;
-            f->what = ec_xasprintf("%s@%s tarball", name, ver);
-        }
-    }
-    json_decref(doc);
-    return EC_OK;
-}
-
 static int pull_tarball(ec_fetch_ctx *ctx, const char *name, const char *file, ec_digest *out,
                         ec_err *err)
 {
-    find_dist f = {.file = file};
-    int rc = ec_npm_meta_fetch(ctx, EC_NPM_ABBREV, &name, 1, EC_NPM_META_TTL, find_in_doc, &f,
+    ec_npm_find_dist f = {.file = file};
+    int rc = ec_npm_meta_fetch(ctx, EC_NPM_ABBREV, &name, 1, EC_NPM_META_TTL, ec_npm_find_in_doc, &f,
                                NULL, err);
     if (rc == EC_OK && !f.url)
         rc = ec_fail(err, EC_ENOTFOUND, "%s has no version with tarball %s", name, file);

@@ -107,6 +107,36 @@ static char *make_gem(const char *name, const char *yaml, const ent *e, size_t n
     return path;
 }
 
+/* A .gem at DIR/NAME whose specification is an uncompressed "metadata" member of @yaml
+ * (RubyGems' older form), with the data.tar.gz of @e. */
+static char *make_gem_plain(const char *name, const char *yaml, const ent *e, size_t n)
+{
+    char *data = ec_xmalloc(BUF_MAX);
+    size_t nd = tar_gz(data, e, n);
+    char *path = ec_xasprintf("%s/%s", dir, name);
+    struct archive *a = archive_write_new();
+    archive_write_set_format_ustar(a);
+    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+    const struct { const char *name; const char *p; size_t n; } parts[] = {
+        {"metadata", yaml, strlen(yaml)}, {"data.tar.gz", data, nd}};
+    for (size_t i = 0; i < 2; i++) {
+        struct archive_entry *x = archive_entry_new();
+        archive_entry_set_pathname(x, parts[i].name);
+        archive_entry_set_filetype(x, AE_IFREG);
+        archive_entry_set_perm(x, 0444);
+        archive_entry_set_size(x, (la_int64_t)parts[i].n);
+        assert_int_equal(archive_write_header(a, x), ARCHIVE_OK);
+        if (parts[i].n)
+            assert_int_equal(archive_write_data(a, parts[i].p, parts[i].n),
+                             (la_ssize_t)parts[i].n);
+        archive_entry_free(x);
+    }
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    free(data);
+    return path;
+}
+
 static const char demo_yaml[] =
     "--- !ruby/object:Gem::Specification\n"
     "name: demo\n"
@@ -299,6 +329,11 @@ static void pkg__not_a_gem_is_named(void **state)
     EC_AUTOFREE char *g3 = make_gem("noname.gem", "version: 1\n", demo_data, 1);
     assert_int_equal(gem_pkg_read(&p, g3, "noname-1", &e3), EC_EFORMAT);
     assert_non_null(strstr(e3.msg, "has no name"));
+    /* empty metadata: libyaml asserted on its NULL buffer and aborted the process */
+    ec_err e4 = {0};
+    EC_AUTOFREE char *g4 = make_gem_plain("empty.gem", "", demo_data, 1);
+    assert_int_equal(gem_pkg_read(&p, g4, "empty-1", &e4), EC_EFORMAT);
+    assert_non_null(strstr(e4.msg, "empty-1.gem: its metadata has no name"));
 }
 
 /* --- wrappers --- */
