@@ -297,7 +297,7 @@ char *pip_guess_wheel(const json_t *page, const json_t *probe, const char *spec)
         return NULL;
     char pyv[32];
     snprintf(pyv, sizeof pyv, "%s", json_string_value(json_object_get(probe, "version")));
-    pver best_v;
+    pver best_v = {0};
     long best_rank = -1;
     char *best = NULL;
     bool have = false;
