@@ -9,10 +9,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+
+#include "store/util/dl.h"
 
 #define ARCHIVE_SONAME "libarchive.so.13"
 
@@ -48,26 +49,18 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int loaded;
 static char why[512];
 
+#define NAME(f) #f,
+#define SLOT(f) (void **)&p_##f,
+
 static void load(void)
 {
-    void *h = dlopen(ARCHIVE_SONAME, RTLD_NOW | RTLD_LOCAL);
-    const char *missing = NULL;
-    if (h) {
-#define RESOLVE(f)                                                                           \
-    if (!missing && !(*(void **)&p_##f = dlsym(h, #f)))                                      \
-        missing = #f;
-        EC_ARCHIVE_FUNCS(RESOLVE)
-    }
-    if (!h || missing) {
-        const char *e = dlerror();
-        snprintf(why, sizeof why,
-                 "cannot load %s, which reads and writes every archive: %s%s (install the "
-                 "Debian package libarchive13; tools/install-deps.sh does)",
-                 ARCHIVE_SONAME, missing ? "it has no " : "", missing ? missing : e ? e : "?");
+    static const ec_dl_lib lib = {ARCHIVE_SONAME, "which reads and writes every archive",
+                                  "libarchive13"};
+    static const char *const names[] = {EC_ARCHIVE_FUNCS(NAME)};
+    static void **const slots[] = {EC_ARCHIVE_FUNCS(SLOT)};
+    loaded = ec_dl_load(&lib, names, slots, sizeof names / sizeof *names, why, sizeof why);
+    if (!loaded)
         fprintf(stderr, "envcache: %s\n", why);
-        return;
-    }
-    loaded = 1;
 }
 
 static int ready(void)

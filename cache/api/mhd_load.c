@@ -9,10 +9,10 @@
 
 #include <microhttpd.h>
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdio.h>
+
+#include "store/util/dl.h"
 
 #define MHD_SONAME "libmicrohttpd.so.12"
 
@@ -31,25 +31,16 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int loaded;
 static char why[512];
 
+#define NAME(f) #f,
+#define SLOT(f) (void **)&p_##f,
+
 static void load(void)
 {
-    void *h = dlopen(MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
-    const char *missing = NULL;
-    if (h) {
-#define RESOLVE(f)                                                                           \
-    if (!missing && !(*(void **)&p_##f = dlsym(h, #f)))                                      \
-        missing = #f;
-        EC_MHD_FUNCS(RESOLVE)
-    }
-    if (!h || missing) {
-        const char *e = dlerror();
-        snprintf(why, sizeof why,
-                 "cannot load %s, the HTTP server the API and the mirror run on: %s%s "
-                 "(install the Debian package libmicrohttpd12; tools/install-deps.sh does)",
-                 MHD_SONAME, missing ? "it has no " : "", missing ? missing : e ? e : "?");
-        return;
-    }
-    loaded = 1;
+    static const ec_dl_lib lib = {MHD_SONAME, "the HTTP server the API and the mirror run on",
+                                  "libmicrohttpd12"};
+    static const char *const names[] = {EC_MHD_FUNCS(NAME)};
+    static void **const slots[] = {EC_MHD_FUNCS(SLOT)};
+    loaded = ec_dl_load(&lib, names, slots, sizeof names / sizeof *names, why, sizeof why);
 }
 
 static int ready(void)

@@ -11,10 +11,11 @@
 #define CURL_DISABLE_TYPECHECK /* we define curl_easy_setopt & co, not call them */
 #include <curl/curl.h>
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+
+#include "store/util/dl.h"
 
 #define CURL_SONAME "libcurl.so.4"
 
@@ -41,22 +42,18 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int loaded;
 static CURLcode init_rc = CURLE_FAILED_INIT;
 
+#define NAME(f) #f,
+#define SLOT(f) (void **)&p_##f,
+
 static void load(void)
 {
-    void *h = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-    const char *missing = NULL;
-    if (h) {
-#define RESOLVE(f)                                                                           \
-    if (!missing && !(*(void **)&p_##f = dlsym(h, #f)))                                      \
-        missing = #f;
-        EC_CURL_FUNCS(RESOLVE)
-    }
-    if (!h || missing) {
-        const char *e = dlerror();
-        fprintf(stderr,
-                "envcache: cannot load %s, the HTTP client every download goes through: "
-                "%s%s (install the Debian package libcurl4; tools/install-deps.sh does)\n",
-                CURL_SONAME, missing ? "it has no " : "", missing ? missing : e ? e : "?");
+    static const ec_dl_lib lib = {CURL_SONAME, "the HTTP client every download goes through",
+                                  "libcurl4"};
+    static const char *const names[] = {EC_CURL_FUNCS(NAME)};
+    static void **const slots[] = {EC_CURL_FUNCS(SLOT)};
+    char why[512];
+    if (!ec_dl_load(&lib, names, slots, sizeof names / sizeof *names, why, sizeof why)) {
+        fprintf(stderr, "envcache: %s\n", why);
         return;
     }
     loaded = 1;
