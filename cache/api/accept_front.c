@@ -8,7 +8,7 @@
  * Each accepted connection is watched (epoll, edge-triggered) and its bytes are peeked
  * (MSG_PEEK: nothing is consumed) and fed to request_head.c until the head is complete,
  * refused, over the front's read limit, or past its deadline. A good head is handed to
- * MHD with MHD_add_connection, which then reads the same bytes from the socket; a bad
+ * a worker's MHD (mhd_workers.c), which then reads the same bytes from the socket; a bad
  * one is answered here, the connection drained for a moment (so that closing it does not
  * reset the answer away) and closed.
  *
@@ -173,8 +173,7 @@ static void hand_over(ec_front *f, struct pending *p)
     epoll_ctl(f->ep, EPOLL_CTL_DEL, p->fd, NULL);
     list_del(f, p);
     f->npending--;
-    /* MHD closes the socket when it cannot take it (its own limit, memory). */
-    MHD_add_connection(f->s->d, p->fd, (const struct sockaddr *)&p->addr, p->alen);
+    ec_mhd_workers_add(f->s->workers, p->fd, (const struct sockaddr *)&p->addr, p->alen);
     free(p);
 }
 

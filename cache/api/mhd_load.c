@@ -22,7 +22,8 @@
     X(MHD_get_connection_values) X(MHD_lookup_connection_value) X(MHD_suspend_connection)    \
     X(MHD_resume_connection) X(MHD_queue_response) X(MHD_create_response_from_buffer)        \
     X(MHD_create_response_from_fd_at_offset64) X(MHD_add_response_header)                    \
-    X(MHD_destroy_response) X(MHD_http_unescape)
+    X(MHD_destroy_response) X(MHD_http_unescape) X(MHD_run) X(MHD_get_timeout)              \
+    X(MHD_get_daemon_info)
 
 #define DECLARE(f) static __typeof__(f) *p_##f;
 EC_MHD_FUNCS(DECLARE)
@@ -81,6 +82,22 @@ void MHD_stop_daemon(struct MHD_Daemon *daemon)
 {
     if (daemon && ready())
         p_MHD_stop_daemon(daemon);
+}
+
+enum MHD_Result MHD_run(struct MHD_Daemon *daemon)
+{
+    return ready() ? p_MHD_run(daemon) : MHD_NO;
+}
+
+enum MHD_Result MHD_get_timeout(struct MHD_Daemon *daemon, MHD_UNSIGNED_LONG_LONG *timeout)
+{
+    return ready() ? p_MHD_get_timeout(daemon, timeout) : MHD_NO;
+}
+
+const union MHD_DaemonInfo *MHD_get_daemon_info(struct MHD_Daemon *daemon,
+                                                enum MHD_DaemonInfoType info_type, ...)
+{
+    return ready() ? p_MHD_get_daemon_info(daemon, info_type) : NULL;
 }
 
 /* The info and option calls' variadic part: libmicrohttpd 0.9 reads none for the infos

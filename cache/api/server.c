@@ -508,32 +508,29 @@ static size_t pool_bytes(const ec_server_opts *o)
     return o->max_header_bytes + EC_SERVER_URL_MAX + (8u << 10);
 }
 
-/* MHD listens on nothing: the accept front (accept_front.c) owns the listening socket and
- * hands MHD each connection whose first request head it has checked. MHD's ITC wakes its
- * threads for each connection added. */
-static int start_daemon(ec_server *s, ec_err *err)
+static struct MHD_Daemon *start_one(unsigned flags, void *arg)
 {
-    /* Not MHD_USE_TURBO: with it, 10,000 connections opened at once once left 512 of them
-     * unanswered for two minutes (tests/integration/test_serve_connections.sh). */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    errno = 0;
-    s->d = MHD_start_daemon(
+    ec_server *s = arg;
+    /* Each worker holds up to the whole limit: the front keeps the limit for all. */
+    return MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_THREAD_POOL_SIZE, s->o.threads,
         MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections + EC_SERVER_SHED_HEADROOM,
         MHD_OPTION_CONNECTION_TIMEOUT, s->o.conn_timeout_s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_bytes(&s->o),
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
-    if (!s->d && ec_mhd_unavailable())
+}
+
+/* MHD listens on nothing: the accept front (accept_front.c) owns the listening socket and
+ * hands each connection whose first request head it has checked to one of the workers
+ * (mhd_workers.c), each an MHD daemon run by a thread of ours. */
+static int start_daemons(ec_server *s, ec_err *err)
+{
+    if (ec_mhd_unavailable())
         return ec_fail(err, EC_EUNSUPPORTED, "cannot start the HTTP server: %s",
                        ec_mhd_unavailable());
-    if (!s->d)
-        return ec_fail_sys(err, errno ? errno : ENOMEM,
-                           "cannot start the HTTP server's threads");
-    return EC_OK;
+    return ec_mhd_workers_start(&s->workers, s->o.threads, start_one, s, err);
 }
 
 static int own_port(uint16_t *port, void *payload, ec_err *err)
@@ -567,15 +564,15 @@ int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec
     if (r == EC_OK)
         r = ec_front_open(&s->front, s, &ss, err);
     if (r == EC_OK)
-        r = start_daemon(s, err);
+        r = start_daemons(s, err);
     int e = r == EC_OK ? pthread_create(&s->watcher, NULL, watcher_main, s) : 0;
     if (e != 0) { /* pthread_create returns its error; errno is not set */
-        MHD_stop_daemon(s->d);
+        ec_mhd_workers_stop(s->workers);
         r = ec_fail_sys(err, e, "cannot start the connection watcher");
     }
     if (r == EC_OK && (r = ec_front_start(s->front, err)) < 0) {
         stop_watcher(s);
-        MHD_stop_daemon(s->d);
+        ec_mhd_workers_stop(s->workers);
     }
     if (r < 0) {
         ec_front_close(s->front);
@@ -664,7 +661,7 @@ void ec_server_stop(ec_server *s)
     while (atomic_load(&s->deferred) > 0)
         sleep_ms(10);
     stop_watcher(s);
-    MHD_stop_daemon(s->d); /* its "closed" notifications free the watch entries */
+    ec_mhd_workers_stop(s->workers); /* their "closed" notifications free the watch entries */
     ec_warm_queue_stop(s->wq);
     pthread_cond_destroy(&s->watch_cv);
     pthread_mutex_destroy(&s->watch_mu);

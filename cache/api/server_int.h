@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "cache/api/mhd_workers.h"
 #include "cache/api/server.h"
 #include "store/util/buf.h"
 
@@ -23,7 +24,7 @@ typedef struct ec_front ec_front;
 struct ec_server {
     ec_cache *c;
     ec_server_opts o;
-    struct MHD_Daemon *d;
+    ec_mhd_workers *workers; /* the MHD daemons and their threads (mhd_workers.c) */
     ec_front *front;     /* owns the listening socket (accept_front.c) */
     ec_warm_queue *wq;
     uint16_t port;

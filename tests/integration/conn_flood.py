@@ -7,6 +7,11 @@
 # 1. HOLD keep-alive connections, each answered GET /healthz and kept open;
 # 2. OVER more connections past the limit: each must be answered 503 (never silence);
 # 3. all closed: the server's open descriptors fall back (polled, reported).
+#   conn_flood.py burst PORT PID
+# 0. bursts of 128 to 384 connections, opened and then asked at once, and 100 rounds of
+#    128 and 256 kept-alive connections asking together, each answered well before the
+#    server's timeout (a batch of exactly 128 epoll events once
+#    left a worker of libmicrohttpd's pool waiting out that timeout with their answers).
 #   conn_flood.py loris PORT PID LORIS
 # 4. LORIS connections dribble a request one byte a second while /healthz is asked
 #    again and again on fresh connections: every ask answered 200 (latency reported),
@@ -17,6 +22,8 @@ mode = sys.argv[1]
 port, pid = int(sys.argv[2]), int(sys.argv[3])
 if mode == "hold":
     hold, over, loris = int(sys.argv[4]), int(sys.argv[5]), 0
+elif mode == "burst":
+    hold, over, loris = 0, 0, 0
 else:
     hold, over, loris = 0, 0, int(sys.argv[4])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -155,6 +162,46 @@ def phase_hold():
     if server_fds() > base_fds + 16:
         failures.append(f"the server still holds {server_fds()} descriptors (idle: {base_fds})")
 
+def burst_answered(socks, req, what):
+    """One request on each of socks at once; False (and a failure) if any went unanswered."""
+    t0 = time.monotonic()
+    res = exchange(socks, req, 10)
+    figures["burst_worst_seconds"] = round(max(figures.get("burst_worst_seconds", 0),
+                                               time.monotonic() - t0), 2)
+    missing = sum(1 for v in res.values() if v != 200)
+    if missing:
+        failures.append(f"{missing} of {len(socks)} {what} were not answered within 10 s "
+                        "(the server's timeout is 60 s)")
+    return not missing
+
+
+def phase_burst():
+    # Connections opened first and their requests sent together a moment later reach the
+    # server's worker in whole batches, the case that stalled; so do the next requests of
+    # kept-alive connections, sent together.
+    fresh = [128, 256, 384] * 20
+    for n in fresh:
+        socks = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(n)]
+        time.sleep(0.05)
+        for s in socks:
+            s.sendall(REQ)
+        ok = burst_answered(socks, b"", "new connections asking together")
+        for s in socks:
+            s.close()
+        if not ok:
+            return
+    rounds = 0
+    for n in (128, 256):
+        socks = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(n)]
+        for _ in range(100):
+            rounds += 1
+            if not burst_answered(socks, REQ, "kept-alive connections asking together"):
+                break
+        for s in socks:
+            s.close()
+    figures["bursts"] = len(fresh) + rounds
+
+
 def phase_loris():
     # 4. slow loris
     dribblers = connect_many(loris)
@@ -210,6 +257,8 @@ def phase_loris():
 
 if mode == "hold":
     phase_hold()
+elif mode == "burst":
+    phase_burst()
 else:
     phase_loris()
 figures["failures"] = failures

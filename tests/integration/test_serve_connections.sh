@@ -1,5 +1,6 @@
 #!/bin/bash
-# `envcache serve` under connection pressure on loopback (conn_flood.py): 10,000 kept-alive
+# `envcache serve` under connection pressure on loopback (conn_flood.py): bursts of new
+# connections answered at once (none left to the timeout), 10,000 kept-alive
 # connections held and answered, those past the limit answered 503 (never silence), every
 # socket freed once the clients close, and a slow loris of 2,000 connections that leaves
 # /healthz answering while the server cuts the dribblers at their deadline. Bounded: each
@@ -19,6 +20,16 @@ serve() { # serve NAME ARGS…: starts a server, sets $port and $pid
   for _ in $(seq 200); do grep -q 'port [0-9]' "$T/$name.err" && break; sleep 0.05; done
   port=$(grep -o 'port [0-9]*' "$T/$name.err" | cut -d' ' -f2)
 }
+
+# One worker, so that a whole burst lands on it.
+serve burst --threads 1 --timeout 60s
+if python3 "$here/conn_flood.py" burst "$port" "$pid" > "$T/burst.json"; then
+  ok "bursts of new and of kept-alive connections answered at once, none left to the timeout"
+else
+  bad "bursts: $(cat "$T/burst.json")"
+fi
+echo "# figures: $(cat "$T/burst.json")"
+kill "$pid"; wait "$pid"
 
 serve hold --max-connections "$HOLD" --timeout 120s
 if python3 "$here/conn_flood.py" hold "$port" "$pid" "$HOLD" "$OVER" > "$T/hold.json"; then
