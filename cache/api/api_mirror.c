@@ -182,7 +182,7 @@ void ec_api_mirror(ec_req *rq, const char *manager, const char *rest)
         return ec_reply_fail(rq, 404, "no mirror for manager %s", manager);
     snprintf(rq->manager, sizeof rq->manager, "%s", manager);
     /* A hit is a store lookup: answered here. A miss pulls from upstream: never on an MHD
-     * pool thread. */
+     * worker thread. */
     if (f->serve_cache_only && mirror_serve(rq, true) == EC_OK)
         return;
     /* A manager that cannot answer hits alone counts every request as a possible pull. */

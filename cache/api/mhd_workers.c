@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ struct worker {
     pthread_t thread;
     bool started;
     atomic_bool stop;
+    atomic_bool queued; /* q has connections: spares a look at the eventfd when busy */
     pthread_mutex_t mu; /* guards q */
     struct conn_in *q;
     size_t qn, qcap;
@@ -68,6 +70,7 @@ static void take_new(struct worker *k)
     size_t n = k->qn;
     k->q = NULL;
     k->qn = k->qcap = 0;
+    atomic_store(&k->queued, false);
     pthread_mutex_unlock(&k->mu);
     for (size_t i = 0; i < n; i++) /* MHD closes the socket when it cannot take it */
         MHD_add_connection(k->d, q[i].fd, (const struct sockaddr *)&q[i].addr, q[i].alen);
@@ -86,11 +89,21 @@ static void *worker_main(void *arg)
 {
     struct worker *k = arg;
     struct epoll_event evs[2];
+    /* A client gone mid-answer is a failed write here, not the process's death: with
+     * SIGPIPE blocked in this thread MHD may send files with sendfile (which, unlike
+     * send, cannot be told MSG_NOSIGNAL). */
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, NULL);
     while (!atomic_load(&k->stop)) {
-        int n = epoll_wait(k->ep, evs, 2, wait_ms(k));
-        for (int i = 0; i < n; i++)
-            if (evs[i].data.ptr == k)
-                take_new(k);
+        int ms = wait_ms(k);
+        /* At 0 MHD has work in hand (a file half sent): it runs at once, as it would in
+         * its own loop, and the queue is looked at through its flag. */
+        if (ms > 0 && epoll_wait(k->ep, evs, 2, ms) < 0 && errno != EINTR)
+            ec_warn("serve: a worker's wait failed: %s", strerror(errno));
+        if (atomic_load(&k->queued))
+            take_new(k);
         MHD_run(k->d);
     }
     return NULL;
@@ -100,10 +113,13 @@ static int worker_start(struct worker *k, ec_mhd_start_fn start, void *arg, ec_e
 {
     k->ep = k->wake = -1;
     pthread_mutex_init(&k->mu, NULL);
+    /* worker_main blocks SIGPIPE, which MHD cannot know of a thread it did not start. */
+    const struct MHD_OptionItem opts[] = {{MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, NULL},
+                                          {MHD_OPTION_END, 0, NULL}};
     errno = 0;
     k->d = start(MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-                 arg);
+                 opts, arg);
     if (!k->d)
         return ec_fail_sys(err, errno ? errno : ENOMEM, "cannot start the HTTP server");
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(k->d, MHD_DAEMON_INFO_EPOLL_FD);
@@ -170,6 +186,7 @@ void ec_mhd_workers_add(ec_mhd_workers *w, int fd, const struct sockaddr *addr,
         k->q = ec_xrealloc(k->q, k->qcap * sizeof *k->q);
     }
     k->q[k->qn++] = c;
+    atomic_store(&k->queued, true);
     pthread_mutex_unlock(&k->mu);
     uint64_t one = 1;
     if (write(k->wake, &one, sizeof one) < 0) /* only at 2^64-2 unread wake-ups */

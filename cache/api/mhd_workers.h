@@ -8,10 +8,13 @@
 #include "store/util/err.h"
 
 struct MHD_Daemon;
+struct MHD_OptionItem;
 typedef struct ec_mhd_workers ec_mhd_workers;
 
-/** Starts one daemon with @flags (the caller's options, the workers' mode). */
-typedef struct MHD_Daemon *(*ec_mhd_start_fn)(unsigned flags, void *arg);
+/** Starts one daemon with the caller's options plus the workers' @flags and @opts (an
+ *  MHD_OPTION_ARRAY's items). */
+typedef struct MHD_Daemon *(*ec_mhd_start_fn)(unsigned flags, const struct MHD_OptionItem *opts,
+                                              void *arg);
 
 /** Starts @n daemons through @start and a thread to run each. */
 int ec_mhd_workers_start(ec_mhd_workers **out, unsigned n, ec_mhd_start_fn start, void *arg,

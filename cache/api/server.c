@@ -309,7 +309,7 @@ void ec_req_defer(ec_req *rq, ec_req_work work)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&t, &attr, deferred_main, rq) != 0) {
-        /* No thread: do the work here; slower for this pool thread, but answered. */
+        /* No thread: do the work here; slower for this worker thread, but answered. */
         deferred_main(rq);
     }
     pthread_attr_destroy(&attr);
@@ -508,12 +508,14 @@ static size_t pool_bytes(const ec_server_opts *o)
     return o->max_header_bytes + EC_SERVER_URL_MAX + (8u << 10);
 }
 
-static struct MHD_Daemon *start_one(unsigned flags, void *arg)
+static struct MHD_Daemon *start_one(unsigned flags, const struct MHD_OptionItem *opts,
+                                    void *arg)
 {
     ec_server *s = arg;
     /* Each worker holds up to the whole limit: the front keeps the limit for all. */
     return MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_ARRAY, opts,
         MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections + EC_SERVER_SHED_HEADROOM,
         MHD_OPTION_CONNECTION_TIMEOUT, s->o.conn_timeout_s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
