@@ -41,13 +41,39 @@ static size_t slot(const char *name, const char *labels)
     return h % BUCKETS;
 }
 
+/* Each thread remembers the series it found last, one per slot: a request looks up four
+ * series, and the registry's one lock, taken by every server thread for each of them,
+ * was a hot spot. A remembered series stays valid until ec_metrics_reset, which starts a
+ * new generation that empties every thread's memory. */
+#define TCACHE 64
+static _Atomic unsigned generation;
+static _Thread_local struct {
+    unsigned generation;
+    ec_metric *m[TCACHE];
+} tcache;
+
+static ec_metric *remembered(size_t s, const char *name, const char *labels)
+{
+    unsigned g = atomic_load_explicit(&generation, memory_order_acquire);
+    if (tcache.generation != g) {
+        memset(tcache.m, 0, sizeof tcache.m);
+        tcache.generation = g;
+        return NULL;
+    }
+    ec_metric *m = tcache.m[s % TCACHE];
+    return m && strcmp(m->name, name) == 0 && strcmp(m->labels, labels) == 0 ? m : NULL;
+}
+
 ec_metric *ec_metrics_get(const char *name, const char *labels, ec_metric_kind kind)
 {
     if (!labels)
         labels = "";
     size_t s = slot(name, labels);
+    ec_metric *m = remembered(s, name, labels);
+    if (m)
+        return m;
     pthread_mutex_lock(&lock);
-    ec_metric *m = table[s];
+    m = table[s];
     while (m && (strcmp(m->name, name) != 0 || strcmp(m->labels, labels) != 0))
         m = m->next;
     if (!m) {
@@ -61,6 +87,7 @@ ec_metric *ec_metrics_get(const char *name, const char *labels, ec_metric_kind k
     }
     pthread_mutex_unlock(&lock);
     assert(m->kind == kind);
+    tcache.m[s % TCACHE] = m;
     return m;
 }
 
@@ -206,5 +233,6 @@ void ec_metrics_reset(void)
         }
     }
     count = 0;
+    atomic_fetch_add_explicit(&generation, 1, memory_order_release);
     pthread_mutex_unlock(&lock);
 }

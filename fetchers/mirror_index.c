@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/util/auto.h"
 #include "store/util/mem.h"
@@ -27,7 +29,9 @@ static int put(ec_store *st, const char *key, const void *val, size_t n, ec_err 
     return rc;
 }
 
-int ec_mirror_digest_get(ec_store *st, const char *key, ec_digest *out, ec_err *err)
+/* The record's digest and its blob's index entry, in one read txn. */
+static int digest_info(ec_store *st, const char *key, ec_digest *out, ec_blob_info *info,
+                       ec_err *err)
 {
     EC_AUTO(ec_txn) txn = NULL;
     const void *v;
@@ -40,8 +44,39 @@ int ec_mirror_digest_get(ec_store *st, const char *key, ec_digest *out, ec_err *
     if (vlen != sizeof out->b)
         return ec_fail(err, EC_EFORMAT, "mirror record %s is damaged", key);
     memcpy(out->b, v, sizeof out->b);
-    return ec_store_has_blob(st, out) ? EC_OK
-                                      : ec_fail(err, EC_ENOTFOUND, "%s is not stored", key);
+    return ec_blob_lookup(info, txn, out, err);
+}
+
+int ec_mirror_digest_get(ec_store *st, const char *key, ec_digest *out, ec_err *err)
+{
+    ec_blob_info info;
+    int rc = digest_info(st, key, out, &info, err);
+    if (rc < 0)
+        return rc;
+    EC_AUTOFREE char *path = ec_blob_path(st, out);
+    struct stat sb;
+    if (stat(path, &sb) < 0 || (uint64_t)sb.st_size != info.size)
+        return ec_fail(err, EC_ENOTFOUND, "%s is not stored", key);
+    return EC_OK;
+}
+
+int ec_mirror_blob_open(ec_store *st, const char *key, ec_digest *out, int *fd_out,
+                        uint64_t *size, ec_err *err)
+{
+    ec_blob_info info;
+    int fd, rc = digest_info(st, key, out, &info, err);
+    if (rc == EC_OK)
+        rc = ec_blob_open(&fd, st, out, err);
+    if (rc < 0)
+        return rc;
+    struct stat sb;
+    if (fstat(fd, &sb) < 0 || (uint64_t)sb.st_size != info.size) {
+        close(fd);
+        return ec_fail(err, EC_ENOTFOUND, "%s is not stored", key);
+    }
+    *fd_out = fd;
+    *size = info.size;
+    return EC_OK;
 }
 
 int ec_mirror_digest_put(ec_store *st, const char *key, const ec_digest *d, ec_err *err)

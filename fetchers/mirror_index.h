@@ -20,6 +20,11 @@ char *ec_mirror_path_decode(const char *path);
 
 /** The blob recorded under @key; EC_ENOTFOUND when there is none or it is not stored. */
 int ec_mirror_digest_get(ec_store *st, const char *key, ec_digest *out, ec_err *err);
+/** A hit as a mirror answers it: the blob that @key's record names, opened (@fd_out, its
+ *  @size), with one read txn and one path lookup. EC_ENOTFOUND when the record, the blob
+ *  or its file is missing, or the file is not the indexed size: fetch it again. */
+int ec_mirror_blob_open(ec_store *st, const char *key, ec_digest *out, int *fd_out,
+                        uint64_t *size, ec_err *err);
 int ec_mirror_digest_put(ec_store *st, const char *key, const ec_digest *d, ec_err *err);
 
 typedef struct ec_mirror_doc {
