@@ -4,6 +4,7 @@
 #include "store/util/fs.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -14,8 +15,7 @@ static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq
 #define ID_TIME_CHARS 10 /* microseconds since the epoch: 62^10 lasts past the year 28000 */
 #define ID_CHARS 24
 
-static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t last_us;
+static _Atomic uint64_t last_us;
 
 /* Microseconds, strictly increasing within the process so ids made here never tie. */
 static uint64_t next_us(void)
@@ -23,12 +23,48 @@ static uint64_t next_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-    pthread_mutex_lock(&last_lock);
-    if (us <= last_us)
-        us = last_us + 1;
-    last_us = us;
-    pthread_mutex_unlock(&last_lock);
+    uint64_t last = atomic_load(&last_us);
+    do {
+        if (us <= last)
+            us = last + 1;
+    } while (!atomic_compare_exchange_weak(&last_us, &last, us));
     return us;
+}
+
+/* Random bytes are taken from the kernel a page at a time, not per id: the server makes
+ * an id for every request. A forked child starts with an empty pool, so that parent and
+ * child never hand out the same bytes. */
+static _Thread_local struct {
+    unsigned char b[4096];
+    size_t left;
+} pool;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void pool_forget(void)
+{
+    pool.left = 0;
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, pool_forget);
+}
+
+static void random_bytes(unsigned char *out, size_t n)
+{
+    pthread_once(&atfork_once, register_atfork);
+    if (pool.left < n) {
+        size_t got = 0;
+        while (got < sizeof pool.b) {
+            ssize_t r = getrandom(pool.b + got, sizeof pool.b - got, 0);
+            if (r > 0)
+                got += (size_t)r;
+        }
+        pool.left = sizeof pool.b;
+    }
+    pool.left -= n;
+    memcpy(out, pool.b + pool.left, n);
+    memset(pool.b + pool.left, 0, n); /* used bytes do not linger */
 }
 
 void ec_id_new(char out[64], const char *prefix)
@@ -42,8 +78,7 @@ void ec_id_new(char out[64], const char *prefix)
         us /= 62;
     }
     unsigned char rnd[ID_CHARS - ID_TIME_CHARS];
-    while (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-        ;
+    random_bytes(rnd, sizeof rnd);
     for (size_t i = 0; i < sizeof rnd; i++)
         out[p + ID_TIME_CHARS + i] = b62[rnd[i] % 62];
     out[p + ID_CHARS] = '\0';

@@ -57,6 +57,37 @@ static void env__ids_sort_by_creation(void **state)
     assert_false(ec_id_valid(a, "sesn"));
 }
 
+/* Random parts come from a per-thread pool of kernel bytes: a forked child must not hand
+ * out what its parent will (the pool is emptied in the child). */
+static void env__ids_of_a_forked_child_differ_from_its_parent(void **state)
+{
+    (void)state;
+    char warm[64], mine[64], theirs[64] = "";
+    ec_id_new(warm, "env"); /* fills this thread's pool */
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char id[64];
+        ec_id_new(id, "env");
+        _exit(write(p[1], id, sizeof id) == (ssize_t)sizeof id ? 0 : 1);
+    }
+    ec_id_new(mine, "env");
+    assert_int_equal(read(p[0], theirs, sizeof theirs), (ssize_t)sizeof theirs);
+    int st;
+    waitpid(pid, &st, 0);
+    close(p[0]);
+    close(p[1]);
+    /* The first 10 characters are the time; the rest is random. */
+    assert_string_not_equal(mine + 4 + 10, theirs + 4 + 10);
+    for (int i = 0; i < 2000; i++) { /* and the pool refills past its page */
+        char a[64], b[64];
+        ec_id_new(a, "env");
+        ec_id_new(b, "env");
+        assert_string_not_equal(a + 14, b + 14);
+    }
+}
+
 static void env__paging_sees_each_once_newest_first(void **state)
 {
     struct fx *f = *state;
@@ -322,6 +353,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(env__ids_sort_by_creation),
+        cmocka_unit_test(env__ids_of_a_forked_child_differ_from_its_parent),
         cmocka_unit_test_setup_teardown(env__paging_sees_each_once_newest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(env__concurrent_creates_of_one_name_one_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(env__workspaces_are_isolated, setup, teardown),
