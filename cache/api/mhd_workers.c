@@ -12,9 +12,10 @@
  * says.
  *
  * Each worker's daemon is touched by its thread only: the front queues a connection and
- * wakes the thread (an eventfd), which adds it with MHD_add_connection. Resuming a
- * suspended connection (a deferred request's thread) goes through MHD's own inter-thread
- * channel, which sits in MHD's epoll set and so wakes us too. */
+ * wakes the thread (an eventfd), which adds it with MHD_add_connection. A deferred
+ * request's thread resumes its connection and then wakes the worker the same way: in
+ * external mode MHD has no inter-thread channel of its own (it drops MHD_USE_ITC), and
+ * MHD_get_timeout does not count a connection being resumed. */
 #include "cache/api/mhd_workers.h"
 
 #include <microhttpd.h>
@@ -42,7 +43,7 @@ struct conn_in {
     struct sockaddr_storage addr;
 };
 
-struct worker {
+struct ec_mhd_worker { /* ec_mhd_waker */
     struct MHD_Daemon *d;
     int ep, wake;
     pthread_t thread;
@@ -55,16 +56,13 @@ struct worker {
 };
 
 struct ec_mhd_workers {
-    struct worker *w;
+    struct ec_mhd_worker *w;
     unsigned n;
     unsigned next; /* round robin; the front's thread alone adds */
 };
 
-static void take_new(struct worker *k)
+static void take_new(struct ec_mhd_worker *k)
 {
-    uint64_t v;
-    if (read(k->wake, &v, sizeof v) < 0 && errno != EAGAIN)
-        ec_warn("serve: reading a worker's wake-up: %s", strerror(errno));
     pthread_mutex_lock(&k->mu);
     struct conn_in *q = k->q;
     size_t n = k->qn;
@@ -77,7 +75,17 @@ static void take_new(struct worker *k)
     free(q);
 }
 
-static int wait_ms(struct worker *k)
+/* Empties the wake-up counter whenever epoll reports it, whether or not anything is
+ * queued: a wake-up written after its connection was already taken would otherwise keep
+ * the descriptor readable and the loop spinning. */
+static void drain_wake(struct ec_mhd_worker *k)
+{
+    uint64_t v;
+    if (read(k->wake, &v, sizeof v) < 0 && errno != EAGAIN)
+        ec_warn("serve: reading a worker's wake-up: %s", strerror(errno));
+}
+
+static int wait_ms(struct ec_mhd_worker *k)
 {
     MHD_UNSIGNED_LONG_LONG to;
     if (MHD_get_timeout(k->d, &to) != MHD_YES || to > WAIT_MAX_MS)
@@ -85,9 +93,24 @@ static int wait_ms(struct worker *k)
     return (int)to;
 }
 
+static _Thread_local struct ec_mhd_worker *current;
+
+ec_mhd_waker ec_mhd_workers_current(void)
+{
+    return current;
+}
+
+void ec_mhd_workers_wake(ec_mhd_waker k)
+{
+    uint64_t one = 1;
+    if (k && write(k->wake, &one, sizeof one) < 0)
+        ec_warn("serve: cannot wake a worker: %s", strerror(errno));
+}
+
 static void *worker_main(void *arg)
 {
-    struct worker *k = arg;
+    struct ec_mhd_worker *k = arg;
+    current = k;
     struct epoll_event evs[2];
     /* A client gone mid-answer is a failed write here, not the process's death: with
      * SIGPIPE blocked in this thread MHD may send files with sendfile (which, unlike
@@ -100,8 +123,12 @@ static void *worker_main(void *arg)
         int ms = wait_ms(k);
         /* At 0 MHD has work in hand (a file half sent): it runs at once, as it would in
          * its own loop, and the queue is looked at through its flag. */
-        if (ms > 0 && epoll_wait(k->ep, evs, 2, ms) < 0 && errno != EINTR)
+        int n = ms > 0 ? epoll_wait(k->ep, evs, 2, ms) : 0;
+        if (n < 0 && errno != EINTR)
             ec_warn("serve: a worker's wait failed: %s", strerror(errno));
+        for (int i = 0; i < n; i++)
+            if (evs[i].data.ptr == k)
+                drain_wake(k);
         if (atomic_load(&k->queued))
             take_new(k);
         MHD_run(k->d);
@@ -109,7 +136,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int worker_start(struct worker *k, ec_mhd_start_fn start, void *arg, ec_err *err)
+static int worker_start(struct ec_mhd_worker *k, ec_mhd_start_fn start, void *arg, ec_err *err)
 {
     k->ep = k->wake = -1;
     pthread_mutex_init(&k->mu, NULL);
@@ -138,7 +165,7 @@ static int worker_start(struct worker *k, ec_mhd_start_fn start, void *arg, ec_e
     return EC_OK;
 }
 
-static void worker_stop(struct worker *k)
+static void worker_stop(struct ec_mhd_worker *k)
 {
     if (k->started) {
         uint64_t one = 1;
@@ -177,7 +204,7 @@ int ec_mhd_workers_start(ec_mhd_workers **out, unsigned n, ec_mhd_start_fn start
 void ec_mhd_workers_add(ec_mhd_workers *w, int fd, const struct sockaddr *addr,
                         socklen_t alen)
 {
-    struct worker *k = &w->w[w->next++ % w->n];
+    struct ec_mhd_worker *k = &w->w[w->next++ % w->n];
     struct conn_in c = {.fd = fd, .alen = alen};
     memcpy(&c.addr, addr, alen < sizeof c.addr ? alen : sizeof c.addr);
     pthread_mutex_lock(&k->mu);
@@ -188,9 +215,7 @@ void ec_mhd_workers_add(ec_mhd_workers *w, int fd, const struct sockaddr *addr,
     k->q[k->qn++] = c;
     atomic_store(&k->queued, true);
     pthread_mutex_unlock(&k->mu);
-    uint64_t one = 1;
-    if (write(k->wake, &one, sizeof one) < 0) /* only at 2^64-2 unread wake-ups */
-        ec_warn("serve: cannot wake a worker: %s", strerror(errno));
+    ec_mhd_workers_wake(k);
 }
 
 void ec_mhd_workers_stop(ec_mhd_workers *w)

@@ -291,9 +291,12 @@ static void *deferred_main(void *arg)
 {
     ec_req *rq = arg;
     ec_server *s = rq->srv;
+    ec_mhd_waker worker = rq->worker; /* rq may be gone once the connection resumes */
     rq->work(rq);
     atomic_store(&rq->state, EC_REQ_READY);
     MHD_resume_connection(rq->conn);
+    /* Before the count falls: the server's stop waits for it, then closes the workers. */
+    ec_mhd_workers_wake(worker);
     atomic_fetch_sub(&s->deferred, 1);
     return NULL;
 }
@@ -303,6 +306,7 @@ void ec_req_defer(ec_req *rq, ec_req_work work)
     pthread_t t;
     pthread_attr_t attr;
     rq->work = work;
+    rq->worker = ec_mhd_workers_current();
     atomic_store(&rq->state, EC_REQ_DEFERRED);
     atomic_fetch_add(&rq->srv->deferred, 1);
     MHD_suspend_connection(rq->conn);

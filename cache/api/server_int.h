@@ -64,6 +64,7 @@ struct ec_req {
     uint64_t resp_bytes;
     _Atomic int state; /* enum ec_req_state */
     ec_req_work work;
+    ec_mhd_waker worker; /* whose daemon holds the connection: woken when work is done */
     struct timespec t0;
     const struct sockaddr *peer; /* the client, for answers made without MHD (conn NULL) */
 };

@@ -37,6 +37,12 @@ def server_fds():
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def server_cpu_s():
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def connect_many(n):
     socks = []
     for _ in range(n):
@@ -200,6 +206,15 @@ def phase_burst():
         for s in socks:
             s.close()
     figures["bursts"] = len(fresh) + rounds
+    # Idle again, the server sleeps: a worker left spinning on a wake-up it never
+    # cleared would burn a core here.
+    time.sleep(0.5)
+    cpu0 = server_cpu_s()
+    time.sleep(2)
+    figures["idle_cpu_seconds_in_2s"] = round(server_cpu_s() - cpu0, 3)
+    if figures["idle_cpu_seconds_in_2s"] > 0.5:
+        failures.append(f"the idle server used {figures['idle_cpu_seconds_in_2s']} s of CPU "
+                        "in 2 s")
 
 
 def phase_loris():
