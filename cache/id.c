@@ -33,7 +33,8 @@ static uint64_t next_us(void)
 
 /* Random bytes are taken from the kernel a page at a time, not per id: the server makes
  * an id for every request. A forked child starts with an empty pool, so that parent and
- * child never hand out the same bytes. */
+ * child never hand out the same bytes. pthread_atfork does not run for a raw clone (the
+ * sandbox's clone3): a child made that way must not make ids. */
 static _Thread_local struct {
     unsigned char b[4096];
     size_t left;
