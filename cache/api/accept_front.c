@@ -102,8 +102,7 @@ int ec_front_open(ec_front **out, ec_server *s, const struct sockaddr_storage *s
     int one = 1;
     f->lfd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (f->lfd >= 0) {
-        /* A restart binds while old connections linger in TIME_WAIT. Not SO_REUSEPORT (what
-         * MHD set): a second server on the same port is an error, not a silent share. */
+        /* A restart binds while old connections linger in TIME_WAIT. Not SO_REUSEPORT: a second server on the same port is an error, not a silent share. */
         setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (ss->ss_family == AF_INET6) /* [::]:P listens on IPv6 alone, as before */
             setsockopt(f->lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);

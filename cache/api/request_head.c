@@ -90,8 +90,8 @@ static int on_value(http_parser *p, const char *at, size_t n)
         v->off = (size_t)(at - h->all);
     }
     v->len += n;
-    /* MHD refuses (with its page) a content-length with anything but digits, the spaces
-     * after them too, which http-parser lets through. */
+    /* A content-length with anything but digits is refused, the spaces after them too,
+     * which http-parser lets through. */
     for (size_t i = 0; h->in_length && i < n; i++)
         if (at[i] < '0' || at[i] > '9')
             return refuse(h, 400, "content-length: digits only, without spaces or signs");
@@ -102,8 +102,8 @@ static int on_value(http_parser *p, const char *at, size_t n)
 }
 
 /* Debian builds http-parser without HTTP_PARSER_STRICT, which skips the check of the
- * version's letters ("HTTX/1.1" passes) and lets a CR end a line without its LF; MHD
- * refuses both with its own page. RFC 9112, 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT. */
+ * version's letters ("HTTX/1.1" passes) and lets a CR end a line without its LF; both
+ * are refused here. RFC 9112, 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT. */
 static bool version_ok(const char *all, size_t n)
 {
     size_t i = 0;
