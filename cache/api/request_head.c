@@ -82,12 +82,18 @@ static int on_value(http_parser *p, const char *at, size_t n)
         h->in_length = named(h, "content-length");
         /* An empty value's pointer is the next line's: it is not a place in the head. */
         *v = (ec_head_span){n ? (size_t)(at - h->all) : 0, 0};
-    } else if (n && v->len && (size_t)(at - h->all) != v->off + v->len) {
-        /* RFC 9112, 5.2: a server must refuse obsolete line folding or replace it. */
+        ec_head_span *name = &h->f[h->fields - 1].name;
+        size_t colon = name->off + name->len;
+        if (n && memchr(h->all + colon, '\n', v->off - colon))
+            return refuse(h, 400, "a header value continues on a folded line; send each "
+                          "header on one line");
+    } else if (n && (v->len == 0 || (size_t)(at - h->all) != v->off + v->len)) {
+        /* More of a value is either the rest of a piece cut by the end of a read (it
+         * follows on) or a continuation line. An empty value's only call comes at its
+         * line's end, so anything after it is one too. RFC 9112, 5.2: a server must
+         * refuse obsolete line folding or replace it. */
         return refuse(h, 400, "a header value continues on a folded line; send each header "
                       "on one line");
-    } else if (n && !v->len) {
-        v->off = (size_t)(at - h->all);
     }
     v->len += n;
     /* A content-length with anything but digits is refused, the spaces after them too,
