@@ -28,6 +28,7 @@
 #define COPY_BODY_MAX 16384   /* memory bodies up to this go out in the head's write */
 #define SENDFILE_CHUNK (4u << 20)
 #define LINGER_READS 64       /* reads per readiness while lingering */
+#define TURN_ANSWERS 16       /* answers in a row on one connection before the others' turn */
 
 enum step { STEP_MORE, STEP_WAIT, STEP_GONE };
 
@@ -51,7 +52,9 @@ static ssize_t read_in(ec_conn *c)
     ssize_t n = recv(c->fd, c->in + c->in_n, room, 0);
     if (n > 0) {
         c->in_n += (size_t)n;
-        if ((size_t)n < room) /* the socket is empty: the next edge says when it is not */
+        /* The socket is empty: the next edge says when it is not. Unless the client has
+         * closed its side: then the end of the stream is still to be read. */
+        if ((size_t)n < room && !c->rdhup)
             c->can_read = false;
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         c->can_read = false;
@@ -176,7 +179,7 @@ static enum step step_head(ec_conn *c)
         if (!c->can_read)
             return STEP_WAIT;
         ssize_t n = read_in(c);
-        if (n == 0 && c->in_n == 0) {
+        if (n == 0 && strspn(c->in ? c->in : "", "\r\n") >= c->in_n) {
             ec_conn_close(c); /* a kept-alive connection the client closed: nothing lost */
             return STEP_GONE;
         }
@@ -207,12 +210,14 @@ static enum step step_body(ec_conn *c)
         body_add(c, c->in + c->used, take);
         c->used += take;
     }
+    bool moved = false;
     while (c->body_left && c->can_read) {
         /* Never past the body: what follows is the next request's. */
         size_t want = c->body_left < c->k->read_max ? (size_t)c->body_left : c->k->read_max;
         ssize_t n = recv(c->fd, c->k->scratch, want, 0);
         if (n > 0) {
             body_add(c, c->k->scratch, (size_t)n);
+            moved = true;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -224,8 +229,11 @@ static enum step step_body(ec_conn *c)
         ec_conn_close(c); /* closed or failed before its body ended */
         return STEP_GONE;
     }
-    if (c->body_left)
+    if (c->body_left) {
+        if (moved) /* a slow sender gets the timeout from its last bytes, not the head's */
+            ec_http_worker_watch(c, EC_LIST_WAIT);
         return STEP_WAIT;
+    }
     return run_handler(c);
 }
 
@@ -251,7 +259,7 @@ static enum step answer(ec_conn *c)
     ec_req *rq = c->rq;
     ec_server__req_answer(rq);
     ec_resp *r = rq->resp;
-    if (rq->close || ec_server__stopping(c->k->s))
+    if (ec_server__stopping(c->k->s))
         c->closing = true;
     bool bodiless = bodiless_status(rq->status);
     bool head_only = rq->method && strcmp(rq->method, "HEAD") == 0;
@@ -342,8 +350,10 @@ static enum step step_write(ec_conn *c)
         }
         moved = true;
         size_t left = (size_t)n;
-        if ((size_t)n < asked)
-            c->can_write = false; /* the send buffer is full: wait for its edge */
+        /* A short write means the send buffer is full: wait for its edge. Not for a file:
+         * it may be the file that is short, which the next sendfile tells (0: failed). */
+        if ((size_t)n < asked && !(c->out_off == c->out.n && !c->mem_n))
+            c->can_write = false;
         size_t h = c->out.n - c->out_off;
         if (h) {
             size_t t = left < h ? left : h;
@@ -414,7 +424,7 @@ static enum step finish_answer(ec_conn *c)
 
 static void conn_run(ec_conn *c)
 {
-    for (;;) {
+    for (int answers = 0;;) {
         enum step s = STEP_WAIT;
         switch (c->state) {
         case EC_CONN_HEAD:
@@ -427,6 +437,11 @@ static void conn_run(ec_conn *c)
             return;
         case EC_CONN_WRITE:
             s = step_write(c);
+            /* A client that pipelines without end does not hold the worker. */
+            if (s == STEP_MORE && c->state == EC_CONN_HEAD && ++answers >= TURN_ANSWERS) {
+                ec_http_worker_later(c);
+                return;
+            }
             break;
         case EC_CONN_LINGER:
             s = step_linger(c);
@@ -462,10 +477,17 @@ void ec_conn_open(ec_http_worker *k, int fd, const struct sockaddr_storage *addr
 
 void ec_conn_event(ec_conn *c, uint32_t events)
 {
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->rdhup = true;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         c->can_read = true; /* a read tells which: data, the end, or the error */
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         c->can_write = true;
+    conn_run(c);
+}
+
+void ec_conn_continue(ec_conn *c)
+{
     conn_run(c);
 }
 
@@ -481,13 +503,20 @@ void ec_conn_close(ec_conn *c)
     if (c->rq)
         ec_server__req_end(c->rq, false);
     ec_http_worker_watch(c, EC_LIST_NONE);
+    ec_http_worker_unready(c);
     if (c->all_prev)
         c->all_prev->all_next = c->all_next;
     else
         k->all = c->all_next;
     if (c->all_next)
         c->all_next->all_prev = c->all_prev;
-    close(c->fd); /* also leaves the epoll set */
+    /* Out of the epoll set by hand: close() alone leaves it there while another copy of
+     * the descriptor lives (the sandbox's first process, cloned during a warm-up, holds
+     * copies of them all), and its next event would name freed memory. Shut down for the
+     * same reason: the client sees the end now, not when the copy goes. */
+    epoll_ctl(k->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    shutdown(c->fd, SHUT_RDWR);
+    close(c->fd);
     ec_server__conn_closed(k->s);
     free(c->in);
     ec_buf_fini(&c->out);

@@ -45,6 +45,9 @@ typedef struct ec_conn {
     bool can_read;   /* epoll said readable since the last read that emptied the socket */
     bool can_write;  /* likewise for writing */
     bool closing;    /* close after this answer */
+    bool rdhup;      /* the client has closed its side: reads end in the end of stream */
+    bool ready;      /* in the worker's ready list */
+    struct ec_conn *ready_prev, *ready_next;
     char *in;        /* bytes received, from the current request's first */
     size_t in_n, in_cap, used; /* used: the current request's bytes among them */
     ec_head head;
@@ -73,6 +76,7 @@ struct ec_http_worker {
         double timeout_s;
     } lists[EC_NLISTS];
     ec_conn *all;
+    ec_conn *ready_first, *ready_last; /* connections with more to do, each in turn */
     ec_head_limits lim;
     size_t read_max;      /* a head larger than this is refused (414/431) */
     char *scratch;        /* read_max bytes: bodies and lingering reads land here */
@@ -93,6 +97,13 @@ void ec_conn_close(ec_conn *c);
 
 /** Moves @c to deadline list @list (EC_LIST_NONE: none), its deadline counted from now. */
 void ec_http_worker_watch(ec_conn *c, int list);
+/** @c has more to do (pipelined requests) but has had its turn: it goes on after the
+ *  worker's other connections. */
+void ec_http_worker_later(ec_conn *c);
+/** Takes @c out of the ready list, if it is in it. */
+void ec_http_worker_unready(ec_conn *c);
+/** Runs @c again (from the ready list). */
+void ec_conn_continue(ec_conn *c);
 
 /* --- the workers (http_workers.c) --- */
 
@@ -104,5 +115,9 @@ void ec_http_workers_add(ec_http_workers *w, int fd, const struct sockaddr_stora
                          bool shed);
 /** From a deferred request's thread: its work is done, its worker writes the answer. */
 void ec_http_workers_resume(ec_conn *c);
-/** Stops the threads and closes every connection. */
+/** Stops the threads (connections stay open; deferred work may still hand its
+ *  connection back). */
+void ec_http_workers_halt(ec_http_workers *w);
+/** Stops the threads if they run, closes every connection and frees @w. Deferred work
+ *  must be over. NULL is fine. */
 void ec_http_workers_stop(ec_http_workers *w);

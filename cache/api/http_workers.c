@@ -72,6 +72,52 @@ void ec_http_worker_watch(ec_conn *c, int list)
     k->lists[list].last = c;
 }
 
+void ec_http_worker_later(ec_conn *c)
+{
+    ec_http_worker *k = c->k;
+    if (c->ready)
+        return;
+    c->ready = true;
+    c->ready_next = NULL;
+    c->ready_prev = k->ready_last;
+    if (k->ready_last)
+        k->ready_last->ready_next = c;
+    else
+        k->ready_first = c;
+    k->ready_last = c;
+}
+
+void ec_http_worker_unready(ec_conn *c)
+{
+    ec_http_worker *k = c->k;
+    if (!c->ready)
+        return;
+    if (c->ready_prev)
+        c->ready_prev->ready_next = c->ready_next;
+    else
+        k->ready_first = c->ready_next;
+    if (c->ready_next)
+        c->ready_next->ready_prev = c->ready_prev;
+    else
+        k->ready_last = c->ready_prev;
+    c->ready = false;
+    c->ready_prev = c->ready_next = NULL;
+}
+
+/* Gives each connection that had more to do its next turn; those that still have more
+ * after it join the list again, behind the ones already in it. */
+static void run_ready(ec_http_worker *k)
+{
+    size_t n = 0;
+    for (ec_conn *c = k->ready_first; c; c = c->ready_next)
+        n++;
+    for (; n > 0 && k->ready_first; n--) {
+        ec_conn *c = k->ready_first;
+        ec_http_worker_unready(c);
+        ec_conn_continue(c);
+    }
+}
+
 /* Closes the connections past their deadline, without an answer: a head not complete in
  * time gets nothing to read. */
 static void expire(ec_http_worker *k)
@@ -140,7 +186,7 @@ static void *worker_main(void *arg)
     sigaddset(&pipe, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe, NULL);
     while (!atomic_load(&k->stop)) {
-        int n = epoll_wait(k->ep, evs, EVENTS, next_wait_ms(k));
+        int n = epoll_wait(k->ep, evs, EVENTS, k->ready_first ? 0 : next_wait_ms(k));
         if (n < 0 && errno != EINTR)
             ec_warn("serve: a worker's wait failed: %s", strerror(errno));
         for (int i = 0; i < n; i++) {
@@ -156,6 +202,7 @@ static void *worker_main(void *arg)
         }
         if (atomic_load(&k->pending))
             take_pending(k);
+        run_ready(k);
         expire(k);
     }
     return NULL;
@@ -188,13 +235,19 @@ static int worker_start(ec_http_worker *k, ec_server *s, ec_err *err)
     return EC_OK;
 }
 
-static void worker_stop(ec_http_worker *k)
+static void worker_halt(ec_http_worker *k)
 {
     if (k->started) {
         atomic_store(&k->stop, true);
         wake(k);
         pthread_join(k->thread, NULL);
+        k->started = false;
     }
+}
+
+static void worker_stop(ec_http_worker *k)
+{
+    worker_halt(k);
     for (size_t i = 0; i < k->qn; i++) { /* queued after the thread's last look */
         close(k->q[i].fd);
         ec_server__conn_closed(k->s);
@@ -249,6 +302,12 @@ void ec_http_workers_resume(ec_conn *c)
     atomic_store(&k->pending, true);
     pthread_mutex_unlock(&k->mu);
     wake(k);
+}
+
+void ec_http_workers_halt(ec_http_workers *w)
+{
+    for (unsigned i = 0; i < w->n; i++)
+        worker_halt(&w->w[i]);
 }
 
 void ec_http_workers_stop(ec_http_workers *w)

@@ -208,6 +208,11 @@ void ec_req_defer(ec_req *rq, ec_req_work work)
 {
     pthread_t t;
     pthread_attr_t attr;
+    if (atomic_load(&rq->srv->stopping)) {
+        ec_reply_fail(rq, 503, "the server is stopping; retry shortly");
+        ec_resp_header(rq->resp, "Retry-After", "1");
+        return;
+    }
     rq->work = work;
     atomic_fetch_add(&rq->srv->deferred, 1);
     pthread_attr_init(&attr);
@@ -490,10 +495,13 @@ void ec_server_stop(ec_server *s)
     for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < s->o.shutdown_grace_ms;
          waited += 10)
         sleep_ms(10);
-    /* A deferred request's thread hands its connection back to a worker: wait for it. */
+    /* The workers stop first, all of them, so that no request starts more deferred work;
+     * then the deferred threads finish (they hand their connections back to a worker's
+     * queue, still there); then every connection is closed. */
+    ec_http_workers_halt(s->workers);
     while (atomic_load(&s->deferred) > 0)
         sleep_ms(10);
-    ec_http_workers_stop(s->workers); /* closes every connection */
+    ec_http_workers_stop(s->workers);
     ec_warm_queue_stop(s->wq);
     free(s);
 }

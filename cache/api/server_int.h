@@ -66,7 +66,6 @@ struct ec_req {
     int status;
     ec_resp *resp;
     uint64_t resp_bytes;
-    bool close;        /* close the connection after this answer */
     bool deferred;     /* its handler handed the work to a thread (ec_req_defer) */
     ec_req_work work;
     struct timespec t0;
