@@ -97,13 +97,17 @@ static int on_value(http_parser *p, const char *at, size_t n)
     }
     v->len += n;
     /* A content-length with anything but digits is refused, the spaces after them too,
-     * which http-parser lets through. */
-    for (size_t i = 0; h->in_length && i < n; i++)
-        if (at[i] < '0' || at[i] > '9')
-            return refuse(h, 400, "content-length: digits only, without spaces or signs");
-    h->header_n += n;
+     * which http-parser lets through. The digits before count first, as when they arrive
+     * apart. */
+    size_t i = 0;
+    while (h->in_length && i < n && at[i] >= '0' && at[i] <= '9')
+        i++;
+    bool bad = h->in_length && i < n;
+    h->header_n += bad ? i : n;
     if (h->header_n > h->lim.header_max)
         return refuse(h, 431, "the request headers are over %zu bytes", h->lim.header_max);
+    if (bad)
+        return refuse(h, 400, "content-length: digits only, without spaces or signs");
     return 0;
 }
 
@@ -182,7 +186,7 @@ static bool refuse_method(ec_head *h, const char *all, size_t n)
     n -= i;
     while (k < n && k < 32 && start[k] && strchr(tchar, start[k]))
         k++;
-    if (k == n && k < 32)
+    if (k == n) /* a 32nd token character too: the space may still come (501) */
         return false;
     if (k > 0 && k < n && start[k] == ' ')
         refuse(h, 501, "the method %.*s is not implemented here", (int)k, start);
@@ -191,23 +195,26 @@ static bool refuse_method(ec_head *h, const char *all, size_t n)
     return true;
 }
 
-/* Whether every CR in the head parsed so far is followed by an LF. A CR that ends the
- * bytes received is decided at the next feed. */
-static bool bare_cr_free(ec_head *h, const char *all, size_t n)
+/* The offset of the first CR from h->cr_checked not followed by an LF (*@bare), or of a CR
+ * that ends the bytes received (not known yet: decided at the next feed), else @n. The
+ * parser reads only the bytes before it, so that a head with a bare CR gets the same
+ * verdict however its bytes arrive: the first of the two faults in byte order. */
+static size_t cr_stop(ec_head *h, const char *all, size_t n, bool *bare)
 {
-    size_t end = h->seen < n ? h->seen + 1 : n; /* the head's bytes, not the body's */
-    for (size_t i = h->cr_checked; i < end; i++) {
+    *bare = false;
+    size_t i = h->cr_checked;
+    for (; i < n; i++) {
         if (all[i] != '\r')
             continue;
-        if (i + 1 >= n) {
-            h->cr_checked = i;
-            return true;
+        if (i + 1 >= n)
+            break;
+        if (all[i + 1] != '\n') {
+            *bare = true;
+            break;
         }
-        if (all[i + 1] != '\n')
-            return false;
     }
-    h->cr_checked = end;
-    return true;
+    h->cr_checked = i;
+    return i;
 }
 
 ec_head_verdict ec_head_feed(ec_head *h, const char *all, size_t n)
@@ -220,15 +227,25 @@ ec_head_verdict ec_head_feed(ec_head *h, const char *all, size_t n)
         return refuse_method(h, all, n) ? EC_HEAD_BAD : EC_HEAD_MORE;
     if (n <= h->seen)
         return EC_HEAD_MORE;
+    bool bare;
+    size_t stop = cr_stop(h, all, n, &bare);
     const char *p = all + h->seen;
-    size_t len = n - h->seen;
+    size_t len = stop > h->seen ? stop - h->seen : 0;
     h->all = all;
     h->all_n = n;
-    size_t used = http_parser_execute(&h->p, &settings, p, len);
+    ec_head before = *h;
+    size_t used = len ? http_parser_execute(&h->p, &settings, p, len) : 0;
+    enum http_errno e = HTTP_PARSER_ERRNO(&h->p);
+    if (e != HPE_OK && !h->status && !h->done && used > 0) {
+        /* http-parser drops the token it was in at an error, uncounted; those bytes count
+         * against the limits as when they arrive in pieces (each piece's end passes them
+         * on): read again up to the error, which passes them on */
+        *h = before;
+        http_parser_execute(&h->p, &settings, p, used);
+    }
     h->all = NULL;
     h->seen += used;
-    enum http_errno e = HTTP_PARSER_ERRNO(&h->p);
-    if (!h->status && !bare_cr_free(h, all, n))
+    if (!h->status && !h->done && e == HPE_OK && bare)
         refuse(h, 400, "a CR without its LF in the request's head: end lines with CRLF");
     if (h->status)
         return EC_HEAD_BAD;

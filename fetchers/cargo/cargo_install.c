@@ -65,27 +65,16 @@ static int index_add(const char *reg, const char *name, const char *line, size_t
     return r;
 }
 
-/* The index lines of @name: only @locked versions when it is in the lock (json object
- * "version" → true), all of them otherwise. Names its deps into @wanted. */
-static int index_crate(ec_fetch_ctx *ctx, const char *reg, const char *name,
-                       const json_t *locked, json_t *wanted, bool root, ec_err *err)
+int cargo_index_select(const char *text, const json_t *locked, json_t *wanted, bool root,
+                       cargo_line_fn keep, void *arg, ec_err *err)
 {
-    ec_digest d;
-    bool asked;
-    ec_buf text = EC_BUF_INIT;
-    int r = cargo_index_get(ctx, name, &d, &asked, err);
-    if (r == EC_ENOTFOUND && !locked) { /* a dependency of a feature no one enables */
-        ec_err_clear(err);
-        return EC_OK;
-    }
-    if (r == EC_OK)
-        r = cargo_blob_read(ctx->store, &d, &text, err);
-    for (const char *line = ec_buf_str(&text); r == EC_OK && *line;) {
+    int r = EC_OK;
+    for (const char *line = text; r == EC_OK && *line;) {
         size_t n = strcspn(line, "\n");
         json_t *j = json_loadb(line, n, 0, NULL);
         const char *v = json_string_value(json_object_get(j, "vers"));
         if (v && (!locked || json_object_get(locked, v))) {
-            r = index_add(reg, name, line, n, err);
+            r = keep(arg, line, n, err);
             size_t i;
             json_t *dep;
             json_array_foreach(json_object_get(j, "deps"), i, dep) {
@@ -99,6 +88,36 @@ static int index_crate(ec_fetch_ctx *ctx, const char *reg, const char *name,
         json_decref(j);
         line += n + (line[n] == '\n');
     }
+    return r;
+}
+
+typedef struct index_dst {
+    const char *reg, *name;
+} index_dst;
+
+static int keep_line(void *arg, const char *line, size_t n, ec_err *err)
+{
+    const index_dst *d = arg;
+    return index_add(d->reg, d->name, line, n, err);
+}
+
+/* The index lines of @name (cargo_index_select) into the registry @reg. */
+static int index_crate(ec_fetch_ctx *ctx, const char *reg, const char *name,
+                       const json_t *locked, json_t *wanted, bool root, ec_err *err)
+{
+    ec_digest d;
+    bool asked;
+    ec_buf text = EC_BUF_INIT;
+    int r = cargo_index_get(ctx, name, &d, &asked, err);
+    if (r == EC_ENOTFOUND && !locked) { /* a dependency of a feature no one enables */
+        ec_err_clear(err);
+        return EC_OK;
+    }
+    if (r == EC_OK)
+        r = cargo_blob_read(ctx->store, &d, &text, err);
+    index_dst dst = {.reg = reg, .name = name};
+    if (r == EC_OK)
+        r = cargo_index_select(ec_buf_str(&text), locked, wanted, root, keep_line, &dst, err);
     ec_buf_fini(&text);
     return r;
 }

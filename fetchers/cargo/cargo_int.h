@@ -82,6 +82,14 @@ char *cargo_index_configured(void);          /* cargo_upstream.c */
 int cargo_resolve(ec_fetch_ctx *ctx, const ec_resolve_req *req, json_t **lock_out,
                   ec_err *err);              /* cargo_resolve.c */
 int cargo_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err); /* cargo_fetch.c */
+/** Called with each index line kept (@n bytes, without its newline). */
+typedef int (*cargo_line_fn)(void *arg, const char *line, size_t n, ec_err *err);
+/** The lines of an index file's text that the install's local registry lists
+ *  (cargo_install.c): those of the @locked versions (a JSON object "version" → true), every
+ *  version's when @locked is NULL; each to @keep, in order. With @locked, the crates the
+ *  kept lines depend on (dev-dependencies only for a @root) are named into @wanted. */
+int cargo_index_select(const char *text, const json_t *locked, json_t *wanted, bool root,
+                       cargo_line_fn keep, void *arg, ec_err *err);
 int cargo_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
                   ec_install_result *out, ec_err *err);       /* cargo_install.c */
 int cargo_serve(ec_fetch_ctx *ctx, const ec_mirror_req *req, ec_mirror_resp *resp,

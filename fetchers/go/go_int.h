@@ -148,6 +148,16 @@ int go_sumdb_hashes(go_cfg *g, const char *module, const char *version, char zip
 /** The checksum database's URL: "<first proxy>/sumdb/<name>" when that proxy says it
  *  serves it (asked once), else the database's own. */
 const char *go_sumdb_base(go_cfg *g);
+/** A lookup answer @body ("<id>\n<record text>\n<signed tree note>") verified: the note
+ *  signed with g->sumdb_vkey, the record proved in its tree from the tiles (the store's
+ *  full ones, else asked at @base), and the full tiles it used kept under @rel_base
+ *  ("sumdb/<name>"). EC_EINTEGRITY naming @what. */
+int go_sumdb_lookup_verify(go_cfg *g, const char *base, const char *what, const ec_buf *body,
+                           const char *rel_base, ec_err *err);
+/** The go.sum hash "h1:…" of module@version (of its go.mod when @mod) in a record's text
+ *  ("<module> <version>[/go.mod] h1:…" lines) into @out; false when none names it. */
+bool go_sumdb_record_line(char out[64], const char *text, const char *module,
+                          const char *version, bool mod);
 /** Checks @mod or @zip (one of them; the other NULL) of module@version against the
  *  database (nothing when the module is not checked). EC_EINTEGRITY naming the module. */
 int go_verify_mod(go_cfg *g, const char *module, const char *version, const void *mod,
@@ -163,6 +173,9 @@ int go_get_zip(go_cfg *g, const char *module, const char *version, ec_digest *bl
 
 /* --- the operations --- */
 
+/** The "Version" of a proxy's .info or @latest answer (JSON), when it is a valid one:
+ *  owned, or NULL (go_resolve.c). */
+char *go_info_version(const void *body, size_t n);
 int go_resolve(ec_fetch_ctx *ctx, const ec_resolve_req *req, json_t **lock_out, ec_err *err);
 int go_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err);
 int go_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,

@@ -58,6 +58,15 @@ static void drop_incompatible(go_cfg *g, const char *module, go_vlist *l)
     }
 }
 
+char *go_info_version(const void *body, size_t n)
+{
+    json_t *j = json_loadb(body ? body : "", n, 0, NULL);
+    const char *v = json_string_value(json_object_get(j, "Version"));
+    char *out = v && go_version_valid(v) ? ec_xstrdup(v) : NULL;
+    json_decref(j);
+    return out;
+}
+
 /* The info document of a version or a revision the proxy resolves. */
 static int stat_version(go_cfg *g, const char *module, const char *q, char **out, ec_err *err)
 {
@@ -66,13 +75,11 @@ static int stat_version(go_cfg *g, const char *module, const char *q, char **out
     EC_AUTOFREE char *rel = ec_xasprintf("%s/@v/%s.info", emod, eq);
     ec_buf b = EC_BUF_INIT;
     int r = go_doc_get(g, rel, go_version_valid(q), &b, err);
-    json_t *j = r == EC_OK ? json_loadb(b.p ? b.p : "", b.n, 0, NULL) : NULL;
-    const char *v = json_string_value(json_object_get(j, "Version"));
-    if (r == EC_OK && (!v || !go_version_valid(v)))
+    char *v = r == EC_OK ? go_info_version(b.p, b.n) : NULL;
+    if (r == EC_OK && !v)
         r = ec_fail(err, EC_EFORMAT, "%s@%s: the proxy's info has no valid Version", module, q);
-    if (r == EC_OK)
-        *out = ec_xstrdup(v);
-    json_decref(j);
+    if (v)
+        *out = v;
     ec_buf_fini(&b);
     return r;
 }
@@ -83,13 +90,11 @@ static int latest_endpoint(go_cfg *g, const char *module, char **out, ec_err *er
     EC_AUTOFREE char *rel = ec_xasprintf("%s/@latest", emod);
     ec_buf b = EC_BUF_INIT;
     int r = go_doc_get(g, rel, false, &b, err);
-    json_t *j = r == EC_OK ? json_loadb(b.p ? b.p : "", b.n, 0, NULL) : NULL;
-    const char *v = json_string_value(json_object_get(j, "Version"));
-    if (r == EC_OK && (!v || !go_version_valid(v)))
+    char *v = r == EC_OK ? go_info_version(b.p, b.n) : NULL;
+    if (r == EC_OK && !v)
         r = ec_fail(err, EC_EFORMAT, "%s@latest: the proxy's answer has no valid Version", module);
-    if (r == EC_OK)
-        *out = ec_xstrdup(v);
-    json_decref(j);
+    if (v)
+        *out = v;
     ec_buf_fini(&b);
     return r;
 }

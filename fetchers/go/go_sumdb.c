@@ -314,9 +314,8 @@ const char *go_sumdb_base(go_cfg *g)
     return g->sumdb_url;
 }
 
-/* Finds "<module> <version>[/go.mod] h1:…" in the record's text. */
-static bool record_line(char out[64], const char *text, const char *module, const char *version,
-                        bool mod)
+bool go_sumdb_record_line(char out[64], const char *text, const char *module,
+                          const char *version, bool mod)
 {
     EC_AUTOFREE char *want = ec_xasprintf("%s %s%s h1:", module, version, mod ? "/go.mod" : "");
     size_t wl = strlen(want);
@@ -329,9 +328,8 @@ static bool record_line(char out[64], const char *text, const char *module, cons
     return false;
 }
 
-/* The lookup response: "<id>\n<record text>\n<signed tree note>", verified. */
-static int lookup_verify(go_cfg *g, const char *base, const char *what, const ec_buf *body,
-                         const char *rel_base, ec_err *err)
+int go_sumdb_lookup_verify(go_cfg *g, const char *base, const char *what, const ec_buf *body,
+                           const char *rel_base, ec_err *err)
 {
     const char *s = ec_buf_str(body);
     char *end = NULL;
@@ -390,14 +388,14 @@ int go_sumdb_hashes(go_cfg *g, const char *module, const char *version, char zip
         if (r == EC_ENOTFOUND)
             ec_err_prefix(err, "%s is not in the checksum database %s", what, g->sumdb_name);
         if (r == EC_OK)
-            r = lookup_verify(g, base, what, &body, rel_base, err);
+            r = go_sumdb_lookup_verify(g, base, what, &body, rel_base, err);
         if (r == EC_OK)
             r = go_doc_put(g, rel, body.p, body.n, NULL, err);
     }
     if (r == EC_OK) {
         const char *text = strchr(ec_buf_str(&body), '\n');
-        bool okz = text && record_line(zip_h1, text + 1, module, version, false);
-        bool okm = text && record_line(mod_h1, text + 1, module, version, true);
+        bool okz = text && go_sumdb_record_line(zip_h1, text + 1, module, version, false);
+        bool okm = text && go_sumdb_record_line(mod_h1, text + 1, module, version, true);
         if (!okz || !okm)
             r = ec_fail(err, EC_EINTEGRITY, "the checksum database record of %s does not name "
                         "it", what);

@@ -70,6 +70,10 @@ int pip_metadata_get(ec_buf *out, ec_fetch_ctx *ctx, const char *name, const cha
 /** For every wheel of @lock (stored, verified): an unverified metadata file served for it
  *  must be byte for byte its own METADATA; EC_EINTEGRITY naming the file otherwise. */
 int pip_metadata_check(ec_fetch_ctx *ctx, const json_t *lock, ec_err *err);
+/** "Requires-Dist: name [extras] (spec) ; marker" (one line of a METADATA file): the name
+ *  (normalized), the specifier (owned, or NULL) and whether a marker follows; false for a
+ *  line that is no requirement. */
+bool pip_requires_dist(const char *line, char **name, char **spec, bool *marker);
 /** The METADATA member of the stored wheel @wheel (named @file in errors). */
 int pip_wheel_metadata(ec_buf *out, ec_store *st, const ec_digest *wheel, const char *file,
                        ec_err *err);
@@ -114,6 +118,11 @@ int pip_fetch(ec_fetch_ctx *ctx, json_t *lock, ec_err *err);
 int pip_install(ec_fetch_ctx *ctx, const json_t *lock, const char *staging,
                 ec_install_result *out, ec_err *err);
 int pip_serve(ec_fetch_ctx *ctx, const ec_mirror_req *req, ec_mirror_resp *resp, ec_err *err);
+/** The mirror's answer for upstream's project @page of @name (pip_mirror.c): every wheel's
+ *  metadata advertised (pip_metadata_advertise), every file URL pointed at
+ *  req->base_url, as PEP 691 JSON when @json, else PEP 503 HTML. Changes @page. */
+int pip_page_render(ec_buf *b, const ec_mirror_req *req, const char *name, json_t *page,
+                    bool json);
 
 /** Appends the step that compiles the lock's packages' bytecode with the Python beneath
  *  (pip_compile.c); it runs after any sdist's step. */

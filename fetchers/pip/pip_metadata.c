@@ -372,9 +372,7 @@ void pip_ahead_project(const ec_fetch_ctx *ctx, const char *name, const char *sp
     prefetch_submit(p);
 }
 
-/* "Requires-Dist: name [extras] (spec) ; marker": the name, the specifier (owned, or
- * NULL) and whether a marker follows; false for a line that is no requirement. */
-static bool requires_dist(const char *l, char **name, char **spec, bool *marker)
+bool pip_requires_dist(const char *l, char **name, char **spec, bool *marker)
 {
     if (strncmp(l, "Requires-Dist:", 14) != 0)
         return false;
@@ -407,7 +405,8 @@ static void prefetch_deps(const ec_fetch_ctx *ctx, const ec_buf *meta)
     for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
         EC_AUTOFREE char *name = NULL, *spec = NULL;
         bool marker = false;
-        if (!requires_dist(l, &name, &spec, &marker) || strstr(l, "extra") || !pip_name_ok(name))
+        if (!pip_requires_dist(l, &name, &spec, &marker) || strstr(l, "extra") ||
+            !pip_name_ok(name))
             continue;
         if (!marker)
             pip_ahead_project(ctx, name, spec);

@@ -151,6 +151,13 @@ static int render_json(ec_buf *b, const ec_mirror_req *req, const char *name, js
     return s ? ec_buf_adds(b, s, NULL) : EC_ENOMEM;
 }
 
+int pip_page_render(ec_buf *b, const ec_mirror_req *req, const char *name, json_t *page,
+                    bool json)
+{
+    pip_metadata_advertise(page);
+    return json ? render_json(b, req, name, page) : render_html(b, req, name, page);
+}
+
 static void set_etag(ec_mirror_resp *resp)
 {
     ec_digest d;
@@ -181,10 +188,8 @@ static int serve_page(ec_fetch_ctx *ctx, const ec_mirror_req *req, const char *n
      * ahead (not for answers from the store alone: those may not reach upstream) */
     if (!ctx->cache_only && !ctx->offline)
         pip_ahead_project(ctx, name, NULL);
-    pip_metadata_advertise(page);
     bool json = !html_only && wants_json(req);
-    r = json ? render_json(&resp->body, req, name, page)
-             : render_html(&resp->body, req, name, page);
+    r = pip_page_render(&resp->body, req, name, page, json);
     if (r < 0)
         return ec_fail(err, r, "cannot render the page of %s", name);
     resp->status = 200;
