@@ -19,8 +19,8 @@ pkgs="$pkgs python3-pip python3-venv"
 # gem's native install reads a .gem's metadata.gz (YAML) with libyaml, the parser
 # RubyGems' own YAML (Psych) is built on.
 pkgs="$pkgs libyaml-dev"
-# The server's accept front parses each first request head with Node's http-parser, so
-# that what libmicrohttpd would answer with its own page gets the API's error shape.
+# The server parses every request head with Node's http-parser (cache/api/request_head.c);
+# libmicrohttpd (above) serves only the tests' scripted upstream servers.
 pkgs="$pkgs libhttp-parser-dev"
 # Fuzzing (cmake -DEC_FUZZ=ON -DCMAKE_C_COMPILER=clang, tests/fuzz/): clang and its
 # libFuzzer and sanitizer runtimes.

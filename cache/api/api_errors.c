@@ -50,10 +50,9 @@ static const char *error_type(int status)
 
 static void reply_buf(ec_req *rq, int status, const char *ctype, char *p, size_t n)
 {
-    if (rq->resp) /* the first reply wins, like the first error message */
-        MHD_destroy_response(rq->resp);
-    rq->resp = MHD_create_response_from_buffer(n, p, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    ec_resp_free(rq->resp); /* the last reply wins */
+    rq->resp = ec_resp_buffer(p, n);
+    ec_resp_header(rq->resp, "Content-Type", ctype);
     rq->status = status;
     rq->resp_bytes = n;
 }

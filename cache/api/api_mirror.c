@@ -22,7 +22,7 @@
 
 static bool etag_matches(const ec_req *rq, const char *etag)
 {
-    const char *inm = ec_req_header(rq, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    const char *inm = ec_req_header(rq, "if-none-match");
     return etag && *etag && inm && (strcmp(inm, "*") == 0 || strstr(inm, etag) != NULL);
 }
 
@@ -32,7 +32,7 @@ static void reply_fd(ec_req *rq, int fd, uint64_t off, uint64_t size, const char
 {
     uint64_t start = 0, len = size;
     int status = 200, rr = -1;
-    const char *range = ec_req_header(rq, MHD_HTTP_HEADER_RANGE);
+    const char *range = ec_req_header(rq, "range");
     char cr[96] = "";
     if (etag_matches(rq, etag)) {
         close(fd);
@@ -41,7 +41,7 @@ static void reply_fd(ec_req *rq, int fd, uint64_t off, uint64_t size, const char
         close(fd);
         ec_reply_fail(rq, 416, "range %s is outside the %" PRIu64 " bytes", range, size);
         snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
-        MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        ec_resp_header(rq->resp, "Content-Range", cr);
         return;
     } else {
         if (rr == 1) {
@@ -49,19 +49,18 @@ static void reply_fd(ec_req *rq, int fd, uint64_t off, uint64_t size, const char
             snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start,
                      start + len - 1, size);
         }
-        if (rq->resp)
-            MHD_destroy_response(rq->resp);
-        /* MHD sends it with sendfile and closes @fd when the response is destroyed. */
-        rq->resp = MHD_create_response_from_fd_at_offset64(len, fd, off + start);
+        ec_resp_free(rq->resp);
+        /* Sent with sendfile; @fd is closed with the answer. */
+        rq->resp = ec_resp_file(fd, off + start, len);
         rq->status = status;
         rq->resp_bytes = strcmp(rq->method, "HEAD") == 0 ? 0 : len;
-        MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+        ec_resp_header(rq->resp, "Content-Type", ctype);
         if (cr[0])
-            MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+            ec_resp_header(rq->resp, "Content-Range", cr);
     }
-    MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    ec_resp_header(rq->resp, "Accept-Ranges", "bytes");
     if (etag && *etag)
-        MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_ETAG, etag);
+        ec_resp_header(rq->resp, "ETag", etag);
 }
 
 static void reply_mirror(ec_req *rq, ec_mirror_resp *m)
@@ -72,7 +71,7 @@ static void reply_mirror(ec_req *rq, ec_mirror_resp *m)
         return reply_fd(rq, ec_steal_fd(&m->fd), m->offset, m->length, ctype, m->etag);
     ec_reply_text(rq, m->status ? m->status : 500, ctype, ec_buf_str(&m->body), m->body.n);
     if (m->etag[0])
-        MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_ETAG, m->etag);
+        ec_resp_header(rq->resp, "ETag", m->etag);
 }
 
 /* --- /mirror/<manager>/… --- */
@@ -89,7 +88,7 @@ static int mirror_serve(ec_req *rq, bool cache_only)
     const ec_manager *m = ec_manager_find(rq->manager);
     const char *rest = rq->raw_uri + strlen("/mirror/") + strlen(rq->manager);
     rest += *rest == '/';
-    const char *host = ec_req_header(rq, MHD_HTTP_HEADER_HOST);
+    const char *host = ec_req_header(rq, "host");
     EC_AUTOFREE char *base = host ? ec_xasprintf("http://%s/mirror/%s", host, rq->manager)
                                    : ec_xasprintf("http://127.0.0.1:%u/mirror/%s",
                                                   rq->srv->port, rq->manager);
@@ -160,7 +159,7 @@ static bool pull_allowed(ec_req *rq)
                       "into the cache, its budget is %llu (serve --pull-budget); cached "
                       "files are still served", rq->manager, pull_ws(rq),
                       (unsigned long long)used, (unsigned long long)o->pull_budget);
-        MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_RETRY_AFTER, "3600");
+        ec_resp_header(rq->resp, "Retry-After", "3600");
         return false;
     }
     return true;
@@ -181,8 +180,8 @@ void ec_api_mirror(ec_req *rq, const char *manager, const char *rest)
     if (!f || !f->serve)
         return ec_reply_fail(rq, 404, "no mirror for manager %s", manager);
     snprintf(rq->manager, sizeof rq->manager, "%s", manager);
-    /* A hit is a store lookup: answered here. A miss pulls from upstream: never on an MHD
-     * worker thread. */
+    /* A hit is a store lookup: answered here. A miss pulls from upstream: never on a worker
+     * thread. */
     if (f->serve_cache_only && mirror_serve(rq, true) == EC_OK)
         return;
     /* A manager that cannot answer hits alone counts every request as a possible pull. */

@@ -65,7 +65,7 @@ static const char *bearer(ec_req *rq)
     const char *k = ec_req_header(rq, "x-api-key");
     if (k && *k)
         return k;
-    const char *a = ec_req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *a = ec_req_header(rq, "authorization");
     if (a && strncasecmp(a, "Bearer ", 7) == 0 && a[7])
         return a + 7;
     if (a && strncasecmp(a, "Basic ", 6) == 0)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* /v1/sessions: waits for the environment's warm-up where needed, then mounts a private
  * root file system from its layers (cache/session.c). Creating and deleting run deferred:
- * waiting and mounting must not hold an MHD worker thread. */
+ * waiting and mounting must not hold a worker thread. */
 #include "cache/cache_int.h"
 #include "cache/api/server_int.h"
 #include "cache/net/net.h"

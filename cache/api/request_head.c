@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* A request's head (request line and header fields) checked as it arrives, by Node's
- * http-parser plus our limits, so that the accept front (accept_front.c) answers in the
- * API's shape what libmicrohttpd would otherwise answer with its own page: framing it
- * cannot parse, an unsupported HTTP version, a missing or repeated Host, a bad
- * content-length, oversized parts. Each refusal names its cause in the client's terms. */
+/* A request's head (request line and header fields) parsed as it arrives, by Node's
+ * http-parser plus our limits, for every request a connection carries (http_conn.c):
+ * framing that cannot be parsed, an unsupported HTTP version, a missing or repeated Host,
+ * a bad content-length, folded lines, oversized parts are each refused with a status and
+ * a message naming the cause in the client's terms, answered in the API's shape. */
 #include "cache/api/request_head.h"
 
 #include <stdarg.h>
@@ -32,8 +32,10 @@ __attribute__((format(printf, 3, 4))) static int refuse(ec_head *h, int status,
 static int on_url(http_parser *p, const char *at, size_t n)
 {
     ec_head *h = head_of(p);
-    (void)at;
+    if (h->url_n == 0)
+        h->url.off = (size_t)(at - h->all);
     h->url_n += n;
+    h->url.len = h->url_n;
     if (h->url_n > h->lim.url_max)
         return refuse(h, 414, "the request target is over %zu bytes; send a shorter URL",
                       h->lim.url_max);
@@ -54,7 +56,9 @@ static int on_field(http_parser *p, const char *at, size_t n)
         if (h->fields > h->lim.fields_max)
             return refuse(h, 431, "the request has more than %zu header fields",
                           h->lim.fields_max);
+        h->f[h->fields - 1].name = (ec_head_span){(size_t)(at - h->all), 0};
     }
+    h->f[h->fields - 1].name.len += n;
     for (size_t i = 0; i < n && h->name_n < sizeof h->name; i++)
         h->name[h->name_n++] = at[i]; /* sizeof h->name: longer than any name we look for */
     h->header_n += n;
@@ -71,14 +75,30 @@ static bool named(const ec_head *h, const char *name)
 static int on_value(http_parser *p, const char *at, size_t n)
 {
     ec_head *h = head_of(p);
+    ec_head_span *v = &h->f[h->fields - 1].value;
     if (h->in_field) {
         h->in_field = false;
         h->hosts += named(h, "host");
         h->in_length = named(h, "content-length");
+        /* An empty value's pointer is the next line's: it is not a place in the head. */
+        *v = (ec_head_span){n ? (size_t)(at - h->all) : 0, 0};
+        ec_head_span *name = &h->f[h->fields - 1].name;
+        size_t colon = name->off + name->len;
+        if (n && memchr(h->all + colon, '\n', v->off - colon))
+            return refuse(h, 400, "a header value continues on a folded line; send each "
+                          "header on one line");
+    } else if (n && (v->len == 0 || (size_t)(at - h->all) != v->off + v->len)) {
+        /* More of a value is either the rest of a piece cut by the end of a read (it
+         * follows on) or a continuation line. An empty value's only call comes at its
+         * line's end, so anything after it is one too. RFC 9112, 5.2: a server must
+         * refuse obsolete line folding or replace it. */
+        return refuse(h, 400, "a header value continues on a folded line; send each header "
+                      "on one line");
     }
-    /* MHD refuses (with its page) a content-length with anything but digits, the spaces
-     * after them too, which http-parser lets through. The digits before count first, as
-     * when they arrive apart. */
+    v->len += n;
+    /* A content-length with anything but digits is refused, the spaces after them too,
+     * which http-parser lets through. The digits before count first, as when they arrive
+     * apart. */
     size_t i = 0;
     while (h->in_length && i < n && at[i] >= '0' && at[i] <= '9')
         i++;
@@ -92,8 +112,8 @@ static int on_value(http_parser *p, const char *at, size_t n)
 }
 
 /* Debian builds http-parser without HTTP_PARSER_STRICT, which skips the check of the
- * version's letters ("HTTX/1.1" passes) and lets a CR end a line without its LF; MHD
- * refuses both with its own page. RFC 9112, 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT. */
+ * version's letters ("HTTX/1.1" passes) and lets a CR end a line without its LF; both
+ * are refused here. RFC 9112, 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT. */
 static bool version_ok(const char *all, size_t n)
 {
     size_t i = 0;
@@ -130,7 +150,7 @@ static int on_headers_complete(http_parser *p)
     if (h->hosts == 0 && p->http_minor >= 1)
         return refuse(h, 400, "an HTTP/1.1 request needs a host header");
     h->done = true;
-    http_parser_pause(p, 1); /* the body is the HTTP library's to read */
+    http_parser_pause(p, 1); /* the body is the connection's to read */
     return 0;
 }
 
@@ -147,6 +167,8 @@ void ec_head_init(ec_head *h, const ec_head_limits *lim)
     http_parser_init(&h->p, HTTP_REQUEST);
     h->p.data = h;
     h->lim = *lim;
+    if (h->lim.fields_max > EC_HEAD_FIELDS_MAX)
+        h->lim.fields_max = EC_HEAD_FIELDS_MAX;
 }
 
 /* A method http-parser does not know: 501 when it has the form of a method (a token
@@ -227,8 +249,11 @@ ec_head_verdict ec_head_feed(ec_head *h, const char *all, size_t n)
         refuse(h, 400, "a CR without its LF in the request's head: end lines with CRLF");
     if (h->status)
         return EC_HEAD_BAD;
-    if (h->done)
+    if (h->done) {
+        /* Paused in on_headers_complete, the parser stopped on the blank line's LF. */
+        h->len = h->seen + 1;
         return EC_HEAD_OK;
+    }
     switch (e) {
     case HPE_OK:
         return EC_HEAD_MORE;
@@ -276,4 +301,28 @@ void ec_head_truncated(ec_head *h)
 {
     if (!h->status)
         refuse(h, 400, "the connection was closed before the request's headers ended");
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+size_t ec_http_unescape(char *s, bool plus)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        int hi, lo;
+        if (*r == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 2;
+        } else {
+            *w++ = plus && *r == '+' ? ' ' : *r;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
 }

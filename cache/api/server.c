@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The MHD daemon's life cycle and each request's: context, body with a cap, deferral to
- * a thread, request ids, access log and request metrics, graceful stop. */
+/* The server's life cycle and each request's: context, checks before the body, deferral
+ * to a thread, request ids, access log and request metrics, graceful stop. The
+ * connections themselves are http_conn.c's. */
 #include "cache/api/server_int.h"
-#include "cache/api/mhd_load.h"
+#include "cache/api/http_conn.h"
+#include "cache/api/request_head.h"
 #include "cache/metrics.h"
 #include "store/util/log.h"
 #include "store/util/mem.h"
@@ -12,6 +14,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,123 +28,6 @@
 #define FD_RESERVE 512
 #define DEFAULT_GRACE_MS 30000
 #define DEFAULT_SESSION_WAIT_MS 120000
-
-/* --- connections --- */
-
-/* Each connection is watched from MHD's notify callback until it closes. MHD's own timeout
- * counts from the last byte received, so a client that dribbles a byte now and then keeps
- * a connection forever (a slow loris). The watcher thread gives every connection a
- * deadline instead: its request's headers must be complete within conn_timeout_s of the
- * connection opening or its previous answer. Past it, the watcher shuts the socket down
- * and MHD closes the connection as the client's. Entries leave the list (under the lock)
- * in MHD's "closed" notification, before MHD closes the descriptor. */
-struct conn_watch {
-    struct conn_watch *prev, *next;
-    int fd;
-    struct timespec since; /* opened, or its last answer finished */
-    atomic_bool in_request; /* headers complete, answer not yet finished */
-    bool shed;              /* over max_connections: answered 503 */
-    bool cut;               /* shut down by the watcher */
-};
-
-static double secs_since(const struct timespec *t)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
-}
-
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                          enum MHD_ConnectionNotificationCode code)
-{
-    ec_server *s = cls;
-    struct conn_watch *w = *socket_context;
-    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-        atomic_fetch_sub(&s->conns, 1);
-        if (!w)
-            return;
-        pthread_mutex_lock(&s->watch_mu);
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            s->watch = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
-        pthread_mutex_unlock(&s->watch_mu);
-        free(w);
-        *socket_context = NULL;
-        return;
-    }
-    w = ec_xcalloc(1, sizeof *w);
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    w->fd = ci ? ci->connect_fd : -1;
-    clock_gettime(CLOCK_MONOTONIC, &w->since);
-    if (atomic_fetch_add(&s->conns, 1) + 1 > (int)s->o.max_connections) {
-        w->shed = true;
-        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
-                                  (unsigned)EC_SERVER_SHED_TIMEOUT_S);
-    }
-    pthread_mutex_lock(&s->watch_mu);
-    w->next = s->watch;
-    if (w->next)
-        w->next->prev = w;
-    s->watch = w;
-    pthread_mutex_unlock(&s->watch_mu);
-    *socket_context = w;
-}
-
-static struct conn_watch *watch_of(struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci ? ci->socket_context : NULL;
-}
-
-static bool over_limit(const ec_req *rq)
-{
-    struct conn_watch *w = watch_of(rq->conn);
-    return w && w->shed;
-}
-
-static void *watcher_main(void *arg)
-{
-    ec_server *s = arg;
-    double limit = s->o.conn_timeout_s;
-    pthread_mutex_lock(&s->watch_mu);
-    while (!atomic_load(&s->watch_stop)) {
-        /* A tick of 250 ms, cut short at stop: a process that stops its server (a CLI
-         * command with a mirror on demand) does not wait out the tick. */
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += 250000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&s->watch_cv, &s->watch_mu, &until);
-        if (atomic_load(&s->watch_stop))
-            break;
-        for (struct conn_watch *w = s->watch; w; w = w->next) {
-            double lim = w->shed ? EC_SERVER_SHED_TIMEOUT_S : limit;
-            if (w->cut || w->fd < 0 || atomic_load(&w->in_request) || secs_since(&w->since) < lim)
-                continue;
-            shutdown(w->fd, SHUT_RDWR); /* MHD sees the end of the stream and closes it */
-            w->cut = true;
-        }
-    }
-    pthread_mutex_unlock(&s->watch_mu);
-    return NULL;
-}
-
-static void stop_watcher(ec_server *s)
-{
-    pthread_mutex_lock(&s->watch_mu);
-    atomic_store(&s->watch_stop, true);
-    pthread_cond_signal(&s->watch_cv);
-    pthread_mutex_unlock(&s->watch_mu);
-    pthread_join(s->watcher, NULL);
-}
 
 /* Raises the soft descriptor limit to what the connection limit needs (up to the hard
  * limit); when the hard limit is lower, holds fewer connections and says so. */
@@ -168,23 +54,38 @@ static void fit_fd_limit(ec_server_opts *o)
     o->max_connections = fit;
 }
 
-/* --- request context --- */
+/* --- a request's life --- */
 
-/* MHD calls this first for every request with the raw URI, and its result becomes the
- * request's context: the only place the still-encoded path is available. */
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+ec_req *ec_server__req_new(ec_server *s, struct ec_conn *c)
 {
-    ec_server *s = cls;
     ec_req *rq = ec_xcalloc(1, sizeof *rq);
     rq->srv = s;
-    rq->conn = conn;
-    rq->raw_uri = ec_xstrdup(uri);
+    rq->conn = c;
     rq->body.max = s->o.max_body_bytes;
     rq->route = "unmatched";
     ec_id_new(rq->id, "req");
     clock_gettime(CLOCK_MONOTONIC, &rq->t0);
     atomic_fetch_add(&s->inflight, 1);
     return rq;
+}
+
+void ec_server__req_args(ec_req *rq, const char *q)
+{
+    size_t n = 1;
+    for (const char *p = q; *p; p++)
+        n += *p == '&';
+    rq->argbuf = ec_xstrdup(q);
+    rq->args = ec_xcalloc(n, sizeof *rq->args);
+    char *save = NULL;
+    for (char *kv = strtok_r(rq->argbuf, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq)
+            *eq++ = '\0';
+        ec_http_unescape(kv, true);
+        if (eq)
+            ec_http_unescape(eq, true);
+        rq->args[rq->nargs++] = (ec_req_field){kv, eq ? eq : ""};
+    }
 }
 
 static double elapsed(const ec_req *rq)
@@ -205,9 +106,7 @@ static void access_log(const ec_req *rq, double secs)
     struct tm tm;
     gmtime_r(&now.tv_sec, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    const union MHD_ConnectionInfo *ci =
-        rq->conn ? MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
-    const struct sockaddr *peer = ci ? ci->client_addr : rq->peer;
+    const struct sockaddr *peer = rq->peer;
     char addr[INET6_ADDRSTRLEN] = "";
     if (peer && peer->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, addr, sizeof addr);
@@ -250,32 +149,38 @@ static void count_request(const ec_req *rq, double secs)
     }
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+void ec_server__req_end(ec_req *rq, bool ok)
 {
-    ec_server *s = cls;
-    ec_req *rq = *con_cls;
-    struct conn_watch *w = watch_of(conn);
-    if (w) { /* the next request's headers get a deadline of their own */
-        pthread_mutex_lock(&s->watch_mu);
-        clock_gettime(CLOCK_MONOTONIC, &w->since);
-        atomic_store(&w->in_request, false);
-        pthread_mutex_unlock(&s->watch_mu);
-    }
-    if (!rq)
-        return;
-    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && rq->status == 0)
+    ec_server *s = rq->srv;
+    if (!ok && rq->status == 0)
         rq->status = 499; /* the client went away or timed out before an answer */
     ec_req_account(rq);
-    if (rq->resp)
-        MHD_destroy_response(rq->resp);
+    ec_resp_free(rq->resp);
     ec_buf_fini(&rq->body);
     free(rq->raw_uri);
+    free((char *)rq->url);
+    free(rq->fields);
+    free(rq->args);
+    free(rq->argbuf);
     free(rq->ws);
     free(rq->basic_key);
     free(rq);
-    *con_cls = NULL;
     atomic_fetch_sub(&s->inflight, 1);
+}
+
+void ec_server__conn_closed(ec_server *s)
+{
+    atomic_fetch_sub(&s->conns, 1);
+}
+
+bool ec_server__stopping(ec_server *s)
+{
+    return atomic_load(&s->stopping);
+}
+
+const ec_server_opts *ec_server__opts(const ec_server *s)
+{
+    return &s->o;
 }
 
 void ec_req_account(const ec_req *rq)
@@ -291,12 +196,10 @@ static void *deferred_main(void *arg)
 {
     ec_req *rq = arg;
     ec_server *s = rq->srv;
-    ec_mhd_waker worker = rq->worker; /* rq may be gone once the connection resumes */
     rq->work(rq);
-    atomic_store(&rq->state, EC_REQ_READY);
-    MHD_resume_connection(rq->conn);
-    /* Before the count falls: the server's stop waits for it, then closes the workers. */
-    ec_mhd_workers_wake(worker);
+    /* rq may be gone once its worker has it back. Before the count falls: the server's
+     * stop waits for the count, then stops the workers. */
+    ec_http_workers_resume(rq->conn);
     atomic_fetch_sub(&s->deferred, 1);
     return NULL;
 }
@@ -305,36 +208,30 @@ void ec_req_defer(ec_req *rq, ec_req_work work)
 {
     pthread_t t;
     pthread_attr_t attr;
+    if (atomic_load(&rq->srv->stopping)) {
+        ec_reply_fail(rq, 503, "the server is stopping; retry shortly");
+        ec_resp_header(rq->resp, "Retry-After", "1");
+        return;
+    }
     rq->work = work;
-    rq->worker = ec_mhd_workers_current();
-    atomic_store(&rq->state, EC_REQ_DEFERRED);
     atomic_fetch_add(&rq->srv->deferred, 1);
-    MHD_suspend_connection(rq->conn);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rq->deferred = true; /* before the thread starts: it may finish before we return */
     if (pthread_create(&t, &attr, deferred_main, rq) != 0) {
         /* No thread: do the work here; slower for this worker thread, but answered. */
-        deferred_main(rq);
+        rq->deferred = false;
+        work(rq);
+        atomic_fetch_sub(&rq->srv->deferred, 1);
     }
     pthread_attr_destroy(&attr);
 }
 
-/* --- the access handler --- */
-
-static enum MHD_Result send_reply(ec_req *rq)
-{
-    if (!rq->resp)
-        ec_reply_fail(rq, 500, "the handler gave no answer");
-    MHD_add_response_header(rq->resp, "request-id", rq->id);
-    if (atomic_load(&rq->srv->stopping))
-        MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    atomic_store(&rq->state, EC_REQ_SENT);
-    return MHD_queue_response(rq->conn, (unsigned)rq->status, rq->resp);
-}
+/* --- the handler's entry --- */
 
 static bool declared_too_large(ec_req *rq)
 {
-    const char *cl = ec_req_header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl = ec_req_header(rq, "content-length");
     if (!cl)
         return false;
     char *end;
@@ -343,65 +240,55 @@ static bool declared_too_large(ec_req *rq)
     return errno != 0 || *end || n > rq->body.max;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+bool ec_server__req_begin(ec_req *rq, bool shed)
 {
-    ec_req *rq = *con_cls;
-    (void)cls;
-    (void)conn;
-    (void)version;
-    int state = atomic_load(&rq->state);
-    if (state == EC_REQ_DEFERRED)
-        return MHD_YES; /* spurious call while the work runs */
-    if (state == EC_REQ_READY)
-        return send_reply(rq);
-    if (!rq->method) { /* first call: headers are in, no body yet */
-        struct conn_watch *w = watch_of(conn);
-        if (w)
-            atomic_store(&w->in_request, true);
-        rq->method = method;
-        rq->url = url;
-        if (over_limit(rq)) {
-            ec_reply_fail(rq, 503, "the server holds its limit of %u connections; retry "
-                          "shortly", rq->srv->o.max_connections);
-            MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_CONNECTION, "close");
-            MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-            return send_reply(rq);
-        }
-        if (!ec_req_check(rq))
-            return send_reply(rq); /* MHD closes the connection: the body is not read */
-        if (!declared_too_large(rq))
-            return MHD_YES;
-        /* Refused before reading it; MHD closes the connection after the answer. */
+    if (shed) {
+        ec_reply_fail(rq, 503, "the server holds its limit of %u connections; retry shortly",
+                      rq->srv->o.max_connections);
+        ec_resp_header(rq->resp, "Retry-After", "1");
+        return false;
+    }
+    if (!ec_req_check(rq))
+        return false;
+    if (declared_too_large(rq)) { /* refused before reading it */
         ec_reply_fail(rq, 413, "the request body is over %zu bytes", rq->body.max);
-        return send_reply(rq);
+        return false;
     }
-    if (*upload_size) {
-        if (!rq->too_large && ec_buf_add(&rq->body, upload_data, *upload_size, NULL) < 0)
-            rq->too_large = true; /* keep reading (and dropping) so the answer gets through */
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    return true;
+}
+
+void ec_server__req_run(ec_req *rq)
+{
     if (rq->too_large)
         ec_reply_fail(rq, 413, "the request body is over %zu bytes", rq->body.max);
     else
         ec_api_route(rq);
-    if (atomic_load(&rq->state) == EC_REQ_DEFERRED)
-        return MHD_YES;
-    return send_reply(rq);
+}
+
+void ec_server__req_answer(ec_req *rq)
+{
+    if (!rq->resp)
+        ec_reply_fail(rq, 500, "the handler gave no answer");
 }
 
 /* --- request accessors --- */
 
+static const char *field_value(const ec_req_field *f, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(f[i].name, name) == 0)
+            return f[i].value;
+    return NULL;
+}
+
 const char *ec_req_header(const ec_req *rq, const char *name)
 {
-    return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+    return field_value(rq->fields, rq->nfields, name);
 }
 
 const char *ec_req_query(const ec_req *rq, const char *name)
 {
-    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+    return field_value(rq->args, rq->nargs, name);
 }
 
 json_t *ec_req_json_body(ec_req *rq)
@@ -494,49 +381,9 @@ static void defaults(ec_server_opts *o)
         o->min_free_bytes = 1ull << 30;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+static int start_workers(ec_server *s, ec_err *err)
 {
-    (void)cls;
-    fputs("envcache: serve: ", stderr);
-    vfprintf(stderr, fmt, ap);
-}
-
-/* MHD answers a request line and headers that overflow a connection's memory pool itself,
- * with an HTML page; with a pool larger than our own limits (headers, URL), ec_req_check
- * sees and answers every request up to those limits and some past them in the API's
- * shape. */
-static size_t pool_bytes(const ec_server_opts *o)
-{
-    /* Not more: MHD 0.9.75 zeroes the whole pool after every request, so each kept-alive
-     * connection holds all of it resident. */
-    return o->max_header_bytes + EC_SERVER_URL_MAX + (8u << 10);
-}
-
-static struct MHD_Daemon *start_one(unsigned flags, const struct MHD_OptionItem *opts,
-                                    void *arg)
-{
-    ec_server *s = arg;
-    /* Each worker holds up to the whole limit: the front keeps the limit for all. */
-    return MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_ARRAY, opts,
-        MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections + EC_SERVER_SHED_HEADROOM,
-        MHD_OPTION_CONNECTION_TIMEOUT, s->o.conn_timeout_s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_bytes(&s->o),
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
-}
-
-/* MHD listens on nothing: the accept front (accept_front.c) owns the listening socket and
- * hands each connection whose first request head it has checked to one of the workers
- * (mhd_workers.c), each an MHD daemon run by a thread of ours. */
-static int start_daemons(ec_server *s, ec_err *err)
-{
-    if (ec_mhd_unavailable())
-        return ec_fail(err, EC_EUNSUPPORTED, "cannot start the HTTP server: %s",
-                       ec_mhd_unavailable());
-    return ec_mhd_workers_start(&s->workers, s->o.threads, start_one, s, err);
+    return ec_http_workers_start(&s->workers, s, s->o.threads, err);
 }
 
 static int own_port(uint16_t *port, void *payload, ec_err *err)
@@ -561,30 +408,15 @@ int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec
         ec_warm_queue_opts qo = {.concurrency = s->o.warm_concurrency, .warm = s->o.warm_fn};
         r = ec_warm_queue_start(&s->wq, c, &qo, err);
     }
-    pthread_mutex_init(&s->watch_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->watch_cv, &ca);
-    pthread_condattr_destroy(&ca);
     if (r == EC_OK)
         r = ec_front_open(&s->front, s, &ss, err);
     if (r == EC_OK)
-        r = start_daemons(s, err);
-    int e = r == EC_OK ? pthread_create(&s->watcher, NULL, watcher_main, s) : 0;
-    if (e != 0) { /* pthread_create returns its error; errno is not set */
-        ec_mhd_workers_stop(s->workers);
-        r = ec_fail_sys(err, e, "cannot start the connection watcher");
-    }
-    if (r == EC_OK && (r = ec_front_start(s->front, err)) < 0) {
-        stop_watcher(s);
-        ec_mhd_workers_stop(s->workers);
-    }
+        r = start_workers(s, err);
+    if (r == EC_OK && (r = ec_front_start(s->front, err)) < 0)
+        ec_http_workers_stop(s->workers);
     if (r < 0) {
         ec_front_close(s->front);
         ec_warm_queue_stop(s->wq);
-        pthread_cond_destroy(&s->watch_cv);
-        pthread_mutex_destroy(&s->watch_mu);
         free(s);
         return r;
     }
@@ -663,13 +495,13 @@ void ec_server_stop(ec_server *s)
     for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < s->o.shutdown_grace_ms;
          waited += 10)
         sleep_ms(10);
-    /* A suspended connection must be resumed before MHD stops: wait for deferred work. */
+    /* The workers stop first, all of them, so that no request starts more deferred work;
+     * then the deferred threads finish (they hand their connections back to a worker's
+     * queue, still there); then every connection is closed. */
+    ec_http_workers_halt(s->workers);
     while (atomic_load(&s->deferred) > 0)
         sleep_ms(10);
-    stop_watcher(s);
-    ec_mhd_workers_stop(s->workers); /* their "closed" notifications free the watch entries */
+    ec_http_workers_stop(s->workers);
     ec_warm_queue_stop(s->wq);
-    pthread_cond_destroy(&s->watch_cv);
-    pthread_mutex_destroy(&s->watch_mu);
     free(s);
 }

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* `envcache serve`: the environments API (API.md), the mirror's dispatch, /healthz and
- * /metrics on one port, on libmicrohttpd.
+ * /metrics on one port, on connections of its own (http_conn.c).
  *
- * The server runs a pool of MHD threads, each with its own epoll loop. Handlers that may
- * block for long (a session waiting for its environment's warm-up, then mounting) suspend
- * their connection and run on a thread of their own, so a pool thread never waits.
+ * The server runs a few worker threads, each with its own epoll loop. Handlers that may
+ * block for long (a session waiting for its environment's warm-up, then mounting) hand
+ * their work to a thread of their own, so a worker never waits.
  * Threads: start and stop from one thread; everything else is internal.
  */
 #pragma once
@@ -36,13 +36,12 @@ typedef enum ec_pull_auth {
 typedef struct ec_server_opts {
     const char *listen;        /* "HOST:PORT" (IPv4, or [IPv6]:PORT); port 0 = any free one;
                                   NULL = "127.0.0.1:8080" */
-    unsigned threads;          /* MHD pool threads; 0 = 2 per CPU, at least 4 */
+    unsigned threads;          /* worker threads; 0 = 2 per CPU, at least 4 */
     unsigned max_connections;  /* held at once; past it new connections are answered 503
                                   (up to 1,024 more, then closed); 0 = 10,000. The soft
                                   descriptor limit is raised to fit, or this lowered */
     unsigned conn_timeout_s;   /* a connection idle or stalled this long is closed; 0 = 10 */
-    size_t max_header_bytes;   /* request headers past this are 431; 0 = 16 KiB. MHD's
-                                  per-connection pool is this + 16 KiB (URL and slack) */
+    size_t max_header_bytes;   /* request headers past this are 431; 0 = 16 KiB */
     size_t max_body_bytes;     /* request bodies past this are 413; 0 = 1 MiB */
     bool no_auth;              /* every API request works on the default workspace, no key */
     bool mirror_auth;          /* /mirror/ needs a key too (package managers send none) */
@@ -61,7 +60,7 @@ typedef struct ec_server_opts {
                                   mirror a command-line warm-up starts for build steps) */
 } ec_server_opts;
 
-/** Binds, starts the warm-up queue (resuming unfinished warm-ups) and the MHD threads.
+/** Binds, starts the warm-up queue (resuming unfinished warm-ups) and the worker threads.
  *  @c is borrowed and must outlive the server. EC_EINVAL for a bad listen address,
  *  EC_ESYS when the address cannot be bound. */
 int ec_server_start(ec_server **out, ec_cache *c, const ec_server_opts *opts, ec_err *err);

@@ -2,18 +2,20 @@
 /* Private to the server files: the server and request structs, replies, the handlers. */
 #pragma once
 
-#include <microhttpd.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
-#include "cache/api/mhd_workers.h"
+#include "cache/api/http_resp.h"
 #include "cache/api/server.h"
 #include "store/util/buf.h"
 
 struct sockaddr;
 struct sockaddr_storage;
 typedef struct ec_front ec_front;
+typedef struct ec_http_workers ec_http_workers;
+struct ec_conn;
 
 /* Connections past max_connections are still accepted, up to this many more, so that each
  * can be told 503 instead of being dropped unanswered; they get EC_SERVER_SHED_TIMEOUT_S
@@ -24,34 +26,36 @@ typedef struct ec_front ec_front;
 struct ec_server {
     ec_cache *c;
     ec_server_opts o;
-    ec_mhd_workers *workers; /* the MHD daemons and their threads (mhd_workers.c) */
+    ec_http_workers *workers; /* the threads that run the connections (http_workers.c) */
     ec_front *front;     /* owns the listening socket (accept_front.c) */
     ec_warm_queue *wq;
     uint16_t port;
     bool loopback;       /* listens on a loopback address only */
     atomic_int inflight; /* requests begun and not completed */
-    atomic_int conns;    /* connections open (MHD's notify callback) */
-    pthread_mutex_t watch_mu; /* guards watch */
-    pthread_cond_t watch_cv;  /* wakes the watcher to stop at once */
-    struct conn_watch *watch; /* every open connection, for the deadline watcher */
-    pthread_t watcher;
-    atomic_bool watch_stop;
-    atomic_int deferred; /* handler threads running (their connections are suspended) */
+    atomic_int conns;    /* connections open: counted at accept, until closed */
+    atomic_int deferred; /* handler threads running (their connections wait) */
     atomic_bool stopping;
 };
-
-enum ec_req_state { EC_REQ_READING, EC_REQ_DEFERRED, EC_REQ_READY, EC_REQ_SENT };
 
 typedef struct ec_req ec_req;
 typedef void (*ec_req_work)(ec_req *rq);
 
+typedef struct ec_req_field {
+    const char *name, *value;
+} ec_req_field;
+
 struct ec_req {
     ec_server *srv;
-    struct MHD_Connection *conn;
+    struct ec_conn *conn;
     char id[64];       /* req_… */
     char *raw_uri;     /* as the client sent it, query included, still percent-encoded */
-    const char *method;
-    const char *url;   /* MHD's decoded path; lives as long as the request */
+    const char *method; /* NULL when the request line could not be read */
+    const char *url;   /* the path, percent-decoded, without the query */
+    ec_req_field *fields; /* header fields as sent, in order (in the connection's buffer) */
+    size_t nfields;
+    ec_req_field *args; /* query arguments, decoded */
+    size_t nargs;
+    char *argbuf;      /* their bytes */
     ec_buf body;
     bool too_large;
     char *ws;          /* the workspace the key maps to, once authenticated */
@@ -60,14 +64,33 @@ struct ec_req {
     char manager[16];  /* mirror requests: the manager, for metrics */
     bool upstream;     /* the mirror needed upstream for this answer */
     int status;
-    struct MHD_Response *resp;
+    ec_resp *resp;
     uint64_t resp_bytes;
-    _Atomic int state; /* enum ec_req_state */
+    bool deferred;     /* its handler handed the work to a thread (ec_req_defer) */
     ec_req_work work;
-    ec_mhd_waker worker; /* whose daemon holds the connection: woken when work is done */
     struct timespec t0;
-    const struct sockaddr *peer; /* the client, for answers made without MHD (conn NULL) */
+    const struct sockaddr *peer; /* the client */
 };
+
+/* --- requests' life, for the connections (server.c; called from http_conn.c) --- */
+
+/** A request begins on @c: its id, clock and the in-flight count. */
+ec_req *ec_server__req_new(ec_server *s, struct ec_conn *c);
+/** Decodes query string @q ("a=1&b=2") into rq->args. */
+void ec_server__req_args(ec_req *rq, const char *q);
+/** Checks before the body is read (the connection limit when @shed, framing, URL,
+ *  declared size); replies and returns false when one fails. */
+bool ec_server__req_begin(ec_req *rq, bool shed);
+/** Routes the request; its handler replies, or defers (rq->deferred). */
+void ec_server__req_run(ec_req *rq);
+/** Just before its answer is written: a handler that gave none answers 500. */
+void ec_server__req_answer(ec_req *rq);
+/** The answer is written (@ok), or the connection ended first: logged, counted, freed. */
+void ec_server__req_end(ec_req *rq, bool ok);
+/** A connection closed: the front's count falls. */
+void ec_server__conn_closed(ec_server *s);
+bool ec_server__stopping(ec_server *s);
+const ec_server_opts *ec_server__opts(const ec_server *s);
 
 /* --- replies (api_errors.c) --- */
 
@@ -92,9 +115,9 @@ void ec_req_account(const ec_req *rq);
 
 /* --- the accept front (accept_front.c) --- */
 
-/** Binds and listens on @ss for @s (which must have its MHD daemon before the start). */
+/** Binds and listens on @ss for @s (which must have its workers before the start). */
 int ec_front_open(ec_front **out, ec_server *s, const struct sockaddr_storage *ss, ec_err *err);
-/** Starts the thread that accepts, checks each first request head and hands it to MHD. */
+/** Starts the thread that accepts and hands each connection to a worker. */
 int ec_front_start(ec_front *f, ec_err *err);
 uint16_t ec_front_port(const ec_front *f);
 /** Stops the thread, closes the listening socket and the connections not handed over.
@@ -106,8 +129,8 @@ void ec_front_close(ec_front *f);
 /* URLs (request target, query included) past this are 414. */
 #define EC_SERVER_URL_MAX 8192u
 
-/** Checks the URL's and headers' sizes, the framing and the URL's encoding; replies (414,
- *  431, 411, 400) and returns false on the first that fails. */
+/** Checks the framing and the URL's encoding; replies (411, 400) and returns false on the
+ *  first that fails. (The head's sizes are request_head.c's.) */
 bool ec_req_check(ec_req *rq);
 
 /* --- the handlers --- */
@@ -127,7 +150,7 @@ int ec_api__pull_add(ec_cache *c, const char *ws, uint64_t n, ec_err *err);
 
 /** Reads the request, finds its route and calls its handler (api_router.c). */
 void ec_api_route(ec_req *rq);
-/** Runs @work on a thread of its own with the connection suspended (server.c). */
+/** Runs @work on a thread of its own while the connection waits (server.c). */
 void ec_req_defer(ec_req *rq, ec_req_work work);
 /** A request header, or NULL. */
 const char *ec_req_header(const ec_req *rq, const char *name);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared libraries loaded on first use rather than linked (libcurl, libmicrohttpd,
+/* Shared libraries loaded on first use rather than linked (libcurl,
  * libarchive): what their loaders share. Each loader keeps its own typed pointers. */
 #pragma once
 

@@ -4,6 +4,7 @@
  * peeked so far, again and again), and a good head is never refused on the way. */
 #include "tests/unit/helpers/ec_test.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "cache/api/request_head.h"
@@ -36,6 +37,8 @@ static const struct {
     {"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n"
      "Host: t\r\n\r\n", 414},
     {"GET / HTTP/1.1\r\nHost: t\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\n\r\n", 431},
+    {"GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n", 400}, /* obsolete line folding */
+    {"GET / HTTP/1.1\r\nHost: t\r\nX:\r\n b\r\n\r\n", 400},
     {"GET / HTTP/1.1\r\nHost: t\r\nX: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n", 431},
 };
@@ -96,11 +99,63 @@ static void head__overflow_and_truncation_are_refused(void **state)
     assert_non_null(strstr(h.msg, "closed before"));
 }
 
+static void span_text(char *out, size_t cap, const char *all, ec_head_span sp)
+{
+    snprintf(out, cap, "%.*s", (int)sp.len, all + sp.off);
+}
+
+/* The target and each field are found where they lie, however the head was cut, so the
+ * connection can use them without a copy; an empty value has no place. */
+static void head__spans_name_the_target_and_fields(void **state)
+{
+    (void)state;
+    static const char s[] = "\r\nPOST /a/b?c=%20d HTTP/1.1\r\nHost: h.example\r\n"
+                            "X-Empty:\r\nX-Pad:   v w  \r\ncontent-length: 2\r\n\r\nxy";
+    static const char *const want[][2] = {
+        {"Host", "h.example"}, {"X-Empty", ""}, {"X-Pad", "v w  "}, {"content-length", "2"}};
+    size_t n = strlen(s);
+    for (size_t step = 1; step <= n; step++) { /* fed in pieces of @step bytes */
+        ec_head h;
+        ec_head_limits big = {.url_max = 64, .header_max = 256, .fields_max = 8};
+        ec_head_init(&h, &big);
+        ec_head_verdict v = EC_HEAD_MORE;
+        for (size_t k = step; v == EC_HEAD_MORE; k = k + step < n ? k + step : n)
+            v = ec_head_feed(&h, s, k);
+        assert_int_equal(v, EC_HEAD_OK);
+        char got[64];
+        span_text(got, sizeof got, s, h.url);
+        assert_string_equal(got, "/a/b?c=%20d");
+        assert_int_equal(h.fields, 4);
+        for (size_t i = 0; i < 4; i++) {
+            span_text(got, sizeof got, s, h.f[i].name);
+            assert_string_equal(got, want[i][0]);
+            span_text(got, sizeof got, s, h.f[i].value);
+            if (strcmp(got, want[i][1]) != 0)
+                fail_msg("step %zu, field %zu: value \"%s\", want \"%s\"", step, i, got,
+                         want[i][1]);
+        }
+        assert_int_equal(h.len, n - 2); /* the body is not the head's */
+    }
+}
+
+static void head__unescape_decodes_and_keeps_bad_escapes(void **state)
+{
+    (void)state;
+    char a[] = "/a%2Fb%zz%4+c%00d";
+    assert_int_equal(ec_http_unescape(a, false), 13);
+    assert_memory_equal(a, "/a/b%zz%4+c\0d", 13);
+    char q[] = "x+y%3D1";
+    ec_http_unescape(q, true);
+    assert_string_equal(q, "x y=1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(head__whole_or_in_pieces_alike),
         cmocka_unit_test(head__overflow_and_truncation_are_refused),
+        cmocka_unit_test(head__spans_name_the_target_and_fields),
+        cmocka_unit_test(head__unescape_decodes_and_keeps_bad_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,47 +71,90 @@ struct answer {
     ec_buf body;
 };
 
+struct client {
+    int fd;
+    ec_buf in; /* received and not yet taken as an answer */
+};
+
+static void client_open(struct fx *f, struct client *cl)
+{
+    memset(cl, 0, sizeof *cl);
+    cl->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(ec_server_port(f->s))};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {10, 0};
+    setsockopt(cl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    assert_int_equal(connect(cl->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+}
+
+static void client_send(struct client *cl, const void *req, size_t n)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t w = send(cl->fd, (const char *)req + off, n - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            break; /* the server may answer and close before reading it all */
+        off += (size_t)w;
+    }
+}
+
+/* The length of the first whole answer in @in (its body by content-length), or 0. */
+static size_t answer_len(const ec_buf *in)
+{
+    const char *s = ec_buf_str(in), *end = strstr(s, "\r\n\r\n");
+    if (!end)
+        return 0;
+    const char *cl = strcasestr(s, "\r\ncontent-length:");
+    size_t body = cl && cl < end ? strtoull(cl + 17, NULL, 10) : 0;
+    size_t n = (size_t)(end + 4 - s) + body;
+    return in->n >= n ? n : 0;
+}
+
+/* Reads the next answer: status 0 when none came (the server closed, or 10 s passed). */
+static void client_answer(struct client *cl, struct answer *a)
+{
+    memset(a, 0, sizeof *a);
+    char chunk[65536];
+    size_t n;
+    while ((n = answer_len(&cl->in)) == 0) {
+        ssize_t r = recv(cl->fd, chunk, sizeof chunk, 0);
+        if (r <= 0)
+            break;
+        ec_buf_add(&cl->in, chunk, (size_t)r, NULL);
+    }
+    if (n == 0)
+        n = cl->in.n; /* closed before a whole answer: take what came */
+    const char *s = ec_buf_str(&cl->in), *end = strstr(s, "\r\n\r\n");
+    if (n > 12 && strncmp(s, "HTTP/1.", 7) == 0)
+        a->status = atoi(s + 9);
+    if (end && (size_t)(end + 4 - s) <= n) {
+        snprintf(a->headers, sizeof a->headers, "%.*s", (int)(end - s), s);
+        ec_buf_add(&a->body, end + 4, n - (size_t)(end + 4 - s), NULL);
+    }
+    size_t rest = cl->in.n - n;
+    EC_AUTOFREE char *keep = rest ? ec_xstrndup(cl->in.p + n, rest) : NULL;
+    ec_buf_reset(&cl->in);
+    if (rest)
+        ec_buf_add(&cl->in, keep, rest, NULL);
+}
+
+static void client_close(struct client *cl)
+{
+    close(cl->fd);
+    ec_buf_fini(&cl->in);
+}
+
 /* Sends @n bytes as they are (then closes its sending side when @half_close) and reads
  * one answer (the server closes, or the body's content-length is in). status 0: no
  * answer at all. */
 static void raw_ex(struct fx *f, const void *req, size_t n, bool half_close, struct answer *a)
 {
-    memset(a, 0, sizeof *a);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(ec_server_port(f->s))};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    for (size_t off = 0; off < n;) {
-        ssize_t w = send(fd, (const char *)req + off, n - off, MSG_NOSIGNAL);
-        if (w <= 0)
-            break; /* the server may answer and close before reading it all */
-        off += (size_t)w;
-    }
+    struct client cl;
+    client_open(f, &cl);
+    client_send(&cl, req, n);
     if (half_close)
-        shutdown(fd, SHUT_WR);
-    ec_buf in = {0};
-    char chunk[65536];
-    for (;;) {
-        ssize_t r = recv(fd, chunk, sizeof chunk, 0);
-        if (r <= 0)
-            break;
-        ec_buf_add(&in, chunk, (size_t)r, NULL);
-        const char *s = ec_buf_str(&in), *end = strstr(s, "\r\n\r\n");
-        const char *cl = end ? strcasestr(s, "\r\ncontent-length:") : NULL;
-        if (cl && cl < end && in.n >= (size_t)(end + 4 - s) + strtoull(cl + 17, NULL, 10))
-            break;
-    }
-    close(fd);
-    const char *s = ec_buf_str(&in), *end = strstr(s, "\r\n\r\n");
-    if (in.n > 12 && strncmp(s, "HTTP/1.", 7) == 0)
-        a->status = atoi(s + 9);
-    if (end) {
-        snprintf(a->headers, sizeof a->headers, "%.*s", (int)(end - s), s);
-        ec_buf_add(&a->body, end + 4, in.n - (size_t)(end + 4 - s), NULL);
-    }
-    ec_buf_fini(&in);
+        shutdown(cl.fd, SHUT_WR);
+    client_answer(&cl, a);
+    client_close(&cl);
 }
 
 static void raw(struct fx *f, const void *req, size_t n, struct answer *a)
@@ -330,6 +373,79 @@ static void input__malformed_heads_answer_json(void **state)
     fini(&a);
     ec_buf_fini(&big);
     ec_buf_fini(&many);
+}
+
+/* Every request on a connection is checked, not only the first: the malformed heads
+ * above, sent after a good request on a kept-alive connection (in the same segment, and
+ * after its answer was read), get the same answers in the API's shape. */
+static void input__later_requests_on_a_connection_are_checked(void **state)
+{
+    struct fx *f = *state;
+    static const struct {
+        const char *req;
+        int status;
+    } cases[] = {
+        {"GARBAGE\r\n\r\n", 400},
+        {"GET /healthz HTTP/2.0\r\nHost: t\r\n\r\n", 505},
+        {"GET /healthz HTTX/1.1\r\nHost: t\r\n\r\n", 400},
+        {"GET /healthz HTTP/1.1\r\n\r\n", 400},
+        {"GET /healthz HTTP/1.1\r\nHost: t\r\nnocolon\r\n\r\n", 400},
+        {"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Fold: a\r\n b\r\n\r\n", 400},
+        {"POST /v1/environments HTTP/1.1\r\nHost: t\r\ncontent-length: abc\r\n\r\n", 400},
+        {"POST /v1/environments HTTP/1.1\r\nHost: t\r\ntransfer-encoding: chunked\r\n\r\n"
+         "zz\r\n", 411},
+        {"FOO /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 501},
+        {"GET /v1/%ff HTTP/1.1\r\nHost: t\r\n\r\n", 400},
+    };
+    static const char good[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (size_t i = 0; i < EC_ARRAY_LEN(cases); i++) {
+        for (int pipelined = 0; pipelined < 2; pipelined++) {
+            char what[96];
+            snprintf(what, sizeof what, "case %zu (%s): %.40s", i,
+                     pipelined ? "pipelined" : "after an answer", cases[i].req);
+            struct client cl;
+            struct answer a;
+            client_open(f, &cl);
+            ec_buf both = {0};
+            ec_buf_adds(&both, good, NULL);
+            if (pipelined)
+                ec_buf_adds(&both, cases[i].req, NULL);
+            client_send(&cl, both.p, both.n);
+            client_answer(&cl, &a);
+            if (a.status != 200 || strcasestr(a.headers, "\r\nconnection: close"))
+                fail_msg("%s: the first answer: %d %s", what, a.status, a.headers);
+            fini(&a);
+            if (!pipelined)
+                client_send(&cl, cases[i].req, strlen(cases[i].req));
+            client_answer(&cl, &a);
+            expect_shape(&a, cases[i].status, what);
+            assert_non_null(strcasestr(a.headers, "\r\nconnection: close"));
+            fini(&a);
+            ec_buf_fini(&both);
+            client_close(&cl);
+        }
+    }
+    /* Good requests pipelined in one segment are answered in order, bodies included. */
+    struct client cl;
+    struct answer a;
+    client_open(f, &cl);
+    EC_AUTOFREE char *post = api_req(f, "POST", "/v1/environments", NULL, "{\"name\":\"pipe\"}");
+    *strstr(post, "Connection: close\r\n") = 'X'; /* "Xonnection": kept alive */
+    EC_AUTOFREE char *three = ec_xasprintf("%s%sGET /nowhere HTTP/1.1\r\nHost: t\r\n"
+                                           "Connection: close\r\n\r\n", good, post);
+    client_send(&cl, three, strlen(three));
+    client_answer(&cl, &a);
+    assert_int_equal(a.status, 200);
+    assert_string_equal(ec_buf_str(&a.body), "{\"status\":\"ok\"}");
+    fini(&a);
+    client_answer(&cl, &a);
+    if (a.status != 200 || !strstr(ec_buf_str(&a.body), "\"name\":\"pipe\""))
+        fail_msg("pipelined POST: %d %s", a.status, ec_buf_str(&a.body));
+    fini(&a);
+    client_answer(&cl, &a);
+    expect_shape(&a, 404, "pipelined 404");
+    fini(&a);
+    client_close(&cl);
 }
 
 /* A head that arrives in pieces, split inside a field's name, is read whole: the host
@@ -590,10 +706,25 @@ static void input__random_requests_get_the_api_shape(void **state)
             mutate_head(&req);
         ec_buf_add(&req, tail, strlen(tail), NULL);
         ec_buf_add(&req, body.p ? body.p : "", body.n, NULL);
+        /* Half of them as a kept-alive connection's second request. */
+        static const char good[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+        bool second = rnd() % 2 == 0;
+        struct client cl;
         struct answer a;
-        raw(f, req.p, req.n, &a);
+        client_open(f, &cl);
+        if (second)
+            client_send(&cl, good, strlen(good));
+        client_send(&cl, req.p, req.n);
+        if (second) {
+            client_answer(&cl, &a);
+            if (a.status != 200)
+                fail_msg("case %d: the good first request: %d %s", i, a.status, a.headers);
+            fini(&a);
+        }
+        client_answer(&cl, &a);
+        client_close(&cl);
         char what[64];
-        snprintf(what, sizeof what, "case %d (%s)", i, method);
+        snprintf(what, sizeof what, "case %d (%s%s)", i, method, second ? ", second" : "");
         if (a.status == 0)
             fail_msg("%s: no answer to %.300s", what, ec_buf_str(&req));
         /* 501 (a method no route has) and 505 (a version) are the client's doing too. */
@@ -633,6 +764,7 @@ int main(void)
         T(input__bad_utf8_and_nul_in_urls_are_400),
         T(input__oversized_and_unframed_requests_answer_json),
         T(input__malformed_heads_answer_json),
+        T(input__later_requests_on_a_connection_are_checked),
         T(input__a_head_in_pieces_is_read_whole),
         T(input__ipv6_listening_checks_heads_too),
         T(input__ranges_follow_rfc9110),
